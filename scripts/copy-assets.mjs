@@ -1,0 +1,14 @@
+// Build step: copies the non-TypeScript runtime assets (Lua scripts, SQL migrations) next to the compiled JS.
+import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+const assets = [
+  ['src/counters', 'dist/counters', (f) => f.endsWith('.lua')],
+  ['src/db/migrations', 'dist/db/migrations', (f) => f.endsWith('.sql')],
+  ['src/policy', 'dist/policy', (f) => f.endsWith('.yaml')],
+];
+for (const [from, to, keep] of assets) {
+  mkdirSync(to, { recursive: true });
+  for (const file of readdirSync(from).filter(keep)) cpSync(join(from, file), join(to, file));
+}
+void dirname;

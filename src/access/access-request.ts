@@ -1,0 +1,23 @@
+// The transport-neutral question every proxy asks: who is calling, what are they calling.
+
+export type Transport = 'grpc' | 'http' | 'envoy_http' | 'cli';
+
+export interface AccessRequest {
+  transport: Transport;
+  /** The API key as sent, or undefined when no key header was present. Never logged. */
+  apiKey: string | undefined;
+  /** Which request header carried the key, so the transport can strip it before the upstream. */
+  keyHeader: 'x-api-key' | 'authorization' | undefined;
+  /** Upper-case HTTP method of the client request. */
+  method: string;
+  /** Raw request target as received (may hold a query string and percent-encoding). */
+  path: string;
+  /** Endpoint named by the proxy (Envoy `context_extensions["tollgate.endpoint"]`). */
+  endpointHint?: string;
+  /** Cost named by the proxy (Envoy `context_extensions["tollgate.cost"]`), in quota units. */
+  costHint?: number;
+  /** Names (lower-case) of client-sent `x-tollgate-*` headers, removed before the upstream. */
+  spoofedHeaders: string[];
+  /** Correlation id for logs (Envoy `x-request-id` when present). */
+  requestId?: string;
+}

@@ -1,0 +1,68 @@
+// The counter seam: one atomic decision over rate limits, monthly quota and credits for one account.
+
+import type { Algorithm } from '../policy/policy.js';
+
+export interface LimitCheck {
+  /** Stable counter id within the account, e.g. `t:per-minute` (tier) or `e:chat:chat-minute`. */
+  id: string;
+  name: string;
+  algorithm: Algorithm;
+  limit: number;
+  windowMs: number;
+  /** token_bucket capacity; defaults to limit. */
+  burst?: number;
+  shadow: boolean;
+  /** Units this call consumes from this limit (1 per request). */
+  hits: number;
+}
+
+export interface DecideInput {
+  accountId: string;
+  limits: LimitCheck[];
+  /** Billing anchor day 1..31 (1 = calendar month UTC); a day past the month's end means its last day. */
+  anchorDay: number;
+  /** Quota units this call consumes (endpoint cost). */
+  units: number;
+  /** null = unlimited quota (usage is still recorded). */
+  quota: { limit: number; overage: boolean } | null;
+  /** null = no credits charged. `seed` initialises the live balance if Redis has none. */
+  credits: { cost: number; seed: number } | null;
+  /** Endpoint name, for the per-period usage record. */
+  endpoint: string;
+}
+
+export interface LimitResult {
+  name: string;
+  state: 'ok' | 'denied' | 'shadow_denied';
+  /** Units left after this decision (or now, when denied). */
+  remaining: number;
+  /** ms until more units become available (window end; next token). */
+  resetMs: number;
+  /** ms until this call would be allowed by this limit (0 when not denied). */
+  retryAfterMs: number;
+}
+
+export interface QuotaResult {
+  state: 'ok' | 'denied' | 'overage';
+  limit: number;
+  used: number;
+  remaining: number;
+  periodStartMs: number;
+  periodEndMs: number;
+}
+
+export interface DecideResult {
+  allowed: boolean;
+  /** The store's clock (Redis TIME) at the decision, ms. */
+  nowMs: number;
+  /** Same order as `DecideInput.limits`. */
+  limits: LimitResult[];
+  quota: QuotaResult | null;
+  credits: { state: 'ok' | 'denied'; balance: number } | null;
+}
+
+export interface CounterStore {
+  /** All consumed or nothing consumed. Throws StoreUnavailable on store failure. */
+  decide(input: DecideInput): Promise<DecideResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,21 @@
+// Failures (not denials): the one typed error each transport maps to its protocol.
+
+/** A backing store (Redis or Postgres) did not answer in time or failed. */
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+  constructor(
+    readonly store: 'redis' | 'postgres' | 'memory',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${store} unavailable: ${message}`, options);
+  }
+}
+
+/** Bad input from an operator (policy file, CLI arguments): names the field at fault. */
+export class InputError extends Error {
+  override readonly name = 'InputError';
+  constructor(readonly problems: Array<{ path: string; message: string }>) {
+    super(problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+  }
+}

@@ -1,0 +1,66 @@
+// The validated, in-memory policy: tiers, their limits and quota, endpoints and per-tier overrides.
+
+export type Algorithm = 'fixed_window' | 'sliding_window' | 'token_bucket';
+
+export interface LimitRule {
+  name: string;
+  algorithm: Algorithm;
+  /** Requests allowed per window (token_bucket: refill rate per window). */
+  limit: number;
+  windowMs: number;
+  /** token_bucket only: bucket capacity (defaults to limit). */
+  burst?: number;
+  /** Shadow mode: counted and reported, never denies. */
+  shadow: boolean;
+}
+
+/** Monthly quota in units (endpoint cost); period = calendar month UTC or the account's anchor day. */
+export interface Quota {
+  units: number;
+  /** Soft gate: past the quota calls pass, flagged and billed as overage. */
+  overage: boolean;
+}
+
+export interface Price {
+  monthly: number;
+  overagePer1000: number;
+  currency: string;
+}
+
+export interface Tier {
+  name: string;
+  limits: LimitRule[];
+  /** null = unlimited. */
+  quota: Quota | null;
+  /** Credits debited per quota unit (0 = this tier does not use credits). */
+  creditsPerRequest: number;
+  upgradeUrl?: string;
+  price?: Price;
+}
+
+export interface EndpointOverride {
+  /** Feature gate: false answers 403 endpoint_not_in_plan. */
+  allowed: boolean;
+  /** Added to the tier's limits for calls to this endpoint. */
+  limits: LimitRule[];
+}
+
+export interface Endpoint {
+  name: string;
+  /** Upper-case methods; empty = any method. */
+  methods: string[];
+  /** Path pattern on the normalised path: `*` one segment, trailing `/**` the prefix and all below it. */
+  path: string;
+  /** Quota units (and credit multiplier) per call. */
+  cost: number;
+  overrides: Record<string, EndpointOverride>;
+}
+
+export interface Policy {
+  tiers: Record<string, Tier>;
+  /** In file order: the first match wins. */
+  endpoints: Endpoint[];
+}
+
+/** The endpoint name used for calls that match no endpoint of the policy. */
+export const DEFAULT_ENDPOINT = 'default';

@@ -1,0 +1,85 @@
+// Decision → everything a proxy relays: status, RateLimit headers, problem+json, upstream identity.
+// Shared by every transport so the wire answer is rendered in exactly one place.
+
+import type { AccessRequest } from '../access/access-request.js';
+import type { Decision, PolicyState } from '../access/decision.js';
+
+export type HeaderList = Array<[name: string, value: string]>;
+
+export interface RenderedDecision {
+  /** Client-facing status: 200 when allowed, else 401/402/403/429. */
+  status: number;
+  /** Headers for the client response (allowed or denied). */
+  clientHeaders: HeaderList;
+  /** Headers to set (overwrite) on the upstream request; only when allowed. */
+  upstreamHeaders: HeaderList;
+  /** Request headers to remove before the upstream: the key header and spoofed `x-tollgate-*`. */
+  removeHeaders: string[];
+  /** problem+json when denied, '' when allowed. */
+  body: string;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const QUOTA_EXCEEDED_TYPE = 'https://iana.org/assignments/http-problem-types#quota-exceeded';
+
+const TITLES: Record<string, string> = {
+  missing_api_key: 'API key required',
+  invalid_api_key: 'Invalid API key',
+  account_suspended: 'Account suspended',
+  endpoint_not_in_plan: 'Endpoint not in plan',
+  rate_limit_exceeded: 'Rate limit exceeded',
+  quota_exceeded: 'Monthly quota exhausted',
+  insufficient_credits: 'Not enough credits',
+};
+
+export function renderDecision(decision: Decision, request: Pick<AccessRequest, 'keyHeader' | 'spoofedHeaders'>): RenderedDecision {
+  const clientHeaders = rateLimitHeaders(decision.policies);
+  const upstreamHeaders: HeaderList = [];
+  if (decision.allowed) {
+    upstreamHeaders.push(
+      ['x-tollgate-account', decision.identity.accountId],
+      ['x-tollgate-key-id', decision.identity.keyId],
+      ['x-tollgate-tier', decision.identity.tier],
+      ['x-tollgate-endpoint', decision.endpoint],
+    );
+    if (decision.overage) upstreamHeaders.push(['x-tollgate-overage', 'true']);
+    if (decision.shadowDenied.length > 0) upstreamHeaders.push(['x-tollgate-shadow-denied', decision.shadowDenied.join(', ')]);
+  }
+  const setNames = new Set(upstreamHeaders.map(([name]) => name));
+  const removeHeaders = request.spoofedHeaders.filter((name) => !setNames.has(name));
+  if (request.keyHeader) removeHeaders.unshift(request.keyHeader);
+  if (decision.allowed) return { status: 200, clientHeaders, upstreamHeaders, removeHeaders, body: '' };
+
+  if (decision.status === 401) clientHeaders.push(['www-authenticate', 'Bearer realm="tollgate"']);
+  if (decision.retryAfterSec !== undefined) clientHeaders.push(['retry-after', String(decision.retryAfterSec)]);
+  clientHeaders.push(['content-type', PROBLEM_CONTENT_TYPE]);
+  const problem: Record<string, unknown> = {
+    type: decision.code === 'rate_limit_exceeded' ? QUOTA_EXCEEDED_TYPE : `urn:tollgate:problem:${decision.code}`,
+    title: TITLES[decision.code],
+    status: decision.status,
+    detail: decision.detail,
+    code: decision.code,
+  };
+  if (decision.violated.length > 0) problem['violated-policies'] = decision.violated;
+  if (decision.retryAfterSec !== undefined) problem['retry_after'] = decision.retryAfterSec;
+  if (decision.upgradeUrl) problem['upgrade_url'] = decision.upgradeUrl;
+  return { status: decision.status, clientHeaders, upstreamHeaders, removeHeaders, body: JSON.stringify(problem) };
+}
+
+/** IETF draft-10 `RateLimit-Policy` / `RateLimit` for every policy, plus `X-RateLimit-*` for the tightest. */
+export function rateLimitHeaders(policies: PolicyState[]): HeaderList {
+  if (policies.length === 0) return [];
+  const tightest = policies.reduce((a, b) => (b.remaining < a.remaining || (b.remaining === a.remaining && b.resetSec > a.resetSec) ? b : a));
+  return [
+    ['ratelimit-policy', policies.map((p) => `${sfString(p.name)};q=${p.limit};w=${Math.max(1, p.windowSec)}`).join(', ')],
+    ['ratelimit', policies.map((p) => `${sfString(p.name)};r=${p.remaining};t=${p.resetSec}`).join(', ')],
+    ['x-ratelimit-limit', String(tightest.limit)],
+    ['x-ratelimit-remaining', String(tightest.remaining)],
+    ['x-ratelimit-reset', String(tightest.resetSec)],
+  ];
+}
+
+/** RFC 9651 sf-string: quoted, with `\` and `"` escaped (policy names are ASCII by validation). */
+function sfString(value: string): string {
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
