@@ -1,0 +1,81 @@
+// Tier + method + path → the endpoint, its feature gate, cost and every limit that applies.
+// Everything that does not depend on the request is computed once per policy load.
+
+import type { LimitCheck } from '../counters/counter-store.js';
+import { DEFAULT_ENDPOINT, type Endpoint, type LimitRule, type Policy, type Tier } from './policy.js';
+import { normalizePath } from './normalize-path.js';
+import { compilePathPattern } from './route-match.js';
+
+export interface ResolvedCall {
+  tier: Tier;
+  endpoint: string;
+  /** false: the endpoint is feature-gated off for this tier (403). */
+  allowed: boolean;
+  /** Quota units per call. */
+  cost: number;
+  /** Tier limits followed by the endpoint override's limits. */
+  limits: LimitCheck[];
+}
+
+interface CompiledEndpoint {
+  endpoint: Endpoint;
+  methods: Set<string> | null;
+  matches: (path: string) => boolean;
+}
+
+export class PolicyResolver {
+  private readonly endpoints: CompiledEndpoint[];
+  private readonly byName = new Map<string, CompiledEndpoint>();
+  /** `${tier}\0${endpoint}` → the prepared answer, shared by every call (never mutated). */
+  private readonly prepared = new Map<string, Omit<ResolvedCall, 'cost'> & { cost: number }>();
+
+  constructor(readonly policy: Policy) {
+    this.endpoints = policy.endpoints.map((endpoint) => ({
+      endpoint,
+      methods: endpoint.methods.length > 0 ? new Set(endpoint.methods) : null,
+      matches: compilePathPattern(endpoint.path),
+    }));
+    for (const compiled of this.endpoints) this.byName.set(compiled.endpoint.name, compiled);
+    for (const tier of Object.values(policy.tiers)) {
+      this.prepare(tier, undefined);
+      for (const endpoint of policy.endpoints) this.prepare(tier, endpoint);
+    }
+  }
+
+  /** null when the tier is not in the policy. `costHint` (quota units) replaces the endpoint's cost. */
+  resolve(tier: string, method: string, path: string, endpointHint?: string, costHint?: number): ResolvedCall | null {
+    const endpoint = this.findEndpoint(method, path, endpointHint);
+    const call = this.prepared.get(`${tier}\0${endpoint}`);
+    if (!call) return null;
+    return costHint === undefined || costHint === call.cost ? call : { ...call, cost: costHint };
+  }
+
+  private findEndpoint(method: string, path: string, hint: string | undefined): string {
+    if (hint !== undefined && this.byName.has(hint)) return hint;
+    const normalized = normalizePath(path);
+    for (const { endpoint, methods, matches } of this.endpoints) {
+      if ((methods === null || methods.has(method)) && matches(normalized)) return endpoint.name;
+    }
+    return DEFAULT_ENDPOINT;
+  }
+
+  private prepare(tier: Tier, endpoint: Endpoint | undefined): void {
+    const override = endpoint?.overrides[tier.name];
+    const limits = tier.limits.map((rule) => toCheck(`t:${rule.name}`, rule));
+    if (endpoint && override) limits.push(...override.limits.map((rule) => toCheck(`e:${endpoint.name}:${rule.name}`, rule)));
+    const name = endpoint?.name ?? DEFAULT_ENDPOINT;
+    this.prepared.set(`${tier.name}\0${name}`, {
+      tier,
+      endpoint: name,
+      allowed: override?.allowed ?? true,
+      cost: endpoint?.cost ?? 1,
+      limits,
+    });
+  }
+}
+
+function toCheck(id: string, rule: LimitRule): LimitCheck {
+  const check: LimitCheck = { id, name: rule.name, algorithm: rule.algorithm, limit: rule.limit, windowMs: rule.windowMs, shadow: rule.shadow, hits: 1 };
+  if (rule.burst !== undefined) check.burst = rule.burst;
+  return check;
+}

@@ -1,0 +1,41 @@
+// Wire headers (lower-case names, as node:http and Envoy both give them) → the core's AccessRequest.
+
+import type { AccessRequest, Transport } from '../access/access-request.js';
+
+export type HeaderRecord = Record<string, string | string[] | undefined>;
+
+const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
+
+export function accessRequestFromHeaders(
+  transport: Transport,
+  headers: HeaderRecord,
+  method: string,
+  path: string,
+): AccessRequest {
+  const request: AccessRequest = {
+    transport,
+    apiKey: undefined,
+    keyHeader: undefined,
+    method: method.toUpperCase(),
+    path,
+    spoofedHeaders: Object.keys(headers).filter((name) => name.startsWith('x-tollgate-')),
+  };
+  const apiKey = first(headers['x-api-key'])?.trim();
+  if (apiKey) {
+    request.apiKey = apiKey;
+    request.keyHeader = 'x-api-key';
+  } else {
+    const bearer = BEARER.exec(first(headers['authorization']) ?? '');
+    if (bearer) {
+      request.apiKey = bearer[1];
+      request.keyHeader = 'authorization';
+    }
+  }
+  const requestId = first(headers['x-request-id']);
+  if (requestId) request.requestId = requestId.slice(0, 128);
+  return request;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
