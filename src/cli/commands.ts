@@ -1,0 +1,61 @@
+// The command table of the CLI: each command opens the database, does one thing, prints the result.
+
+import type { Config } from '../config.js';
+import { openDatabase } from '../db/open-database.js';
+import { migrate } from '../db/migrate.js';
+import type { Sql } from '../db/sql.js';
+import { InputError } from '../errors.js';
+import { serve } from '../serve.js';
+import { accountsCommand, checkCommand, creditsCommand, keysCommand } from './account-commands.js';
+import { applyPolicyFile } from '../policy/apply-policy-file.js';
+import { print } from './output.js';
+
+export const USAGE = `Usage: tollgate <command> [options]
+
+  serve                                  run the sidecar (default)
+  migrate                                apply pending database migrations
+  apply <policy.yaml>                    validate a policy file whole and store it (nothing changes on error)
+  accounts create --name N --tier T [--anchor-day 1-31] [--credits N]
+  keys create --account ID [--name N] [--expires-in 30d]
+  keys revoke <key-id>
+  keys rotate <key-id> [--grace 24h]     new key; the old one keeps working for the grace period
+  credits add --account ID --amount N [--idempotency-key K]
+  check --key K [--method GET] [--path /] [--endpoint E] [--cost N]
+                                         one decision, printed with the headers a proxy would relay
+
+Options: --json prints machine-readable output. Configuration comes from the environment
+(DATABASE_URL, DATA_DIR, REDIS_URL, …) exactly as for serve.
+`;
+
+type Handler = (sql: Sql, args: string[], config: Readonly<Config>) => Promise<void>;
+
+const COMMANDS: Record<string, Handler> = {
+  migrate: async (sql, args) => {
+    await migrate(sql);
+    print(args, { migrated: true }, 'database is up to date');
+  },
+  apply: async (sql, args) => {
+    const file = args.find((a) => !a.startsWith('--'));
+    if (!file) throw new InputError([{ path: 'policy.yaml', message: 'name the policy file: tollgate apply <policy.yaml>' }]);
+    await migrate(sql);
+    const policy = await applyPolicyFile(sql, file);
+    print(args, { applied: file, tiers: Object.keys(policy.tiers), endpoints: policy.endpoints.map((e) => e.name) }, `applied ${file}: ${Object.keys(policy.tiers).length} tiers, ${policy.endpoints.length} endpoints`);
+  },
+  accounts: accountsCommand,
+  keys: keysCommand,
+  credits: creditsCommand,
+  check: checkCommand,
+};
+
+export async function runCommand(command: string, args: string[], config: Readonly<Config>): Promise<void> {
+  if (command === 'serve') return serve(config);
+  const handler = COMMANDS[command];
+  if (!handler) throw new InputError([{ path: 'command', message: `unknown command "${command}"\n${USAGE}` }]);
+  const { sql, release } = await openDatabase(config.database);
+  try {
+    await handler(sql, args, config);
+  } finally {
+    await sql.close();
+    release();
+  }
+}

@@ -1,0 +1,24 @@
+// DatabaseConfig → Sql: Postgres when DATABASE_URL is set, else embedded PGlite owned by this process.
+
+import type { DatabaseConfig } from '../config.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { PgliteSql } from './pglite-sql.js';
+import { PostgresSql } from './postgres-sql.js';
+import type { Sql } from './sql.js';
+
+export interface OpenDatabase {
+  sql: Sql;
+  /** Gives up ownership of the embedded data directory (no-op for Postgres). */
+  release: () => void;
+}
+
+export async function openDatabase(config: DatabaseConfig): Promise<OpenDatabase> {
+  if (config.kind === 'postgres') return { sql: new PostgresSql(config.url), release: () => {} };
+  const release = lockDataDir(config.dataDir);
+  try {
+    return { sql: await PgliteSql.open(`${config.dataDir}/pglite`), release };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}

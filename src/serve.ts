@@ -1,0 +1,50 @@
+// `tollgate serve` (the default): config → app → listen → drain on SIGTERM.
+
+import { resolveAdminToken } from './admin/admin-token.js';
+import { createApp, type App } from './app.js';
+import { loadConfig, type Config } from './config.js';
+import { createLogger } from './observability/logger.js';
+
+/** A stuck shutdown must not keep a pod from terminating. */
+const SHUTDOWN_BOUND_MS = 10_000;
+
+export async function serve(config: Readonly<Config>): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const admin = resolveAdminToken(config);
+  const app = await createApp(config, logger);
+  const ports = await app.listen();
+  logger.info({ ...ports, database: config.database.kind, counters: config.counters.kind }, 'tollgate listening');
+  if (app.demoKeys.length > 0 || admin.source !== 'env') process.stdout.write(banner(app, ports.httpPort, admin.source === 'env' ? undefined : admin.token));
+  onShutdown(app, logger);
+}
+
+function onShutdown(app: App, logger: ReturnType<typeof createLogger>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    setTimeout(() => process.exit(1), SHUTDOWN_BOUND_MS).unref();
+    app.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function banner(app: App, httpPort: number, adminToken: string | undefined): string {
+  const lines = ['', 'Tollgate is running (embedded database and in-process counters unless DATABASE_URL / REDIS_URL are set).', ''];
+  if (app.demoKeys.length > 0) {
+    lines.push('Demo keys (new at every start; shown once, only their SHA-256 is stored):');
+    for (const { tier, key } of app.demoKeys) lines.push(`  ${tier.padEnd(11)} ${key}`);
+    const free = app.demoKeys.find((k) => k.tier === 'free') ?? app.demoKeys[0]!;
+    lines.push('', 'Try it:', `  curl -i -H "x-api-key: ${free.key}" -H "X-Original-URI: /v1/chat/completions" -H "X-Original-Method: POST" http://127.0.0.1:${httpPort}/check`, '');
+  }
+  if (adminToken) lines.push(`Admin token: ${adminToken}`, '');
+  return `${lines.join('\n')}\n`;
+}
