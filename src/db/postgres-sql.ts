@@ -1,0 +1,94 @@
+// Database adapter (Postgres server): the Sql seam over postgres.js, used by key lookups, admin and the CLI.
+
+import postgres from 'postgres';
+import { StoreUnavailable } from '../errors.js';
+import type { Row, Sql } from './sql.js';
+
+export interface PostgresSqlOptions {
+  /** Pool size (connections). Small: the decision path reads from the cache, not from Postgres. */
+  max?: number;
+  /** Seconds to wait for a connection before the query fails with StoreUnavailable. */
+  connectTimeoutSec?: number;
+}
+
+/** int8 and numeric arrive as strings from postgres.js; parse them to JS numbers like PGlite does. */
+const toNumber = { serialize: (x: unknown) => String(x), parse: (x: string) => Number(x) };
+const TYPES = {
+  int8: { to: 20, from: [20], ...toNumber },
+  numeric: { to: 1700, from: [1700], ...toNumber },
+};
+
+/** postgres.js / libpq connection failures (SQLSTATE class 08, shutdowns, pool exhaustion). */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE',
+  'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
+  '57P01', '57P02', '57P03', '53300',
+]);
+
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'));
+}
+
+function mapError(err: unknown): unknown {
+  if (!isConnectionError(err)) return err;
+  return new StoreUnavailable('postgres', (err as Error).message, { cause: err });
+}
+
+type Connection = postgres.Sql | postgres.TransactionSql;
+
+export class PostgresSql implements Sql {
+  private readonly pool: postgres.Sql | undefined;
+
+  constructor(url: string, options?: PostgresSqlOptions);
+  constructor(url: null, options: undefined, connection: Connection);
+  constructor(url: string | null, options: PostgresSqlOptions = {}, private readonly connection?: Connection) {
+    if (url !== null) {
+      this.pool = postgres(url, {
+        max: options.max ?? 5,
+        connect_timeout: options.connectTimeoutSec ?? 5,
+        idle_timeout: 60,
+        types: TYPES,
+        transform: { undefined: null },
+        onnotice: () => {}, // `create … if not exists` notices are not news
+      });
+      this.connection = this.pool;
+    }
+  }
+
+  private get conn(): Connection {
+    return this.connection!;
+  }
+
+  async query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    try {
+      const rows = await this.conn.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+      return Array.from(rows) as unknown as T[];
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
+
+  async exec(text: string): Promise<void> {
+    try {
+      await this.conn.unsafe(text); // no parameters: simple protocol, several statements allowed
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
+
+  async transaction<R>(fn: (tx: Sql) => Promise<R>): Promise<R> {
+    const run = (tx: postgres.TransactionSql) => fn(new PostgresSql(null, undefined, tx));
+    try {
+      // Inside a transaction a nested call is a savepoint: it rolls back alone if it throws.
+      if (this.pool) return (await this.pool.begin(run)) as R;
+      return (await (this.conn as postgres.TransactionSql).savepoint(run)) as R;
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.end({ timeout: 5 });
+  }
+}

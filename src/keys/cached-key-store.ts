@@ -1,0 +1,101 @@
+// Decision path, first step: API key hash → KeyRecord from process memory; Postgres only on a miss.
+
+import { StoreUnavailable } from '../errors.js';
+import type { KeyRecord, KeyStore } from './key-store.js';
+
+export interface CachedKeyStoreOptions {
+  inner: KeyStore;
+  /** ms a found key is served before it is reloaded (the safety net behind LISTEN/NOTIFY). */
+  ttlMs?: number;
+  /** ms an unknown hash is answered "unknown" without asking the inner store. */
+  negativeTtlMs?: number;
+  /** Bound of each cache (found keys; unknown hashes), so a flood of random keys cannot evict real ones. */
+  maxEntries?: number;
+  /** ms a stale entry keeps being served after the inner store failed, before it is tried again. */
+  staleRetryMs?: number;
+  now?: () => number;
+}
+
+interface Entry {
+  /** Already settled: returned as is on a hit, so a hit allocates nothing. */
+  promise: Promise<KeyRecord | null>;
+  record: KeyRecord | null;
+  /** ms since epoch; past it the entry is stale (still served if the inner store is down). */
+  freshUntil: number;
+}
+
+export class CachedKeyStore implements KeyStore {
+  private readonly inner: KeyStore;
+  private readonly ttlMs: number;
+  private readonly negativeTtlMs: number;
+  private readonly maxEntries: number;
+  private readonly staleRetryMs: number;
+  private readonly now: () => number;
+  private readonly found = new Map<string, Entry>();
+  private readonly unknown = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<KeyRecord | null>>();
+
+  constructor(options: CachedKeyStoreOptions) {
+    this.inner = options.inner;
+    this.ttlMs = options.ttlMs ?? 60_000;
+    this.negativeTtlMs = options.negativeTtlMs ?? 30_000;
+    this.maxEntries = options.maxEntries ?? 100_000;
+    this.staleRetryMs = options.staleRetryMs ?? 5_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  findByHash(hash: string): Promise<KeyRecord | null> {
+    const entry = this.found.get(hash) ?? this.unknown.get(hash);
+    if (entry !== undefined && entry.freshUntil > this.now()) return entry.promise;
+    return this.loading.get(hash) ?? this.load(hash, entry);
+  }
+
+  /** Drops one hash (a key was revoked, rotated, or its account changed). */
+  invalidate(hash: string): void {
+    this.found.delete(hash);
+    this.unknown.delete(hash);
+    this.loading.delete(hash);
+  }
+
+  clear(): void {
+    this.found.clear();
+    this.unknown.clear();
+    this.loading.clear();
+  }
+
+  get size(): { found: number; unknown: number } {
+    return { found: this.found.size, unknown: this.unknown.size };
+  }
+
+  /** One inner call per hash however many lookups wait for it. */
+  private load(hash: string, stale: Entry | undefined): Promise<KeyRecord | null> {
+    // Results are kept only if this load is still the current one (invalidate() during a load drops it).
+    const current = () => this.loading.get(hash) === settled;
+    const settled: Promise<KeyRecord | null> = new Promise<KeyRecord | null>((resolve) => resolve(this.inner.findByHash(hash)))
+      .then(
+        (record) => {
+          if (current()) this.store(hash, record, record ? this.ttlMs : this.negativeTtlMs);
+          return record;
+        },
+        (err: unknown) => {
+          if (!(err instanceof StoreUnavailable) || stale === undefined) throw err;
+          // Postgres down: keep serving what we knew, and retry only every staleRetryMs.
+          if (current()) this.store(hash, stale.record, this.staleRetryMs);
+          return stale.record;
+        },
+      )
+      .finally(() => {
+        if (current()) this.loading.delete(hash);
+      });
+    this.loading.set(hash, settled);
+    return settled;
+  }
+
+  private store(hash: string, record: KeyRecord | null, ttlMs: number): void {
+    const [map, other] = record ? [this.found, this.unknown] : [this.unknown, this.found];
+    other.delete(hash);
+    map.delete(hash); // re-insert at the end: Map order = load order, the oldest is evicted first
+    if (map.size >= this.maxEntries) map.delete(map.keys().next().value as string);
+    map.set(hash, { promise: Promise.resolve(record), record, freshUntil: this.now() + ttlMs });
+  }
+}

@@ -1,0 +1,72 @@
+// Decision path, cache miss: API key hash → key, account and credit balance in one Postgres query.
+
+import type { Sql } from '../db/sql.js';
+import { StoreUnavailable } from '../errors.js';
+import type { KeyRecord, KeyStore } from './key-store.js';
+
+const FIND_BY_HASH = `
+  select k.id as key_id, k.account_id, a.tier, a.status, k.expires_at, k.revoked_at is not null as revoked,
+         a.billing_anchor_day,
+         coalesce((select sum(l.delta) from credit_ledger l where l.account_id = a.id), 0) as credit_balance
+    from api_keys k
+    join accounts a on a.id = k.account_id
+   where k.key_hash = $1`;
+
+interface KeyRow {
+  [column: string]: unknown;
+  key_id: string;
+  account_id: string;
+  tier: string;
+  status: 'active' | 'suspended';
+  expires_at: Date | null;
+  revoked: boolean;
+  billing_anchor_day: number;
+  credit_balance: number;
+}
+
+export interface SqlKeyStoreOptions {
+  /** ms a lookup may take before it fails with StoreUnavailable (a hung Postgres must not hang decisions). */
+  timeoutMs?: number;
+}
+
+export class SqlKeyStore implements KeyStore {
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly sql: Sql,
+    options: SqlKeyStoreOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 5_000;
+  }
+
+  async findByHash(hash: string): Promise<KeyRecord | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailable('postgres', `key lookup took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      const rows = await Promise.race([this.sql.query<KeyRow>(FIND_BY_HASH, [hash]), timeout]);
+      const row = rows[0];
+      return row ? toRecord(row) : null;
+    } catch (err) {
+      // On the decision path every store failure is one typed error (the transport maps it).
+      if (err instanceof StoreUnavailable) throw err;
+      throw new StoreUnavailable('postgres', `key lookup failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function toRecord(row: KeyRow): KeyRecord {
+  return {
+    keyId: row.key_id,
+    accountId: row.account_id,
+    tier: row.tier,
+    accountStatus: row.status,
+    expiresAt: row.expires_at ? row.expires_at.getTime() : null,
+    revoked: row.revoked,
+    billingAnchorDay: row.billing_anchor_day,
+    creditBalance: row.credit_balance,
+  };
+}

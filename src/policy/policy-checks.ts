@@ -1,0 +1,84 @@
+// Policy file validation helpers: read one YAML value, or record a problem at its path and go on.
+
+import type { Algorithm } from './policy.js';
+
+export type Problems = Array<{ path: string; message: string }>;
+/** A YAML mapping as parsed with `mapAsMap` (keeps file order, even for names like `1`). */
+export type YamlMap = Map<string, unknown>;
+
+const NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+const DURATION = /^([1-9][0-9]*)(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+export const ALGORITHMS: readonly Algorithm[] = ['fixed_window', 'sliding_window', 'token_bucket'];
+
+export class PolicyChecks {
+  readonly problems: Problems = [];
+
+  add(path: string, message: string): undefined {
+    this.problems.push({ path, message });
+    return undefined;
+  }
+
+  /** A mapping whose keys are all in `allowed`; unknown keys are problems (typos must not pass silently). */
+  map(value: unknown, path: string, allowed?: readonly string[]): YamlMap | undefined {
+    if (!(value instanceof Map)) return this.add(path, 'expected a mapping');
+    const map: YamlMap = new Map([...value].map(([k, v]) => [String(k), v]));
+    if (allowed) {
+      for (const key of map.keys()) {
+        if (!allowed.includes(key)) this.add(`${path}.${key}`, `unknown key (expected one of: ${allowed.join(', ')})`);
+      }
+    }
+    return map;
+  }
+
+  list(value: unknown, path: string): unknown[] | undefined {
+    return Array.isArray(value) ? value : this.add(path, 'expected a list');
+  }
+
+  name(value: unknown, path: string): string | undefined {
+    if (typeof value === 'string' && NAME.test(value)) return value;
+    return this.add(path, 'expected a name of a-z, 0-9, _ . - starting with a letter or digit (at most 64 characters)');
+  }
+
+  int(value: unknown, path: string, min: number): number | undefined {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min) return value;
+    return this.add(path, `expected an integer >= ${min}`);
+  }
+
+  number(value: unknown, path: string): number | undefined {
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+    return this.add(path, 'expected a number >= 0');
+  }
+
+  bool(value: unknown, path: string): boolean | undefined {
+    return typeof value === 'boolean' ? value : this.add(path, 'expected true or false');
+  }
+
+  oneOf<T extends string>(value: unknown, path: string, options: readonly T[]): T | undefined {
+    if (typeof value === 'string' && (options as readonly string[]).includes(value)) return value as T;
+    return this.add(path, `expected one of: ${options.join(', ')}`);
+  }
+
+  /** `500ms`, `30s`, `1m`, `1h`, `1d` → ms. */
+  duration(value: unknown, path: string): number | undefined {
+    const match = typeof value === 'string' ? DURATION.exec(value) : null;
+    if (match) {
+      const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+      if (Number.isSafeInteger(ms)) return ms;
+    }
+    return this.add(path, 'expected a duration like 60s, 1m, 1h, 1d');
+  }
+
+  url(value: unknown, path: string): string | undefined {
+    if (typeof value === 'string' && /^https?:\/\/[^\s/]+\S*$/.test(value)) return value;
+    return this.add(path, 'expected an http(s) URL');
+  }
+}
+
+/** ms → the largest unit that divides it exactly (`60000` → `1m`), for serialising. */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    if (ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}

@@ -1,0 +1,167 @@
+// The key cache in front of Postgres: TTLs, negative cache, coalescing, stale-on-error, bounds, invalidation.
+
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createKey, revokeKey } from '../../src/accounts/api-keys.js';
+import { createAccount } from '../../src/accounts/create-account.js';
+import { migrate } from '../../src/db/migrate.js';
+import type { Sql } from '../../src/db/sql.js';
+import { StoreUnavailable } from '../../src/errors.js';
+import { hashApiKey } from '../../src/keys/api-key.js';
+import { CachedKeyStore } from '../../src/keys/cached-key-store.js';
+import type { KeyRecord, KeyStore } from '../../src/keys/key-store.js';
+import { SqlKeyStore } from '../../src/keys/sql-key-store.js';
+import { parsePolicy } from '../../src/policy/policy-file.js';
+import { savePolicy } from '../../src/policy/policy-repository.js';
+import { freshPglite } from '../support/databases.js';
+
+const record = (keyId: string): KeyRecord => ({
+  keyId, accountId: 'acc_aaaaaaaaaaaaaaaa', tier: 'free', accountStatus: 'active', expiresAt: null, revoked: false, billingAnchorDay: 1, creditBalance: 0,
+});
+
+/** A small in-memory KeyStore that counts calls and can be made to fail or to wait. */
+class MemoryKeyStore implements KeyStore {
+  readonly records = new Map<string, KeyRecord>();
+  calls = 0;
+  failure: Error | undefined;
+  gate: Promise<void> | undefined;
+
+  async findByHash(hash: string): Promise<KeyRecord | null> {
+    this.calls++;
+    await this.gate;
+    if (this.failure) throw this.failure;
+    return this.records.get(hash) ?? null;
+  }
+}
+
+function setup(options: { ttlMs?: number; negativeTtlMs?: number; maxEntries?: number; staleRetryMs?: number } = {}) {
+  const inner = new MemoryKeyStore();
+  const clock = { now: 1_000_000 };
+  const cache = new CachedKeyStore({ inner, now: () => clock.now, ...options });
+  return { inner, clock, cache };
+}
+
+describe('CachedKeyStore', () => {
+  test('serves a found key from memory until its TTL, then reloads it', async () => {
+    const { inner, clock, cache } = setup({ ttlMs: 1_000 });
+    inner.records.set('h1', record('key_1'));
+    expect(await cache.findByHash('h1')).toEqual(record('key_1'));
+    clock.now += 999;
+    inner.records.set('h1', { ...record('key_1'), revoked: true });
+    expect(await cache.findByHash('h1')).toMatchObject({ revoked: false });
+    expect(inner.calls).toBe(1);
+    clock.now += 1;
+    expect(await cache.findByHash('h1')).toMatchObject({ revoked: true });
+    expect(inner.calls).toBe(2);
+  });
+
+  test('a hit returns the same settled promise: no allocation on the hot path', async () => {
+    const { inner, cache } = setup();
+    inner.records.set('h1', record('key_1'));
+    await cache.findByHash('h1');
+    expect(cache.findByHash('h1')).toBe(cache.findByHash('h1'));
+  });
+
+  test('unknown hashes are cached for the negative TTL', async () => {
+    const { inner, clock, cache } = setup({ negativeTtlMs: 500 });
+    expect(await cache.findByHash('nope')).toBeNull();
+    expect(await cache.findByHash('nope')).toBeNull();
+    expect(inner.calls).toBe(1);
+    inner.records.set('nope', record('key_new'));
+    clock.now += 500;
+    expect(await cache.findByHash('nope')).toEqual(record('key_new'));
+    expect(inner.calls).toBe(2);
+  });
+
+  test('100 concurrent lookups of one uncached hash make one inner call', async () => {
+    const { inner, cache } = setup();
+    inner.records.set('h1', record('key_1'));
+    let open!: () => void;
+    inner.gate = new Promise((resolve) => (open = resolve));
+    const lookups = Array.from({ length: 100 }, () => cache.findByHash('h1'));
+    open();
+    const results = await Promise.all(lookups);
+    expect(inner.calls).toBe(1);
+    expect(results.every((r) => r?.keyId === 'key_1')).toBe(true);
+  });
+
+  test('when the inner store is down, a stale entry is served and retried only every staleRetryMs', async () => {
+    const { inner, clock, cache } = setup({ ttlMs: 1_000, staleRetryMs: 5_000 });
+    inner.records.set('h1', record('key_1'));
+    await cache.findByHash('h1');
+    await cache.findByHash('unknown');
+    inner.failure = new StoreUnavailable('postgres', 'connection refused');
+    clock.now += 60_000;
+    expect(await cache.findByHash('h1')).toEqual(record('key_1'));
+    expect(await cache.findByHash('unknown')).toBeNull();
+    expect(inner.calls).toBe(4);
+    clock.now += 4_999;
+    expect(await cache.findByHash('h1')).toEqual(record('key_1'));
+    expect(inner.calls).toBe(4);
+    // Never seen before: nothing to serve, the failure propagates.
+    await expect(cache.findByHash('h2')).rejects.toBeInstanceOf(StoreUnavailable);
+    // Any other error is a bug, not an outage: it propagates even with a stale entry.
+    inner.failure = new TypeError('bug');
+    clock.now += 5_000;
+    await expect(cache.findByHash('h1')).rejects.toBeInstanceOf(TypeError);
+    inner.failure = undefined;
+    expect(await cache.findByHash('h1')).toEqual(record('key_1'));
+  });
+
+  test('each cache is bounded, oldest first; unknown hashes cannot evict found keys', async () => {
+    const { inner, cache } = setup({ maxEntries: 3 });
+    for (const h of ['a', 'b', 'c', 'd']) inner.records.set(h, record(`key_${h}`));
+    for (const h of ['a', 'b', 'c', 'd']) await cache.findByHash(h);
+    for (let i = 0; i < 50; i++) await cache.findByHash(`random-${i}`);
+    expect(cache.size).toEqual({ found: 3, unknown: 3 });
+    const calls = inner.calls;
+    for (const h of ['b', 'c', 'd']) await cache.findByHash(h);
+    expect(inner.calls).toBe(calls);
+    await cache.findByHash('a');
+    expect(inner.calls).toBe(calls + 1);
+  });
+
+  test('invalidate(hash) and clear() force a reload, also over a load in flight', async () => {
+    const { inner, cache } = setup();
+    inner.records.set('h1', record('key_1'));
+    await cache.findByHash('h1');
+    inner.records.set('h1', { ...record('key_1'), revoked: true });
+    cache.invalidate('h1');
+    expect(await cache.findByHash('h1')).toMatchObject({ revoked: true });
+    // A load that started before invalidate() must not put its (old) answer back in the cache.
+    let open!: () => void;
+    inner.gate = new Promise((resolve) => (open = resolve));
+    cache.clear();
+    const inFlight = cache.findByHash('h1');
+    cache.invalidate('h1');
+    inner.records.set('h1', record('key_1'));
+    open();
+    await inFlight;
+    inner.gate = undefined;
+    inner.records.set('h1', { ...record('key_1'), accountStatus: 'suspended' });
+    expect(await cache.findByHash('h1')).toMatchObject({ accountStatus: 'suspended' });
+    expect(inner.calls).toBe(4);
+  });
+});
+
+describe('CachedKeyStore over SqlKeyStore on PGlite', () => {
+  let sql: Sql;
+  beforeAll(async () => {
+    sql = await freshPglite();
+    await migrate(sql);
+    await savePolicy(sql, parsePolicy('tiers:\n  free: { quota: unlimited }\n'));
+  });
+  afterAll(async () => sql?.close());
+
+  test('a revoked key stays cached until invalidated, then is refused', async () => {
+    const { id: accountId } = await createAccount(sql, { name: 'cached', tier: 'free', credits: 7 });
+    const { id, key } = await createKey(sql, { accountId });
+    const hash = hashApiKey(key);
+    const cache = new CachedKeyStore({ inner: new SqlKeyStore(sql) });
+    expect(await cache.findByHash(hash)).toMatchObject({ keyId: id, accountId, revoked: false, creditBalance: 7 });
+    expect(await cache.findByHash(hashApiKey('tg_live_nope'))).toBeNull();
+    await revokeKey(sql, id);
+    expect(await cache.findByHash(hash)).toMatchObject({ revoked: false });
+    cache.invalidate(hash);
+    expect(await cache.findByHash(hash)).toMatchObject({ revoked: true });
+  });
+});
