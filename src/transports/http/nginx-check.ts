@@ -1,0 +1,78 @@
+// HTTP listener → GET /check: nginx `auth_request` subrequest → AccessRequest → checkAccess → 204 / 401 / 403.
+//
+// nginx only understands 2xx (allow), 401 and 403 from an auth subrequest; anything else becomes a
+// 500 for the client. So every denial other than 401 is answered 403 and the real status travels in
+// `X-Tollgate-Status`, which the shipped nginx/tollgate.conf turns back into 402 / 403 / 429.
+// nginx also discards the subrequest body, so what the client's problem+json needs travels in headers.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CheckAccess } from '../../access/check-access.js';
+import type { Logger } from '../../observability/logger.js';
+import { accessRequestFromHeaders } from '../access-request-from-headers.js';
+import { renderDecision } from '../headers.js';
+import { flatHeaders, sendFailure, sendProblem } from './send-problem.js';
+
+/** An HTTP method token as nginx forwards it in `X-Original-Method`. */
+const METHOD = /^[A-Za-z]{1,32}$/;
+/** `scheme://authority` of an absolute-form target, dropped so the path is matched as the upstream routes it. */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+
+export interface DecisionContext {
+  checkAccess: CheckAccess;
+  logger: Logger | undefined;
+}
+
+export async function nginxCheck(ctx: DecisionContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const uri = req.headers['x-original-uri'];
+    const method = req.headers['x-original-method'];
+    if (typeof uri !== 'string' || uri === '' || typeof method !== 'string' || !METHOD.test(method)) {
+      misconfigured(ctx, res);
+      return;
+    }
+    const request = accessRequestFromHeaders('http', req.headers, method, uri.replace(ABSOLUTE_FORM, ''));
+    const decision = await ctx.checkAccess(request);
+    const rendered = renderDecision(decision, request);
+    if (decision.allowed) {
+      // Identity for `auth_request_set` → `proxy_set_header` upstream; RateLimit headers for the client.
+      res.writeHead(204, flatHeaders(flatHeaders([], rendered.clientHeaders), rendered.upstreamHeaders));
+      res.end();
+      return;
+    }
+    const headers = flatHeaders(['x-tollgate-status', String(decision.status), 'x-tollgate-code', decision.code], rendered.clientHeaders);
+    headers.push('x-tollgate-detail', jsonStringContent(decision.detail));
+    if (decision.upgradeUrl) headers.push('x-tollgate-upgrade-url', jsonStringContent(decision.upgradeUrl));
+    headers.push('content-length', String(Buffer.byteLength(rendered.body)));
+    // The body is for humans calling /check directly (curl); nginx drops it.
+    res.writeHead(decision.status === 401 ? 401 : 403, headers);
+    res.end(rendered.body);
+  } catch (err) {
+    sendFailure(res, err, ctx.logger);
+  }
+}
+
+/**
+ * No X-Original-URI / X-Original-Method means the proxy config is wrong, not the client: we cannot
+ * know what is being called, so we fail closed with 403 (nginx relays 403; a 4xx/5xx other than
+ * 401/403 would become a 500 that a fail-open config could turn into an unchecked pass).
+ * `X-Tollgate-Status: 403` + code `proxy_misconfigured` reach the client; the log says what to fix.
+ */
+function misconfigured(ctx: DecisionContext, res: ServerResponse): void {
+  ctx.logger?.warn('/check without X-Original-URI / X-Original-Method: set both in the auth_request location');
+  const detail = 'The gateway did not say which request to check (X-Original-URI and X-Original-Method are required).';
+  sendProblem(res, 403, 'proxy_misconfigured', 'Gateway misconfigured', detail, [
+    'x-tollgate-status', '403',
+    'x-tollgate-code', 'proxy_misconfigured',
+    'x-tollgate-detail', detail,
+  ]);
+}
+
+/**
+ * The inside of a JSON string literal, ASCII only, so nginx can paste the header value into the
+ * problem+json body it builds with `return` (nginx cannot escape) and the value is a valid header.
+ */
+export function jsonStringContent(value: string): string {
+  return JSON.stringify(value)
+    .slice(1, -1)
+    .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
