@@ -40,9 +40,9 @@ describe('embedded start (no DATABASE_URL, no REDIS_URL)', () => {
   });
 
   it('feature gate and bad key through /check', async () => {
-    const gated = await fetch('http://127.0.0.1:18480/check', { headers: { 'x-api-key': keyOf('free')!, 'x-original-uri': '/v1/export/all' } });
-    expect([gated.status, gated.headers.get('x-tollgate-status')]).toEqual([403, '403']);
-    const bad = await fetch('http://127.0.0.1:18480/check', { headers: { 'x-api-key': 'tg_live_nope', 'x-original-uri': '/v1/x' } });
+    const gated = await fetch('http://127.0.0.1:18480/check', { headers: { 'x-api-key': keyOf('free')!, 'x-original-uri': '/v1/export/all', 'x-original-method': 'GET' } });
+    expect([gated.status, gated.headers.get('x-tollgate-status'), gated.headers.get('x-tollgate-code')]).toEqual([403, '403', 'endpoint_not_in_plan']);
+    const bad = await fetch('http://127.0.0.1:18480/check', { headers: { 'x-api-key': 'tg_live_nope', 'x-original-uri': '/v1/x', 'x-original-method': 'GET' } });
     expect(bad.status).toBe(401);
   });
 
