@@ -1,0 +1,44 @@
+// Counters: rejects nonsense DecideInput before any store is touched (a plain Error: a bug, not an outage).
+
+import type { DecideInput } from './counter-store.js';
+
+const ALGORITHMS = new Set(['fixed_window', 'sliding_window', 'token_bucket']);
+
+function int(value: unknown, min: number, what: string): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new Error(`decide: ${what} must be an integer >= ${min}, got ${String(value)}`);
+  }
+}
+
+function text(value: unknown, what: string): void {
+  if (typeof value !== 'string' || value.length === 0) throw new Error(`decide: ${what} must be a non-empty string`);
+}
+
+/** Throws a plain Error naming the first bad field. Bounds keep the scripts' integer maths below 2^53. */
+export function checkDecideInput(input: DecideInput): void {
+  text(input.accountId, 'accountId');
+  text(input.endpoint, 'endpoint');
+  int(input.anchorDay, 1, 'anchorDay');
+  if (input.anchorDay > 31) throw new Error(`decide: anchorDay must be 1..31, got ${input.anchorDay}`);
+  int(input.units, 0, 'units');
+  if (input.quota !== null) int(input.quota.limit, 0, 'quota.limit');
+  if (input.credits !== null) {
+    int(input.credits.cost, 0, 'credits.cost');
+    int(input.credits.seed, 0, 'credits.seed');
+  }
+  const ids = new Set<string>();
+  input.limits.forEach((l, i) => {
+    const at = `limits[${i}]`;
+    text(l.id, `${at}.id`);
+    if (ids.has(l.id)) throw new Error(`decide: ${at}.id "${l.id}" is repeated`);
+    ids.add(l.id);
+    if (!ALGORITHMS.has(l.algorithm)) throw new Error(`decide: ${at}.algorithm "${String(l.algorithm)}" is unknown`);
+    int(l.limit, 1, `${at}.limit`);
+    int(l.windowMs, 1, `${at}.windowMs`);
+    if (l.burst !== undefined) int(l.burst, 1, `${at}.burst`);
+    int(l.hits, 0, `${at}.hits`);
+    if (typeof l.shadow !== 'boolean') throw new Error(`decide: ${at}.shadow must be a boolean`);
+    const capacity = Math.max(l.limit, l.burst ?? l.limit);
+    if (!Number.isSafeInteger((capacity + l.hits) * l.windowMs * 2)) throw new Error(`decide: ${at} is too large`);
+  });
+}

@@ -1,0 +1,116 @@
+// Counters: the in-process CounterStore (no Redis) with decide.lua's semantics; atomic because decide is synchronous.
+
+import { billingPeriod } from './billing-period.js';
+import { checkDecideInput } from './check-decide-input.js';
+import type { CounterStore, DecideInput, DecideResult, LimitResult, QuotaResult } from './counter-store.js';
+import { evaluateLimit, type Evaluation, type LimitState } from './limit-algorithms.js';
+
+const DAY_MS = 86_400_000;
+/** Expired limit and quota state is swept every this many decisions (bounds memory; never changes a result). */
+const SWEEP_EVERY = 1024;
+
+interface Expiring<T> {
+  value: T;
+  /** ms on the store's clock after which the state can no longer affect a decision. */
+  expiresAt: number;
+}
+
+export class MemoryCounterStore implements CounterStore {
+  private readonly now: () => number;
+  private readonly limits = new Map<string, Expiring<LimitState>>();
+  private readonly quotas = new Map<string, Expiring<{ p: number; u: number }>>();
+  private readonly credits = new Map<string, number>();
+  /** accountId → "<periodStartMs>|<endpoint>|calls|units" → count, as the Redis usage hash. */
+  private readonly usage = new Map<string, Map<string, number>>();
+  private decisions = 0;
+
+  constructor(options: { now?: () => number } = {}) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async decide(input: DecideInput): Promise<DecideResult> {
+    checkDecideInput(input);
+    const now = Math.floor(this.now());
+    if (++this.decisions % SWEEP_EVERY === 0) this.sweep(now);
+    const { accountId } = input;
+    const evals = input.limits.map((l) => evaluateLimit(l, this.limits.get(`${accountId}\n${l.id}`)?.value ?? {}, now));
+    const states = evals.map((e, i) => (e.fits ? 'ok' : input.limits[i]!.shadow ? 'shadow_denied' : 'denied'));
+    let allowed = !states.includes('denied');
+
+    const period = billingPeriod(now, input.anchorDay);
+    const q = this.quotas.get(accountId);
+    let used = q && q.expiresAt > now && q.value.p === period.startMs ? q.value.u : 0;
+    let quotaState: QuotaResult['state'] = 'ok';
+    if (input.quota && used + input.units > input.quota.limit) quotaState = input.quota.overage ? 'overage' : 'denied';
+    if (quotaState === 'denied') allowed = false;
+
+    let balance = 0;
+    let creditState: 'ok' | 'denied' = 'ok';
+    if (input.credits) {
+      balance = this.credits.get(accountId) ?? input.credits.seed;
+      if (input.credits.cost > balance) [creditState, allowed] = ['denied', false];
+    }
+
+    if (allowed) {
+      used += input.units;
+      this.quotas.set(accountId, { value: { p: period.startMs, u: used }, expiresAt: period.endMs + 31 * DAY_MS });
+      if (input.credits && input.credits.cost > 0) {
+        balance -= input.credits.cost;
+        this.credits.set(accountId, balance);
+      }
+      this.recordUsage(accountId, `${period.startMs}|${input.endpoint}|`, input.units);
+    }
+    const limits = evals.map((e, i) => {
+      const check = input.limits[i]!;
+      return this.limitResult(e, check.name, states[i]!, allowed, `${accountId}\n${check.id}`, now);
+    });
+    return {
+      allowed,
+      nowMs: now,
+      limits,
+      quota: input.quota && {
+        state: quotaState,
+        limit: input.quota.limit,
+        used,
+        remaining: Math.max(0, input.quota.limit - used),
+        periodStartMs: period.startMs,
+        periodEndMs: period.endMs,
+      },
+      credits: input.credits && { state: creditState, balance },
+    };
+  }
+
+  /** The account's unflushed usage hash (tests and the embedded usage flusher). */
+  async readUsage(accountId: string): Promise<Record<string, number>> {
+    return Object.fromEntries(this.usage.get(accountId) ?? []);
+  }
+
+  async close(): Promise<void> {
+    for (const map of [this.limits, this.quotas, this.credits, this.usage]) map.clear();
+  }
+
+  /** Consumes the limit when the call is allowed and the limit fits (a shadow_denied limit is not consumed). */
+  private limitResult(e: Evaluation, name: string, state: LimitResult['state'], allowed: boolean, key: string, now: number): LimitResult {
+    const consumed = allowed && e.fits;
+    if (consumed) this.limits.set(key, { value: e.next, expiresAt: now + e.ttlMs });
+    return {
+      name,
+      state,
+      remaining: Math.max(0, consumed ? e.remAfter : e.remNow),
+      resetMs: consumed ? e.resetAfter : e.resetNow,
+      retryAfterMs: state === 'ok' ? 0 : e.retry,
+    };
+  }
+
+  private recordUsage(accountId: string, prefix: string, units: number): void {
+    let fields = this.usage.get(accountId);
+    if (!fields) this.usage.set(accountId, (fields = new Map()));
+    fields.set(`${prefix}calls`, (fields.get(`${prefix}calls`) ?? 0) + 1);
+    fields.set(`${prefix}units`, (fields.get(`${prefix}units`) ?? 0) + units);
+  }
+
+  private sweep(now: number): void {
+    for (const [key, entry] of this.limits) if (entry.expiresAt <= now) this.limits.delete(key);
+    for (const [key, entry] of this.quotas) if (entry.expiresAt <= now) this.quotas.delete(key);
+  }
+}

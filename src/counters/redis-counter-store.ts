@@ -1,0 +1,114 @@
+// Counters: the Redis CounterStore — one EVALSHA of decide.lua per decision (NOSCRIPT → EVAL), errors → StoreUnavailable.
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+import { StoreUnavailable } from '../errors.js';
+import { checkDecideInput } from './check-decide-input.js';
+import type { CounterStore, DecideInput, DecideResult, LimitResult, QuotaResult } from './counter-store.js';
+
+/** The script ships next to the compiled module (the build copies *.lua into dist/counters/). */
+export const DECIDE_SCRIPT = readFileSync(new URL('./decide.lua', import.meta.url), 'utf8');
+export const DECIDE_SHA = createHash('sha1').update(DECIDE_SCRIPT).digest('hex');
+
+const ALGORITHM_CODE = { fixed_window: 'f', sliding_window: 's', token_bucket: 't' } as const;
+const LIMIT_STATES: LimitResult['state'][] = ['ok', 'denied', 'shadow_denied'];
+const QUOTA_STATES: QuotaResult['state'][] = ['ok', 'denied', 'overage'];
+/** Fixed part of the reply before the 4 integers per limit (see decide.lua). */
+const HEAD = 8;
+
+/** KEYS of one call, all under the account's hash tag so Redis Cluster keeps them in one slot. */
+export function decideKeys(input: DecideInput): string[] {
+  const tag = `{a:${input.accountId}}`;
+  return [`${tag}:quota`, `${tag}:credits`, `${tag}:usage`, ...input.limits.map((l) => `${tag}:l:${l.id}`)];
+}
+
+/** ARGV of one call; `nowMs` undefined lets the script read Redis TIME. */
+export function decideArgs(input: DecideInput, nowMs: number | undefined): string[] {
+  const { quota, credits } = input;
+  const head = [
+    nowMs === undefined ? '' : String(nowMs),
+    String(input.anchorDay),
+    String(input.units),
+    quota ? String(quota.limit) : '',
+    quota?.overage ? '1' : '0',
+    credits ? String(credits.cost) : '',
+    String(credits?.seed ?? 0),
+    input.endpoint,
+    String(input.limits.length),
+  ];
+  const limits = input.limits.flatMap((l) => [
+    ALGORITHM_CODE[l.algorithm], String(l.limit), String(l.windowMs), String(l.burst ?? l.limit), l.shadow ? '1' : '0', String(l.hits),
+  ]);
+  return [...head, ...limits];
+}
+
+function decodeReply(input: DecideInput, reply: unknown): DecideResult {
+  const expected = HEAD + 4 * input.limits.length;
+  if (!Array.isArray(reply) || reply.length !== expected || !reply.every((v) => typeof v === 'number')) {
+    throw new StoreUnavailable('redis', `decide.lua returned an unexpected reply (wanted ${expected} integers)`);
+  }
+  const r = reply as number[];
+  const at = (i: number) => r[i]!;
+  const quota = input.quota;
+  return {
+    allowed: at(0) === 1,
+    nowMs: at(1),
+    limits: input.limits.map((l, i) => ({
+      name: l.name,
+      state: LIMIT_STATES[at(HEAD + 4 * i)]!,
+      remaining: at(HEAD + 4 * i + 1),
+      resetMs: at(HEAD + 4 * i + 2),
+      retryAfterMs: at(HEAD + 4 * i + 3),
+    })),
+    quota: quota && {
+      state: QUOTA_STATES[at(2) - 1]!,
+      limit: quota.limit,
+      used: at(3),
+      remaining: Math.max(0, quota.limit - at(3)),
+      periodStartMs: at(4),
+      periodEndMs: at(5),
+    },
+    credits: input.credits && { state: at(6) === 1 ? 'ok' : 'denied', balance: at(7) },
+  };
+}
+
+const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT');
+
+export class RedisCounterStore implements CounterStore {
+  private readonly redis: Redis | Cluster;
+  private readonly now: (() => number) | undefined;
+
+  constructor(options: { redis: Redis | Cluster; now?: () => number }) {
+    this.redis = options.redis;
+    this.now = options.now;
+  }
+
+  async decide(input: DecideInput): Promise<DecideResult> {
+    checkDecideInput(input);
+    const keys = decideKeys(input);
+    const args = decideArgs(input, this.now ? Math.floor(this.now()) : undefined);
+    let reply: unknown;
+    try {
+      reply = await this.run(keys, args);
+    } catch (err) {
+      // Redis and connection errors carry no key material (the script never sees API keys).
+      throw new StoreUnavailable('redis', `decide failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    return decodeReply(input, reply);
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** EVALSHA; after a Redis restart or SCRIPT FLUSH the cache is empty, so EVAL (which caches it again). */
+  private async run(keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(DECIDE_SHA, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      return await this.redis.eval(DECIDE_SCRIPT, keys.length, ...keys, ...args);
+    }
+  }
+}

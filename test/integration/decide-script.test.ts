@@ -1,0 +1,102 @@
+// decide.lua as an artifact: it compiles on the server, survives SCRIPT FLUSH, and touches only KEYS of one slot.
+
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { DecideInput } from '../../src/counters/counter-store.js';
+import { DECIDE_SCRIPT, DECIDE_SHA, RedisCounterStore } from '../../src/counters/redis-counter-store.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+let redis: Redis;
+const accountId = `ct-{odd}-${randomUUID()}`;
+
+beforeAll(async () => {
+  redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  await redis.connect().catch((err: unknown) => {
+    throw new Error(`these tests need Redis at ${REDIS_URL}, which is not reachable: ${String(err)}`);
+  });
+});
+afterAll(async () => {
+  const keys = await redis.keys(`{a:${accountId}}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+/** Redis Cluster's key → slot: CRC16/XMODEM of the hash tag (first non-empty {...}), mod 16384. */
+function keySlot(key: string): number {
+  const open = key.indexOf('{');
+  const close = open >= 0 ? key.indexOf('}', open + 1) : -1;
+  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const byte of Buffer.from(hashed)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
+const input = (): DecideInput => ({
+  accountId, anchorDay: 31, units: 2, endpoint: 'chat', quota: { limit: 100, overage: false }, credits: { cost: 1, seed: 10 },
+  limits: [
+    { id: 't:per-minute', name: 'per-minute', algorithm: 'sliding_window', limit: 10, windowMs: 60_000, shadow: false, hits: 1 },
+    { id: 'e:chat:burst', name: 'burst', algorithm: 'token_bucket', limit: 5, windowMs: 1000, burst: 2, shadow: true, hits: 1 },
+    { id: 't:per-hour', name: 'per-hour', algorithm: 'fixed_window', limit: 100, windowMs: 3_600_000, shadow: false, hits: 1 },
+  ],
+});
+
+test('SCRIPT LOAD compiles decide.lua and yields the SHA the store calls', async () => {
+  expect(await redis.script('LOAD', DECIDE_SCRIPT)).toBe(DECIDE_SHA);
+});
+
+test('after SCRIPT FLUSH (as after a restart) the store recovers from NOSCRIPT and re-caches the script', async () => {
+  const store = new RedisCounterStore({ redis: new Redis(REDIS_URL) });
+  try {
+    expect((await store.decide(input())).allowed).toBe(true);
+    await redis.script('FLUSH');
+    expect(await redis.script('EXISTS', DECIDE_SHA)).toEqual([0]);
+    const r = await store.decide(input());
+    expect(r.allowed).toBe(true);
+    expect(r.credits).toEqual({ state: 'ok', balance: 8 });
+    expect(await redis.script('EXISTS', DECIDE_SHA)).toEqual([1]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('every key the store sends shares the {a:<account>} hash tag and one cluster slot', async () => {
+  expect([keySlot('foo'), keySlot('somekey'), keySlot('{user1000}.following')]).toEqual([12182, 11058, keySlot('user1000')]);
+  const sent: unknown[][] = [];
+  const client = new Redis(REDIS_URL);
+  const spy = new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (prop === 'evalsha' || prop === 'eval') {
+        return (...args: unknown[]) => (sent.push(args), (value as (...a: unknown[]) => unknown).apply(target, args));
+      }
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const store = new RedisCounterStore({ redis: spy });
+  try {
+    await store.decide(input());
+    expect(sent.length).toBeGreaterThan(0);
+    for (const [, numkeys, ...rest] of sent) {
+      const keys = rest.slice(0, Number(numkeys)) as string[];
+      expect(keys).toHaveLength(3 + input().limits.length);
+      for (const key of keys) expect(key.startsWith(`{a:${accountId}}:`), key).toBe(true);
+      expect(new Set(keys.map(keySlot)).size).toBe(1);
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+test('the script names no key of its own: every redis.call on a key uses KEYS or a key taken from KEYS', () => {
+  const calls = [...DECIDE_SCRIPT.matchAll(/redis\.call\('(\w+)'(?:,\s*([^,)]+))?/g)];
+  expect(calls.length).toBeGreaterThan(5);
+  for (const [text, command, key] of calls) {
+    if (command === 'TIME') continue;
+    expect(key, text).toMatch(/^(KEYS\[\d\]|key)$/);
+  }
+  expect(DECIDE_SCRIPT).toMatch(/e = \w+\(KEYS\[3 \+ i\]/);
+});

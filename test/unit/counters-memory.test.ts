@@ -1,0 +1,6 @@
+// The CounterStore contract on the in-process store (embedded mode, no Redis).
+
+import { MemoryCounterStore } from '../../src/counters/memory-counter-store.js';
+import { describeCounterStore } from '../contracts/counter-store.contract.js';
+
+describeCounterStore('memory', async (clock) => new MemoryCounterStore({ now: clock.now }));
