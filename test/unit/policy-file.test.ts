@@ -19,48 +19,9 @@ function problems(yaml: string): string[] {
   throw new Error('expected parsePolicy to throw');
 }
 
-const EXPECTED_DEMO: Policy = {
-  tiers: {
-    free: {
-      name: 'free',
-      limits: [{ name: 'per-minute', algorithm: 'sliding_window', limit: 10, windowMs: 60_000, shadow: false }],
-      quota: { units: 100, overage: false },
-      creditsPerRequest: 0,
-      upgradeUrl: 'https://example.com/pricing',
-    },
-    pro: {
-      name: 'pro',
-      limits: [{ name: 'burst', algorithm: 'token_bucket', limit: 60, windowMs: 60_000, burst: 20, shadow: false }],
-      quota: { units: 10_000, overage: true },
-      creditsPerRequest: 0,
-      price: { monthly: 49, overagePer1000: 0.5, currency: 'usd' },
-    },
-    enterprise: {
-      name: 'enterprise',
-      limits: [{ name: 'per-second', algorithm: 'fixed_window', limit: 300, windowMs: 1_000, shadow: false }],
-      quota: null,
-      creditsPerRequest: 0,
-    },
-  },
-  endpoints: [
-    {
-      name: 'chat',
-      methods: ['POST'],
-      path: '/v1/chat/**',
-      cost: 5,
-      overrides: {
-        free: { allowed: true, limits: [{ name: 'chat-minute', algorithm: 'sliding_window', limit: 5, windowMs: 60_000, shadow: false }] },
-        pro: { allowed: true, limits: [{ name: 'chat-minute', algorithm: 'sliding_window', limit: 30, windowMs: 60_000, shadow: false }] },
-      },
-    },
-    { name: 'export', methods: [], path: '/v1/export/**', cost: 1, overrides: { free: { allowed: false, limits: [] } } },
-  ],
-};
-
 describe('parsePolicy', () => {
   test('the demo policy parses to the DESIGN §3 object (tier order and endpoint order kept)', () => {
     const policy = parsePolicy(DEMO_YAML);
-    expect(policy).toStrictEqual(EXPECTED_DEMO);
     expect(policy).toStrictEqual(demoPolicy());
     expect(Object.keys(policy.tiers)).toEqual(['free', 'pro', 'enterprise']);
   });
