@@ -205,7 +205,8 @@ end
 local c_state, balance = 0, 0
 if cost then
   balance = tonumber(redis.call('GET', KEYS[2])) or seed
-  c_state = (cost <= balance) and 1 or 2
+  -- A free call (cost 0) never denies, even on a balance an external correction made negative.
+  c_state = (cost == 0 or cost <= balance) and 1 or 2
   if c_state == 2 then allowed = false end
 end
 

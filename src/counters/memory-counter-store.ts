@@ -48,7 +48,7 @@ export class MemoryCounterStore implements CounterStore {
     let creditState: 'ok' | 'denied' = 'ok';
     if (input.credits) {
       balance = this.credits.get(accountId) ?? input.credits.seed;
-      if (input.credits.cost > balance) [creditState, allowed] = ['denied', false];
+      if (input.credits.cost > 0 && input.credits.cost > balance) [creditState, allowed] = ['denied', false];
     }
 
     if (allowed) {

@@ -100,3 +100,19 @@ test('the script names no key of its own: every redis.call on a key uses KEYS or
   }
   expect(DECIDE_SCRIPT).toMatch(/e = \w+\(KEYS\[3 \+ i\]/);
 });
+
+test('a free call (cost 0) passes on a negative live balance, a paid one is denied and leaves it', async () => {
+  const id = `ct-${randomUUID()}`;
+  const store = new RedisCounterStore({ redis: new Redis(REDIS_URL) });
+  try {
+    await redis.set(`{a:${id}}:credits`, '-5'); // as an external correction could leave it
+    const call = (cost: number): DecideInput => ({ ...input(), accountId: id, limits: [], credits: { cost, seed: 10 } });
+    expect(await store.decide(call(0))).toMatchObject({ allowed: true, credits: { state: 'ok', balance: -5 } });
+    expect(await store.decide(call(1))).toMatchObject({ allowed: false, credits: { state: 'denied', balance: -5 } });
+    expect(await redis.get(`{a:${id}}:credits`)).toBe('-5');
+  } finally {
+    await store.close();
+    const keys = await redis.keys(`{a:${id}}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+});
