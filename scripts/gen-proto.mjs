@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// Regenerates the ts-proto code from proto/ into <outDir> (default src/generated) with the local
-// buf binary and the options of buf.gen.yaml: no system protoc, no network, no BSR.
+// Regenerates the ts-proto code from proto/ into <outDir> (default src/generated) with buf and the
+// options of buf.gen.yaml: no system protoc, no BSR.
+//
+// buf is run through `npx` at a pinned version instead of being a devDependency: its npm package
+// pulls one optional binary package per platform, and `npm ci` refuses a lockfile that lacks any of
+// them — which happens whenever the registry in use does not serve every platform's build.
 // Usage: node scripts/gen-proto.mjs <outDir>
 
 import { execFileSync } from 'node:child_process';
@@ -23,7 +27,8 @@ for (const plugin of template.plugins) plugin.out = relative(root, outDir) || '.
 
 // buf accepts the template inline as JSON; `clean: true` empties outDir first, so deleted protos
 // leave no stale files behind.
-execFileSync(join(root, 'node_modules/.bin/buf'), ['generate', '--template', JSON.stringify(template)], {
+const BUF = '@bufbuild/buf@1.75.0';
+execFileSync('npx', ['--yes', BUF, 'generate', '--template', JSON.stringify(template)], {
   cwd: root,
   stdio: 'inherit',
 });
