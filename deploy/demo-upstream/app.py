@@ -1,0 +1,73 @@
+"""Demo upstream for Tollgate: a stand-in for "your app, in any language" (Python 3 stdlib only).
+
+Answers every request with JSON echoing the identity Tollgate decided (the x-tollgate-* request
+headers set by Envoy / nginx) and whether any API key reached it (it never should), and prints one
+JSON line per request to stdout.
+
+    python3 app.py            # HOST (default 0.0.0.0) and PORT (default 3000) from the environment
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    # Keep-alive: nginx and Envoy pool their upstream connections (every answer has Content-Length).
+    protocol_version = "HTTP/1.1"
+    server_version = "tollgate-demo-upstream"
+
+    def _answer(self):
+        length = int(self.headers.get("content-length") or 0)
+        if length > 0:
+            self.rfile.read(length)  # drained, not used
+        if self.path == "/healthz":
+            body = {"status": "ok"}
+        else:
+            tollgate = {name.lower(): value for name, value in self.headers.items() if name.lower().startswith("x-tollgate-")}
+            body = {
+                "service": "demo-upstream",
+                "method": self.command,
+                "path": self.path,
+                "tollgate": tollgate,
+                # The proxy removes the caller's secret; true here would be a misconfigured proxy.
+                "api_key_received": "x-api-key" in self.headers or "authorization" in self.headers,
+                "request_id": self.headers.get("x-request-id"),
+            }
+            print(json.dumps(body, separators=(",", ":")), flush=True)
+        payload = (json.dumps(body) + "\n").encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
+
+    def log_message(self, format, *args):  # the JSON line above is the access log
+        pass
+
+
+def main():
+    host = os.environ.get("HOST", "0.0.0.0")
+    port = int(os.environ.get("PORT", "3000"))
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    # As PID 1 in a container SIGTERM has no default action: stop explicitly, from another thread
+    # (shutdown() waits for serve_forever(), which runs in this one).
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(json.dumps({"msg": "demo upstream listening", "host": host, "port": port}), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
