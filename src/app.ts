@@ -3,6 +3,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import type { CheckAccess } from './access/check-access.js';
+import type { CounterStore } from './counters/counter-store.js';
 import { createCheckAccess } from './access/create-check-access.js';
 import type { Config } from './config.js';
 import { openCounterStore } from './counters/open-counter-store.js';
@@ -16,6 +17,7 @@ import type { Logger } from './observability/logger.js';
 import { applyPolicyFile } from './policy/apply-policy-file.js';
 import { PolicyHolder } from './policy/policy-holder.js';
 import { createGrpcServer, listenGrpc } from './transports/grpc/grpc-server.js';
+import { createRateLimitService } from './transports/grpc/rls.js';
 import { createHttpServer } from './transports/http/http-server.js';
 import { closeHttpServer, listenHttp } from './transports/http/listen-http.js';
 
@@ -41,8 +43,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     const demoKeys = config.database.kind === 'pglite' ? await seedDemo(sql) : [];
     const path = await createDecisionPath(config, sql, logger);
     cleanup.unshift(path.close);
-    const { checkAccess, policy } = path;
-    const grpcServer = createGrpcServer({ checkAccess, logger });
+    const { checkAccess, policy, counters } = path;
+    const rateLimit = createRateLimitService({ counters, policy: () => policy.current, logger });
+    const grpcServer = createGrpcServer({ checkAccess, rateLimit, logger });
     const httpServer = createHttpServer({ checkAccess, logger });
     return {
       checkAccess,
@@ -64,6 +67,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
 export interface DecisionPath {
   checkAccess: CheckAccess;
   policy: PolicyHolder;
+  counters: CounterStore;
   close(): Promise<void>;
 }
 
@@ -79,6 +83,7 @@ export async function createDecisionPath(config: Config, sql: Sql, logger: Logge
   return {
     checkAccess: createCheckAccess({ keys, policy: () => policy.current, counters }),
     policy,
+    counters,
     close: async () => {
       policy.close();
       await counters.close();

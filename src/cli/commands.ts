@@ -9,6 +9,7 @@ import { serve } from '../serve.js';
 import { accountsCommand, checkCommand, creditsCommand, keysCommand } from './account-commands.js';
 import { applyPolicyFile } from '../policy/apply-policy-file.js';
 import { print } from './output.js';
+import { importEnvoyRatelimitCommand } from './ratelimit-commands.js';
 
 export const USAGE = `Usage: tollgate <command> [options]
 
@@ -22,6 +23,8 @@ export const USAGE = `Usage: tollgate <command> [options]
   credits add --account ID --amount N [--idempotency-key K]
   check --key K [--method GET] [--path /] [--endpoint E] [--cost N]
                                          one decision, printed with the headers a proxy would relay
+  import-envoy-ratelimit <file.yaml>…    envoyproxy/ratelimit config files → a ratelimit_domains section
+                                         on stdout (no database access)
 
 Options: --json prints machine-readable output. Configuration comes from the environment
 (DATABASE_URL, DATA_DIR, REDIS_URL, …) exactly as for serve.
@@ -49,6 +52,7 @@ const COMMANDS: Record<string, Handler> = {
 
 export async function runCommand(command: string, args: string[], config: Readonly<Config>): Promise<void> {
   if (command === 'serve') return serve(config);
+  if (command === 'import-envoy-ratelimit') return importEnvoyRatelimitCommand(args);
   const handler = COMMANDS[command];
   if (!handler) throw new InputError([{ path: 'command', message: `unknown command "${command}"\n${USAGE}` }]);
   const { sql, release } = await openDatabase(config.database);

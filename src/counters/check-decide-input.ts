@@ -17,7 +17,7 @@ function text(value: unknown, what: string): void {
 /** Throws a plain Error naming the first bad field. Bounds keep the scripts' integer maths below 2^53. */
 export function checkDecideInput(input: DecideInput): void {
   text(input.accountId, 'accountId');
-  text(input.endpoint, 'endpoint');
+  if (typeof input.endpoint !== 'string') throw new Error('decide: endpoint must be a string ("" = no usage record)');
   int(input.anchorDay, 1, 'anchorDay');
   if (input.anchorDay > 31) throw new Error(`decide: anchorDay must be 1..31, got ${input.anchorDay}`);
   int(input.units, 0, 'units');

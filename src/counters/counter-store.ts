@@ -27,7 +27,7 @@ export interface DecideInput {
   quota: { limit: number; overage: boolean } | null;
   /** null = no credits charged. `seed` initialises the live balance if Redis has none. */
   credits: { cost: number; seed: number } | null;
-  /** Endpoint name, for the per-period usage record. */
+  /** Endpoint name, for the per-period usage record. '' = counters only (the RLS path): no usage record. */
   endpoint: string;
 }
 

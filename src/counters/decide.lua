@@ -22,7 +22,8 @@
 --   5 quota overage: "1" = soft gate (allow past the limit), "0" = hard gate
 --   6 credit cost; "" = no credits
 --   7 credit seed: the balance assumed when KEYS[2] is absent (written only on an allowed debit)
---   8 endpoint name (usage field)
+--   8 endpoint name (usage field); "" = counters only (the RLS path): no usage record, and no
+--     quota hash unless a quota is set
 --   9 n = number of limits; then 6 values per limit i at 10+(i-1)*6:
 --     algorithm ("f" fixed | "s" sliding | "t" token), limit, windowMs, capacity (token_bucket
 --     burst; = limit otherwise), shadow ("1" | "0"), hits
@@ -210,17 +211,22 @@ if cost then
   if c_state == 2 then allowed = false end
 end
 
+local records = endpoint ~= ''
 if allowed then
   used = used + units
-  redis.call('HSET', KEYS[1], 'p', str(p_start), 'u', str(used))
-  redis.call('PEXPIRE', KEYS[1], str(p_end - now + 31 * DAY))
+  if quota_limit or records then
+    redis.call('HSET', KEYS[1], 'p', str(p_start), 'u', str(used))
+    redis.call('PEXPIRE', KEYS[1], str(p_end - now + 31 * DAY))
+  end
   if cost and cost > 0 then
     balance = balance - cost
     redis.call('SET', KEYS[2], str(balance))
   end
-  local field = str(p_start) .. '|' .. endpoint .. '|'
-  redis.call('HINCRBY', KEYS[3], field .. 'calls', 1)
-  redis.call('HINCRBY', KEYS[3], field .. 'units', str(units))
+  if records then
+    local field = str(p_start) .. '|' .. endpoint .. '|'
+    redis.call('HINCRBY', KEYS[3], field .. 'calls', 1)
+    redis.call('HINCRBY', KEYS[3], field .. 'units', str(units))
+  end
 end
 
 local out = { allowed and 1 or 0, now, q_state, used, p_start, p_end, c_state, balance }

@@ -53,12 +53,13 @@ export class MemoryCounterStore implements CounterStore {
 
     if (allowed) {
       used += input.units;
-      this.quotas.set(accountId, { value: { p: period.startMs, u: used }, expiresAt: period.endMs + 31 * DAY_MS });
+      const records = input.endpoint !== '';
+      if (input.quota || records) this.quotas.set(accountId, { value: { p: period.startMs, u: used }, expiresAt: period.endMs + 31 * DAY_MS });
       if (input.credits && input.credits.cost > 0) {
         balance -= input.credits.cost;
         this.credits.set(accountId, balance);
       }
-      this.recordUsage(accountId, `${period.startMs}|${input.endpoint}|`, input.units);
+      if (records) this.recordUsage(accountId, `${period.startMs}|${input.endpoint}|`, input.units);
     }
     const limits = evals.map((e, i) => {
       const check = input.limits[i]!;

@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
 import { parseEndpoint } from './parse-endpoint.js';
 import { parseTier } from './parse-tier.js';
+import { parseRatelimitDomains } from '../ratelimit/parse-ratelimit-domains.js';
 import { PolicyChecks } from './policy-checks.js';
 import type { Policy } from './policy.js';
 
@@ -20,7 +21,11 @@ export function parsePolicy(yamlText: string): Policy {
     }));
   }
   const c = new PolicyChecks();
-  const root = c.map(doc.toJS({ mapAsMap: true, maxAliasCount: 100 }) ?? new Map(), 'policy', ['tiers', 'endpoints']);
+  const js: unknown = doc.toJS({ mapAsMap: true, maxAliasCount: 100 }) ?? new Map();
+  // `ratelimit_domains` is taken out before the key check, so that message keeps naming the core sections.
+  const domainsValue = js instanceof Map && js.has('ratelimit_domains') ? js.get('ratelimit_domains') : undefined;
+  if (js instanceof Map) js.delete('ratelimit_domains');
+  const root = c.map(js, 'policy', ['tiers', 'endpoints']);
   const policy: Policy = { tiers: {}, endpoints: [] };
   /** tier name → its limit names, for override checks even when the tier itself has problems. */
   const tiers = new Map<string, string[]>();
@@ -38,6 +43,8 @@ export function parsePolicy(yamlText: string): Policy {
     const endpoint = parseEndpoint(c, name, value, `endpoints.${name}`, tiers);
     if (endpoint && validName) policy.endpoints.push(endpoint);
   }
+  const domains = domainsValue === undefined ? {} : parseRatelimitDomains(c, domainsValue, 'ratelimit_domains');
+  if (Object.keys(domains).length > 0) policy.ratelimitDomains = domains;
   if (c.problems.length > 0) throw new InputError(c.problems);
   return policy;
 }

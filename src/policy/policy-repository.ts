@@ -2,6 +2,7 @@
 
 import type { Row, Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
+import type { RatelimitDomain } from '../ratelimit/ratelimit-rules.js';
 import type { Endpoint, LimitRule, Policy, Tier } from './policy.js';
 
 /** pg_advisory_xact_lock key: two applies at once run one after the other. */
@@ -27,6 +28,12 @@ export async function savePolicy(sql: Sql, policy: Policy): Promise<void> {
     await tx.query('delete from tiers where not (name = any($1::text[]))', [tierNames]);
     for (const [position, tier] of Object.values(policy.tiers).entries()) await saveTier(tx, tier, position);
     for (const [position, endpoint] of policy.endpoints.entries()) await saveEndpoint(tx, endpoint, position);
+    await tx.query('delete from ratelimit_domains');
+    for (const [position, [name, domain]] of Object.entries(policy.ratelimitDomains ?? {}).entries()) {
+      await tx.query('insert into ratelimit_domains (name, descriptors, position) values ($1, $2::text::jsonb, $3::int)', [
+        name, JSON.stringify(domain.descriptors), position,
+      ]);
+    }
   });
 }
 
@@ -88,6 +95,7 @@ export async function loadPolicy(sql: Sql): Promise<Policy> {
       'select o.* from endpoint_overrides o join tiers t on t.name = o.tier order by o.endpoint, t.position',
     );
     const overrideLimits = await tx.query<LimitRow & { endpoint: string; tier: string }>('select * from override_limits order by position');
+    const domains = await tx.query<{ name: string; descriptors: unknown }>('select name, descriptors from ratelimit_domains order by position, name');
     const policy: Policy = { tiers: {}, endpoints: [] };
     for (const row of tiers) {
       const name = row.name as string;
@@ -111,6 +119,12 @@ export async function loadPolicy(sql: Sql): Promise<Policy> {
         endpoint.overrides[o.tier as string] = { allowed: o.allowed as boolean, limits };
       }
       policy.endpoints.push(endpoint);
+    }
+    if (domains.length > 0) policy.ratelimitDomains = {};
+    for (const row of domains) {
+      // jsonb arrives parsed from postgres.js and PGlite alike; a string only if a driver leaves it raw.
+      const descriptors = typeof row.descriptors === 'string' ? JSON.parse(row.descriptors) : row.descriptors;
+      policy.ratelimitDomains![row.name] = { descriptors: descriptors as RatelimitDomain['descriptors'] };
     }
     return policy;
   });

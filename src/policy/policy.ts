@@ -1,5 +1,7 @@
 // The validated, in-memory policy: tiers, their limits and quota, endpoints and per-tier overrides.
 
+import type { RatelimitDomains } from '../ratelimit/ratelimit-rules.js';
+
 export type Algorithm = 'fixed_window' | 'sliding_window' | 'token_bucket';
 
 export interface LimitRule {
@@ -60,6 +62,8 @@ export interface Policy {
   tiers: Record<string, Tier>;
   /** In file order: the first match wins. */
   endpoints: Endpoint[];
+  /** Envoy rate-limit service rules by domain (policy file `ratelimit_domains`); absent = none. */
+  ratelimitDomains?: RatelimitDomains;
 }
 
 /** The endpoint name used for calls that match no endpoint of the policy. */

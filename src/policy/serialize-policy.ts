@@ -1,6 +1,7 @@
 // Policy → YAML in the policy file grammar (DESIGN §3), so a stored policy can be exported and re-applied.
 
 import { stringify } from 'yaml';
+import { ratelimitDomainsToYaml } from '../ratelimit/serialize-ratelimit-domains.js';
 import { formatDuration } from './policy-checks.js';
 import type { LimitRule, Policy, Tier } from './policy.js';
 
@@ -20,7 +21,8 @@ export function serializePolicy(policy: Policy): string {
       ...(Object.keys(overrides).length > 0 ? { overrides } : {}),
     };
   }
-  return stringify({ tiers, ...(policy.endpoints.length > 0 ? { endpoints } : {}) }, { lineWidth: 0 });
+  const domains = policy.ratelimitDomains ? { ratelimit_domains: ratelimitDomainsToYaml(policy.ratelimitDomains) } : {};
+  return stringify({ tiers, ...(policy.endpoints.length > 0 ? { endpoints } : {}), ...domains }, { lineWidth: 0 });
 }
 
 function tierToYaml(tier: Tier): Record<string, unknown> {

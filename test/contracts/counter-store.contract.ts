@@ -220,6 +220,17 @@ export function describeCounterStore(
       });
     });
 
+    test('endpoint "" (the RLS path) counts limits only: no usage record, no quota state', async () => {
+      const { decide, store, accountId } = await setup();
+      const limits = [limit({ name: 'fw', algorithm: 'fixed_window', limit: 2, windowMs: 60 * SEC })];
+      expect((await decide({ limits, endpoint: '', units: 0 })).allowed).toBe(true);
+      expect((await decide({ limits, endpoint: '', units: 0 })).allowed).toBe(true);
+      expect((await decide({ limits, endpoint: '', units: 0 })).allowed).toBe(false);
+      expect(await store.readUsage(accountId)).toEqual({});
+      // A later billable call on the same account starts its quota from zero.
+      expect((await decide({ quota: { limit: 5, overage: false }, units: 5 })).quota).toMatchObject({ state: 'ok', used: 5 });
+    });
+
     test('credits: seeded once, debited on allow, denied when the cost exceeds the balance', async () => {
       const { decide } = await setup();
       expect((await decide({ credits: { cost: 4, seed: 10 } })).credits).toEqual({ state: 'ok', balance: 6 });

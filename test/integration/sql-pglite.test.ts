@@ -7,7 +7,8 @@ import { expect, test } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { PgliteSql } from '../../src/db/pglite-sql.js';
 import { sqlStoreContract } from '../contracts/sql-store.contract.js';
-import { freshPglite } from '../support/databases.js';
+import { freshPglite, MIGRATIONS } from '../support/databases.js';
+
 
 sqlStoreContract('pglite', async () => {
   const sql = await freshPglite();
@@ -18,11 +19,11 @@ test('PGlite in a data directory keeps its data across restarts', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tg-pglite-'));
   try {
     const first = await PgliteSql.open(dir);
-    expect(await migrate(first)).toEqual(['001_init']);
+    expect(await migrate(first)).toEqual(MIGRATIONS);
     await first.close();
     const second = await PgliteSql.open(dir);
     expect(await migrate(second)).toEqual([]);
-    expect(await second.query('select version from schema_migrations')).toEqual([{ version: '001_init' }]);
+    expect(await second.query('select version from schema_migrations order by version')).toEqual(MIGRATIONS.map((version) => ({ version })));
     await second.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,9 +1,16 @@
 // Test databases: a fresh Postgres database per test file (no shared state) or an in-memory PGlite.
 
+import { readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { PgliteSql } from '../../src/db/pglite-sql.js';
 import { PostgresSql } from '../../src/db/postgres-sql.js';
 import type { Sql } from '../../src/db/sql.js';
+
+/** Every migration under src/db/migrations, in the order migrate() applies them. */
+export const MIGRATIONS = readdirSync(new URL('../../src/db/migrations/', import.meta.url))
+  .filter((file) => file.endsWith('.sql'))
+  .sort()
+  .map((file) => file.replace(/\.sql$/, ''));
 
 /** The local Postgres (trust auth) that tests create their databases in. */
 export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -1,13 +1,16 @@
-// The gRPC listener: Envoy ext_authz today (RLS and grpc.health.v1 join it here), bound on a host:port.
+// The gRPC listener: Envoy ext_authz and the Envoy rate-limit service (grpc.health.v1 joins them here), bound on a host:port.
 
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { CheckAccess } from '../../access/check-access.js';
 import { AuthorizationService } from '../../generated/envoy/service/auth/v3/external_auth.js';
+import { RateLimitServiceService, type RateLimitServiceServer } from '../../generated/envoy/service/ratelimit/v3/rls.js';
 import type { Logger } from '../../observability/logger.js';
 import { createExtAuthz } from './ext-authz.js';
 
 export interface GrpcServerDeps {
   checkAccess: CheckAccess;
+  /** `ShouldRateLimit` for Envoy's global rate-limit filter. */
+  rateLimit?: RateLimitServiceServer;
   logger?: Logger;
 }
 
@@ -26,9 +29,10 @@ const SERVER_OPTIONS = {
   'grpc.max_concurrent_streams': 1_000,
 };
 
-export function createGrpcServer({ checkAccess, logger }: GrpcServerDeps): Server {
+export function createGrpcServer({ checkAccess, rateLimit, logger }: GrpcServerDeps): Server {
   const server = new Server(SERVER_OPTIONS);
   server.addService(AuthorizationService, createExtAuthz({ checkAccess, logger }));
+  if (rateLimit) server.addService(RateLimitServiceService, rateLimit);
   return server;
 }
 

@@ -1,0 +1,128 @@
+// gRPC RLS: envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit — wire request → ShouldRateLimit
+// → wire answer. The one place where failures map to gRPC statuses for this service.
+
+import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import type { CounterStore } from '../../counters/counter-store.js';
+import { InputError, StoreUnavailable } from '../../errors.js';
+import type { HeaderValue } from '../../generated/envoy/config/core/v3/base.js';
+import type { RateLimitDescriptor } from '../../generated/envoy/extensions/common/ratelimit/v3/ratelimit.js';
+import {
+  RateLimitResponse_Code as Code,
+  RateLimitResponse_RateLimit_Unit as WireUnit,
+  type RateLimitRequest,
+  type RateLimitResponse,
+  type RateLimitResponse_DescriptorStatus,
+  type RateLimitServiceServer,
+} from '../../generated/envoy/service/ratelimit/v3/rls.js';
+import { RateLimitUnit } from '../../generated/envoy/type/v3/ratelimit_unit.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Policy } from '../../policy/policy.js';
+import type { RateUnit } from '../../ratelimit/rate-units.js';
+import { createShouldRateLimit, type RlsDescriptor, type RlsRequest, type RlsResult, type RlsStatus } from '../../ratelimit/should-rate-limit.js';
+import { PROBLEM_CONTENT_TYPE, rateLimitHeaders, type HeaderList } from '../headers.js';
+
+export interface RateLimitServiceDeps {
+  counters: CounterStore;
+  /** The current policy (a PolicyResolver fits): its `ratelimitDomains` are the rules. */
+  policy: () => { policy: Policy };
+  logger?: Logger;
+  now?: () => number;
+}
+
+const REQUEST_UNITS: Partial<Record<RateLimitUnit, RateUnit>> = {
+  [RateLimitUnit.SECOND]: 'second', [RateLimitUnit.MINUTE]: 'minute', [RateLimitUnit.HOUR]: 'hour',
+  [RateLimitUnit.DAY]: 'day', [RateLimitUnit.MONTH]: 'month', [RateLimitUnit.YEAR]: 'year',
+};
+const RESPONSE_UNITS: Record<RateUnit, WireUnit> = {
+  second: WireUnit.SECOND, minute: WireUnit.MINUTE, hour: WireUnit.HOUR, day: WireUnit.DAY,
+  week: WireUnit.WEEK, month: WireUnit.MONTH, year: WireUnit.YEAR,
+};
+const MAX_UINT32 = 4_294_967_295;
+const QUOTA_EXCEEDED_TYPE = 'https://iana.org/assignments/http-problem-types#quota-exceeded';
+const NO_BYTES = Buffer.alloc(0);
+
+export function createRateLimitService({ counters, policy, logger, now }: RateLimitServiceDeps): RateLimitServiceServer {
+  const shouldRateLimit = createShouldRateLimit(now ? { counters, policy, now } : { counters, policy });
+  async function handle(call: ServerUnaryCall<RateLimitRequest, RateLimitResponse>, callback: sendUnaryData<RateLimitResponse>): Promise<void> {
+    let response: RateLimitResponse;
+    try {
+      response = responseFromResult(await shouldRateLimit(rlsRequestFromWire(call.request)));
+    } catch (err) {
+      return callback(grpcError(err, call.request.domain, logger));
+    }
+    // Outside the try: the callback must run exactly once.
+    callback(null, response);
+  }
+  return { shouldRateLimit: (call, callback) => void handle(call, callback) };
+}
+
+export function rlsRequestFromWire(request: RateLimitRequest): RlsRequest {
+  return { domain: request.domain, hitsAddend: request.hitsAddend, descriptors: request.descriptors.map(descriptorFromWire) };
+}
+
+function descriptorFromWire(wire: RateLimitDescriptor, i: number): RlsDescriptor {
+  const descriptor: RlsDescriptor = { entries: wire.entries.map(({ key, value }) => ({ key, value })) };
+  if (wire.hitsAddend !== undefined) descriptor.hits = wire.hitsAddend;
+  if (wire.limit) {
+    const unit = REQUEST_UNITS[wire.limit.unit];
+    if (!unit) throw new InputError([{ path: `descriptors[${i}].limit.unit`, message: 'expected SECOND, MINUTE, HOUR, DAY, MONTH or YEAR' }]);
+    descriptor.override = { requestsPerUnit: wire.limit.requestsPerUnit, unit };
+  }
+  return descriptor;
+}
+
+/**
+ * overall_code is always set (Envoy reads UNKNOWN as OK, but say it). The IETF RateLimit headers go
+ * in response_headers_to_add: Envoy adds them to the 429 and to the upstream's response alike, so
+ * the 429-only content-type and retry-after are added only when over the limit.
+ */
+export function responseFromResult(result: RlsResult): RateLimitResponse {
+  const headers = rateLimitHeaders(result.policies);
+  let rawBody = NO_BYTES;
+  if (result.over) {
+    const retryAfterSec = Math.max(1, ...result.statuses.filter((s) => s.over).map((s) => Math.ceil(s.retryAfterMs / 1000)));
+    headers.push(['retry-after', String(retryAfterSec)], ['content-type', PROBLEM_CONTENT_TYPE]);
+    rawBody = Buffer.from(JSON.stringify({
+      type: QUOTA_EXCEEDED_TYPE, title: 'Rate limit exceeded', status: 429, code: 'rate_limit_exceeded',
+      detail: `over the rate limit: ${result.violated.join(', ')}`, 'violated-policies': result.violated, retry_after: retryAfterSec,
+    }));
+  }
+  return {
+    overallCode: result.over ? Code.OVER_LIMIT : Code.OK,
+    statuses: result.statuses.map(statusToWire),
+    responseHeadersToAdd: headerValues(headers),
+    requestHeadersToAdd: [],
+    rawBody,
+  };
+}
+
+function statusToWire(status: RlsStatus): RateLimitResponse_DescriptorStatus {
+  const wire: RateLimitResponse_DescriptorStatus = { code: status.over ? Code.OVER_LIMIT : Code.OK, limitRemaining: Math.min(MAX_UINT32, status.remaining) };
+  if (status.limit) {
+    const { name, limit, unit } = status.limit;
+    wire.currentLimit = { name, requestsPerUnit: Math.min(MAX_UINT32, limit), unit: unit ? RESPONSE_UNITS[unit] : WireUnit.UNKNOWN };
+  }
+  if (status.resetMs !== undefined) {
+    const ms = Math.max(0, status.resetMs);
+    wire.durationUntilReset = { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+  }
+  return wire;
+}
+
+function headerValues(headers: HeaderList): HeaderValue[] {
+  return headers.map(([key, value]) => ({ key, value, rawValue: NO_BYTES }));
+}
+
+/** A failed RPC (not an OVER_LIMIT), so Envoy's failure_mode_deny decides. Messages never carry descriptor values. */
+function grpcError(err: unknown, domain: string, logger: Logger | undefined): { code: GrpcStatus; details: string } {
+  if (err instanceof InputError) {
+    logger?.warn({ domain, problems: err.problems }, 'rls: bad request');
+    return { code: GrpcStatus.INVALID_ARGUMENT, details: err.message };
+  }
+  if (err instanceof StoreUnavailable) {
+    logger?.warn({ domain, store: err.store }, 'rls: store unavailable');
+    return { code: GrpcStatus.UNAVAILABLE, details: `${err.store} unavailable` };
+  }
+  logger?.error({ domain, err: err instanceof Error ? { type: err.name, message: err.message, stack: err.stack } : { type: typeof err } }, 'rls: unexpected error');
+  return { code: GrpcStatus.INTERNAL, details: 'internal error' };
+}

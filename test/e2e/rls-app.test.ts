@@ -1,0 +1,55 @@
+// The real app serves Envoy's rate-limit service on its gRPC port next to ext_authz, with rules from the policy.
+import { randomBytes } from 'node:crypto';
+import { credentials } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  RateLimitResponse_Code as Code,
+  RateLimitServiceClient,
+  RateLimitRequest,
+  type DeepPartial,
+  type RateLimitResponse,
+} from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
+import { DEMO_POLICY_YAML, startTollgate, type TestTollgate } from '../support/tollgate.js';
+
+const DOMAIN = `app_${randomBytes(4).toString('hex')}`;
+const POLICY = `${DEMO_POLICY_YAML}
+ratelimit_domains:
+  ${DOMAIN}:
+    descriptors:
+      - key: remote_address
+        rate_limit: { name: per-ip, algorithm: fixed_window, limit: 2, window: 1h }
+`;
+
+describe('RLS ShouldRateLimit through the running app', () => {
+  let tollgate: TestTollgate;
+  let client: RateLimitServiceClient;
+  beforeAll(async () => {
+    tollgate = await startTollgate({ policyYaml: POLICY, accounts: [] });
+    client = new RateLimitServiceClient(`127.0.0.1:${tollgate.grpcPort}`, credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client?.close();
+    await tollgate?.stop();
+  });
+
+  const ask = (request: DeepPartial<RateLimitRequest>) =>
+    new Promise<RateLimitResponse>((resolve, reject) => client.shouldRateLimit(RateLimitRequest.fromPartial(request), (err, res) => (err ? reject(err) : resolve(res))));
+
+  it('counts per descriptor value and answers OVER_LIMIT past the rule, with headers and a body', async () => {
+    const request = { domain: DOMAIN, descriptors: [{ entries: [{ key: 'remote_address', value: '10.0.0.1' }] }] };
+    expect((await ask(request)).overallCode).toBe(Code.OK);
+    expect((await ask(request)).overallCode).toBe(Code.OK);
+    const over = await ask(request);
+    expect(over.overallCode).toBe(Code.OVER_LIMIT);
+    expect(over.statuses[0]?.limitRemaining).toBe(0);
+    expect(over.responseHeadersToAdd.map((h) => h.key)).toContain('retry-after');
+    expect(JSON.parse(Buffer.from(over.rawBody).toString('utf8')).code).toBe('rate_limit_exceeded');
+    const other = await ask({ domain: DOMAIN, descriptors: [{ entries: [{ key: 'remote_address', value: '10.0.0.2' }] }] });
+    expect(other.overallCode).toBe(Code.OK);
+  });
+
+  it('an unknown domain is not limited, and overall_code is always set', async () => {
+    const response = await ask({ domain: 'nobody', descriptors: [{ entries: [{ key: 'x', value: 'y' }] }] });
+    expect(response.overallCode).toBe(Code.OK);
+  });
+});
