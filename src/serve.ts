@@ -24,9 +24,16 @@ function onShutdown(app: App, logger: ReturnType<typeof createLogger>): void {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    setTimeout(() => process.exit(1), SHUTDOWN_BOUND_MS).unref();
+    setTimeout(() => {
+      logger.error({ boundMs: SHUTDOWN_BOUND_MS }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, SHUTDOWN_BOUND_MS).unref();
+    // app.close(): readiness NOT_SERVING at once, listeners closed after the drain delay, usage flushed, stores closed.
     app.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
       (err) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);

@@ -14,6 +14,8 @@ export interface CachedKeyStoreOptions {
   /** ms a stale entry keeps being served after the inner store failed, before it is tried again. */
   staleRetryMs?: number;
   now?: () => number;
+  /** Called once per lookup with how the cache answered (metrics); a stale or in-flight entry is a miss. */
+  onLookup?: (result: 'hit' | 'miss' | 'negative_hit') => void;
 }
 
 interface Entry {
@@ -31,6 +33,7 @@ export class CachedKeyStore implements KeyStore {
   private readonly maxEntries: number;
   private readonly staleRetryMs: number;
   private readonly now: () => number;
+  private readonly onLookup: ((result: 'hit' | 'miss' | 'negative_hit') => void) | undefined;
   private readonly found = new Map<string, Entry>();
   private readonly unknown = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<KeyRecord | null>>();
@@ -42,11 +45,16 @@ export class CachedKeyStore implements KeyStore {
     this.maxEntries = options.maxEntries ?? 100_000;
     this.staleRetryMs = options.staleRetryMs ?? 5_000;
     this.now = options.now ?? Date.now;
+    this.onLookup = options.onLookup;
   }
 
   findByHash(hash: string): Promise<KeyRecord | null> {
     const entry = this.found.get(hash) ?? this.unknown.get(hash);
-    if (entry !== undefined && entry.freshUntil > this.now()) return entry.promise;
+    if (entry !== undefined && entry.freshUntil > this.now()) {
+      this.onLookup?.(entry.record ? 'hit' : 'negative_hit');
+      return entry.promise;
+    }
+    this.onLookup?.('miss');
     return this.loading.get(hash) ?? this.load(hash, entry);
   }
 

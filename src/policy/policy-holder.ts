@@ -3,6 +3,7 @@
 
 import type { Sql } from '../db/sql.js';
 import type { Logger } from '../observability/logger.js';
+import type { Policy } from './policy.js';
 import { PolicyResolver } from './policy-resolver.js';
 import { loadPolicy } from './policy-repository.js';
 
@@ -14,12 +15,15 @@ export class PolicyHolder {
     private readonly sql: Sql,
     private readonly logger: Logger,
     initial: PolicyResolver,
+    private readonly onLoad: ((policy: Policy) => void) | undefined,
   ) {
     this.resolver = initial;
+    onLoad?.(initial.policy);
   }
 
-  static async load(sql: Sql, logger: Logger, refreshMs: number): Promise<PolicyHolder> {
-    const holder = new PolicyHolder(sql, logger, new PolicyResolver(await loadPolicy(sql)));
+  /** `onLoad` runs with the initial policy and after every successful reload (e.g. the limit gauges). */
+  static async load(sql: Sql, logger: Logger, refreshMs: number, onLoad?: (policy: Policy) => void): Promise<PolicyHolder> {
+    const holder = new PolicyHolder(sql, logger, new PolicyResolver(await loadPolicy(sql)), onLoad);
     holder.timer = setInterval(() => void holder.reload(), refreshMs).unref();
     return holder;
   }
@@ -36,6 +40,7 @@ export class PolicyHolder {
   async reload(): Promise<void> {
     try {
       this.resolver = new PolicyResolver(await loadPolicy(this.sql));
+      this.onLoad?.(this.resolver.policy);
     } catch (err) {
       this.logger.warn({ err }, 'policy reload failed; keeping the current policy');
     }

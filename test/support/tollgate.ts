@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs';
 import { createKey } from '../../src/accounts/api-keys.js';
 import { createAccount } from '../../src/accounts/create-account.js';
 import { setAccountStatus } from '../../src/accounts/account-status.js';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { migrate } from '../../src/db/migrate.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { savePolicy } from '../../src/policy/policy-repository.js';
 import { freshPostgres } from './databases.js';
@@ -38,7 +38,30 @@ export interface TestTollgate {
   stop(): Promise<void>;
 }
 
-export async function startTollgate(opts: { policyYaml?: string; accounts: TestAccount[]; store?: 'redis' | 'memory'; env?: Record<string, string> }): Promise<TestTollgate> {
+export interface StartTollgateOptions {
+  policyYaml?: string;
+  accounts: TestAccount[];
+  store?: 'redis' | 'memory';
+  env?: Record<string, string>;
+  /** Default: silent. */
+  logger?: Logger;
+  /** Default: no drain delay on stop(), so test files do not wait for load balancers. */
+  app?: AppOptions;
+}
+
+export interface PreparedDatabase {
+  url: string;
+  /** account label → plaintext API key */
+  keys: Record<string, string>;
+  /** account label → account id */
+  accounts: Record<string, string>;
+  /** account label → key id */
+  keyIds: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+/** A fresh Postgres database with the policy stored and one key per account, as the CLI would set it up. */
+export async function prepareDatabase(opts: { policyYaml?: string; accounts: TestAccount[] }): Promise<PreparedDatabase> {
   const db = await freshPostgres();
   const keys: Record<string, string> = {};
   const accounts: Record<string, string> = {};
@@ -57,6 +80,12 @@ export async function startTollgate(opts: { policyYaml?: string; accounts: TestA
     keyIds[account.label] = key.id;
   }
   await db.sql.close();
+  return { url: db.url, keys, accounts, keyIds, drop: () => db.drop() };
+}
+
+export async function startTollgate(opts: StartTollgateOptions): Promise<TestTollgate> {
+  const db = await prepareDatabase(opts);
+  const { keys, accounts, keyIds } = db;
   const config = loadConfig({
     DATABASE_URL: db.url,
     ...(opts.store === 'memory' ? {} : { REDIS_URL }),
@@ -70,7 +99,7 @@ export async function startTollgate(opts: { policyYaml?: string; accounts: TestA
     LOG_LEVEL: 'silent',
     ...opts.env,
   });
-  const app = await createApp(config, createLogger('silent'));
+  const app = await createApp(config, opts.logger ?? createLogger('silent'), { drainDelayMs: 0, ...opts.app });
   const ports = await app.listen();
   return {
     ...ports,

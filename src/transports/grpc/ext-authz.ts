@@ -45,8 +45,8 @@ function grpcError(err: unknown, request: AccessRequest | undefined, logger: Log
     logger?.warn({ requestId, problems: err.problems }, 'ext_authz: bad route configuration');
     return { code: GrpcStatus.INVALID_ARGUMENT, details: err.message };
   }
+  // Logged (and counted) once by observeCheckAccess, where every store failure passes.
   if (err instanceof StoreUnavailable) {
-    logger?.warn({ requestId, store: err.store }, 'ext_authz: store unavailable');
     return { code: GrpcStatus.UNAVAILABLE, details: `${err.store} unavailable` };
   }
   logger?.error({ requestId, err: withoutKey(err, request?.apiKey) }, 'ext_authz: unexpected error');

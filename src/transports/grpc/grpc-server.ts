@@ -1,8 +1,9 @@
-// The gRPC listener: Envoy ext_authz and the Envoy rate-limit service (grpc.health.v1 joins them here), bound on a host:port.
+// The gRPC listener: Envoy ext_authz, the Envoy rate-limit service and grpc.health.v1, bound on a host:port.
 
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { CheckAccess } from '../../access/check-access.js';
 import { AuthorizationService } from '../../generated/envoy/service/auth/v3/external_auth.js';
+import { HealthService, type HealthServer } from '../../generated/grpc/health/v1/health.js';
 import { RateLimitServiceService, type RateLimitServiceServer } from '../../generated/envoy/service/ratelimit/v3/rls.js';
 import type { Logger } from '../../observability/logger.js';
 import { createExtAuthz } from './ext-authz.js';
@@ -12,6 +13,8 @@ export interface GrpcServerDeps {
   /** `ShouldRateLimit` for Envoy's global rate-limit filter. */
   rateLimit?: RateLimitServiceServer;
   logger?: Logger;
+  /** grpc.health.v1.Health (transports/grpc/health.ts); absent: not served. */
+  health?: HealthServer;
 }
 
 /** A CheckRequest is headers plus metadata; bodies are only sent when with_request_body is set. */
@@ -29,11 +32,26 @@ const SERVER_OPTIONS = {
   'grpc.max_concurrent_streams': 1_000,
 };
 
-export function createGrpcServer({ checkAccess, rateLimit, logger }: GrpcServerDeps): Server {
+export function createGrpcServer({ checkAccess, rateLimit, logger, health }: GrpcServerDeps): Server {
   const server = new Server(SERVER_OPTIONS);
   server.addService(AuthorizationService, createExtAuthz({ checkAccess, logger }));
   if (rateLimit) server.addService(RateLimitServiceService, rateLimit);
+  if (health) server.addService(HealthService, health);
   return server;
+}
+
+/** Stops accepting, lets in-flight calls finish; calls still open after `forceAfterMs` are cancelled. */
+export function closeGrpcServer(server: Server, forceAfterMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, forceAfterMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
 }
 
 /** Binds plaintext (the sidecar talks to Envoy in the pod) and resolves with the bound port; port 0 picks one. */

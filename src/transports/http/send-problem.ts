@@ -22,8 +22,8 @@ export function sendProblem(res: ServerResponse, status: number, code: string, t
  * Anything else → 500 with a generic detail: the error text may hold internals, never the client's.
  */
 export function sendFailure(res: ServerResponse, err: unknown, logger: Logger | undefined): void {
+  // Logged (and counted) once by observeCheckAccess, where every store failure passes.
   if (err instanceof StoreUnavailable) {
-    logger?.warn({ store: err.store, err: err.message }, 'store unavailable: answering 503');
     sendProblem(res, 503, 'unavailable', 'Service unavailable', 'The rate-limit store is unavailable; retry shortly.', ['retry-after', '1']);
     return;
   }

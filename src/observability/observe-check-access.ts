@@ -1,0 +1,63 @@
+// Around the core use case: every decision, from any transport, is counted, timed and logged once here.
+// Denials log at info, allows at debug, failures at error; never the key or the authorization header.
+
+import { performance } from 'node:perf_hooks';
+import type { AccessRequest } from '../access/access-request.js';
+import type { CheckAccess } from '../access/check-access.js';
+import type { Decision } from '../access/decision.js';
+import { StoreUnavailable } from '../errors.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { nextRequestId } from './request-ids.js';
+
+export interface ObserveCheckAccessDeps {
+  inner: CheckAccess;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export function observeCheckAccess({ inner, metrics, logger }: ObserveCheckAccessDeps): CheckAccess {
+  return async function observedCheckAccess(request: AccessRequest): Promise<Decision> {
+    const start = performance.now();
+    let decision: Decision;
+    try {
+      decision = await inner(request);
+    } catch (err) {
+      const reason = err instanceof StoreUnavailable ? 'unavailable' : 'internal';
+      metrics.recordError(request.transport, reason, (performance.now() - start) / 1000);
+      if (logger.isLevelEnabled('error')) logger.error({ ...baseFields(request), outcome: 'error', code: reason, err: scrubbed(err, request.apiKey) }, 'decision failed');
+      throw err;
+    }
+    metrics.recordDecision(request.transport, decision, (performance.now() - start) / 1000);
+    if (!decision.allowed) {
+      if (logger.isLevelEnabled('info')) logger.info(decisionFields(request, decision), 'denied');
+    } else if (logger.isLevelEnabled('debug')) logger.debug(decisionFields(request, decision), 'allowed');
+    return decision;
+  };
+}
+
+/** The request id is made only when a line is written, and kept on the request for the transport's logs. */
+function baseFields(request: AccessRequest) {
+  request.requestId ??= nextRequestId();
+  return { requestId: request.requestId, transport: request.transport };
+}
+
+function decisionFields(request: AccessRequest, decision: Decision) {
+  return {
+    ...baseFields(request),
+    outcome: decision.allowed ? 'allowed' : 'denied',
+    code: decision.allowed ? 'ok' : decision.code,
+    tier: decision.identity?.tier,
+    endpoint: decision.endpoint,
+    accountId: decision.identity?.accountId,
+    keyId: decision.identity?.keyId,
+  };
+}
+
+/** Whatever threw, the caller's key must not reach the logs through its message or stack. */
+function scrubbed(err: unknown, apiKey: string | undefined): unknown {
+  if (!(err instanceof Error)) return { type: typeof err };
+  const scrub = (text: string | undefined) => (apiKey && text ? text.split(apiKey).join('[redacted]') : text);
+  const store = err instanceof StoreUnavailable ? err.store : undefined;
+  return { type: err.name, store, message: scrub(err.message), stack: scrub(err.stack) };
+}
