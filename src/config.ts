@@ -23,8 +23,12 @@ export interface Config {
   adminPort: number;
   failureMode: FailureMode;
   redisTimeoutMs: number;
+  /** OVER_LIMIT_CACHE=on: rate-limit denials answered in-process until their retry time (see over-limit-cache.ts). */
+  overLimitCache: boolean;
   logLevel: LogLevel;
   policyFile: string | undefined;
+  /** USAGE_FLUSH_MS: ms between usage flushes from the counters to Postgres. */
+  usageFlushMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -44,8 +48,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     adminPort: int(env, 'ADMIN_PORT', 8082, 0, 65535, fail),
     failureMode: oneOf(env, 'FAILURE_MODE', ['closed', 'open', 'local'] as const, 'closed', fail),
     redisTimeoutMs: int(env, 'REDIS_TIMEOUT_MS', 50, 1, 60_000, fail),
+    overLimitCache: oneOf(env, 'OVER_LIMIT_CACHE', ['on', 'off'] as const, 'off', fail) === 'on',
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info', fail),
     policyFile: env.POLICY_FILE || undefined,
+    usageFlushMs: int(env, 'USAGE_FLUSH_MS', 1000, 50, 3_600_000, fail),
   };
   if (config.adminToken !== undefined && config.adminToken.length < 16) fail('ADMIN_TOKEN', 'must be at least 16 characters');
   if (problems.length > 0) throw new InputError(problems);

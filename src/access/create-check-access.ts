@@ -48,6 +48,7 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
       quota: tier.quota ? { limit: tier.quota.units, overage: tier.quota.overage } : null,
       credits: tier.creditsPerRequest > 0 ? { cost: tier.creditsPerRequest * call.cost, seed: record.creditBalance } : null,
       endpoint: call.endpoint,
+      quotaSeed: record.quotaSeed,
     };
     return decisionFromCounters(identity, call, await counters.decide(input));
   };

@@ -1,5 +1,6 @@
 // Billing (CLI, admin API): credit top-ups and corrections, one ledger row each, idempotent by key.
 
+import { notifyChange } from '../changes/notify-change.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { requireAccount } from './create-account.js';
@@ -19,11 +20,13 @@ export async function addCredits(sql: Sql, accountId: string, amount: number, id
   }
   return sql.transaction(async (tx) => {
     await requireAccount(tx, accountId);
-    const inserted = await tx.query(
+    const inserted = await tx.query<{ id: number }>(
       `insert into credit_ledger (account_id, delta, reason, idempotency_key) values ($1, $2::bigint, $3, $4)
        on conflict (idempotency_key) do nothing returning id`,
       [accountId, amount, amount > 0 ? 'top_up' : 'adjustment', idempotencyKey ?? null],
     );
+    // Every replica applies the row to the live balance at once (once per row id: apply-credits.lua).
+    if (inserted[0]) await notifyChange(tx, { kind: 'credits', account: accountId, ledgerId: String(inserted[0].id), delta: amount });
     if (inserted.length === 0) {
       const [earlier] = await tx.query<{ account_id: string; delta: number }>('select account_id, delta from credit_ledger where idempotency_key = $1', [idempotencyKey]);
       if (earlier && (earlier.account_id !== accountId || earlier.delta !== amount)) {

@@ -26,6 +26,10 @@ export function checkDecideInput(input: DecideInput): void {
     int(input.credits.cost, 0, 'credits.cost');
     int(input.credits.seed, 0, 'credits.seed');
   }
+  if (input.quotaSeed !== undefined) {
+    int(input.quotaSeed.periodStartMs, 0, 'quotaSeed.periodStartMs');
+    int(input.quotaSeed.units, 0, 'quotaSeed.units');
+  }
   const ids = new Set<string>();
   input.limits.forEach((l, i) => {
     const at = `limits[${i}]`;

@@ -29,6 +29,17 @@ export interface DecideInput {
   credits: { cost: number; seed: number } | null;
   /** Endpoint name, for the per-period usage record. '' = counters only (the RLS path): no usage record. */
   endpoint: string;
+  /**
+   * Quota units Postgres already holds for one billing period (flushed usage): a floor for the
+   * quota count of that period. A no-op normally (the store counts everything Postgres has); after
+   * the store lost its data the quota continues from it, not from 0. A new period starts at 0.
+   */
+  quotaSeed?: QuotaSeed;
+}
+
+export interface QuotaSeed {
+  periodStartMs: number;
+  units: number;
 }
 
 export interface LimitResult {
@@ -59,10 +70,28 @@ export interface DecideResult {
   limits: LimitResult[];
   quota: QuotaResult | null;
   credits: { state: 'ok' | 'denied'; balance: number } | null;
+  /** Set when the shared store was unreachable and FAILURE_MODE answered instead (open: allowed; local: per-replica counters). */
+  degraded?: true;
 }
 
 export interface CounterStore {
   /** All consumed or nothing consumed. Throws StoreUnavailable on store failure. */
   decide(input: DecideInput): Promise<DecideResult>;
   close(): Promise<void>;
+}
+
+/** Whether decisions currently run in a failure mode (Redis unreachable), for the degraded gauge. */
+export interface DegradedState {
+  readonly degraded: boolean;
+  /** Called on every change of `degraded`; returns the unsubscribe function. */
+  onChange(listener: (degraded: boolean) => void): () => void;
+}
+
+/** Live credit balances: a ledger row written in Postgres (top-up, correction) applied once to the store. */
+export interface LiveCredits {
+  /**
+   * Adds `delta` to the account's live balance unless this ledger row was applied already; leaves an
+   * absent balance absent (the next decide seeds it from the ledger sum). true = the balance changed.
+   */
+  applyLedgerRow(accountId: string, ledgerId: string, delta: number): Promise<boolean>;
 }

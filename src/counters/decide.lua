@@ -8,8 +8,8 @@
 -- KEYS (every key shares the hash tag {a:<accountId>}: one Redis Cluster slot):
 --   KEYS[1]    {a:ID}:quota     hash   p = period start (ms), u = units used in that period
 --   KEYS[2]    {a:ID}:credits   string live credit balance (integer); absent = ARGV[7]
---   KEYS[3]    {a:ID}:usage     hash   "<periodStartMs>|<endpoint>|calls" and "...|units" (HINCRBY,
---                                      drained by the usage flusher)
+--   KEYS[3]    {a:ID}:usage     hash   "<periodStartMs>|<endpoint>|calls", "...|units" and "...|credits"
+--                                      (HINCRBY; renamed away whole by take-usage.lua for the flusher)
 --   KEYS[3+i]  {a:ID}:l:<id>    hash   state of limit i (i = 1..n):
 --                fixed_window   s = window start ms, c = count
 --                sliding_window s = current window start ms, c = current count, p = previous count
@@ -24,7 +24,11 @@
 --   7 credit seed: the balance assumed when KEYS[2] is absent (written only on an allowed debit)
 --   8 endpoint name (usage field); "" = counters only (the RLS path): no usage record, and no
 --     quota hash unless a quota is set
---   9 n = number of limits; then 6 values per limit i at 10+(i-1)*6:
+--   9 quota seed period start ms; "" = no seed. 10 quota seed units: what Postgres already holds for
+--     that period (flushed usage). When the seed is for the current period, used = max(KEYS[1]'s
+--     count, seed): a no-op normally (Redis counts everything Postgres has, and more), but after
+--     Redis lost its data the quota continues from Postgres instead of 0; a new period starts at 0.
+--  11 n = number of limits; then 6 values per limit i at 12+(i-1)*6:
 --     algorithm ("f" fixed | "s" sliding | "t" token), limit, windowMs, capacity (token_bucket
 --     burst; = limit otherwise), shadow ("1" | "0"), hits
 -- Returns a flat array of integers:
@@ -174,15 +178,16 @@ end
 local anchor, units = tonumber(ARGV[2]), tonumber(ARGV[3])
 local quota_limit, overage = tonumber(ARGV[4]), ARGV[5] == '1'
 local cost, seed = tonumber(ARGV[6]), tonumber(ARGV[7])
-local endpoint, n = ARGV[8], tonumber(ARGV[9])
-if #KEYS ~= 3 + n or #ARGV ~= 9 + 6 * n then
-  return redis.error_reply('ERR decide.lua: expected 3+n keys and 9+6n args')
+local endpoint, seed_p, seed_u = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+local n = tonumber(ARGV[11])
+if #KEYS ~= 3 + n or #ARGV ~= 11 + 6 * n then
+  return redis.error_reply('ERR decide.lua: expected 3+n keys and 11+6n args')
 end
 
 local allowed = true
 local evals = {}
 for i = 1, n do
-  local b = 9 + (i - 1) * 6
+  local b = 11 + (i - 1) * 6
   local algo, limit, w = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
   local cap, shadow, hits = tonumber(ARGV[b + 4]), ARGV[b + 5] == '1', tonumber(ARGV[b + 6])
   local e
@@ -197,6 +202,7 @@ end
 local p_start, p_end = billing_period(now, anchor)
 local q = redis.call('HMGET', KEYS[1], 'p', 'u')
 local used = (tonumber(q[1]) == p_start) and (tonumber(q[2]) or 0) or 0
+if seed_p == p_start and seed_u > used then used = seed_u end
 local q_state = 0
 if quota_limit then
   if used + units <= quota_limit then q_state = 1 elseif overage then q_state = 3 else q_state = 2 end
@@ -226,6 +232,7 @@ if allowed then
     local field = str(p_start) .. '|' .. endpoint .. '|'
     redis.call('HINCRBY', KEYS[3], field .. 'calls', 1)
     redis.call('HINCRBY', KEYS[3], field .. 'units', str(units))
+    if cost and cost > 0 then redis.call('HINCRBY', KEYS[3], field .. 'credits', str(cost)) end
   end
 end
 

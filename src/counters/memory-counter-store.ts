@@ -2,8 +2,9 @@
 
 import { billingPeriod } from './billing-period.js';
 import { checkDecideInput } from './check-decide-input.js';
-import type { CounterStore, DecideInput, DecideResult, LimitResult, QuotaResult } from './counter-store.js';
+import type { CounterStore, DecideInput, DecideResult, LimitResult, LiveCredits, QuotaResult } from './counter-store.js';
 import { evaluateLimit, type Evaluation, type LimitState } from './limit-algorithms.js';
+import { usageRows, type UsageBatch, type UsageSource } from '../usage/usage-source.js';
 
 const DAY_MS = 86_400_000;
 /** Expired limit and quota state is swept every this many decisions (bounds memory; never changes a result). */
@@ -15,13 +16,19 @@ interface Expiring<T> {
   expiresAt: number;
 }
 
-export class MemoryCounterStore implements CounterStore {
+/** Ledger row ids remembered as applied (one process, so only a replayed notification can repeat one). */
+const APPLIED_MAX = 10_000;
+
+export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredits {
   private readonly now: () => number;
   private readonly limits = new Map<string, Expiring<LimitState>>();
   private readonly quotas = new Map<string, Expiring<{ p: number; u: number }>>();
   private readonly credits = new Map<string, number>();
-  /** accountId → "<periodStartMs>|<endpoint>|calls|units" → count, as the Redis usage hash. */
+  /** accountId → "<periodStartMs>|<endpoint>|calls|units|credits" → count, as the Redis usage hash. */
   private readonly usage = new Map<string, Map<string, number>>();
+  /** accountId → the batch taken by the flusher and not yet acknowledged (as `{a:ID}:usage:flushing`). */
+  private readonly pending = new Map<string, UsageBatch>();
+  private readonly applied = new Set<string>();
   private decisions = 0;
 
   constructor(options: { now?: () => number } = {}) {
@@ -40,6 +47,8 @@ export class MemoryCounterStore implements CounterStore {
     const period = billingPeriod(now, input.anchorDay);
     const q = this.quotas.get(accountId);
     let used = q && q.expiresAt > now && q.value.p === period.startMs ? q.value.u : 0;
+    // decide.lua's rule: Postgres' flushed units for this period are a floor (a no-op unless the store lost data).
+    if (input.quotaSeed?.periodStartMs === period.startMs) used = Math.max(used, input.quotaSeed.units);
     let quotaState: QuotaResult['state'] = 'ok';
     if (input.quota && used + input.units > input.quota.limit) quotaState = input.quota.overage ? 'overage' : 'denied';
     if (quotaState === 'denied') allowed = false;
@@ -59,7 +68,8 @@ export class MemoryCounterStore implements CounterStore {
         balance -= input.credits.cost;
         this.credits.set(accountId, balance);
       }
-      if (records) this.recordUsage(accountId, `${period.startMs}|${input.endpoint}|`, input.units);
+      const cost = input.credits?.cost ?? 0;
+      if (records) this.recordUsage(accountId, `${period.startMs}|${input.endpoint}|`, input.units, cost);
     }
     const limits = evals.map((e, i) => {
       const check = input.limits[i]!;
@@ -86,8 +96,39 @@ export class MemoryCounterStore implements CounterStore {
     return Object.fromEntries(this.usage.get(accountId) ?? []);
   }
 
+  async applyLedgerRow(accountId: string, ledgerId: string, delta: number): Promise<boolean> {
+    const id = `${accountId}\n${ledgerId}`;
+    if (this.applied.has(id)) return false;
+    if (this.applied.size >= APPLIED_MAX) this.applied.delete(this.applied.values().next().value as string);
+    this.applied.add(id);
+    const balance = this.credits.get(accountId);
+    if (balance === undefined) return false;
+    this.credits.set(accountId, balance + delta);
+    return true;
+  }
+
+  async accounts(): Promise<string[]> {
+    return [...new Set([...this.pending.keys(), ...this.usage.keys()])];
+  }
+
+  async take(accountId: string, newBatchId: string): Promise<UsageBatch | null> {
+    const pending = this.pending.get(accountId);
+    if (pending) return pending;
+    const fields = this.usage.get(accountId);
+    if (!fields) return null;
+    this.usage.delete(accountId);
+    const batch = { batchId: newBatchId, accountId, rows: usageRows(Object.fromEntries(fields)) };
+    this.pending.set(accountId, batch);
+    return batch;
+  }
+
+  async ack(accountId: string, batchId: string): Promise<void> {
+    if (this.pending.get(accountId)?.batchId === batchId) this.pending.delete(accountId);
+  }
+
+  /** Also drops unflushed usage: the embedded app flushes (stop()) before it closes the store. */
   async close(): Promise<void> {
-    for (const map of [this.limits, this.quotas, this.credits, this.usage]) map.clear();
+    for (const map of [this.limits, this.quotas, this.credits, this.usage, this.pending, this.applied]) map.clear();
   }
 
   /** Consumes the limit when the call is allowed and the limit fits (a shadow_denied limit is not consumed). */
@@ -103,11 +144,12 @@ export class MemoryCounterStore implements CounterStore {
     };
   }
 
-  private recordUsage(accountId: string, prefix: string, units: number): void {
+  private recordUsage(accountId: string, prefix: string, units: number, credits: number): void {
     let fields = this.usage.get(accountId);
     if (!fields) this.usage.set(accountId, (fields = new Map()));
     fields.set(`${prefix}calls`, (fields.get(`${prefix}calls`) ?? 0) + 1);
     fields.set(`${prefix}units`, (fields.get(`${prefix}units`) ?? 0) + units);
+    if (credits > 0) fields.set(`${prefix}credits`, (fields.get(`${prefix}credits`) ?? 0) + credits);
   }
 
   private sweep(now: number): void {

@@ -5,7 +5,12 @@ import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailable } from '../errors.js';
 import { checkDecideInput } from './check-decide-input.js';
-import type { CounterStore, DecideInput, DecideResult, LimitResult, QuotaResult } from './counter-store.js';
+import type { CounterStore, DecideInput, DecideResult, LimitResult, LiveCredits, QuotaResult } from './counter-store.js';
+import { RedisScript } from './redis-script.js';
+
+const APPLY_CREDITS = new RedisScript('apply-credits.lua');
+/** ms a ledger row id is remembered as applied: far longer than any notification delay or replay. */
+const APPLIED_TTL_MS = 7 * 86_400_000;
 
 /** The script ships next to the compiled module (the build copies *.lua into dist/counters/). */
 export const DECIDE_SCRIPT = readFileSync(new URL('./decide.lua', import.meta.url), 'utf8');
@@ -35,6 +40,8 @@ export function decideArgs(input: DecideInput, nowMs: number | undefined): strin
     credits ? String(credits.cost) : '',
     String(credits?.seed ?? 0),
     input.endpoint,
+    input.quotaSeed ? String(input.quotaSeed.periodStartMs) : '',
+    String(input.quotaSeed?.units ?? 0),
     String(input.limits.length),
   ];
   const limits = input.limits.flatMap((l) => [
@@ -75,7 +82,7 @@ function decodeReply(input: DecideInput, reply: unknown): DecideResult {
 
 const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT');
 
-export class RedisCounterStore implements CounterStore {
+export class RedisCounterStore implements CounterStore, LiveCredits {
   private readonly redis: Redis | Cluster;
   private readonly now: (() => number) | undefined;
 
@@ -96,6 +103,15 @@ export class RedisCounterStore implements CounterStore {
       throw new StoreUnavailable('redis', `decide failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     return decodeReply(input, reply);
+  }
+
+  async applyLedgerRow(accountId: string, ledgerId: string, delta: number): Promise<boolean> {
+    const tag = `{a:${accountId}}`;
+    try {
+      return (await APPLY_CREDITS.run(this.redis, [`${tag}:credits`, `${tag}:credits:applied`], [ledgerId, String(delta), String(APPLIED_TTL_MS)])) === 1;
+    } catch (err) {
+      throw new StoreUnavailable('redis', `applying credits failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
   }
 
   async close(): Promise<void> {

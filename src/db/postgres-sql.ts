@@ -37,12 +37,19 @@ function mapError(err: unknown): unknown {
 
 type Connection = postgres.Sql | postgres.TransactionSql;
 
+/** ms between attempts to LISTEN again after the listening connection was lost (Postgres down). */
+const RELISTEN_DELAY_MS = 500;
+
 export class PostgresSql implements Sql {
   private readonly pool: postgres.Sql | undefined;
 
   constructor(url: string, options?: PostgresSqlOptions);
   constructor(url: null, options: undefined, connection: Connection);
-  constructor(url: string | null, options: PostgresSqlOptions = {}, private readonly connection?: Connection) {
+  constructor(
+    private readonly url: string | null,
+    private readonly options: PostgresSqlOptions = {},
+    private readonly connection?: Connection,
+  ) {
     if (url !== null) {
       this.pool = postgres(url, {
         max: options.max ?? 5,
@@ -86,6 +93,55 @@ export class PostgresSql implements Sql {
     } catch (err) {
       throw mapError(err);
     }
+  }
+
+  /**
+   * A dedicated connection (not postgres.js' sql.listen: after a failed re-listen it stays broken
+   * for good). On every close it LISTENs again until that succeeds, then calls onReconnect.
+   */
+  async listen(channel: string, onMessage: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>> {
+    if (this.url === null) throw new Error('listen() is not available inside a transaction');
+    let stopped = false;
+    let retrying = false;
+    // `onnotify` / `onclose` exist in postgres.js (its own listen uses them) but not in its typings.
+    const client: postgres.Sql = postgres(this.url, {
+      max: 1,
+      idle_timeout: null,
+      max_lifetime: null,
+      connect_timeout: this.options.connectTimeoutSec ?? 5,
+      fetch_types: false,
+      onnotice: () => {},
+      onnotify: (name: string, payload: string) => {
+        if (name === channel) onMessage(payload);
+      },
+      onclose: () => void relisten(),
+    } as unknown as postgres.Options<{}>);
+    const listen = () => client.unsafe(`listen "${channel.replace(/"/g, '""')}"`);
+    async function relisten(): Promise<void> {
+      if (stopped || retrying) return;
+      retrying = true;
+      while (!stopped) {
+        try {
+          await listen();
+          if (!stopped) onReconnect();
+          break;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, RELISTEN_DELAY_MS));
+        }
+      }
+      retrying = false;
+    }
+    try {
+      await listen();
+    } catch (err) {
+      stopped = true;
+      await client.end({ timeout: 1 });
+      throw mapError(err);
+    }
+    return async () => {
+      stopped = true;
+      await client.end({ timeout: 1 });
+    };
   }
 
   async close(): Promise<void> {

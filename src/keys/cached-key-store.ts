@@ -65,6 +65,16 @@ export class CachedKeyStore implements KeyStore {
     this.loading.delete(hash);
   }
 
+  /**
+   * Drops every cached key of the account (its tier, status, anchor or credits changed). A scan of
+   * the cache: account changes are rare, and the hot path keeps no hash→account index for them.
+   * Loads in flight are dropped too (their account is not known before they finish).
+   */
+  invalidateAccount(accountId: string): void {
+    for (const [hash, entry] of this.found) if (entry.record?.accountId === accountId) this.found.delete(hash);
+    this.loading.clear();
+  }
+
   clear(): void {
     this.found.clear();
     this.unknown.clear();

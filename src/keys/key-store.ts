@@ -12,6 +12,12 @@ export interface KeyRecord {
   billingAnchorDay: number;
   /** Credit balance in Postgres when loaded (ledger sum): seeds the live balance in Redis. */
   creditBalance: number;
+  /**
+   * Quota units already flushed to Postgres for the account's latest billing period with usage:
+   * the quota continues from it if Redis lost the quota state (decide uses it only for the current
+   * period). Absent when nothing was flushed yet.
+   */
+  quotaSeed?: { periodStartMs: number; units: number };
 }
 
 export interface KeyStore {

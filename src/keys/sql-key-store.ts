@@ -7,9 +7,14 @@ import type { KeyRecord, KeyStore } from './key-store.js';
 const FIND_BY_HASH = `
   select k.id as key_id, k.account_id, a.tier, a.status, k.expires_at, k.revoked_at is not null as revoked,
          a.billing_anchor_day,
-         coalesce((select sum(l.delta) from credit_ledger l where l.account_id = a.id), 0) as credit_balance
+         coalesce((select sum(l.delta) from credit_ledger l where l.account_id = a.id), 0) as credit_balance,
+         q.period_start as seed_period_start, q.units as seed_units
     from api_keys k
     join accounts a on a.id = k.account_id
+    left join lateral (
+      select u.period_start, sum(u.units) as units from usage_monthly u
+       where u.account_id = a.id group by u.period_start order by u.period_start desc limit 1
+    ) q on true
    where k.key_hash = $1`;
 
 interface KeyRow {
@@ -22,6 +27,8 @@ interface KeyRow {
   revoked: boolean;
   billing_anchor_day: number;
   credit_balance: number;
+  seed_period_start: Date | null;
+  seed_units: number | null;
 }
 
 export interface SqlKeyStoreOptions {
@@ -59,7 +66,7 @@ export class SqlKeyStore implements KeyStore {
 }
 
 function toRecord(row: KeyRow): KeyRecord {
-  return {
+  const record: KeyRecord = {
     keyId: row.key_id,
     accountId: row.account_id,
     tier: row.tier,
@@ -69,4 +76,6 @@ function toRecord(row: KeyRow): KeyRecord {
     billingAnchorDay: row.billing_anchor_day,
     creditBalance: row.credit_balance,
   };
+  if (row.seed_period_start) record.quotaSeed = { periodStartMs: row.seed_period_start.getTime(), units: row.seed_units ?? 0 };
+  return record;
 }

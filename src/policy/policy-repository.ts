@@ -1,5 +1,6 @@
 // Policy storage: `tollgate apply` / admin API write the whole policy; the decision path loads it at start and on reload.
 
+import { notifyChange } from '../changes/notify-change.js';
 import type { Row, Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import type { RatelimitDomain } from '../ratelimit/ratelimit-rules.js';
@@ -34,6 +35,7 @@ export async function savePolicy(sql: Sql, policy: Policy): Promise<void> {
         name, JSON.stringify(domain.descriptors), position,
       ]);
     }
+    await notifyChange(tx, { kind: 'policy' });
   });
 }
 

@@ -242,6 +242,47 @@ export function describeCounterStore(
       expect((await decide({ credits: null })).credits).toBeNull();
     });
 
+    test('usage records the credits debited (cost > 0 only), next to calls and units', async () => {
+      const { decide, store, accountId } = await setup();
+      await decide({ units: 5, credits: { cost: 10, seed: 100 } });
+      await decide({ units: 5, credits: { cost: 10, seed: 100 } });
+      await decide({ units: 1, credits: { cost: 0, seed: 100 }, endpoint: 'free' });
+      expect((await decide({ units: 5, credits: { cost: 90, seed: 100 } })).allowed).toBe(false);
+      const start = billingPeriod(T0, 1).startMs;
+      expect(await store.readUsage(accountId)).toEqual({
+        [`${start}|chat|calls`]: 2, [`${start}|chat|units`]: 10, [`${start}|chat|credits`]: 20,
+        [`${start}|free|calls`]: 1, [`${start}|free|units`]: 1,
+      });
+    });
+
+    test('quotaSeed: the quota continues from Postgres when the store has no state for the current period', async () => {
+      const { decide, at } = await setup();
+      const period = billingPeriod(T0, 1);
+      const quota = { limit: 10, overage: false };
+      const seed = { periodStartMs: period.startMs, units: 7 };
+      expect((await decide({ quota, quotaSeed: seed })).quota).toMatchObject({ state: 'ok', used: 8 });
+      // A seed below the store's count (the normal case: not everything is flushed yet) changes nothing...
+      expect((await decide({ quota, quotaSeed: { ...seed, units: 0 } })).quota).toMatchObject({ used: 9 });
+      const denied = await decide({ quota, quotaSeed: seed, units: 2 });
+      expect([denied.allowed, denied.quota!.used]).toEqual([false, 9]);
+      // ...and one above it (state rebuilt from a stale seed, then the key record reloaded) is a floor.
+      expect((await decide({ quota, quotaSeed: { ...seed, units: 9 }, units: 0 })).quota).toMatchObject({ used: 9 });
+      // A new period starts at 0: the seed is for the old one.
+      at(period.endMs);
+      expect((await decide({ quota, quotaSeed: seed })).quota).toMatchObject({ used: 1, periodStartMs: period.endMs });
+    });
+
+    test('quotaSeed for another period is ignored; a denied first call writes nothing', async () => {
+      const { decide } = await setup();
+      const period = billingPeriod(T0, 1);
+      const quota = { limit: 10, overage: false };
+      expect((await decide({ quota, quotaSeed: { periodStartMs: period.startMs - 1, units: 9 } })).quota).toMatchObject({ used: 1 });
+      const { decide: decide2 } = await setup();
+      const full = await decide2({ quota, quotaSeed: { periodStartMs: period.startMs, units: 10 } });
+      expect([full.allowed, full.quota!.used, full.quota!.state]).toEqual([false, 10, 'denied']);
+      expect((await decide2({ quota, quotaSeed: { periodStartMs: period.startMs, units: 3 } })).quota).toMatchObject({ used: 4 });
+    });
+
     describe('a denied call consumes nothing', () => {
       const limits = [
         limit({ name: 'one', algorithm: 'fixed_window', limit: 1, windowMs: 60 * SEC }),

@@ -38,9 +38,10 @@ export interface Server {
   stop(): Promise<number | null>;
 }
 
-export function startServer(env: Record<string, string>): Server {
+/** `script`: another entry than dist/main.js (e.g. test/support/replica-process.mjs). */
+export function startServer(env: Record<string, string>, script = `${ROOT}dist/main.js`): Server {
   assertBuilt();
-  const child = spawn(process.execPath, [`${ROOT}dist/main.js`], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: ROOT });
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: ROOT });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));

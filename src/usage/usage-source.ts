@@ -1,0 +1,54 @@
+// Usage flushing, source side: where counted usage waits (Redis hash or process memory) until Postgres has it.
+
+/** One `<periodStartMs>|<endpoint>|…` group of an account's usage hash. */
+export interface UsageRow {
+  /** Start of the billing period the calls fell in, ms since the epoch. */
+  periodStartMs: number;
+  endpoint: string;
+  calls: number;
+  /** Quota units. */
+  units: number;
+  /** Credits debited. */
+  credits: number;
+}
+
+/** Usage of one account moved out of the live counters, owned by exactly one batch id. */
+export interface UsageBatch {
+  batchId: string;
+  accountId: string;
+  rows: UsageRow[];
+}
+
+/**
+ * The seam the one flusher drains: Redis (redis-usage-source.ts) and the in-process counters
+ * (MemoryCounterStore) implement it with the same semantics; one contract suite runs on both.
+ */
+export interface UsageSource {
+  /** Accounts that may hold usage or a pending batch (counted by any replica, also a dead one). */
+  accounts(): Promise<string[]>;
+  /**
+   * The account's pending batch if there is one (an earlier flush did not ack it: Postgres was down
+   * or its replica died) — returned again with the SAME id, so the replay is a no-op in Postgres.
+   * Otherwise moves the account's usage atomically into a new batch `newBatchId`. null = nothing.
+   */
+  take(accountId: string, newBatchId: string): Promise<UsageBatch | null>;
+  /** Drops the batch after Postgres committed it; a no-op when that batch is no longer pending. */
+  ack(accountId: string, batchId: string): Promise<void>;
+}
+
+/** `<periodStartMs>|<endpoint>|calls|units|credits` fields → rows (other fields, e.g. `#batch`, are skipped). */
+export function usageRows(fields: Record<string, string | number>): UsageRow[] {
+  const rows = new Map<string, UsageRow>();
+  for (const [field, value] of Object.entries(fields)) {
+    const first = field.indexOf('|');
+    const last = field.lastIndexOf('|');
+    if (first < 0 || last === first) continue;
+    const metric = field.slice(last + 1);
+    if (metric !== 'calls' && metric !== 'units' && metric !== 'credits') continue;
+    const group = field.slice(0, last);
+    let row = rows.get(group);
+    if (!row) rows.set(group, (row = { periodStartMs: Number(field.slice(0, first)), endpoint: field.slice(first + 1, last), calls: 0, units: 0, credits: 0 }));
+    row[metric] += Number(value);
+  }
+  return [...rows.values()].filter((r) => r.calls > 0 || r.units > 0 || r.credits > 0);
+}

@@ -1,0 +1,81 @@
+// Usage flushing, Postgres side: batches → usage_monthly + credit_ledger in ONE transaction, each batch at most once.
+
+import type { Sql } from '../db/sql.js';
+import type { UsageBatch } from './usage-source.js';
+
+interface Total {
+  accountId: string;
+  periodStartMs: number;
+  endpoint: string;
+  calls: number;
+  units: number;
+  credits: number;
+}
+
+/**
+ * Writes the batches Postgres does not have yet and returns all their ids (written now or before):
+ * the usage_batches primary key turns a replayed batch into a no-op. Throws when Postgres fails;
+ * then nothing is written and the caller keeps the batches pending.
+ */
+export async function writeUsageBatches(sql: Sql, batches: UsageBatch[]): Promise<string[]> {
+  if (batches.length === 0) return [];
+  // Same order in every replica, so two flushes of overlapping batches cannot deadlock.
+  const sorted = [...batches].sort((a, b) => (a.batchId < b.batchId ? -1 : a.batchId > b.batchId ? 1 : 0));
+  await sql.transaction(async (tx) => {
+    const fresh = await tx.query<{ batch_id: string }>(
+      `insert into usage_batches (batch_id, account_id) select * from unnest($1::text[], $2::text[])
+       on conflict (batch_id) do nothing returning batch_id`,
+      [sorted.map((b) => b.batchId), sorted.map((b) => b.accountId)],
+    );
+    const written = new Set(fresh.map((r) => r.batch_id));
+    const news = sorted.filter((b) => written.has(b.batchId));
+    await addUsage(tx, totals(news));
+    await debitCredits(tx, news);
+  });
+  return sorted.map((b) => b.batchId);
+}
+
+/** One row per (account, period, endpoint): an upsert may not touch the same row twice in one statement. */
+function totals(batches: UsageBatch[]): Total[] {
+  const byKey = new Map<string, Total>();
+  for (const { accountId, rows } of batches) {
+    for (const row of rows) {
+      const key = `${accountId}\n${row.periodStartMs}\n${row.endpoint}`;
+      const total = byKey.get(key) ?? { accountId, periodStartMs: row.periodStartMs, endpoint: row.endpoint, calls: 0, units: 0, credits: 0 };
+      total.calls += row.calls;
+      total.units += row.units;
+      total.credits += row.credits;
+      byKey.set(key, total);
+    }
+  }
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, total]) => total);
+}
+
+async function addUsage(tx: Sql, rows: Total[]): Promise<void> {
+  if (rows.length === 0) return;
+  const column = (pick: (t: Total) => string | number) => rows.map((t) => String(pick(t)));
+  // Numbers travel as text[] and are cast in SQL: one array encoding for postgres.js and PGlite alike.
+  await tx.query(
+    `insert into usage_monthly (account_id, period_start, endpoint, calls, units, credits)
+     select a, timestamptz 'epoch' + p::bigint * interval '1 millisecond', e, c::bigint, u::bigint, cr::bigint
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as t(a, p, e, c, u, cr)
+     on conflict (account_id, period_start, endpoint) do update
+       set calls = usage_monthly.calls + excluded.calls, units = usage_monthly.units + excluded.units,
+           credits = usage_monthly.credits + excluded.credits`,
+    [column((t) => t.accountId), column((t) => t.periodStartMs), column((t) => t.endpoint), column((t) => t.calls), column((t) => t.units), column((t) => t.credits)],
+  );
+}
+
+/** One ledger debit per batch that spent credits; `usage:<batch id>` keeps it single even outside this guard. */
+async function debitCredits(tx: Sql, batches: UsageBatch[]): Promise<void> {
+  const spent = batches
+    .map((b) => ({ b, credits: b.rows.reduce((sum, r) => sum + r.credits, 0) }))
+    .filter(({ credits }) => credits > 0);
+  if (spent.length === 0) return;
+  await tx.query(
+    `insert into credit_ledger (account_id, delta, reason, idempotency_key)
+     select a, -(d::bigint), 'usage', 'usage:' || b from unnest($1::text[], $2::text[], $3::text[]) as t(a, d, b)
+     on conflict (idempotency_key) do nothing`,
+    [spent.map(({ b }) => b.accountId), spent.map(({ credits }) => String(credits)), spent.map(({ b }) => b.batchId)],
+  );
+}
