@@ -4,7 +4,7 @@ import { addCredits } from '../accounts/credits.js';
 import { createAccount } from '../accounts/create-account.js';
 import { createKey, revokeKey, rotateKey } from '../accounts/api-keys.js';
 import { accessRequestFromHeaders } from '../transports/access-request-from-headers.js';
-import { createDecisionPath } from '../app.js';
+import { createDecisionPath } from '../decision-path.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
@@ -12,6 +12,7 @@ import { createLogger } from '../observability/logger.js';
 import { renderDecision } from '../transports/headers.js';
 import { optionalDuration, optionalInt, parseFlags, requireString } from './flags.js';
 import { print } from './output.js';
+import { showAccountCommand } from './report-commands.js';
 
 const DEFAULT_GRACE_MS = 24 * 3_600_000;
 
@@ -22,7 +23,8 @@ function subcommand(args: string[], allowed: string[]): [string, string[]] {
 }
 
 export async function accountsCommand(sql: Sql, args: string[]): Promise<void> {
-  const [, rest] = subcommand(args, ['create']);
+  const [sub, rest] = subcommand(args, ['create', 'show']);
+  if (sub === 'show') return showAccountCommand(sql, rest);
   const { values } = parseFlags(rest, { name: { type: 'string' }, tier: { type: 'string' }, 'anchor-day': { type: 'string' }, credits: { type: 'string' } });
   const input: Parameters<typeof createAccount>[1] = { name: requireString(values, 'name'), tier: requireString(values, 'tier') };
   const anchorDay = optionalInt(values, 'anchor-day', 1, 31);

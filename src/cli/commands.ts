@@ -10,6 +10,7 @@ import { accountsCommand, checkCommand, creditsCommand, keysCommand } from './ac
 import { applyPolicyFile } from '../policy/apply-policy-file.js';
 import { print } from './output.js';
 import { importEnvoyRatelimitCommand } from './ratelimit-commands.js';
+import { billingCommand, usageCommand } from './report-commands.js';
 
 export const USAGE = `Usage: tollgate <command> [options]
 
@@ -17,10 +18,13 @@ export const USAGE = `Usage: tollgate <command> [options]
   migrate                                apply pending database migrations
   apply <policy.yaml>                    validate a policy file whole and store it (nothing changes on error)
   accounts create --name N --tier T [--anchor-day 1-31] [--credits N]
+  accounts show <account-id>             tier, status, credit balance and keys (never key material)
   keys create --account ID [--name N] [--expires-in 30d]
   keys revoke <key-id>
   keys rotate <key-id> [--grace 24h]     new key; the old one keeps working for the grace period
   credits add --account ID --amount N [--idempotency-key K]
+  usage --account ID [--month 2026-11]   flushed usage of the billing period starting that month, by endpoint
+  billing --account ID [--month 2026-11] plan price, included quota, overage (pro rata, to the cent), credits spent
   check --key K [--method GET] [--path /] [--endpoint E] [--cost N]
                                          one decision, printed with the headers a proxy would relay
   import-envoy-ratelimit <file.yaml>…    envoyproxy/ratelimit config files → a ratelimit_domains section
@@ -47,6 +51,8 @@ const COMMANDS: Record<string, Handler> = {
   accounts: accountsCommand,
   keys: keysCommand,
   credits: creditsCommand,
+  usage: usageCommand,
+  billing: billingCommand,
   check: checkCommand,
 };
 

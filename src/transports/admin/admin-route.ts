@@ -1,0 +1,58 @@
+// Admin listener: what one route is — method, path template, schemas (validated and published), handler.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { CounterInspector } from '../../counters/counter-inspector.js';
+import type { Sql } from '../../db/sql.js';
+import type { ObjectSchema } from './body-schema.js';
+
+export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT';
+
+export interface AdminDeps {
+  sql: Sql;
+  /** Live counters for GET …/counters; without it that route answers 501. */
+  inspector?: CounterInspector;
+  /** Called after a policy change committed, so this replica serves it at once (others follow by refresh/NOTIFY). */
+  reloadPolicy?: () => Promise<void>;
+  /** ms since the epoch (default Date.now), for the default billing month and key expiry checks. */
+  now?: () => number;
+}
+
+export interface AdminCall {
+  params: Record<string, string>;
+  /** Validated against `query` when the route declares one. */
+  query: Record<string, string>;
+  /** Validated JSON object (routes with `body`), else {}. */
+  body: Record<string, unknown>;
+  /** The raw body text (routes with `rawBody`). */
+  text: string;
+  headers: IncomingHttpHeaders;
+  /** `admin`, or `admin:<X-Tollgate-Actor>`: who the audit row names. */
+  actor: string;
+}
+
+export type AdminReply =
+  | { status: number; json: unknown; headers?: string[] }
+  | { status: number; text: string; contentType: string; headers?: string[] };
+
+export interface ResponseDoc {
+  description: string;
+  /** JSON Schema of the JSON answer; omitted = any JSON. */
+  schema?: Record<string, unknown>;
+  /** Other media types the route can answer with (e.g. YAML). */
+  contentTypes?: string[];
+}
+
+export interface AdminRoute {
+  method: Method;
+  /** OpenAPI path template, e.g. `/admin/accounts/{id}`. */
+  path: string;
+  summary: string;
+  /** A JSON object body, validated before the handler runs (unknown fields → 400). */
+  body?: ObjectSchema;
+  /** A non-JSON body the handler parses itself (the policy document), with its media types. */
+  rawBody?: { contentTypes: string[]; maxBytes: number; description: string };
+  query?: ObjectSchema;
+  /** Status → documentation; problem answers (400/401/404/…) are documented globally. */
+  responses: Record<number, ResponseDoc>;
+  handle(call: AdminCall): Promise<AdminReply>;
+}
