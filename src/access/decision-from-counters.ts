@@ -41,7 +41,10 @@ export function decisionFromCounters(identity: Identity, call: ResolvedCall, res
     if (quota.state === 'denied') violated.push(QUOTA_POLICY);
   }
   if (credits?.state === 'denied') violated.push(CREDITS_POLICY);
-  const base = { identity, endpoint: call.endpoint, policies, shadowDenied };
+  const base: { identity: Identity; endpoint: string; policies: PolicyState[]; shadowDenied: string[]; degraded?: true } = {
+    identity, endpoint: call.endpoint, policies, shadowDenied,
+  };
+  if (result.degraded) base.degraded = true;
   if (result.allowed) return { ...base, allowed: true, overage: quota?.state === 'overage' };
 
   const denied: Denied = { ...base, allowed: false, code: 'rate_limit_exceeded', status: 429, detail: '', violated };

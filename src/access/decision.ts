@@ -35,6 +35,8 @@ interface DecisionBase {
   policies: PolicyState[];
   /** Shadow-mode policies that would have denied this call. */
   shadowDenied: string[];
+  /** The shared counters were unreachable: FAILURE_MODE (open / local) answered this call. */
+  degraded?: true;
 }
 
 export interface Allowed extends DecisionBase {

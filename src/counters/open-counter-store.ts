@@ -1,26 +1,86 @@
-// CountersConfig → CounterStore: Redis (single or Cluster) with short timeouts, or in-process counters.
+// CountersConfig → CounterStore: Redis (single or Cluster) behind FAILURE_MODE, or in-process counters.
 
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
-import type { CounterStore } from './counter-store.js';
+import type { CounterStore, DegradedState } from './counter-store.js';
+import { FailSafeCounterStore } from './fail-safe-counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
+import { OverLimitCache } from './over-limit-cache.js';
 import { RedisCounterStore } from './redis-counter-store.js';
 
-export async function openCounterStore(config: Readonly<Config>): Promise<CounterStore> {
+/** The store checkAccess uses, plus whether it currently answers in a failure mode (the degraded gauge). */
+export type OpenedCounterStore = CounterStore & DegradedState;
+
+/** Reconnect backoff cap (ms); ioredis 6 defaults to 5 s, too long for "back within a second or so". */
+const RECONNECT_CAP_MS = 1_000;
+const RECONNECT_JITTER_MS = 250;
+
+/**
+ * Exponential reconnect delay with a cap and full jitter on top, so that many replicas losing the
+ * same Redis do not reconnect in step (ioredis retries forever on this schedule; never per request).
+ */
+export function reconnectDelay(attempt: number): number {
+  return Math.min(RECONNECT_CAP_MS, 50 * 2 ** Math.min(attempt - 1, 10)) + Math.floor(Math.random() * RECONNECT_JITTER_MS);
+}
+
+/** `memory`: the in-process store to use when no Redis is configured (so the usage flusher can drain the same one). */
+export async function openCounterStore(config: Readonly<Config>, embedded: { memory?: MemoryCounterStore } = {}): Promise<OpenedCounterStore> {
   const { counters } = config;
-  if (counters.kind === 'memory') return new MemoryCounterStore({});
+  if (counters.kind === 'memory') return withOverLimitCache(config, neverDegraded(embedded.memory ?? new MemoryCounterStore({})));
   const options: RedisOptions = {
-    // A decision must never wait on Redis longer than this; the caller maps the timeout to StoreUnavailable.
+    // ioredis' own timer; FailSafeCounterStore races a second one as a backstop.
     commandTimeout: config.redisTimeoutMs,
     connectTimeout: Math.max(1000, config.redisTimeoutMs),
-    maxRetriesPerRequest: 1,
+    // A decide is never re-sent: a retry after a reconnect could consume twice, and the caller has answered by then.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    // While disconnected, calls fail at once instead of queueing behind the reconnect.
+    enableOfflineQueue: false,
+    retryStrategy: reconnectDelay,
+    keepAlive: 30_000,
     enableAutoPipelining: true,
     lazyConnect: true,
   };
-  const redis =
-    counters.kind === 'redis-cluster'
-      ? new Cluster(counters.nodes, { redisOptions: options, enableAutoPipelining: true, lazyConnect: true })
-      : new Redis(counters.url, options);
-  await redis.connect();
-  return new RedisCounterStore({ redis });
+  const redis = counters.kind === 'redis-cluster' ? new Cluster(counters.nodes, clusterOptions(options)) : new Redis(counters.url, options);
+  // Failures reach decisions as StoreUnavailable and the degraded state; the client's events would only repeat them.
+  redis.on('error', () => {});
+  const store = new FailSafeCounterStore({
+    inner: new RedisCounterStore({ redis }),
+    mode: config.failureMode,
+    timeoutMs: config.redisTimeoutMs,
+    probe: () => redis.ping(),
+    ...(config.failureMode === 'local' ? { local: new MemoryCounterStore({}) } : {}),
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    // closed: refuse to start against a Redis that is not there (a wrong REDIS_URL shows at once).
+    // open / local: start degraded; ioredis keeps reconnecting and the probe ends the degraded state.
+    if (config.failureMode === 'closed') {
+      redis.disconnect();
+      throw err;
+    }
+    store.startDegraded();
+  }
+  return withOverLimitCache(config, store);
+}
+
+function clusterOptions(redisOptions: RedisOptions): ClusterOptions {
+  const { retryStrategy: _nodeRetry, enableOfflineQueue: _queue, ...perNode } = redisOptions;
+  return {
+    redisOptions: perNode,
+    clusterRetryStrategy: reconnectDelay,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    lazyConnect: true,
+    slotsRefreshTimeout: 1000,
+  };
+}
+
+function withOverLimitCache(config: Readonly<Config>, store: OpenedCounterStore): OpenedCounterStore {
+  return config.overLimitCache ? new OverLimitCache({ inner: store }) : store;
+}
+
+function neverDegraded(store: CounterStore): OpenedCounterStore {
+  return Object.assign(store, { degraded: false as const, onChange: () => () => {} });
 }

@@ -5,9 +5,14 @@
 // every spelling an upstream could route to /v1/export lands on the /v1/export endpoint here.
 
 const MAX_DECODE_ROUNDS = 3;
+/** `scheme://authority` of an absolute-form target (RFC 9112 §3.2.2): the path is what follows. */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#\\]*/i;
+/** Overlong (invalid) UTF-8 spellings of ASCII, e.g. %c0%ae = '.', %c0%af = '/', %e0%80%ae = '.'. */
+const OVERLONG_2 = /%c[01]%[89ab][0-9a-f]/gi;
+const OVERLONG_3 = /%e0%[89][0-9a-f]%[89ab][0-9a-f]/gi;
 
 export function normalizePath(target: string): string {
-  let path = target;
+  let path = target.replace(ABSOLUTE_FORM, '');
   const cut = path.search(/[?#]/);
   if (cut >= 0) path = path.slice(0, cut);
   for (let round = 0; round < MAX_DECODE_ROUNDS && path.includes('%'); round++) {
@@ -15,6 +20,9 @@ export function normalizePath(target: string): string {
     if (decoded === path) break;
     path = decoded;
   }
+  // A C-based upstream may end the path at a NUL byte.
+  const nul = path.indexOf('\0');
+  if (nul >= 0) path = path.slice(0, nul);
   path = path.replace(/\\/g, '/');
   const out: string[] = [];
   for (const raw of path.split('/')) {
@@ -34,8 +42,12 @@ function stripSegment(raw: string): string {
   return segment.replace(/[. ]+$/, '');
 }
 
-/** Decodes valid %XX escapes; a malformed escape or invalid UTF-8 leaves that escape as is. */
-function percentDecode(path: string): string {
+/**
+ * Decodes valid %XX escapes; overlong UTF-8 of ASCII decodes to that ASCII character (old servers
+ * did so); any other malformed escape or invalid UTF-8 is left as is.
+ */
+function percentDecode(input: string): string {
+  const path = input.replace(OVERLONG_2, overlong).replace(OVERLONG_3, overlong);
   try {
     return decodeURIComponent(path);
   } catch {
@@ -47,4 +59,11 @@ function percentDecode(path: string): string {
       }
     });
   }
+}
+
+/** The ASCII character an overlong 2- or 3-byte sequence spells, kept percent-encoded for the next step. */
+function overlong(escapes: string): string {
+  const bytes = escapes.split('%').slice(1).map((hex) => parseInt(hex, 16));
+  const code = bytes.length === 2 ? ((bytes[0]! & 0x1f) << 6) | (bytes[1]! & 0x3f) : ((bytes[0]! & 0x0f) << 12) | ((bytes[1]! & 0x3f) << 6) | (bytes[2]! & 0x3f);
+  return `%${code.toString(16).padStart(2, '0')}`;
 }

@@ -44,6 +44,8 @@ export function renderDecision(decision: Decision, request: Pick<AccessRequest, 
     );
     if (decision.overage) upstreamHeaders.push(['x-tollgate-overage', 'true']);
     if (decision.shadowDenied.length > 0) upstreamHeaders.push(['x-tollgate-shadow-denied', decision.shadowDenied.join(', ')]);
+    // FAILURE_MODE open / local answered: the upstream may want to be more careful (or just log it).
+    if (decision.degraded) upstreamHeaders.push(['x-tollgate-degraded', 'true']);
   }
   const setNames = new Set(upstreamHeaders.map(([name]) => name));
   const removeHeaders = request.spoofedHeaders.filter((name) => !setNames.has(name));

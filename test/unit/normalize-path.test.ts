@@ -24,7 +24,14 @@ describe('normalizePath', () => {
     ['', '/'],
     ['/%zz/%', '/%zz/%'],
     ['/%c3%28', '/%c3%28'],
-    ['/v1/%2e%2e%2fexport', '/export']
+    ['/v1/%2e%2e%2fexport', '/export'],
+    ['http://api.example.com/v1/export/x?y', '/v1/export/x'],
+    ['HTTPS://h:443/v1/export', '/v1/export'],
+    ['/v1/chat/%c0%ae%c0%ae/export/x', '/v1/export/x'],
+    ['/v1%c0%afexport/x', '/v1/export/x'],
+    ['/v1/chat/%e0%80%ae%e0%80%ae/export', '/v1/export'],
+    ['/v1/export%00/x', '/v1/export'],
+    ['/%c0%zz', '/%c0%zz'],
   ])('%s → %s', (input, expected) => {
     expect(normalizePath(input)).toBe(expected);
   });

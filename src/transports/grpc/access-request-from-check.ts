@@ -11,6 +11,8 @@ export const ENDPOINT_EXTENSION = 'tollgate.endpoint';
 export const COST_EXTENSION = 'tollgate.cost';
 
 const NON_NEGATIVE_INTEGER = /^\d{1,15}$/;
+/** Quota units one call may cost by route: beyond this it is a configuration mistake, not a price. */
+export const MAX_COST = 1_000_000_000;
 
 /**
  * A request without attributes or http (not what Envoy sends, but possible from other clients)
@@ -39,7 +41,9 @@ function parseCost(value: string): number {
   if (!NON_NEGATIVE_INTEGER.test(trimmed)) {
     throw new InputError([{ path: `context_extensions["${COST_EXTENSION}"]`, message: 'must be a non-negative integer (quota units per call)' }]);
   }
-  return Number(trimmed);
+  const cost = Number(trimmed);
+  if (cost > MAX_COST) throw new InputError([{ path: `context_extensions["${COST_EXTENSION}"]`, message: `must be at most ${MAX_COST} quota units per call` }]);
+  return cost;
 }
 
 /** `headers` (merged, lower-case) normally; `header_map` when Envoy runs with encode_raw_headers. */
