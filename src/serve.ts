@@ -11,7 +11,7 @@ const SHUTDOWN_BOUND_MS = 10_000;
 export async function serve(config: Readonly<Config>): Promise<void> {
   const logger = createLogger(config.logLevel);
   const admin = resolveAdminToken(config);
-  const app = await createApp(config, logger);
+  const app = await createApp(config, logger, { adminToken: admin.token });
   const ports = await app.listen();
   logger.info({ ...ports, database: config.database.kind, counters: config.counters.kind }, 'tollgate listening');
   if (app.demoKeys.length > 0 || admin.source !== 'env') process.stdout.write(banner(app, ports.httpPort, admin.source === 'env' ? undefined : admin.token));

@@ -24,9 +24,13 @@ export interface TestAccount {
   suspended?: boolean;
 }
 
+/** The ADMIN_TOKEN every test app runs with. */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+
 export interface TestTollgate {
   grpcPort: number;
   httpPort: number;
+  adminPort: number;
   /** account label → plaintext API key */
   keys: Record<string, string>;
   /** account label → account id */
@@ -47,6 +51,8 @@ export interface StartTollgateOptions {
   logger?: Logger;
   /** Default: no drain delay on stop(), so test files do not wait for load balancers. */
   app?: AppOptions;
+  /** Run against this prepared database (another replica); stop() then leaves it to its owner. */
+  database?: PreparedDatabase;
 }
 
 export interface PreparedDatabase {
@@ -84,7 +90,7 @@ export async function prepareDatabase(opts: { policyYaml?: string; accounts: Tes
 }
 
 export async function startTollgate(opts: StartTollgateOptions): Promise<TestTollgate> {
-  const db = await prepareDatabase(opts);
+  const db = opts.database ?? (await prepareDatabase(opts));
   const { keys, accounts, keyIds } = db;
   const config = loadConfig({
     DATABASE_URL: db.url,
@@ -93,7 +99,7 @@ export async function startTollgate(opts: StartTollgateOptions): Promise<TestTol
     HTTP_PORT: '0',
     GRPC_PORT: '0',
     ADMIN_PORT: '0',
-    ADMIN_TOKEN: 'test-admin-token-0123456789',
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     // Generous: tests share 2 cores; the production default is short on purpose.
     REDIS_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'silent',
@@ -110,7 +116,7 @@ export async function startTollgate(opts: StartTollgateOptions): Promise<TestTol
     databaseUrl: db.url,
     async stop() {
       await app.close();
-      await db.drop();
+      if (!opts.database) await db.drop();
     },
   };
 }

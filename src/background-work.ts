@@ -1,0 +1,52 @@
+// Work beside the decision path: the usage flusher (Redis → Postgres, exactly once), the change listener
+// (LISTEN/NOTIFY → caches), and the degraded gauge. Started by the composition root, stopped at drain.
+
+import { startChangeListener } from './changes/start-change-listener.js';
+import type { Config } from './config.js';
+import { openUsageStore } from './counters/open-usage-store.js';
+import type { Sql } from './db/sql.js';
+import type { DecisionPath } from './decision-path.js';
+import type { Logger } from './observability/logger.js';
+import type { Metrics } from './observability/metrics.js';
+import { startUsageFlusher } from './usage/start-usage-flusher.js';
+
+export interface BackgroundWork {
+  /** Shutdown, after the listeners closed (no decision adds usage any more): the last flush. */
+  flushUsage(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startBackgroundWork(deps: { config: Config; sql: Sql; path: DecisionPath; metrics: Metrics; logger: Logger }): Promise<BackgroundWork> {
+  const { config, sql, path, metrics, logger } = deps;
+  const usage = await openUsageStore(config, path.memory);
+  const listener = await startChangeListener({ sql, keys: path.keys, policy: path.policy, credits: usage.credits, logger }).catch(async (err) => {
+    await usage.close();
+    throw err;
+  });
+  let lastFlushOk = Date.now();
+  const flusher = startUsageFlusher({
+    sources: [usage.source],
+    sql,
+    logger,
+    intervalMs: config.usageFlushMs,
+    onResult: ({ failed }) => {
+      if (!failed) lastFlushOk = Date.now();
+      metrics.setUsageFlushLag((Date.now() - lastFlushOk) / 1000);
+    },
+  });
+  metrics.setDegraded(path.degraded.degraded);
+  const unsubscribe = path.degraded.onChange((degraded) => metrics.setDegraded(degraded));
+  let flushed = false;
+  return {
+    async flushUsage() {
+      flushed = true;
+      await flusher.stop();
+    },
+    async close() {
+      unsubscribe();
+      if (!flushed) await flusher.stop();
+      await listener.stop();
+      await usage.close();
+    },
+  };
+}

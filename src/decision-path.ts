@@ -1,0 +1,64 @@
+// Composition of the decision path: policy, key cache, counter store and the core use case, observed once.
+
+import type { CheckAccess } from './access/check-access.js';
+import { createCheckAccess } from './access/create-check-access.js';
+import type { Config } from './config.js';
+import type { CounterStore } from './counters/counter-store.js';
+import { MemoryCounterStore } from './counters/memory-counter-store.js';
+import { openCounterStore, type OpenedCounterStore } from './counters/open-counter-store.js';
+import type { Sql } from './db/sql.js';
+import { CachedKeyStore } from './keys/cached-key-store.js';
+import { SqlKeyStore } from './keys/sql-key-store.js';
+import type { Logger } from './observability/logger.js';
+import type { Metrics } from './observability/metrics.js';
+import { observeCheckAccess } from './observability/observe-check-access.js';
+import { observeCounterStore } from './observability/observe-counter-store.js';
+import { observeKeyStore } from './observability/observe-key-store.js';
+import { PolicyHolder } from './policy/policy-holder.js';
+
+/** How often the policy is re-read from Postgres even without a change notification (the safety net). */
+const POLICY_REFRESH_MS = 30_000;
+
+export interface DecisionPath {
+  checkAccess: CheckAccess;
+  policy: PolicyHolder;
+  /** The counter store behind checkAccess (timed when observed), also used by Envoy's rate-limit service. */
+  counters: CounterStore;
+  /** Whether the store answers in a failure mode (FAILURE_MODE open/local), for the degraded gauge. */
+  degraded: OpenedCounterStore;
+  /** The key cache, invalidated by change notifications. */
+  keys: CachedKeyStore;
+  /** The in-process counters when no Redis is configured (the usage flusher drains the same one). */
+  memory: MemoryCounterStore | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Policy, key cache and counter store behind one CheckAccess; also used by `tollgate check`.
+ * With `metrics`, the core and its stores are wrapped once in the recording decorators.
+ */
+export async function createDecisionPath(config: Config, sql: Sql, logger: Logger, metrics?: Metrics): Promise<DecisionPath> {
+  const policy = await PolicyHolder.load(sql, logger, POLICY_REFRESH_MS, metrics && ((p) => metrics.setPolicy(p)));
+  if (policy.tierCount === 0) logger.warn('no policy stored yet: apply one with `tollgate apply <policy.yaml>` or POLICY_FILE');
+  const memory = config.counters.kind === 'memory' ? new MemoryCounterStore({}) : undefined;
+  const opened = await openCounterStore(config, memory ? { memory } : {}).catch((err) => {
+    policy.close();
+    throw err;
+  });
+  const sqlKeys = new SqlKeyStore(sql);
+  const base = { policy, degraded: opened, memory, close: () => closeDecisionPath(policy, opened) };
+  if (!metrics) {
+    const keys = new CachedKeyStore({ inner: sqlKeys });
+    return { ...base, checkAccess: createCheckAccess({ keys, policy: () => policy.current, counters: opened }), counters: opened, keys };
+  }
+  const counters = observeCounterStore(opened, config.counters.kind === 'memory' ? 'memory' : 'redis', metrics);
+  const keys = new CachedKeyStore({ inner: observeKeyStore(sqlKeys, metrics), onLookup: (result) => metrics.keyCache.get(result).value++ });
+  const inner = createCheckAccess({ keys, policy: () => policy.current, counters });
+  return { ...base, checkAccess: observeCheckAccess({ inner, metrics, logger }), counters, keys };
+}
+
+async function closeDecisionPath(policy: PolicyHolder, counters: { close(): Promise<void> }): Promise<void> {
+  policy.close();
+  await counters.close();
+}
+
