@@ -148,6 +148,12 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
   test('bad requests are INVALID_ARGUMENT; a store failure is UNAVAILABLE so failure_mode_deny decides', async () => {
     const empty = await call(client, { domain: '', descriptors: [{ entries: [entry('a', 'b')] }] }).catch((err: ServiceError) => err);
     expect((empty as ServiceError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    const absurd = { domain: DOMAIN, hitsAddend: 4_294_967_295, descriptors: [{ entries: [entry('remote_address', '10.0.0.9')] }] };
+    const huge = await call(client, absurd).catch((err: ServiceError) => err);
+    expect([(huge as ServiceError).code, (huge as ServiceError).details]).toEqual([GrpcStatus.INVALID_ARGUMENT, 'hits_addend: at most 1000000000']);
+    const perDescriptor = { domain: DOMAIN, descriptors: [{ entries: [entry('remote_address', '10.0.0.9')], hitsAddend: 4_294_967_295 }] };
+    const hugeToo = await call(client, perDescriptor).catch((err: ServiceError) => err);
+    expect((hugeToo as ServiceError).details).toBe('descriptors[0].hits_addend: at most 1000000000');
     // Nothing listens on port 1: the real Redis client fails, the store throws StoreUnavailable.
     const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     const broken = await startServer(createRateLimitService({ counters: new RedisCounterStore({ redis: dead }), policy: () => holder.current }));

@@ -1,11 +1,13 @@
 // Graceful shutdown of the real server process (node dist/main.js, Postgres + Redis) under steady load:
 // SIGTERM flips readiness first, answers keep coming during the drain, connections are refused only
-// after the flip, and the process exits 0 within its bound.
+// after the flip, the process exits 0 within its bound, and every allowed call is in Postgres (the
+// drain's last flush: the timer is set to an hour, so no other flush runs).
 
 import { createServer } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus as Status, HealthClient, type HealthCheckResponse } from '../../src/generated/grpc/health/v1/health.js';
+import { PostgresSql } from '../../src/db/postgres-sql.js';
 import { startServer, type Server } from '../support/processes.js';
 import { prepareDatabase, REDIS_URL, type PreparedDatabase } from '../support/tollgate.js';
 
@@ -58,6 +60,7 @@ describe('graceful shutdown on SIGTERM', () => {
       ADMIN_PORT: String(adminPort),
       ADMIN_TOKEN: 'test-admin-token-0123456789',
       LOG_LEVEL: 'info',
+      USAGE_FLUSH_MS: '3600000',
       REDIS_TIMEOUT_MS: '2000',
     });
     await server.waitFor(/tollgate listening/);
@@ -134,5 +137,13 @@ describe('graceful shutdown on SIGTERM', () => {
     }
     expect(server.output()).toMatch(/draining/);
     expect(server.output()).toMatch(/"msg":"stopped"/);
+
+    const sql = new PostgresSql(db.url);
+    try {
+      const [row] = await sql.query<{ calls: number }>('select coalesce(sum(calls), 0)::bigint as calls from usage_monthly where account_id = $1', [db.accounts.ent]);
+      expect(row!.calls).toBe(answered.filter((o) => o.status === 204).length);
+    } finally {
+      await sql.close();
+    }
   }, 40_000);
 });

@@ -56,19 +56,27 @@ export function createRateLimitService({ counters, policy, logger, now }: RateLi
   return { shouldRateLimit: (call, callback) => void handle(call, callback) };
 }
 
+/** More hits than this in one call is a broken proxy config, not traffic (the counters stay below 2^53). */
+export const MAX_HITS = 1_000_000_000;
+
 export function rlsRequestFromWire(request: RateLimitRequest): RlsRequest {
-  return { domain: request.domain, hitsAddend: request.hitsAddend, descriptors: request.descriptors.map(descriptorFromWire) };
+  return { domain: request.domain, hitsAddend: boundedHits(request.hitsAddend, 'hits_addend'), descriptors: request.descriptors.map(descriptorFromWire) };
 }
 
 function descriptorFromWire(wire: RateLimitDescriptor, i: number): RlsDescriptor {
   const descriptor: RlsDescriptor = { entries: wire.entries.map(({ key, value }) => ({ key, value })) };
-  if (wire.hitsAddend !== undefined) descriptor.hits = wire.hitsAddend;
+  if (wire.hitsAddend !== undefined) descriptor.hits = boundedHits(wire.hitsAddend, `descriptors[${i}].hits_addend`);
   if (wire.limit) {
     const unit = REQUEST_UNITS[wire.limit.unit];
     if (!unit) throw new InputError([{ path: `descriptors[${i}].limit.unit`, message: 'expected SECOND, MINUTE, HOUR, DAY, MONTH or YEAR' }]);
     descriptor.override = { requestsPerUnit: wire.limit.requestsPerUnit, unit };
   }
   return descriptor;
+}
+
+function boundedHits(hits: number, path: string): number {
+  if (hits > MAX_HITS) throw new InputError([{ path, message: `at most ${MAX_HITS}` }]);
+  return hits;
 }
 
 /**
