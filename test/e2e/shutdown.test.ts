@@ -3,13 +3,13 @@
 // after the flip, the process exits 0 within its bound, and every allowed call is in Postgres (the
 // drain's last flush: the timer is set to an hour, so no other flush runs).
 
-import { createServer } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus as Status, HealthClient, type HealthCheckResponse } from '../../src/generated/grpc/health/v1/health.js';
 import { PostgresSql } from '../../src/db/postgres-sql.js';
 import { startServer, type Server } from '../support/processes.js';
 import { prepareDatabase, REDIS_URL, type PreparedDatabase } from '../support/tollgate.js';
+import { freePort } from '../support/free-port.js';
 
 const CLIENTS = 4;
 const LOAD_BEFORE_SIGTERM_MS = 600;
@@ -17,16 +17,6 @@ const EXIT_BOUND_MS = 10_000;
 /** The default of createApp (DEFAULT_DRAIN_DELAY_MS). */
 const DRAIN_DELAY_MS = 2_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface Outcome {
   startedAt: number;

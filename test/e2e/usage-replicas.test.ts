@@ -8,6 +8,7 @@ import { PostgresSql } from '../../src/db/postgres-sql.js';
 import { ROOT, startServer, type Server } from '../support/processes.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { prepareDatabase, REDIS_URL, type PreparedDatabase } from '../support/tollgate.js';
+import { deleteAccountKeys } from '../support/redis-keys.js';
 
 const POLICY = `
 tiers:
@@ -88,10 +89,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
-  for (const id of Object.values(db?.accounts ?? {})) {
-    const keys = await redis.keys(`{a:${id}}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
+  await deleteAccountKeys(redis, Object.values(db?.accounts ?? {}));
   redis?.disconnect();
   await sql?.close();
   await db?.drop();

@@ -21,6 +21,7 @@ import { loadPolicy } from '../../src/policy/policy-repository.js';
 import { createHttpServer } from '../../src/transports/http/http-server.js';
 import { createSelfServiceRoutes } from '../../src/transports/self-service/self-service-routes.js';
 import { prepareDatabase, REDIS_URL, type PreparedDatabase } from '../support/tollgate.js';
+import { deleteAccountKeys } from '../support/redis-keys.js';
 
 let db: PreparedDatabase;
 let sql: PostgresSql;
@@ -46,10 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const server of servers) await new Promise((resolve) => server.close(resolve));
-  for (const id of Object.values(db?.accounts ?? {})) {
-    const keys = await redis.keys(`{a:${id}}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
+  await deleteAccountKeys(redis, Object.values(db?.accounts ?? {}));
   redis?.disconnect();
   await sql?.close();
   await db?.drop();

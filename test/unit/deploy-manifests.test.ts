@@ -6,7 +6,6 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig, type Config } from '../../src/config.js';
 import { nginxTest } from '../support/nginx.js';
 import { ROOT } from '../support/processes.js';
+import { freePort } from '../support/free-port.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Loading
@@ -124,16 +124,6 @@ function expectProductionConfig(env: Env, where: string): Readonly<Config> {
   return config;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const temps: string[] = [];
 const tempDir = (prefix: string) => {
