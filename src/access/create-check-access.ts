@@ -1,7 +1,7 @@
 // The decision use case: key → account → policy → one atomic counter call → Decision.
 
-import { createHash } from 'node:crypto';
 import type { CounterStore, DecideInput } from '../counters/counter-store.js';
+import { hashApiKey } from '../keys/api-key.js';
 import type { KeyStore } from '../keys/key-store.js';
 import type { PolicyResolver } from '../policy/policy-resolver.js';
 import type { AccessRequest } from './access-request.js';
@@ -26,7 +26,7 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
     const { apiKey } = request;
     if (!apiKey) return deny('missing_api_key', 401, 'Send your API key in the x-api-key header or as Authorization: Bearer.');
     if (apiKey.length > MAX_KEY_LENGTH) return invalidKey();
-    const record = await keys.findByHash(createHash('sha256').update(apiKey).digest('hex'));
+    const record = await keys.findByHash(hashApiKey(apiKey));
     if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now())) return invalidKey();
     const identity = { accountId: record.accountId, keyId: record.keyId, tier: record.tier };
     if (record.accountStatus !== 'active') {

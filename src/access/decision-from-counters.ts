@@ -2,7 +2,7 @@
 
 import type { DecideResult } from '../counters/counter-store.js';
 import type { ResolvedCall } from '../policy/policy-resolver.js';
-import type { Decision, Denied, Identity, PolicyState } from './decision.js';
+import type { Allowed, Decision, Denied, Identity, PolicyState } from './decision.js';
 
 /** Name of the monthly quota in RateLimit headers and `violated-policies`. */
 export const QUOTA_POLICY = 'monthly-quota';
@@ -15,7 +15,9 @@ export function decisionFromCounters(identity: Identity, call: ResolvedCall, res
   const violated: string[] = [];
   const shadowDenied: string[] = [];
   let rateRetrySec = 0;
-  result.limits.forEach((limit, i) => {
+  // A plain loop and object literals of one shape: this runs on every decision.
+  for (let i = 0; i < result.limits.length; i++) {
+    const limit = result.limits[i]!;
     const check = call.limits[i]!;
     const denied = limit.state === 'denied';
     const capacity = check.algorithm === 'token_bucket' ? (check.burst ?? check.limit) : check.limit;
@@ -25,9 +27,9 @@ export function decisionFromCounters(identity: Identity, call: ResolvedCall, res
     policies.push({ name: check.name, kind: 'rate', limit: capacity, windowSec: seconds(windowMs), remaining: limit.remaining, resetSec });
     if (denied) {
       violated.push(check.name);
-      rateRetrySec = Math.max(rateRetrySec, resetSec);
+      if (resetSec > rateRetrySec) rateRetrySec = resetSec;
     } else if (limit.state === 'shadow_denied') shadowDenied.push(check.name);
-  });
+  }
   const { quota, credits } = result;
   if (quota) {
     policies.push({
@@ -41,13 +43,13 @@ export function decisionFromCounters(identity: Identity, call: ResolvedCall, res
     if (quota.state === 'denied') violated.push(QUOTA_POLICY);
   }
   if (credits?.state === 'denied') violated.push(CREDITS_POLICY);
-  const base: { identity: Identity; endpoint: string; policies: PolicyState[]; shadowDenied: string[]; degraded?: true } = {
-    identity, endpoint: call.endpoint, policies, shadowDenied,
-  };
-  if (result.degraded) base.degraded = true;
-  if (result.allowed) return { ...base, allowed: true, overage: quota?.state === 'overage' };
-
-  const denied: Denied = { ...base, allowed: false, code: 'rate_limit_exceeded', status: 429, detail: '', violated };
+  if (result.allowed) {
+    const allowed: Allowed = { allowed: true, identity, endpoint: call.endpoint, policies, shadowDenied, overage: quota?.state === 'overage' };
+    if (result.degraded) allowed.degraded = true;
+    return allowed;
+  }
+  const denied: Denied = { allowed: false, identity, endpoint: call.endpoint, policies, shadowDenied, code: 'rate_limit_exceeded', status: 429, detail: '', violated };
+  if (result.degraded) denied.degraded = true;
   if (quota?.state === 'denied') {
     denied.code = 'quota_exceeded';
     denied.status = 402;

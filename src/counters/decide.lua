@@ -106,7 +106,8 @@ local function fixed_window(key, now, limit, w, hits)
     reset_now = reset, reset_after = reset, retry = reset,
     write = function()
       redis.call('HSET', key, 's', str(s), 'c', str(count + hits))
-      redis.call('PEXPIRE', key, str(2 * w + 60000))
+      -- GC only: once per window (the TTL set at its first write outlives the window).
+      if tonumber(st[1]) ~= s then redis.call('PEXPIRE', key, str(2 * w + 60000)) end
     end }
 end
 
@@ -137,7 +138,7 @@ local function sliding_window(key, now, limit, w, hits)
     retry = fits and 0 or sliding_retry(now, s, w, limit, cur, prev, hits),
     write = function()
       redis.call('HSET', key, 's', str(s), 'c', str(cur + hits), 'p', str(prev))
-      redis.call('PEXPIRE', key, str(2 * w + 60000))
+      if at ~= s then redis.call('PEXPIRE', key, str(2 * w + 60000)) end -- GC only, once per window
     end }
 end
 
@@ -222,7 +223,8 @@ if allowed then
   used = used + units
   if quota_limit or records then
     redis.call('HSET', KEYS[1], 'p', str(p_start), 'u', str(used))
-    redis.call('PEXPIRE', KEYS[1], str(p_end - now + 31 * DAY))
+    -- GC only, once per period: the TTL set at its first write outlives the period by 31 days.
+    if tonumber(q[1]) ~= p_start then redis.call('PEXPIRE', KEYS[1], str(p_end - now + 31 * DAY)) end
   end
   if cost and cost > 0 then
     balance = balance - cost

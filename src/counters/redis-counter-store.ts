@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailable } from '../errors.js';
 import { checkDecideInput } from './check-decide-input.js';
-import type { CounterStore, DecideInput, DecideResult, LimitResult, LiveCredits, QuotaResult } from './counter-store.js';
+import type { CounterStore, DecideInput, DecideResult, LimitCheck, LimitResult, LiveCredits, QuotaResult } from './counter-store.js';
 import { RedisScript } from './redis-script.js';
 
 const APPLY_CREDITS = new RedisScript('apply-credits.lua');
@@ -28,10 +28,25 @@ export function decideKeys(input: DecideInput): string[] {
   return [`${tag}:quota`, `${tag}:credits`, `${tag}:usage`, ...input.limits.map((l) => `${tag}:l:${l.id}`)];
 }
 
+/** The per-limit ARGV tail: constant for a prepared limits array, so it is built once per array. */
+const limitArgs = new WeakMap<readonly LimitCheck[], string[]>();
+
+function argsOfLimits(limits: readonly LimitCheck[]): string[] {
+  let args = limitArgs.get(limits);
+  if (args === undefined) {
+    args = [String(limits.length)];
+    for (const l of limits) {
+      args.push(ALGORITHM_CODE[l.algorithm], String(l.limit), String(l.windowMs), String(l.burst ?? l.limit), l.shadow ? '1' : '0', String(l.hits));
+    }
+    limitArgs.set(limits, args);
+  }
+  return args;
+}
+
 /** ARGV of one call; `nowMs` undefined lets the script read Redis TIME. */
 export function decideArgs(input: DecideInput, nowMs: number | undefined): string[] {
-  const { quota, credits } = input;
-  const head = [
+  const { quota, credits, quotaSeed } = input;
+  const args = [
     nowMs === undefined ? '' : String(nowMs),
     String(input.anchorDay),
     String(input.units),
@@ -40,14 +55,11 @@ export function decideArgs(input: DecideInput, nowMs: number | undefined): strin
     credits ? String(credits.cost) : '',
     String(credits?.seed ?? 0),
     input.endpoint,
-    input.quotaSeed ? String(input.quotaSeed.periodStartMs) : '',
-    String(input.quotaSeed?.units ?? 0),
-    String(input.limits.length),
+    quotaSeed ? String(quotaSeed.periodStartMs) : '',
+    String(quotaSeed?.units ?? 0),
   ];
-  const limits = input.limits.flatMap((l) => [
-    ALGORITHM_CODE[l.algorithm], String(l.limit), String(l.windowMs), String(l.burst ?? l.limit), l.shadow ? '1' : '0', String(l.hits),
-  ]);
-  return [...head, ...limits];
+  for (const arg of argsOfLimits(input.limits)) args.push(arg);
+  return args;
 }
 
 function decodeReply(input: DecideInput, reply: unknown): DecideResult {

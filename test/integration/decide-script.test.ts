@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import { DECIDE_SCRIPT, DECIDE_SHA, RedisCounterStore } from '../../src/counters/redis-counter-store.js';
+import { startRedisServer } from '../support/redis-server.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 let redis: Redis;
@@ -49,17 +50,39 @@ test('SCRIPT LOAD compiles decide.lua and yields the SHA the store calls', async
 });
 
 test('after SCRIPT FLUSH (as after a restart) the store recovers from NOSCRIPT and re-caches the script', async () => {
-  const store = new RedisCounterStore({ redis: new Redis(REDIS_URL) });
+  // A private redis-server: SCRIPT FLUSH on the shared one would hit every other test file's scripts.
+  const own = await startRedisServer();
+  const admin = new Redis(own.url);
+  const store = new RedisCounterStore({ redis: new Redis(own.url) });
   try {
     expect((await store.decide(input())).allowed).toBe(true);
-    await redis.script('FLUSH');
-    expect(await redis.script('EXISTS', DECIDE_SHA)).toEqual([0]);
+    await admin.script('FLUSH');
+    expect(await admin.script('EXISTS', DECIDE_SHA)).toEqual([0]);
     const r = await store.decide(input());
     expect(r.allowed).toBe(true);
     expect(r.credits).toEqual({ state: 'ok', balance: 8 });
-    expect(await redis.script('EXISTS', DECIDE_SHA)).toEqual([1]);
+    expect(await admin.script('EXISTS', DECIDE_SHA)).toEqual([1]);
   } finally {
     await store.close();
+    admin.disconnect();
+    await own.stop();
+  }
+});
+
+test('every key a decision writes carries a TTL (garbage collection), also when only later calls of a window write', async () => {
+  const own = await startRedisServer();
+  const client = new Redis(own.url);
+  const store = new RedisCounterStore({ redis: client });
+  try {
+    const call = { ...input(), credits: null };
+    for (let i = 0; i < 3; i++) expect((await store.decide(call)).allowed).toBe(true);
+    const keys = await client.keys('*');
+    const usage = `{a:${accountId}}:usage`; // drained by the usage flusher, which owns its lifetime
+    expect(keys.length).toBeGreaterThan(1);
+    for (const key of keys.filter((k) => k !== usage)) expect(await client.pttl(key), key).toBeGreaterThan(0);
+  } finally {
+    await store.close();
+    await own.stop();
   }
 });
 
