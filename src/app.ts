@@ -26,6 +26,7 @@ import { resolveAdminToken } from './admin/admin-token.js';
 import { openCounterInspector } from './counters/open-counter-inspector.js';
 import { createAdminServer } from './transports/admin/admin-server.js';
 import { createSelfServiceRoutes } from './transports/self-service/self-service-routes.js';
+import { createSignupRoute } from './transports/self-service/signup-route.js';
 
 /** ms between readiness flipping to NOT_SERVING and the listeners closing, so load balancers and kubelet see it. */
 export const DEFAULT_DRAIN_DELAY_MS = 2_000;
@@ -77,9 +78,13 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     cleanup.unshift(() => inspector.close());
     const grpcServer = createGrpcServer({ checkAccess, rateLimit, logger, health: health.service });
     const selfService = createSelfServiceRoutes({ keys: path.keys, counters, sql, policy: () => policy.current, inspector });
-    const httpServer = createHttpServer({ checkAccess, logger, ready: () => readiness.ready, routes: { '/metrics': metricsRoute(metrics.registry), ...selfService } });
+    const { signup } = config;
+    const signupRoutes: Record<string, ReturnType<typeof createSignupRoute>> = signup.enabled
+      ? { '/v1/signup': createSignupRoute({ sql, counters, policy: () => policy.current, tier: signup.tier, perIpPerHour: signup.perIpPerHour, globalPerMinute: signup.globalPerMinute, trustProxy: config.trustProxy }) }
+      : {};
+    const httpServer = createHttpServer({ checkAccess, logger, ready: () => readiness.ready, routes: { '/metrics': metricsRoute(metrics.registry), ...selfService, ...signupRoutes } });
     const adminToken = options.adminToken ?? resolveAdminToken(config).token;
-    const adminServer = createAdminServer({ sql, adminToken, inspector, reloadPolicy: () => policy.reload(), logger });
+    const adminServer = createAdminServer({ sql, adminToken, inspector, reloadPolicy: () => policy.reload(), exportMaxAttempts: config.export.maxAttempts, logger });
     const servers = { http: httpServer, grpc: grpcServer, admin: adminServer };
     let closing: Promise<void> | undefined;
     const drainAndClose = async () => {

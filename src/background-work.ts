@@ -1,5 +1,5 @@
 // Work beside the decision path: the usage flusher (Redis → Postgres, exactly once), the change listener
-// (LISTEN/NOTIFY → caches), and the degraded gauge. Started by the composition root, stopped at drain.
+// (LISTEN/NOTIFY → caches), the degraded gauge, and the outbox exporter (when a sink is configured). Started by the composition root, stopped at drain.
 
 import { startChangeListener } from './changes/start-change-listener.js';
 import type { Config } from './config.js';
@@ -9,6 +9,8 @@ import type { DecisionPath } from './decision-path.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { startUsageFlusher } from './usage/start-usage-flusher.js';
+import { openExportRoute } from './export/open-export-route.js';
+import { startOutboxExporter } from './export/start-outbox-exporter.js';
 
 export interface BackgroundWork {
   /** Shutdown, after the listeners closed (no decision adds usage any more): the last flush. */
@@ -29,11 +31,14 @@ export async function startBackgroundWork(deps: { config: Config; sql: Sql; path
     sql,
     logger,
     intervalMs: config.usageFlushMs,
+    thresholds: config.quotaThresholds,
     onResult: ({ failed }) => {
       if (!failed) lastFlushOk = Date.now();
       metrics.setUsageFlushLag((Date.now() - lastFlushOk) / 1000);
     },
   });
+  const route = config.export.inServe ? openExportRoute(config.export) : undefined;
+  const exporter = route && startOutboxExporter({ sql, route, config: config.export, metrics: metrics.exports, logger });
   metrics.setDegraded(path.degraded.degraded);
   const unsubscribe = path.degraded.onChange((degraded) => metrics.setDegraded(degraded));
   let flushed = false;
@@ -45,6 +50,7 @@ export async function startBackgroundWork(deps: { config: Config; sql: Sql; path
     async close() {
       unsubscribe();
       if (!flushed) await flusher.stop();
+      await exporter?.stop();
       await listener.stop();
       await usage.close();
     },

@@ -29,6 +29,44 @@ export interface Config {
   policyFile: string | undefined;
   /** USAGE_FLUSH_MS: ms between usage flushes from the counters to Postgres. */
   usageFlushMs: number;
+  /** QUOTA_THRESHOLDS: fractions of the period quota (0 < f <= 10), one quota.threshold event each per period. */
+  quotaThresholds: readonly number[];
+  /** TRUST_PROXY=on: the client address is the first X-Forwarded-For hop, else the socket address. */
+  trustProxy: boolean;
+  signup: SignupConfig;
+  export: ExportConfig;
+}
+
+/** Where the exporter delivers outbox rows (usage → Stripe if set, else the webhook; quota.threshold → the webhook). */
+export interface ExportConfig {
+  /** STRIPE_API_KEY (a secret: never logged), STRIPE_METER_EVENT, STRIPE_API_BASE (tests: a local fake). */
+  stripe: { apiKey: string; meterEvent: string; apiBase: { host: string; port: number; protocol: 'http' | 'https' } | undefined } | undefined;
+  /** EXPORT_WEBHOOK_URL + EXPORT_WEBHOOK_SECRET (HMAC-SHA256 key; a secret). */
+  webhook: { url: string; secret: string } | undefined;
+  /** EXPORT_IN_SERVE=on (default): `serve` runs the exporter when a sink is set; off = only `tollgate export`. */
+  inServe: boolean;
+  /** EXPORT_POLL_MS: ms between polls when nothing is due. */
+  pollMs: number;
+  /** EXPORT_BATCH: rows claimed per transaction. */
+  batchSize: number;
+  /** EXPORT_MAX_ATTEMPTS: failed deliveries after which a row is `failed` (kept; retried by the admin API). */
+  maxAttempts: number;
+  /** EXPORT_BACKOFF_BASE_MS / EXPORT_BACKOFF_MAX_MS: exponential backoff with jitter, capped. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** EXPORT_TIMEOUT_MS: one delivery's time limit. */
+  timeoutMs: number;
+}
+
+/** Public sign-up (POST /v1/signup). */
+export interface SignupConfig {
+  /** SIGNUP_ENABLED=on; off by default. */
+  enabled: boolean;
+  /** SIGNUP_TIER: the tier new accounts start on (default free). */
+  tier: string;
+  /** SIGNUP_PER_IP_PER_HOUR / SIGNUP_GLOBAL_PER_MINUTE: sign-ups allowed per client address and in total. */
+  perIpPerHour: number;
+  globalPerMinute: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +90,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info', fail),
     policyFile: env.POLICY_FILE || undefined,
     usageFlushMs: int(env, 'USAGE_FLUSH_MS', 1000, 50, 3_600_000, fail),
+    quotaThresholds: fractions(env, 'QUOTA_THRESHOLDS', '0.8,1.0', fail),
+    trustProxy: oneOf(env, 'TRUST_PROXY', ['on', 'off'] as const, 'off', fail) === 'on',
+    signup: {
+      enabled: oneOf(env, 'SIGNUP_ENABLED', ['on', 'off'] as const, 'off', fail) === 'on',
+      tier: env.SIGNUP_TIER || 'free',
+      perIpPerHour: int(env, 'SIGNUP_PER_IP_PER_HOUR', 5, 1, 1_000_000, fail),
+      globalPerMinute: int(env, 'SIGNUP_GLOBAL_PER_MINUTE', 60, 1, 1_000_000, fail),
+    },
+    export: exportConfig(env, fail),
   };
   if (config.adminToken !== undefined && config.adminToken.length < 16) fail('ADMIN_TOKEN', 'must be at least 16 characters');
   if (problems.length > 0) throw new InputError(problems);
@@ -70,6 +117,42 @@ function counters(env: Env, fail: (name: string, message: string) => void): Coun
   }
   if (env.REDIS_URL) return { kind: 'redis', url: url(env, 'REDIS_URL', ['redis:', 'rediss:'], fail) };
   return { kind: 'memory' };
+}
+
+function exportConfig(env: Env, fail: (name: string, message: string) => void): ExportConfig {
+  let apiBase: NonNullable<ExportConfig['stripe']>['apiBase'];
+  if (env.STRIPE_API_BASE) {
+    const base = url(env, 'STRIPE_API_BASE', ['http:', 'https:'], fail);
+    try {
+      const parsed = new URL(base);
+      const protocol = parsed.protocol === 'http:' ? 'http' : 'https';
+      apiBase = { host: parsed.hostname, port: Number(parsed.port || (protocol === 'http' ? 80 : 443)), protocol };
+    } catch {
+      // reported by url()
+    }
+  }
+  if (env.EXPORT_WEBHOOK_URL && !env.EXPORT_WEBHOOK_SECRET) fail('EXPORT_WEBHOOK_SECRET', 'is required with EXPORT_WEBHOOK_URL (the HMAC key receivers check)');
+  return {
+    stripe: env.STRIPE_API_KEY ? { apiKey: env.STRIPE_API_KEY, meterEvent: env.STRIPE_METER_EVENT || 'api_requests', apiBase } : undefined,
+    webhook: env.EXPORT_WEBHOOK_URL ? { url: url(env, 'EXPORT_WEBHOOK_URL', ['http:', 'https:'], fail), secret: env.EXPORT_WEBHOOK_SECRET ?? '' } : undefined,
+    inServe: oneOf(env, 'EXPORT_IN_SERVE', ['on', 'off'] as const, 'on', fail) === 'on',
+    pollMs: int(env, 'EXPORT_POLL_MS', 1000, 10, 3_600_000, fail),
+    batchSize: int(env, 'EXPORT_BATCH', 50, 1, 1000, fail),
+    maxAttempts: int(env, 'EXPORT_MAX_ATTEMPTS', 20, 1, 1000, fail),
+    backoffBaseMs: int(env, 'EXPORT_BACKOFF_BASE_MS', 1000, 1, 3_600_000, fail),
+    backoffMaxMs: int(env, 'EXPORT_BACKOFF_MAX_MS', 300_000, 1, 86_400_000, fail),
+    timeoutMs: int(env, 'EXPORT_TIMEOUT_MS', 10_000, 10, 300_000, fail),
+  };
+}
+
+/** `0.8,1.0` → [0.8, 1]; sorted, distinct; '' or `none` = no events. */
+function fractions(env: Env, name: string, fallback: string, fail: (name: string, message: string) => void): number[] {
+  const raw = env[name] ?? fallback;
+  if (raw.trim() === '' || raw.trim() === 'none') return [];
+  const values = raw.split(',').map((part) => part.trim());
+  const bad = values.filter((v) => !/^\d+(\.\d{1,4})?$/.test(v) || Number(v) <= 0 || Number(v) > 10);
+  if (bad.length > 0) fail(name, `expected fractions of the quota like 0.8,1.0 (each > 0, at most 10, 4 decimals) but got "${bad.join(',')}"`);
+  return [...new Set(values.map(Number))].filter((v) => v > 0 && v <= 10).sort((a, b) => a - b);
 }
 
 function url(env: Env, name: string, protocols: string[], fail: (name: string, message: string) => void): string {

@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { serve } from '../serve.js';
+import { exportCommand } from './export-command.js';
 import { accountsCommand, checkCommand, creditsCommand, keysCommand } from './account-commands.js';
 import { applyPolicyFile } from '../policy/apply-policy-file.js';
 import { print } from './output.js';
@@ -27,6 +28,8 @@ export const USAGE = `Usage: tollgate <command> [options]
   billing --account ID [--month 2026-11] plan price, included quota, overage (pro rata, to the cent), credits spent
   check --key K [--method GET] [--path /] [--endpoint E] [--cost N]
                                          one decision, printed with the headers a proxy would relay
+  export [--once]                        deliver the outbox (usage, quota-threshold events) to Stripe and/or the
+                                         webhook until SIGTERM; --once: everything due now, then exit
   import-envoy-ratelimit <file.yaml>…    envoyproxy/ratelimit config files → a ratelimit_domains section
                                          on stdout (no database access)
 
@@ -54,6 +57,7 @@ const COMMANDS: Record<string, Handler> = {
   usage: usageCommand,
   billing: billingCommand,
   check: checkCommand,
+  export: exportCommand,
 };
 
 export async function runCommand(command: string, args: string[], config: Readonly<Config>): Promise<void> {

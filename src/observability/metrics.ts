@@ -7,6 +7,7 @@ import type { Transport } from '../access/access-request.js';
 import type { Decision } from '../access/decision.js';
 import { QUOTA_POLICY } from '../access/decision-from-counters.js';
 import type { Policy } from '../policy/policy.js';
+import { exportMetrics } from '../export/export-metrics.js';
 import { counterCells } from './counter-cells.js';
 import { histogramCells } from './histogram-cells.js';
 
@@ -29,6 +30,8 @@ export class Metrics {
   readonly keyCache = counterCells(this.registry, 'tollgate_key_cache_total', 'API key cache lookups by result (hit|miss|negative_hit).', ['result']);
   readonly shadowDenied = counterCells(this.registry, 'tollgate_shadow_denied_total', 'Decisions a shadow-mode policy would have denied.', ['tier', 'policy']);
   readonly nearLimit = counterCells(this.registry, 'tollgate_near_limit_total', 'Allowed decisions that left at most 20% of a policy.', ['tier', 'policy']);
+  /** The outbox exporter's lag, failures and deliveries. */
+  readonly exports = exportMetrics(this.registry);
   private readonly degraded = new Gauge({ name: 'tollgate_degraded', help: '1 while decisions run in a failure mode (Redis unreachable), else 0.', registers: [this.registry] });
   private readonly usageFlushLag = new Gauge({ name: 'tollgate_usage_flush_lag_seconds', help: 'Age of the oldest usage not yet flushed to Postgres, in seconds.', registers: [this.registry] });
   private readonly policyLimit = new Gauge({ name: 'tollgate_policy_limit', help: 'Configured limit per tier and policy (monthly-quota in units); endpoint * for tier-wide limits.', labelNames: ['tier', 'policy', 'endpoint'] as const, registers: [this.registry] });

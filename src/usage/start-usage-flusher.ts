@@ -27,6 +27,8 @@ export interface UsageFlusherOptions {
   logger: Logger;
   /** ms between flushes (USAGE_FLUSH_MS). */
   intervalMs: number;
+  /** QUOTA_THRESHOLDS: fractions of the period quota that emit a `quota.threshold` outbox event once each. */
+  thresholds?: readonly number[];
   /** Told the outcome of every flush (e.g. the flush-lag gauge). */
   onResult?: (result: FlushResult) => void;
 }
@@ -45,13 +47,13 @@ export interface UsageFlusher {
   stop(): Promise<FlushResult>;
 }
 
-export function startUsageFlusher({ sources, sql, logger, intervalMs, onResult }: UsageFlusherOptions): UsageFlusher {
+export function startUsageFlusher({ sources, sql, logger, intervalMs, thresholds = [], onResult }: UsageFlusherOptions): UsageFlusher {
   let running: Promise<FlushResult> = Promise.resolve({ batches: 0, failed: false });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const flushNow = () =>
     (running = running.then(async () => {
-      const result = await flushAll(sources, sql, logger);
+      const result = await flushAll(sources, sql, logger, thresholds);
       onResult?.(result);
       return result;
     }));
@@ -69,12 +71,12 @@ export function startUsageFlusher({ sources, sql, logger, intervalMs, onResult }
   };
 }
 
-async function flushAll(sources: UsageSource[], sql: Sql, logger: Logger): Promise<FlushResult> {
+async function flushAll(sources: UsageSource[], sql: Sql, logger: Logger, thresholds: readonly number[]): Promise<FlushResult> {
   const result: FlushResult = { batches: 0, failed: false };
   for (const source of sources) {
     try {
       let accounts = await knownAccounts(sql, await source.accounts());
-      for (let round = 0; round < MAX_ROUNDS && accounts.length > 0; round++) accounts = await flushRound(source, sql, accounts, result);
+      for (let round = 0; round < MAX_ROUNDS && accounts.length > 0; round++) accounts = await flushRound(source, sql, accounts, result, thresholds);
     } catch (err) {
       result.failed = true;
       logger.warn({ err }, 'usage flush failed; the usage stays pending and is retried');
@@ -91,7 +93,7 @@ async function knownAccounts(sql: Sql, ids: string[]): Promise<string[]> {
 }
 
 /** Takes, writes and acks one batch per account; returns the accounts that may have more (a retried batch was taken). */
-async function flushRound(source: UsageSource, sql: Sql, accounts: string[], result: FlushResult): Promise<string[]> {
+async function flushRound(source: UsageSource, sql: Sql, accounts: string[], result: FlushResult, thresholds: readonly number[]): Promise<string[]> {
   const again: string[] = [];
   for (let i = 0; i < accounts.length; i += BATCHES_PER_TRANSACTION) {
     const batches: UsageBatch[] = [];
@@ -101,7 +103,7 @@ async function flushRound(source: UsageSource, sql: Sql, accounts: string[], res
       if (batch) batches.push(batch);
       if (batch && batch.batchId !== newId) again.push(accountId);
     }));
-    await writeUsageBatches(sql, batches);
+    await writeUsageBatches(sql, batches, { thresholds });
     await Promise.all(batches.map((b) => source.ack(b.accountId, b.batchId)));
     result.batches += batches.length;
   }

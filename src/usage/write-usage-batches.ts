@@ -1,7 +1,14 @@
 // Usage flushing, Postgres side: batches → usage_monthly + credit_ledger in ONE transaction, each batch at most once.
 
 import type { Sql } from '../db/sql.js';
+import { detectQuotaThresholds, lockAccountsForThresholds } from '../export/detect-quota-thresholds.js';
+import { writeUsageOutbox } from '../export/write-usage-outbox.js';
 import type { UsageBatch } from './usage-source.js';
+
+export interface WriteUsageOptions {
+  /** Fractions of the period quota that emit one `quota.threshold` event each (QUOTA_THRESHOLDS); [] = none. */
+  thresholds?: readonly number[];
+}
 
 interface Total {
   accountId: string;
@@ -17,7 +24,7 @@ interface Total {
  * the usage_batches primary key turns a replayed batch into a no-op. Throws when Postgres fails;
  * then nothing is written and the caller keeps the batches pending.
  */
-export async function writeUsageBatches(sql: Sql, batches: UsageBatch[]): Promise<string[]> {
+export async function writeUsageBatches(sql: Sql, batches: UsageBatch[], options: WriteUsageOptions = {}): Promise<string[]> {
   if (batches.length === 0) return [];
   // Same order in every replica, so two flushes of overlapping batches cannot deadlock.
   const sorted = [...batches].sort((a, b) => (a.batchId < b.batchId ? -1 : a.batchId > b.batchId ? 1 : 0));
@@ -29,8 +36,14 @@ export async function writeUsageBatches(sql: Sql, batches: UsageBatch[]): Promis
     );
     const written = new Set(fresh.map((r) => r.batch_id));
     const news = sorted.filter((b) => written.has(b.batchId));
-    await addUsage(tx, totals(news));
+    const thresholds = options.thresholds ?? [];
+    if (thresholds.length > 0) await lockAccountsForThresholds(tx, news.map((b) => b.accountId));
+    const added = totals(news);
+    await addUsage(tx, added);
     await debitCredits(tx, news);
+    // Export and threshold events commit (or roll back) with the usage itself.
+    await writeUsageOutbox(tx, news);
+    await detectQuotaThresholds(tx, added, thresholds);
   });
   return sorted.map((b) => b.batchId);
 }

@@ -13,6 +13,8 @@ export interface AdminDeps {
   inspector?: CounterInspector;
   /** Called after a policy change committed, so this replica serves it at once (others follow by refresh/NOTIFY). */
   reloadPolicy?: () => Promise<void>;
+  /** EXPORT_MAX_ATTEMPTS: where an undelivered outbox row counts as failed (default 20). */
+  exportMaxAttempts?: number;
   /** ms since the epoch (default Date.now), for the default billing month and key expiry checks. */
   now?: () => number;
 }

@@ -11,6 +11,7 @@ import { validateObject } from './body-schema.js';
 import { creditRoutes } from './credit-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { openApiDocument } from './openapi.js';
+import { outboxRoutes } from './outbox-routes.js';
 import { policyRoutes } from './policy-routes.js';
 import { reportRoutes } from './report-routes.js';
 
@@ -27,7 +28,7 @@ export interface AdminServerOptions extends AdminDeps {
 
 /** Every route the admin listener serves, the OpenAPI document's own route included. */
 export function adminRoutes(deps: AdminDeps): AdminRoute[] {
-  const routes = [...accountRoutes(deps), ...keyRoutes(deps), ...creditRoutes(deps), ...policyRoutes(deps), ...reportRoutes(deps)];
+  const routes = [...accountRoutes(deps), ...keyRoutes(deps), ...creditRoutes(deps), ...policyRoutes(deps), ...reportRoutes(deps), ...outboxRoutes(deps)];
   const openapi: AdminRoute = {
     method: 'GET',
     path: '/admin/openapi.json',
