@@ -1,17 +1,11 @@
 // The counter seam: one atomic decision over rate limits, monthly quota and credits for one account.
 
-import type { Algorithm } from '../policy/policy.js';
+import type { LimitRule } from '../policy/policy.js';
 
-export interface LimitCheck {
+/** A policy limit as the store counts it for one call. */
+export interface LimitCheck extends LimitRule {
   /** Stable counter id within the account, e.g. `t:per-minute` (tier) or `e:chat:chat-minute`. */
   id: string;
-  name: string;
-  algorithm: Algorithm;
-  limit: number;
-  windowMs: number;
-  /** token_bucket capacity; defaults to limit. */
-  burst?: number;
-  shadow: boolean;
   /** Units this call consumes from this limit (1 per request). */
   hits: number;
 }
