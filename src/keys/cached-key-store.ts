@@ -50,9 +50,20 @@ export class CachedKeyStore implements KeyStore {
 
   findByHash(hash: string): Promise<KeyRecord | null> {
     const entry = this.found.get(hash) ?? this.unknown.get(hash);
-    if (entry !== undefined && entry.freshUntil > this.now()) {
-      this.onLookup?.(entry.record ? 'hit' : 'negative_hit');
-      return entry.promise;
+    if (entry !== undefined) {
+      const now = this.now();
+      if (entry.freshUntil > now) {
+        this.onLookup?.(entry.record ? 'hit' : 'negative_hit');
+        return entry.promise;
+      }
+      // Refresh ahead: within one more TTL a stale entry still answers at once while one background
+      // load renews it, so a hot key never makes a decision wait for Postgres. Changes do not wait
+      // for the TTL (LISTEN/NOTIFY invalidates); the TTL is only the safety net.
+      if (entry.freshUntil + this.ttlMs > now) {
+        this.onLookup?.(entry.record ? 'hit' : 'negative_hit');
+        if (!this.loading.has(hash)) this.load(hash, entry).catch(() => {});
+        return entry.promise;
+      }
     }
     this.onLookup?.('miss');
     return this.loading.get(hash) ?? this.load(hash, entry);

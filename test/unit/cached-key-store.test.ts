@@ -41,7 +41,7 @@ function setup(options: { ttlMs?: number; negativeTtlMs?: number; maxEntries?: n
 }
 
 describe('CachedKeyStore', () => {
-  test('serves a found key from memory until its TTL, then reloads it', async () => {
+  test('serves a found key from memory until its TTL, then refreshes it ahead without making a lookup wait', async () => {
     const { inner, clock, cache } = setup({ ttlMs: 1_000 });
     inner.records.set('h1', record('key_1'));
     expect(await cache.findByHash('h1')).toEqual(record('key_1'));
@@ -50,6 +50,20 @@ describe('CachedKeyStore', () => {
     expect(await cache.findByHash('h1')).toMatchObject({ revoked: false });
     expect(inner.calls).toBe(1);
     clock.now += 1;
+    // Stale within one more TTL: answered at once from memory, one background load renews it.
+    expect(await cache.findByHash('h1')).toMatchObject({ revoked: false });
+    expect(inner.calls).toBe(2);
+    await new Promise((r) => setImmediate(r));
+    expect(await cache.findByHash('h1')).toMatchObject({ revoked: true });
+    expect(inner.calls).toBe(2);
+  });
+
+  test('an entry older than two TTLs is not served: the lookup waits for Postgres', async () => {
+    const { inner, clock, cache } = setup({ ttlMs: 1_000 });
+    inner.records.set('h1', record('key_1'));
+    await cache.findByHash('h1');
+    inner.records.set('h1', { ...record('key_1'), revoked: true });
+    clock.now += 2_000;
     expect(await cache.findByHash('h1')).toMatchObject({ revoked: true });
     expect(inner.calls).toBe(2);
   });
@@ -68,6 +82,9 @@ describe('CachedKeyStore', () => {
     expect(inner.calls).toBe(1);
     inner.records.set('nope', record('key_new'));
     clock.now += 500;
+    // Refreshed ahead like a found key (a created key also arrives by notification, see invalidate).
+    expect(await cache.findByHash('nope')).toBeNull();
+    await new Promise((r) => setImmediate(r));
     expect(await cache.findByHash('nope')).toEqual(record('key_new'));
     expect(inner.calls).toBe(2);
   });
