@@ -1,6 +1,6 @@
 // Build step: copies the non-TypeScript runtime assets (Lua scripts, SQL migrations) next to the compiled JS.
 import { cpSync, mkdirSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 const assets = [
   ['src/counters', 'dist/counters', (f) => f.endsWith('.lua')],
@@ -11,4 +11,3 @@ for (const [from, to, keep] of assets) {
   mkdirSync(to, { recursive: true });
   for (const file of readdirSync(from).filter(keep)) cpSync(join(from, file), join(to, file));
 }
-void dirname;
