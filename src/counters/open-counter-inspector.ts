@@ -19,7 +19,7 @@ export async function openCounterInspector(config: Readonly<Config>, store?: Cou
     if (!(store instanceof MemoryCounterStore)) throw new Error('openCounterInspector: in-process counters need the MemoryCounterStore instance');
     return new MemoryCounterInspector(store);
   }
-  const options: RedisOptions = { commandTimeout: INSPECT_TIMEOUT_MS, connectTimeout: INSPECT_TIMEOUT_MS, maxRetriesPerRequest: 1, lazyConnect: true };
+  const options: RedisOptions = { commandTimeout: INSPECT_TIMEOUT_MS, connectTimeout: INSPECT_TIMEOUT_MS, maxRetriesPerRequest: 1, lazyConnect: true, connectionName: 'tollgate-inspector' };
   const redis = counters.kind === 'redis-cluster' ? new Cluster(counters.nodes, { redisOptions: options, lazyConnect: true }) : new Redis(counters.url, options);
   // Errors reach the admin request that reads; Redis being down at start must not stop the app (FAILURE_MODE open/local).
   redis.on('error', () => {});

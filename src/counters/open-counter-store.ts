@@ -40,6 +40,8 @@ export async function openCounterStore(config: Readonly<Config>, embedded: { mem
     keepAlive: 30_000,
     enableAutoPipelining: true,
     lazyConnect: true,
+    // CLIENT LIST / MONITOR tell decision traffic from the background connection (the bench counts it apart).
+    connectionName: 'tollgate-decisions',
   };
   const redis = counters.kind === 'redis-cluster' ? new Cluster(counters.nodes, clusterOptions(options)) : new Redis(counters.url, options);
   // Failures reach decisions as StoreUnavailable and the degraded state; the client's events would only repeat them.

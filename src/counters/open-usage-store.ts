@@ -28,7 +28,7 @@ export async function openUsageStore(config: Readonly<Config>, memory?: MemoryCo
     if (!memory) throw new Error('openUsageStore: the in-process counter store is required without Redis');
     return { source: memory, credits: memory, close: async () => {} };
   }
-  const options: RedisOptions = { commandTimeout: BACKGROUND_TIMEOUT_MS, connectTimeout: BACKGROUND_TIMEOUT_MS, maxRetriesPerRequest: 1, enableAutoPipelining: true, lazyConnect: true };
+  const options: RedisOptions = { commandTimeout: BACKGROUND_TIMEOUT_MS, connectTimeout: BACKGROUND_TIMEOUT_MS, maxRetriesPerRequest: 1, enableAutoPipelining: true, lazyConnect: true, connectionName: 'tollgate-background' };
   const redis = counters.kind === 'redis-cluster'
     ? new Cluster(counters.nodes, { redisOptions: options, enableAutoPipelining: true, lazyConnect: true })
     : new Redis(counters.url, options);
