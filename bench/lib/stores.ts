@@ -1,5 +1,6 @@
-// The stores of the bench: a private Redis on loopback (so INFO commandstats and used_memory count
-// only the bench), a fresh Postgres database on the shared server, bulk accounts and keys, counters.
+// The stores of the bench: a private Redis on loopback (so INFO commandstats, reads and used_memory
+// count only the bench), a fresh Postgres database on the shared server, bulk accounts and keys,
+// counters, and the machine description.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -106,6 +107,12 @@ export function commandDelta(before: Record<string, number>, after: Record<strin
   return { total, byCommand };
 }
 
+/** Read events Redis processed (INFO stats total_reads_processed, all clients): ≈ client round trips, as one read can carry a pipelined batch. */
+export async function readsProcessed(redis: Redis): Promise<number> {
+  const m = (await redis.info('stats')).match(/^total_reads_processed:(\d+)/m);
+  return Number(m![1]);
+}
+
 export async function usedMemory(redis: Redis): Promise<number> {
   const m = (await redis.info('memory')).match(/^used_memory:(\d+)/m);
   return Number(m![1]);
@@ -123,6 +130,14 @@ export async function accountBytes(redis: Redis, accountId: string): Promise<{ b
   let bytes = 0;
   for (const key of keys) bytes += Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
   return { bytes, keys: keys.map((k) => k.slice(k.indexOf('}') + 1)) };
+}
+
+/** Median bytes of the first 100 accounts, and the key suffixes of the first one. */
+export async function medianAccountBytes(redis: Redis, accountIds: string[]): Promise<{ bytes: number; keys: string[] }> {
+  const per = await Promise.all(accountIds.slice(0, 100).map((id) => accountBytes(redis, id)));
+  const sorted = per.map((p) => p.bytes).sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return { bytes: sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2, keys: per[0]?.keys ?? [] };
 }
 
 export function machine(redisVersion: string): Record<string, string | number> {
@@ -153,36 +168,4 @@ export function machine(redisVersion: string): Record<string, string | number> {
       }
     })(),
   };
-}
-
-export interface MonitorSample {
-  decisions: number;
-  /** Commands sent by clients (MONITOR source = a client address), per decision. */
-  clientPerDecision: Record<string, number>;
-  /** Commands run inside scripts (MONITOR source = lua), per decision. */
-  scriptPerDecision: Record<string, number>;
-}
-
-/**
- * Runs `fn` (which makes `decisions` decisions) under MONITOR on a second connection and counts the
- * commands clients sent vs the commands scripts ran: INFO commandstats counts both alike.
- */
-export async function monitorSample(redisUrl: string, decisions: number, fn: () => Promise<unknown>): Promise<MonitorSample> {
-  const client = new Redis(redisUrl);
-  const monitor = await client.monitor();
-  const clientCmds: Record<string, number> = {};
-  const scriptCmds: Record<string, number> = {};
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    const cmd = String(args[0]).toLowerCase();
-    if (cmd === 'monitor' || cmd === 'info') return;
-    const bucket = source === 'lua' ? scriptCmds : clientCmds;
-    bucket[cmd] = (bucket[cmd] ?? 0) + 1;
-  });
-  await new Promise((r) => setTimeout(r, 100));
-  await fn();
-  await new Promise((r) => setTimeout(r, 300));
-  monitor.disconnect();
-  client.disconnect();
-  const per = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round((1000 * v) / decisions) / 1000]));
-  return { decisions, clientPerDecision: per(clientCmds), scriptPerDecision: per(scriptCmds) };
 }

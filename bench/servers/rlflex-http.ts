@@ -1,5 +1,5 @@
 // Reference point (what a Node user would pick instead): a node:http /check server limiting with
-// rate-limiter-flexible's RateLimiterRedis (ioredis client), keyed by the x-api-key header.
+// rate-limiter-flexible's RateLimiterRedis (ioredis client, CLIENT SETNAME rlflex), keyed by the x-api-key header.
 // GET /check      → the allow limiter: the bench-allow limit (1e9 per 1 s fixed window)
 // GET /check-deny → the deny limiter: the bench-deny limit (1 per hour), exhausted after one call
 // Answers like Tollgate's /check: 204, or 403 + X-Tollgate-Status: 429. It does no key lookup at all.
@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
-const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true, maxRetriesPerRequest: 1, connectionName: 'rlflex' });
 const allow = new RateLimiterRedis({ storeClient: redis, keyPrefix: 'rlflex-allow', points: 1_000_000_000, duration: 1 });
 const deny = new RateLimiterRedis({ storeClient: redis, keyPrefix: 'rlflex-deny', points: 1, duration: 3600 });
 

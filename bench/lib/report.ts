@@ -1,0 +1,119 @@
+// The shape of bench/results/latest.json (what bench/lib/markdown.ts renders), and the builders of
+// its setup text and row entries.
+
+import * as C from './config.js';
+import type { FixedRateResult } from './fixed-rate.js';
+import { LOAD_CORE } from './load.js';
+import type { SelfTime } from './profile.js';
+import type { RedisShape, idleTraffic } from './redis-shape.js';
+import type { RotatingBody } from './rotating-body.js';
+import { requestsOf, type Row } from './rows.js';
+import { median } from './stats.js';
+import type { Distribution } from './usage.js';
+
+export interface RowReport {
+  id: string;
+  label: string;
+  kind: 'tollgate' | 'reference';
+  ceiling: string | undefined;
+  rps: number;
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  runs: Array<{ rps: number; p50Us: number; p90Us: number; p99Us: number; errors: number; statuses: Record<string, number> }>;
+  requests: number;
+  /** INFO commandstats, client-sent commands (script-internal left out), all connections. */
+  redisCommandsPerDecision: number;
+  /** INFO stats total_reads_processed, all clients: ≈ round trips per decision. */
+  redisReadsPerDecision: number;
+  redisByCommand: Record<string, number>;
+}
+
+export interface Target {
+  target: string;
+  value: string;
+  met: boolean;
+}
+
+export interface PostgresReport {
+  decisions: number;
+  /** Decision path (Tollgate /metrics): lookups that waited on a key load, and all key loads (misses + refresh-ahead). */
+  keyMisses: number;
+  keyLoads: number;
+  keyHits: number;
+  /** pg_stat_database.xact_commit of the bench database (all of Tollgate's Postgres work). */
+  busy: { seconds: number; transactions: number; perSecond: number };
+  idle?: { seconds: number; transactions: number; perSecond: number; keyLoads: number };
+  transactionsPerDecision: number;
+}
+
+export interface Report {
+  date: string;
+  machine: Record<string, string | number>;
+  setup: Record<string, unknown> & { runs: string; grpcLoad: string; httpLoad: string; keys: string; rls: string; grpcKeyRotation: string; postgresCounting: string; grpcKeyDistribution?: Distribution | undefined };
+  skipped: string[];
+  warmUp: Record<string, unknown>;
+  spot: Record<string, { got: string; expected: string }>;
+  redisShape: { note: string; scriptOnlyCommands: string[]; rows: RedisShape[]; idle: ReturnType<typeof idleTraffic> };
+  rows: RowReport[];
+  fixedRate?: {
+    offered: number;
+    seconds: number;
+    grpcClient: string;
+    httpClient: string;
+    runs: Array<{ id: string; label: string; kind: 'tollgate' | 'reference'; result: FixedRateResult }>;
+  };
+  postgres: PostgresReport;
+  millionKeys?: Record<string, unknown> & { keySpace: string; rps: number; p99Us: number; distinctUnknownKeysSent: number; unknownRequests: number; postgresPerDecision: number; postgresPerUnknownRequest: number; redisCommandsPerDecision: number };
+  memory?: {
+    keysWarmed: number;
+    cacheEntriesBefore: number;
+    cacheEntriesAfter: number;
+    cacheEntriesNote: string;
+    keyLoadsDuringWarm: number;
+    rssBeforeMiB: number;
+    rssAfterMiB: number;
+    rssSpreadKiB: number;
+    heapUsedBeforeMiB: number;
+    heapUsedAfterMiB: number;
+    rssBytesPerCachedKey: number;
+    heapBytesPerCachedKey: number;
+    coldLookupsPerSecond: number;
+    warm: Record<string, number>;
+    settleMs: number;
+  };
+  redisPerAccount: { allow: { bytes: number; keys: string[] }; deny: { bytes: number; keys: string[] }; usedMemoryDeltaPerAccount: number; usedMemoryDeltaPerRlsCounter: number };
+  targets: Target[];
+  profile?: { totalMs: number; top: SelfTime[]; byArea: Array<{ area: string; pct: number }> } | undefined;
+}
+
+export function rowReport(r: Row): RowReport {
+  const requests = requestsOf(r);
+  return {
+    id: r.id, label: r.label, kind: r.kind, ceiling: r.ceiling,
+    rps: median(r.results.map((x) => x.rps)), p50Us: median(r.results.map((x) => x.p50)), p90Us: median(r.results.map((x) => x.p90)), p99Us: median(r.results.map((x) => x.p99)),
+    runs: r.results.map((x) => ({ rps: Math.round(x.rps), p50Us: x.p50, p90Us: x.p90, p99Us: x.p99, errors: x.errors, statuses: x.statuses })),
+    requests,
+    redisCommandsPerDecision: r.redisCalls / requests,
+    redisReadsPerDecision: r.redisReads / requests,
+    redisByCommand: r.redisByCommand,
+  };
+}
+
+export function setupText(opts: { bodies: RotatingBody[]; grpcKeyDistribution: Distribution | undefined; steadyStateSeconds: number }): Report['setup'] {
+  return {
+    cores: `servers (Tollgate, references) pinned to core ${C.SERVER_CORE}; h2load / wrk / the bench on core ${LOAD_CORE}; Redis (private instance) and Postgres (shared server) unpinned`,
+    runs: `${C.REPS} runs of ${C.SECONDS} s per row, interleaved round-robin across rows; medians reported`,
+    grpcLoad: `h2load -c ${C.GRPC_CLIENTS} -m ${C.GRPC_STREAMS} -t 1 (${C.GRPC_CLIENTS * C.GRPC_STREAMS} in flight)`,
+    httpLoad: `wrk -t 1 -c ${C.HTTP_CONNECTIONS} (${C.HTTP_CONNECTIONS} in flight), Lua rotates x-api-key per request`,
+    keysPerPath: C.KEYS,
+    keys: `${C.KEYS} distinct keys per path (bench-allow: fixed window 1e9/s, quota unlimited; bench-deny: 1/hour, spent during warm-up)`,
+    rls: `domain bench, one descriptor per request rotating over ${C.KEYS} values (bench_allow_user: fixed window 1e9/s; bench_deny_user: 1/hour, spent during warm-up)`,
+    grpcKeyRotation: `h2load reads the -d body with pread() per request; the bench rewrites the key (or descriptor value) bytes in place every ~0.2 ms from a worker thread, cycling ${C.KEYS} values (${opts.bodies.reduce((n, b) => n + b.rotations, 0)} rotations over all gRPC runs)`,
+    grpcKeyDistribution: opts.grpcKeyDistribution,
+    tollgate: 'node dist/main.js, LOG_LEVEL=warn, other settings default',
+    postgresCounting: 'decision path: Tollgate /metrics deltas (tollgate_key_cache_total{result="miss"}: lookups that waited on Postgres; tollgate_store_duration_seconds_count{store="postgres",operation="find_key"}: every key load, misses and refresh-ahead renewals); all of Tollgate\'s Postgres work: pg_stat_database.xact_commit of the bench database (each query outside a transaction is one), read after a settle so idle backends have flushed their stats',
+    steadyStateSeconds: Math.round(opts.steadyStateSeconds),
+    only: C.ROWS ? [...C.ROWS] : undefined,
+  };
+}

@@ -1,0 +1,74 @@
+// The rows of the main table: Tollgate's decision paths and the reference servers, each a
+// closed-loop load (h2load for gRPC, wrk for HTTP) against one server and path.
+
+import { join } from 'node:path';
+import { GRPC_CLIENTS, GRPC_STREAMS, HTTP_CONNECTIONS } from './config.js';
+import { CHECK_PATH, RLS_PATH } from './grpc-bodies.js';
+import { h2loadGrpc, wrkHttp, type LoadResult } from './load.js';
+import type { RotatingBody } from './rotating-body.js';
+
+export interface Row {
+  id: string;
+  label: string;
+  kind: 'tollgate' | 'reference';
+  transport: 'grpc' | 'http';
+  /** The row this one is compared with ("vs ceiling"); undefined for a ceiling itself. */
+  ceiling: string | undefined;
+  /** The Redis connection that carries this row's decisions (MONITOR); undefined: no Redis. */
+  redisConnection: string | undefined;
+  run: (seconds: number, logFile: string) => Promise<LoadResult>;
+  results: LoadResult[];
+  /** INFO commandstats deltas summed over the runs: client-sent commands (script-internal ones left out), and per command. */
+  redisCalls: number;
+  redisByCommand: Record<string, number>;
+  /** INFO stats total_reads_processed deltas summed over the runs (all clients). */
+  redisReads: number;
+}
+
+export interface RowSetup {
+  benchDir: string;
+  ports: { grpc: number; http: number; noopGrpc: number; noopHttp: number; rlflex: number };
+  bodies: { checkAllow: RotatingBody; checkDeny: RotatingBody; rlsAllow: RotatingBody; rlsDeny: RotatingBody };
+  keysFiles: { allow: string; deny: string };
+}
+
+export function buildRows({ benchDir, ports, bodies, keysFiles }: RowSetup): Row[] {
+  const grpc = (port: number, path: string, body: RotatingBody) => (seconds: number, logFile: string) =>
+    body.during(() => h2loadGrpc({ port, path, bodyFile: body.file, seconds, clients: GRPC_CLIENTS, streams: GRPC_STREAMS, logFile }));
+  const script = join(benchDir, 'wrk/rotate-keys.lua');
+  const http = (port: number, path: string, keysFile: string) => (seconds: number) =>
+    wrkHttp({ port, path, script, scriptArgs: [keysFile, path], seconds, connections: HTTP_CONNECTIONS });
+  const row = (id: string, label: string, kind: Row['kind'], transport: Row['transport'], ceiling: string | undefined, redisConnection: string | undefined, run: Row['run']): Row =>
+    ({ id, label, kind, transport, ceiling, redisConnection, run, results: [], redisCalls: 0, redisByCommand: {}, redisReads: 0 });
+  const T = 'tollgate-decisions';
+  return [
+    row('grpc-noop', 'gRPC · no-op @grpc/grpc-js Check (ceiling)', 'reference', 'grpc', undefined, undefined, grpc(ports.noopGrpc, CHECK_PATH, bodies.checkAllow)),
+    row('grpc-allow', 'gRPC ext_authz Check · allow', 'tollgate', 'grpc', 'grpc-noop', T, grpc(ports.grpc, CHECK_PATH, bodies.checkAllow)),
+    row('grpc-deny', 'gRPC ext_authz Check · deny (429)', 'tollgate', 'grpc', 'grpc-noop', T, grpc(ports.grpc, CHECK_PATH, bodies.checkDeny)),
+    row('grpc-rls-noop', 'gRPC · no-op @grpc/grpc-js ShouldRateLimit (ceiling)', 'reference', 'grpc', undefined, undefined, grpc(ports.noopGrpc, RLS_PATH, bodies.rlsAllow)),
+    row('grpc-rls-allow', 'gRPC RLS ShouldRateLimit · allow (OK)', 'tollgate', 'grpc', 'grpc-rls-noop', T, grpc(ports.grpc, RLS_PATH, bodies.rlsAllow)),
+    row('grpc-rls-deny', 'gRPC RLS ShouldRateLimit · deny (OVER_LIMIT)', 'tollgate', 'grpc', 'grpc-rls-noop', T, grpc(ports.grpc, RLS_PATH, bodies.rlsDeny)),
+    row('http-noop', 'HTTP · no-op node:http (ceiling)', 'reference', 'http', undefined, undefined, http(ports.noopHttp, '/check', keysFiles.allow)),
+    row('http-rlflex-allow', 'HTTP · rate-limiter-flexible · allow', 'reference', 'http', 'http-noop', 'rlflex', http(ports.rlflex, '/check', keysFiles.allow)),
+    row('http-rlflex-deny', 'HTTP · rate-limiter-flexible · deny', 'reference', 'http', 'http-noop', 'rlflex', http(ports.rlflex, '/check-deny', keysFiles.deny)),
+    row('http-allow', 'HTTP /check · allow', 'tollgate', 'http', 'http-noop', T, http(ports.http, '/check', keysFiles.allow)),
+    row('http-deny', 'HTTP /check · deny (403 + X-Tollgate-Status 429)', 'tollgate', 'http', 'http-noop', T, http(ports.http, '/check', keysFiles.deny)),
+  ];
+}
+
+/** Every row id, in table order (checked against buildRows). */
+export const ROW_IDS = ['grpc-noop', 'grpc-allow', 'grpc-deny', 'grpc-rls-noop', 'grpc-rls-allow', 'grpc-rls-deny', 'http-noop', 'http-rlflex-allow', 'http-rlflex-deny', 'http-allow', 'http-deny'];
+
+/** BENCH_ROWS names only known rows (checked before anything starts). */
+export function checkRowIds(only: ReadonlySet<string> | undefined): void {
+  const unknown = [...(only ?? [])].filter((id) => !ROW_IDS.includes(id));
+  if (unknown.length > 0) throw new Error(`BENCH_ROWS: unknown row ${unknown.join(', ')}; rows are ${ROW_IDS.join(', ')}`);
+}
+
+/** BENCH_ROWS: the rows named (in table order), their ceilings kept out unless named too. */
+export function selectRows(rows: Row[], only: ReadonlySet<string> | undefined): Row[] {
+  if (rows.map((r) => r.id).join() !== ROW_IDS.join()) throw new Error('bench/lib/rows.ts: ROW_IDS out of date');
+  return only ? rows.filter((r) => only.has(r.id)) : rows;
+}
+
+export const requestsOf = (r: Row) => r.results.reduce((n, x) => n + x.requests, 0);
