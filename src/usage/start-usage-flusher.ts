@@ -17,6 +17,13 @@ import { writeUsageBatches } from './write-usage-batches.js';
 
 /** Batches written per transaction. */
 const BATCHES_PER_TRANSACTION = 500;
+/**
+ * Accounts taken (or acked) per round trip. The background connection pipelines what is issued
+ * together, and Redis runs a pipeline's scripts back to back while decisions wait behind them:
+ * 500 take-usage.lua calls measured 2.4 ms of Redis time in one go; 50 keep each stall near 0.25 ms,
+ * and the event loop gets a turn between chunks.
+ */
+const ACCOUNTS_PER_ROUND_TRIP = 50;
 /** Rounds per flush: a pending (retried) batch first, then the usage counted meanwhile. */
 const MAX_ROUNDS = 3;
 
@@ -97,15 +104,23 @@ async function flushRound(source: UsageSource, sql: Sql, accounts: string[], res
   const again: string[] = [];
   for (let i = 0; i < accounts.length; i += BATCHES_PER_TRANSACTION) {
     const batches: UsageBatch[] = [];
-    await Promise.all(accounts.slice(i, i + BATCHES_PER_TRANSACTION).map(async (accountId) => {
+    await inChunks(accounts.slice(i, i + BATCHES_PER_TRANSACTION), async (accountId) => {
       const newId = randomUUID();
       const batch = await source.take(accountId, newId);
       if (batch) batches.push(batch);
       if (batch && batch.batchId !== newId) again.push(accountId);
-    }));
+    });
     await writeUsageBatches(sql, batches, { thresholds });
-    await Promise.all(batches.map((b) => source.ack(b.accountId, b.batchId)));
+    await inChunks(batches, (b) => source.ack(b.accountId, b.batchId));
     result.batches += batches.length;
   }
   return again;
+}
+
+/** `fn` over `items`, ACCOUNTS_PER_ROUND_TRIP at a time, yielding to the event loop between chunks. */
+async function inChunks<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += ACCOUNTS_PER_ROUND_TRIP) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    await Promise.all(items.slice(i, i + ACCOUNTS_PER_ROUND_TRIP).map(fn));
+  }
 }
