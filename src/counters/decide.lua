@@ -31,6 +31,9 @@
 --  11 n = number of limits; then 6 values per limit i at 12+(i-1)*6:
 --     algorithm ("f" fixed | "s" sliding | "t" token), limit, windowMs, capacity (token_bucket
 --     burst; = limit otherwise), shadow ("1" | "0"), hits
+-- Batch form: ARGV[1] = "#batch", ARGV[2] = count, then each decision's ARGV (as above, 11+6n) in
+-- turn; KEYS likewise concatenated (3+n each). Returns one reply (below) per decision, nested, or
+-- { -1, message } for a decision whose evaluation failed; all run in one atomic script call.
 -- Returns a flat array of integers:
 --   [1] allowed 1|0  [2] now ms  [3] quota state 0 none|1 ok|2 denied|3 overage
 --   [4] quota used after the decision  [5] period start ms  [6] period end ms
@@ -169,84 +172,122 @@ local function token_bucket(key, now, limit, w, cap, hits)
     end }
 end
 
--- Main ---------------------------------------------------------------------------------------
+-- One decision ---------------------------------------------------------------------------------
 
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
-end
-local anchor, units = tonumber(ARGV[2]), tonumber(ARGV[3])
-local quota_limit, overage = tonumber(ARGV[4]), ARGV[5] == '1'
-local cost, seed = tonumber(ARGV[6]), tonumber(ARGV[7])
-local endpoint, seed_p, seed_u = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
-local n = tonumber(ARGV[11])
-if #KEYS ~= 3 + n or #ARGV ~= 11 + 6 * n then
-  return redis.error_reply('ERR decide.lua: expected 3+n keys and 11+6n args')
-end
+-- The decision over KEYS[ko+1 ..] and ARGV[ao+1 ..] (the layout above, shifted by the offsets), at
+-- `now`; returns the flat reply. All reads come before any write, so an error leaves nothing half done.
+local function decide(ko, ao, now)
+  local anchor, units = tonumber(ARGV[ao + 2]), tonumber(ARGV[ao + 3])
+  local quota_limit, overage = tonumber(ARGV[ao + 4]), ARGV[ao + 5] == '1'
+  local cost, seed = tonumber(ARGV[ao + 6]), tonumber(ARGV[ao + 7])
+  local endpoint, seed_p, seed_u = ARGV[ao + 8], tonumber(ARGV[ao + 9]), tonumber(ARGV[ao + 10])
+  local n = tonumber(ARGV[ao + 11])
+  local quota_key, credits_key, usage_key = KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3]
 
-local allowed = true
-local evals = {}
-for i = 1, n do
-  local b = 11 + (i - 1) * 6
-  local algo, limit, w = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-  local cap, shadow, hits = tonumber(ARGV[b + 4]), ARGV[b + 5] == '1', tonumber(ARGV[b + 6])
-  local e
-  if algo == 'f' then e = fixed_window(KEYS[3 + i], now, limit, w, hits)
-  elseif algo == 's' then e = sliding_window(KEYS[3 + i], now, limit, w, hits)
-  else e = token_bucket(KEYS[3 + i], now, limit, w, cap, hits) end
-  e.state = e.fits and 0 or (shadow and 2 or 1)
-  if e.state == 1 then allowed = false end
-  evals[i] = e
-end
-
-local p_start, p_end = billing_period(now, anchor)
-local q = redis.call('HMGET', KEYS[1], 'p', 'u')
-local used = (tonumber(q[1]) == p_start) and (tonumber(q[2]) or 0) or 0
-if seed_p == p_start and seed_u > used then used = seed_u end
-local q_state = 0
-if quota_limit then
-  if used + units <= quota_limit then q_state = 1 elseif overage then q_state = 3 else q_state = 2 end
-  if q_state == 2 then allowed = false end
-end
-
-local c_state, balance = 0, 0
-if cost then
-  balance = tonumber(redis.call('GET', KEYS[2])) or seed
-  -- A free call (cost 0) never denies, even on a balance an external correction made negative.
-  c_state = (cost == 0 or cost <= balance) and 1 or 2
-  if c_state == 2 then allowed = false end
-end
-
-local records = endpoint ~= ''
-if allowed then
-  used = used + units
-  if quota_limit or records then
-    redis.call('HSET', KEYS[1], 'p', str(p_start), 'u', str(used))
-    -- GC only, once per period: the TTL set at its first write outlives the period by 31 days.
-    if tonumber(q[1]) ~= p_start then redis.call('PEXPIRE', KEYS[1], str(p_end - now + 31 * DAY)) end
+  local allowed = true
+  local evals = {}
+  for i = 1, n do
+    local b = ao + 11 + (i - 1) * 6
+    local algo, limit, w = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+    local cap, shadow, hits = tonumber(ARGV[b + 4]), ARGV[b + 5] == '1', tonumber(ARGV[b + 6])
+    local key = KEYS[ko + 3 + i]
+    local e
+    if algo == 'f' then e = fixed_window(key, now, limit, w, hits)
+    elseif algo == 's' then e = sliding_window(key, now, limit, w, hits)
+    else e = token_bucket(key, now, limit, w, cap, hits) end
+    e.state = e.fits and 0 or (shadow and 2 or 1)
+    if e.state == 1 then allowed = false end
+    evals[i] = e
   end
-  if cost and cost > 0 then
-    balance = balance - cost
-    redis.call('SET', KEYS[2], str(balance))
+
+  local p_start, p_end = billing_period(now, anchor)
+  local q = redis.call('HMGET', quota_key, 'p', 'u')
+  local used = (tonumber(q[1]) == p_start) and (tonumber(q[2]) or 0) or 0
+  if seed_p == p_start and seed_u > used then used = seed_u end
+  local q_state = 0
+  if quota_limit then
+    if used + units <= quota_limit then q_state = 1 elseif overage then q_state = 3 else q_state = 2 end
+    if q_state == 2 then allowed = false end
   end
-  if records then
-    local field = str(p_start) .. '|' .. endpoint .. '|'
-    redis.call('HINCRBY', KEYS[3], field .. 'calls', 1)
-    redis.call('HINCRBY', KEYS[3], field .. 'units', str(units))
-    if cost and cost > 0 then redis.call('HINCRBY', KEYS[3], field .. 'credits', str(cost)) end
+
+  local c_state, balance = 0, 0
+  if cost then
+    balance = tonumber(redis.call('GET', credits_key)) or seed
+    -- A free call (cost 0) never denies, even on a balance an external correction made negative.
+    c_state = (cost == 0 or cost <= balance) and 1 or 2
+    if c_state == 2 then allowed = false end
   end
+
+  local records = endpoint ~= ''
+  if allowed then
+    used = used + units
+    if quota_limit or records then
+      redis.call('HSET', quota_key, 'p', str(p_start), 'u', str(used))
+      -- GC only, once per period: the TTL set at its first write outlives the period by 31 days.
+      if tonumber(q[1]) ~= p_start then redis.call('PEXPIRE', quota_key, str(p_end - now + 31 * DAY)) end
+    end
+    if cost and cost > 0 then
+      balance = balance - cost
+      redis.call('SET', credits_key, str(balance))
+    end
+    if records then
+      local field = str(p_start) .. '|' .. endpoint .. '|'
+      redis.call('HINCRBY', usage_key, field .. 'calls', 1)
+      redis.call('HINCRBY', usage_key, field .. 'units', str(units))
+      if cost and cost > 0 then redis.call('HINCRBY', usage_key, field .. 'credits', str(cost)) end
+    end
+  end
+
+  local out = { allowed and 1 or 0, now, q_state, used, p_start, p_end, c_state, balance }
+  for i = 1, n do
+    local e = evals[i]
+    local consumed = allowed and e.fits
+    if consumed then e.write() end
+    local rem = consumed and e.rem_after or e.rem_now
+    out[#out + 1] = e.state
+    out[#out + 1] = math.max(0, rem)
+    out[#out + 1] = consumed and e.reset_after or e.reset_now
+    out[#out + 1] = (e.state == 0) and 0 or e.retry
+  end
+  return out
 end
 
-local out = { allowed and 1 or 0, now, q_state, used, p_start, p_end, c_state, balance }
-for i = 1, n do
-  local e = evals[i]
-  local consumed = allowed and e.fits
-  if consumed then e.write() end
-  local rem = consumed and e.rem_after or e.rem_now
-  out[#out + 1] = e.state
-  out[#out + 1] = math.max(0, rem)
-  out[#out + 1] = consumed and e.reset_after or e.reset_now
-  out[#out + 1] = (e.state == 0) and 0 or e.retry
+-- Main -----------------------------------------------------------------------------------------
+
+-- ARGV "now" of one decision, or Redis TIME (read once per call).
+local server_now
+local function clock(arg)
+  local now = tonumber(arg)
+  if now then return now end
+  if not server_now then
+    local t = redis.call('TIME')
+    server_now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
+  end
+  return server_now
 end
-return out
+
+if ARGV[1] ~= '#batch' then
+  local n = tonumber(ARGV[11])
+  if not n or #KEYS ~= 3 + n or #ARGV ~= 11 + 6 * n then
+    return redis.error_reply('ERR decide.lua: expected 3+n keys and 11+6n args')
+  end
+  return decide(0, 0, clock(ARGV[1]))
+end
+
+-- Batch: several decisions, one after the other, each as if called alone; an error in one (e.g. a
+-- key of the wrong type) fails only that one, as { -1, message }.
+local count = tonumber(ARGV[2])
+local ko, ao = 0, 2
+local replies = {}
+for d = 1, count do
+  local n = tonumber(ARGV[ao + 11])
+  if not n or ko + 3 + n > #KEYS or ao + 11 + 6 * n > #ARGV then
+    return redis.error_reply('ERR decide.lua: malformed batch')
+  end
+  local ok, reply = pcall(decide, ko, ao, clock(ARGV[ao + 1]))
+  if ok then replies[d] = reply
+  else replies[d] = { -1, type(reply) == 'table' and tostring(reply.err) or tostring(reply) } end
+  ko, ao = ko + 3 + n, ao + 11 + 6 * n
+end
+if ko ~= #KEYS or ao ~= #ARGV then return redis.error_reply('ERR decide.lua: malformed batch') end
+return replies

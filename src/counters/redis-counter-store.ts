@@ -2,9 +2,10 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis } from 'ioredis';
+import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { StoreUnavailable } from '../errors.js';
 import { checkDecideInput } from './check-decide-input.js';
+import { DecideBatcher, type DecideCall } from './decide-batcher.js';
 import type { CounterStore, DecideInput, DecideResult, LimitCheck, LimitResult, LiveCredits, QuotaResult } from './counter-store.js';
 import { RedisScript } from './redis-script.js';
 
@@ -94,13 +95,21 @@ function decodeReply(input: DecideInput, reply: unknown): DecideResult {
 
 const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT');
 
+/** Script calls out at once before decisions wait for a reply (and then go as one batch). */
+const MAX_IN_FLIGHT = 2;
+/** Decisions per batch: bounds one script call's run time in Redis (~11 µs each). */
+const MAX_BATCH = 32;
+
 export class RedisCounterStore implements CounterStore, LiveCredits {
   private readonly redis: Redis | Cluster;
   private readonly now: (() => number) | undefined;
+  /** undefined for a Cluster: one call's keys share one slot, a batch's would not. */
+  private readonly batcher: DecideBatcher | undefined;
 
   constructor(options: { redis: Redis | Cluster; now?: () => number }) {
     this.redis = options.redis;
     this.now = options.now;
+    if (!options.redis.isCluster) this.batcher = new DecideBatcher((calls) => this.runBatch(calls), MAX_IN_FLIGHT, MAX_BATCH);
   }
 
   async decide(input: DecideInput): Promise<DecideResult> {
@@ -109,7 +118,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
     const args = decideArgs(input, this.now ? Math.floor(this.now()) : undefined);
     let reply: unknown;
     try {
-      reply = await this.run(keys, args);
+      reply = await (this.batcher ? this.batcher.run({ keys, args }) : this.run(keys, args));
     } catch (err) {
       // Redis and connection errors carry no key material (the script never sees API keys).
       throw new StoreUnavailable('redis', `decide failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
@@ -128,6 +137,23 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
 
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** One call in the single form, or several in the batch form; per call its reply or a ReplyError. */
+  private async runBatch(calls: DecideCall[]): Promise<unknown[]> {
+    if (calls.length === 1) return [await this.run(calls[0]!.keys, calls[0]!.args)];
+    const keys: string[] = [];
+    const args = ['#batch', String(calls.length)];
+    for (const call of calls) {
+      for (const key of call.keys) keys.push(key);
+      for (const arg of call.args) args.push(arg);
+    }
+    const replies = await this.run(keys, args);
+    if (!Array.isArray(replies) || replies.length !== calls.length) {
+      throw new Error(`decide.lua returned ${Array.isArray(replies) ? replies.length : typeof replies} replies for a batch of ${calls.length}`);
+    }
+    // { -1, message }: that decision's evaluation failed (e.g. a key of the wrong type), alone.
+    return replies.map((reply: unknown) => (Array.isArray(reply) && reply[0] === -1 ? new ReplyError(String(reply[1])) : reply));
   }
 
   /** EVALSHA; after a Redis restart or SCRIPT FLUSH the cache is empty, so EVAL (which caches it again). */

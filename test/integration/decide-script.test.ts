@@ -119,9 +119,11 @@ test('the script names no key of its own: every redis.call on a key uses KEYS or
   expect(calls.length).toBeGreaterThan(5);
   for (const [text, command, key] of calls) {
     if (command === 'TIME') continue;
-    expect(key, text).toMatch(/^(KEYS\[\d\]|key)$/);
+    expect(key, text).toMatch(/^(quota_key|credits_key|usage_key|key)$/);
   }
-  expect(DECIDE_SCRIPT).toMatch(/e = \w+\(KEYS\[3 \+ i\]/);
+  // Those names are KEYS of the decision (offset ko: 0 alone, or its place in a batch).
+  expect(DECIDE_SCRIPT).toMatch(/local quota_key, credits_key, usage_key = KEYS\[ko \+ 1\], KEYS\[ko \+ 2\], KEYS\[ko \+ 3\]/);
+  expect(DECIDE_SCRIPT).toMatch(/local key = KEYS\[ko \+ 3 \+ i\]/);
 });
 
 test('a free call (cost 0) passes on a negative live balance, a paid one is denied and leaves it', async () => {

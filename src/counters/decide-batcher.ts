@@ -1,0 +1,62 @@
+// Counters: decisions that arrive while Redis is busy with earlier ones go to it together, as ONE
+// decide.lua call in its batch form.
+
+/** One decide.lua call in its single form: KEYS and ARGV. */
+export interface DecideCall {
+  keys: string[];
+  args: string[];
+}
+
+interface Pending extends DecideCall {
+  resolve(reply: unknown): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Batching driven by replies, not by a timer: a call goes out at once while fewer than `maxInFlight`
+ * script calls are out; otherwise it waits for the next reply, and all that waited go together (at
+ * most `maxBatch`). Idle, nothing waits and every batch is one call in the single form. Under load,
+ * ioredis' per-command work, the syscalls and Redis' per-script overhead are paid once per batch.
+ * `send` answers one reply per call, in order: a value, or an Error for that call alone.
+ */
+export class DecideBatcher {
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly send: (calls: DecideCall[]) => Promise<unknown[]>,
+    private readonly maxInFlight: number,
+    private readonly maxBatch: number,
+  ) {}
+
+  run(call: DecideCall): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ keys: call.keys, args: call.args, resolve, reject });
+      if (this.inFlight < this.maxInFlight) this.flush();
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.inFlight++;
+    const done = () => {
+      this.inFlight--;
+      // The next batch goes out before this one's callers run, so Redis works while Node answers.
+      if (this.queue.length > 0) this.flush();
+    };
+    this.send(batch).then(
+      (replies) => {
+        done();
+        for (let i = 0; i < batch.length; i++) {
+          const reply = replies[i];
+          if (reply instanceof Error) batch[i]!.reject(reply);
+          else batch[i]!.resolve(reply);
+        }
+      },
+      (err: unknown) => {
+        done();
+        for (const pending of batch) pending.reject(err);
+      },
+    );
+  }
+}

@@ -1,0 +1,92 @@
+// Batched decisions on a real Redis: decisions that pile up while Redis is busy go as ONE decide.lua
+// call in its batch form, and each one's answer is what it would have been alone.
+
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { DecideInput } from '../../src/counters/counter-store.js';
+import { DECIDE_SHA, RedisCounterStore } from '../../src/counters/redis-counter-store.js';
+import { StoreUnavailable } from '../../src/errors.js';
+import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
+
+// A private redis-server: the tests read INFO commandstats and run SCRIPT FLUSH.
+let server: RedisProcess;
+let admin: Redis;
+beforeAll(async () => {
+  server = await startRedisServer();
+  admin = new Redis(server.url);
+});
+afterAll(async () => {
+  admin.disconnect();
+  await server.stop();
+});
+
+const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
+const call = (accountId: string): DecideInput => ({
+  accountId, anchorDay: 1, units: 2, endpoint: 'chat', quota: { limit: 30, overage: false }, credits: { cost: 1, seed: 12 },
+  limits: [
+    { id: 't:ten', name: 'ten', algorithm: 'fixed_window', limit: 10, windowMs: 60_000, shadow: false, hits: 1 },
+    { id: 't:slide', name: 'slide', algorithm: 'sliding_window', limit: 8, windowMs: 60_000, shadow: true, hits: 1 },
+    { id: 't:bucket', name: 'bucket', algorithm: 'token_bucket', limit: 9, windowMs: 60_000, burst: 9, shadow: false, hits: 1 },
+  ],
+});
+
+async function evalshaCalls(): Promise<number> {
+  const stats = await admin.info('commandstats');
+  return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+test('200 concurrent decisions over 10 accounts: fewer script calls than decisions, each answer as if alone', async () => {
+  const batched = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  const alone = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  const accounts = Array.from({ length: 10 }, () => randomUUID());
+  try {
+    const before = await evalshaCalls();
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => batched.decide(call(`b-${accounts[i % 10]}`))));
+    const scriptCalls = (await evalshaCalls()) - before;
+    expect(scriptCalls).toBeLessThan(200);
+    expect(scriptCalls).toBeGreaterThan(0);
+
+    // The same 20 calls per account one at a time, on twin accounts: identical answers, in order.
+    for (const account of accounts) {
+      const sequential = [];
+      for (let i = 0; i < 20; i++) sequential.push(await alone.decide(call(`s-${account}`)));
+      const concurrent = results.filter((_, i) => accounts[i % 10] === account);
+      expect(concurrent).toEqual(sequential);
+      // Credits (12 at 1 per call) and the token bucket (9) bind first: 9 allowed, then denied.
+      expect(concurrent.filter((r) => r.allowed)).toHaveLength(9);
+    }
+  } finally {
+    await Promise.all([batched.close(), alone.close()]);
+  }
+});
+
+test('a key of the wrong type fails that decision alone, not the others in its batch', async () => {
+  const store = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  const broken = `w-${randomUUID()}`;
+  await admin.set(`{a:${broken}}:quota`, 'not a hash');
+  try {
+    const inputs = Array.from({ length: 30 }, (_, i) => call(i === 15 ? broken : `ok-${randomUUID()}`));
+    const settled = await Promise.allSettled(inputs.map((input) => store.decide(input)));
+    const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ i, reason: s.reason as Error }] : []));
+    expect(failed.map((f) => f.i)).toEqual([15]);
+    expect(failed[0]!.reason).toBeInstanceOf(StoreUnavailable);
+    expect(failed[0]!.reason.message).toMatch(/WRONGTYPE/);
+    expect(settled.filter((s) => s.status === 'fulfilled' && s.value.allowed)).toHaveLength(29);
+  } finally {
+    await store.close();
+  }
+});
+
+test('after SCRIPT FLUSH a burst of batched decisions re-caches the script and is answered', async () => {
+  const store = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  try {
+    await store.decide(call(`f-${randomUUID()}`));
+    await admin.script('FLUSH');
+    const results = await Promise.all(Array.from({ length: 40 }, () => store.decide(call(`f-${randomUUID()}`))));
+    expect(results.every((r) => r.allowed)).toBe(true);
+    expect(await admin.script('EXISTS', DECIDE_SHA)).toEqual([1]);
+  } finally {
+    await store.close();
+  }
+});
