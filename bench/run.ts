@@ -48,10 +48,11 @@ async function main() {
   try {
     // ── Stores ───────────────────────────────────────────────────────────────────────────────────
     const redisPort = await freePort();
-    procs.push(await startProc({
+    const redisProc = await startProc({
       name: 'redis', core: null, cmd: 'redis-server', logDir: tmp, ready: /Ready to accept connections/,
       args: ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
-    }));
+    });
+    procs.push(redisProc);
     const redisUrl = `redis://127.0.0.1:${redisPort}`;
     redis = new Redis(redisUrl, { connectionName: 'bench' });
     const redisVersion = (await redis.info('server')).match(/^redis_version:(.*)$/m)![1]!.trim();
@@ -82,12 +83,15 @@ async function main() {
     log(`${C.KEYS} bench-allow and ${C.KEYS} bench-deny accounts, one key each; ${C.KEYS} RLS descriptor values per path`);
 
     // ── Reference servers (same core, same conditions) ───────────────────────────────────────────
+    const refPids: Record<string, number> = {};
     const ref = async (name: string, file: string, env: Record<string, string> = {}) => {
       const p = await startProc({ name, core: C.SERVER_CORE, cmd: 'node', args: [join(BENCH, '.build/bench/servers', file)], env, logDir: tmp, ready: /listening (\d+)/ });
       procs.push(p);
+      refPids[name] = p.pid;
       return Number(p.match[1]);
     };
     const refPorts = { noopGrpc: await ref('noop-grpc', 'noop-grpc.js'), noopHttp: await ref('noop-http', 'noop-http.js'), rlflex: await ref('rlflex-http', 'rlflex-http.js', { REDIS_URL: redisUrl }) };
+    const pids = { tollgate: tollgate.pid, noopGrpc: refPids['noop-grpc']!, noopHttp: refPids['noop-http']!, rlflex: refPids['rlflex-http']! };
 
     // ── Warm-up and spot checks ─────────────────────────────────────────────────────────────────
     const warm = await warmUp({ redis, ports: { grpc: ports.grpc, http: ports.http, noopGrpc: refPorts.noopGrpc, rlflex: refPorts.rlflex }, keys: { allow: allow.keys, deny: deny.keys }, rlsValues: { allow: rlsAllowValues, deny: rlsDenyValues } });
@@ -99,7 +103,7 @@ async function main() {
       rlsAllow: new RotatingBody(join(tmp, 'rls-allow.bin'), rlsAllowValues, (v) => rlsBody(RLS_ALLOW_KEY, v)),
       rlsDeny: new RotatingBody(join(tmp, 'rls-deny.bin'), rlsDenyValues, (v) => rlsBody(RLS_DENY_KEY, v)),
     };
-    const rows = selectRows(buildRows({ benchDir: BENCH, ports: { grpc: ports.grpc, http: ports.http, ...refPorts }, bodies, keysFiles }), C.ROWS);
+    const rows = selectRows(buildRows({ benchDir: BENCH, ports: { grpc: ports.grpc, http: ports.http, ...refPorts }, pids, bodies, keysFiles }), C.ROWS);
     // JIT warm-up of every server and path (not recorded).
     for (const r of rows) await r.run(1, join(tmp, `${r.id}-jit.tsv`));
 
@@ -111,7 +115,7 @@ async function main() {
     const pgStart = await postgresStart(bench, ports.http);
 
     // ── Closed-loop runs, interleaved round-robin ────────────────────────────────────────────────
-    const grpcKeyDistribution = await runRows({ redis, rows, tmp, scriptOnly: hotPath.scriptOnly, allowAccountIds: allow.accountIds });
+    const grpcKeyDistribution = await runRows({ redis, redisPid: redisProc.pid, rows, tmp, scriptOnly: hotPath.scriptOnly, allowAccountIds: allow.accountIds });
 
     // ── Fixed rate: 2,000 decisions/s offered (gRPC: h2load --rps; HTTP: open-loop node client) ──
     const fixedRate = C.ROWS ? undefined : await runFixedRate({ tmp, ports: { grpc: ports.grpc, http: ports.http, noopGrpc: refPorts.noopGrpc, noopHttp: refPorts.noopHttp }, bodies, keys: allow.keys });

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import * as C from './config.js';
 import type { Row } from './rows.js';
+import { cpuUs } from './procs.js';
 import { int, ms } from './stats.js';
 import { commandDelta, commandStats, readsProcessed } from './stores.js';
 import { distribution, usageCalls, type Distribution } from './usage.js';
 
-export async function runRows(opts: { redis: Redis; rows: Row[]; tmp: string; scriptOnly: ReadonlySet<string>; allowAccountIds: string[] }): Promise<Distribution | undefined> {
+export async function runRows(opts: { redis: Redis; redisPid: number; rows: Row[]; tmp: string; scriptOnly: ReadonlySet<string>; allowAccountIds: string[] }): Promise<Distribution | undefined> {
   const { redis, scriptOnly } = opts;
   let grpcKeyDistribution: Distribution | undefined;
   for (let rep = 0; rep < C.REPS; rep++) {
@@ -17,7 +18,10 @@ export async function runRows(opts: { redis: Redis; rows: Row[]; tmp: string; sc
       const usageBefore = r.id === 'grpc-allow' && rep === 0 ? await usageCalls(redis, opts.allowAccountIds) : undefined;
       const before = await commandStats(redis);
       const readsBefore = await readsProcessed(redis);
+      const cpuBefore = [cpuUs(r.serverPid), cpuUs(opts.redisPid)] as const;
       const result = await r.run(C.SECONDS, join(opts.tmp, `${r.id}-${rep}.tsv`));
+      r.serverCpuUs += cpuUs(r.serverPid) - cpuBefore[0];
+      r.redisCpuUs += cpuUs(opts.redisPid) - cpuBefore[1];
       const reads = (await readsProcessed(redis)) - readsBefore;
       const delta = commandDelta(before, await commandStats(redis));
       if (usageBefore) grpcKeyDistribution = distribution(usageBefore, await usageCalls(redis, opts.allowAccountIds));

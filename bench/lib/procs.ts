@@ -101,6 +101,12 @@ export function run(cmd: string, args: string[], core: number | null = null): Pr
 }
 
 /** VmRSS of a process in KiB. */
+/** CPU time (user + system) the process has used so far, µs (/proc/<pid>/stat; clock ticks of 10 ms). */
+export function cpuUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 export function rssKiB(pid: number): number {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)\s+kB/m);
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);

@@ -27,6 +27,9 @@ export interface RowReport {
   /** INFO stats total_reads_processed, all clients: ≈ round trips per decision. */
   redisReadsPerDecision: number;
   redisByCommand: Record<string, number>;
+  /** CPU time per decision over the runs, µs (/proc): the serving process, and the private Redis (all its clients). */
+  serverCpuUsPerDecision: number;
+  redisCpuUsPerDecision: number;
 }
 
 export interface Target {
@@ -97,6 +100,8 @@ export function rowReport(r: Row): RowReport {
     redisCommandsPerDecision: r.redisCalls / requests,
     redisReadsPerDecision: r.redisReads / requests,
     redisByCommand: r.redisByCommand,
+    serverCpuUsPerDecision: r.serverCpuUs / requests,
+    redisCpuUsPerDecision: r.redisCpuUs / requests,
   };
 }
 

@@ -23,23 +23,32 @@ export interface Row {
   redisByCommand: Record<string, number>;
   /** INFO stats total_reads_processed deltas summed over the runs (all clients). */
   redisReads: number;
+  /** The process serving this row (CPU time is read from /proc). */
+  serverPid: number;
+  /** CPU time over the runs, µs: the serving process, and the private Redis. */
+  serverCpuUs: number;
+  redisCpuUs: number;
 }
 
 export interface RowSetup {
   benchDir: string;
   ports: { grpc: number; http: number; noopGrpc: number; noopHttp: number; rlflex: number };
+  /** The serving processes: Tollgate and each reference server. */
+  pids: { tollgate: number; noopGrpc: number; noopHttp: number; rlflex: number };
   bodies: { checkAllow: RotatingBody; checkDeny: RotatingBody; rlsAllow: RotatingBody; rlsDeny: RotatingBody };
   keysFiles: { allow: string; deny: string };
 }
 
-export function buildRows({ benchDir, ports, bodies, keysFiles }: RowSetup): Row[] {
+export function buildRows({ benchDir, ports, pids, bodies, keysFiles }: RowSetup): Row[] {
   const grpc = (port: number, path: string, body: RotatingBody) => (seconds: number, logFile: string) =>
     body.during(() => h2loadGrpc({ port, path, bodyFile: body.file, seconds, clients: GRPC_CLIENTS, streams: GRPC_STREAMS, logFile }));
   const script = join(benchDir, 'wrk/rotate-keys.lua');
   const http = (port: number, path: string, keysFile: string) => (seconds: number) =>
     wrkHttp({ port, path, script, scriptArgs: [keysFile, path], seconds, connections: HTTP_CONNECTIONS });
-  const row = (id: string, label: string, kind: Row['kind'], transport: Row['transport'], ceiling: string | undefined, redisConnection: string | undefined, run: Row['run']): Row =>
-    ({ id, label, kind, transport, ceiling, redisConnection, run, results: [], redisCalls: 0, redisByCommand: {}, redisReads: 0 });
+  const row = (id: string, label: string, kind: Row['kind'], transport: Row['transport'], ceiling: string | undefined, redisConnection: string | undefined, run: Row['run']): Row => {
+    const serverPid = kind === 'tollgate' ? pids.tollgate : id.includes('rlflex') ? pids.rlflex : transport === 'grpc' ? pids.noopGrpc : pids.noopHttp;
+    return { id, label, kind, transport, ceiling, redisConnection, run, results: [], redisCalls: 0, redisByCommand: {}, redisReads: 0, serverPid, serverCpuUs: 0, redisCpuUs: 0 };
+  };
   const T = 'tollgate-decisions';
   return [
     row('grpc-noop', 'gRPC · no-op @grpc/grpc-js Check (ceiling)', 'reference', 'grpc', undefined, undefined, grpc(ports.noopGrpc, CHECK_PATH, bodies.checkAllow)),
