@@ -8,7 +8,7 @@ import { checkResponseFromDecision } from '../../src/transports/grpc/check-respo
 import { encodeCheckResponse } from '../../src/transports/grpc/encode-check-response.js';
 
 const generated = (m: CheckResponse) => Buffer.from(CheckResponse.encode(m).finish());
-const NO_BYTES = new Uint8Array(0);
+const NO_BYTES = Buffer.alloc(0);
 const option = (key: string, value: string, over: Partial<HeaderValueOption> = {}): HeaderValueOption =>
   ({ header: { key, value, rawValue: NO_BYTES }, append: false, appendAction: 0, keepEmptyValue: false, ...over });
 
@@ -42,7 +42,7 @@ const cases: Record<string, CheckResponse> = {
         option('a', 'b', { append: undefined }),
         option('', '', { appendAction: 2 }),
         option('k', '', { keepEmptyValue: true }),
-        option('raw', '', { rawValue: new Uint8Array([0, 1, 2, 255]) }),
+        option('raw', '', { header: { key: 'raw', value: '', rawValue: Buffer.from([0, 1, 2, 255]) } }),
         { header: undefined, append: undefined, appendAction: 0, keepEmptyValue: false },
       ],
       headersToRemove: [], responseHeadersToAdd: [], queryParametersToSet: [], queryParametersToRemove: [],
@@ -63,7 +63,7 @@ for (const [name, message] of Object.entries(cases)) {
 test('what it does not write goes to the generated encoder: nothing is dropped', () => {
   const withMetadata: CheckResponse = { status: { code: 0, message: '', details: [] }, dynamicMetadata: { tollgate: { account: 'a' } } };
   const withQuery: CheckResponse = { okResponse: { headers: [], headersToRemove: [], responseHeadersToAdd: [], queryParametersToSet: [{ key: 'a', value: 'b' }], queryParametersToRemove: [] } };
-  const withDetails: CheckResponse = { status: { code: 3, message: 'x', details: [{ typeUrl: 't', value: new Uint8Array([1]) }] } };
+  const withDetails: CheckResponse = { status: { code: 3, message: 'x', details: [{ typeUrl: 't', value: Buffer.from([1]) }] } };
   const negativeAction: CheckResponse = { okResponse: { headers: [option('a', 'b', { appendAction: -1 })], headersToRemove: [], responseHeadersToAdd: [], queryParametersToSet: [], queryParametersToRemove: [] } };
   for (const m of [withMetadata, withQuery, withDetails, negativeAction]) expect(encodeCheckResponse(m).equals(generated(m))).toBe(true);
 });
