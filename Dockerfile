@@ -14,6 +14,9 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would run the build before the sources are copied.
 RUN npm ci --ignore-scripts --no-audit --no-fund
+# patches/: fixes to dependencies not yet released upstream (postgres.js crashes on a lost connection).
+COPY patches ./patches
+RUN npx patch-package
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
@@ -33,6 +36,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 COPY --from=build /src/dist ./dist
+# The patched postgres.js from the build stage (patch-package is a dev dependency; same lockfile).
+COPY --from=build /src/node_modules/postgres ./node_modules/postgres
 COPY bin ./bin
 # `tollgate …` on the PATH, e.g. `docker compose exec tollgate tollgate keys create --account …`.
 RUN printf '#!/bin/sh\nexec node /app/bin/tollgate.js "$@"\n' > /usr/local/bin/tollgate \

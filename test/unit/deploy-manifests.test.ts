@@ -171,6 +171,14 @@ describe('Dockerfile', () => {
     expect(instructions('COPY')).toContain('--from=build /src/dist ./dist');
   });
 
+  it('applies patches/ in the build stage and ships the patched packages (install scripts are off)', () => {
+    expect(instructions('COPY')).toContain('patches ./patches');
+    expect(instructions('RUN')).toContain('npx patch-package');
+    const patched = readdirSync(join(ROOT, 'patches')).map((f) => f.replace(/\+[^+]*\.patch$/, ''));
+    expect(patched.length).toBeGreaterThan(0);
+    for (const name of patched) expect(instructions('COPY')).toContain(`--from=build /src/node_modules/${name} ./node_modules/${name}`);
+  });
+
   it("the runtime stage's production dependencies cover every package src/ imports at run time", () => {
     const dependencies = Object.keys(JSON.parse(read('package.json')).dependencies ?? {});
     const imported = new Set<string>();
