@@ -125,7 +125,7 @@ describe('usage reaches Postgres exactly once', () => {
     await new Promise((r) => setTimeout(r, 1500)); // several failed flushes
     await proxy.restore();
     const after = await load(100, 4, () => c.port, key);
-    const statuses = JSON.stringify({ before: [...before], during: [...during], after: [...after] });
+    const statuses = JSON.stringify({ before: [...before], during: [...during], after: [...after], exitCode: c.server.child.exitCode, replicaOutput: c.server.output().slice(-2000) });
     expect([before.get(204), during.get(204), after.get(204)], statuses).toEqual([100, 1000, 100]);
     await eventually(() => flushed(db.accounts.outage!), { calls: 1200, credits: 1200, debits: 1200 });
     // The listener is back too: a revocation is refused within seconds. (The sub-second bound is
