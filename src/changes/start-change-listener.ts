@@ -14,7 +14,7 @@ import { CHANGES_CHANNEL, parseChange, type Change } from './notify-change.js';
 export interface ChangeListenerOptions {
   sql: Sql;
   /** CachedKeyStore. */
-  keys: { invalidate(hash: string): void; invalidateAccount(accountId: string): void; clear(): void };
+  keys: { invalidate(hash: string): void; invalidateAccount(accountId: string): void; expireAll(): void };
   /** PolicyHolder. */
   policy: { reload(): Promise<void> };
   /** The live balances (Redis or in-process); without it top-ups wait for the balance to be re-seeded. */
@@ -47,7 +47,7 @@ export async function startChangeListener(options: ChangeListenerOptions): Promi
   };
   const onReconnect = () => {
     logger.warn('change notifications were interrupted: reloading keys, policy and credits');
-    keys.clear();
+    keys.expireAll();
     void policy.reload();
     void catchUpCredits(sql, lastLedgerId, credits)
       .then((last) => void (lastLedgerId = Math.max(lastLedgerId, last)))

@@ -86,9 +86,14 @@ export class CachedKeyStore implements KeyStore {
     this.loading.clear();
   }
 
-  clear(): void {
-    this.found.clear();
-    this.unknown.clear();
+  /**
+   * Every entry must be reloaded before it answers again (change notifications were lost): a lookup
+   * waits for its load as on a miss, but if Postgres fails that load the entry still answers
+   * (stale-on-error), so an outage that ends in a reconnect does not turn into refusing every key.
+   */
+  expireAll(): void {
+    for (const entry of this.found.values()) entry.freshUntil = -Infinity;
+    for (const entry of this.unknown.values()) entry.freshUntil = -Infinity;
     this.loading.clear();
   }
 

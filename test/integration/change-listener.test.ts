@@ -116,8 +116,8 @@ describe('two replicas on Postgres + Redis', () => {
     await replicas[0]!.check(fresh.key); // cached
     const cleared = new Promise<void>((resolve) => {
       const keys = replicas[0]!.keys;
-      const clear = keys.clear.bind(keys);
-      keys.clear = () => (clear(), resolve());
+      const expireAll = keys.expireAll.bind(keys);
+      keys.expireAll = () => (expireAll(), resolve());
     });
     const killed = await db.sql.query<{ n: number }>(
       "select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen%'",

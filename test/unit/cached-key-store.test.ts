@@ -137,7 +137,23 @@ describe('CachedKeyStore', () => {
     expect(inner.calls).toBe(calls + 1);
   });
 
-  test('invalidate(hash) and clear() force a reload, also over a load in flight', async () => {
+  test('expireAll(): every entry is reloaded before it answers again, and answers stale if Postgres fails', async () => {
+    const { inner, cache } = setup();
+    inner.records.set('h1', record('key_1'));
+    inner.records.set('h2', record('key_2'));
+    await cache.findByHash('h1');
+    await cache.findByHash('h2');
+    inner.records.set('h1', { ...record('key_1'), revoked: true }); // a revocation whose notification was lost
+    cache.expireAll();
+    expect(await cache.findByHash('h1')).toMatchObject({ revoked: true });
+    expect(inner.calls).toBe(3);
+    cache.expireAll();
+    inner.failure = new StoreUnavailable('postgres', 'down');
+    expect(await cache.findByHash('h2')).toEqual(record('key_2'));
+    expect(inner.calls).toBe(4);
+  });
+
+  test('invalidate(hash) and expireAll() force a reload, also over a load in flight', async () => {
     const { inner, cache } = setup();
     inner.records.set('h1', record('key_1'));
     await cache.findByHash('h1');
@@ -147,7 +163,7 @@ describe('CachedKeyStore', () => {
     // A load that started before invalidate() must not put its (old) answer back in the cache.
     let open!: () => void;
     inner.gate = new Promise((resolve) => (open = resolve));
-    cache.clear();
+    cache.expireAll();
     const inFlight = cache.findByHash('h1');
     cache.invalidate('h1');
     inner.records.set('h1', record('key_1'));
