@@ -175,7 +175,8 @@ end
 -- One decision ---------------------------------------------------------------------------------
 
 -- The decision over KEYS[ko+1 ..] and ARGV[ao+1 ..] (the layout above, shifted by the offsets), at
--- `now`; returns the flat reply. All reads come before any write, so an error leaves nothing half done.
+-- `now`; returns the flat reply. Reads come before writes: a key of the wrong type met by a read fails
+-- the decision before anything is written.
 local function decide(ko, ao, now)
   local anchor, units = tonumber(ARGV[ao + 2]), tonumber(ARGV[ao + 3])
   local quota_limit, overage = tonumber(ARGV[ao + 4]), ARGV[ao + 5] == '1'
