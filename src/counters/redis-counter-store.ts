@@ -1,7 +1,5 @@
 // Counters: the Redis CounterStore — one EVALSHA of decide.lua per decision (NOSCRIPT → EVAL), errors → StoreUnavailable.
 
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { StoreUnavailable } from '../errors.js';
 import { checkDecideInput } from './check-decide-input.js';
@@ -14,8 +12,9 @@ const APPLY_CREDITS = new RedisScript('apply-credits.lua');
 const APPLIED_TTL_MS = 7 * 86_400_000;
 
 /** The script ships next to the compiled module (the build copies *.lua into dist/counters/). */
-export const DECIDE_SCRIPT = readFileSync(new URL('./decide.lua', import.meta.url), 'utf8');
-export const DECIDE_SHA = createHash('sha1').update(DECIDE_SCRIPT).digest('hex');
+const DECIDE = new RedisScript('decide.lua');
+export const DECIDE_SCRIPT = DECIDE.source;
+export const DECIDE_SHA = DECIDE.sha;
 
 const ALGORITHM_CODE = { fixed_window: 'f', sliding_window: 's', token_bucket: 't' } as const;
 const LIMIT_STATES: LimitResult['state'][] = ['ok', 'denied', 'shadow_denied'];
@@ -93,8 +92,6 @@ function decodeReply(input: DecideInput, reply: unknown): DecideResult {
   };
 }
 
-const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT');
-
 /** Script calls out at once before decisions wait for a reply (and then go as one batch). */
 const MAX_IN_FLIGHT = 2;
 /** Decisions per batch: bounds one script call's run time in Redis (~11 µs each). */
@@ -118,7 +115,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
     const args = decideArgs(input, this.now ? Math.floor(this.now()) : undefined);
     let reply: unknown;
     try {
-      reply = await (this.batcher ? this.batcher.run({ keys, args }) : this.run(keys, args));
+      reply = await (this.batcher ? this.batcher.run({ keys, args }) : DECIDE.run(this.redis, keys, args));
     } catch (err) {
       // Redis and connection errors carry no key material (the script never sees API keys).
       throw new StoreUnavailable('redis', `decide failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
@@ -141,28 +138,18 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
 
   /** One call in the single form, or several in the batch form; per call its reply or a ReplyError. */
   private async runBatch(calls: DecideCall[]): Promise<unknown[]> {
-    if (calls.length === 1) return [await this.run(calls[0]!.keys, calls[0]!.args)];
+    if (calls.length === 1) return [await DECIDE.run(this.redis, calls[0]!.keys, calls[0]!.args)];
     const keys: string[] = [];
     const args = ['#batch', String(calls.length)];
     for (const call of calls) {
       for (const key of call.keys) keys.push(key);
       for (const arg of call.args) args.push(arg);
     }
-    const replies = await this.run(keys, args);
+    const replies = await DECIDE.run(this.redis, keys, args);
     if (!Array.isArray(replies) || replies.length !== calls.length) {
       throw new Error(`decide.lua returned ${Array.isArray(replies) ? replies.length : typeof replies} replies for a batch of ${calls.length}`);
     }
     // { -1, message }: that decision's evaluation failed (e.g. a key of the wrong type), alone.
     return replies.map((reply: unknown) => (Array.isArray(reply) && reply[0] === -1 ? new ReplyError(String(reply[1])) : reply));
-  }
-
-  /** EVALSHA; after a Redis restart or SCRIPT FLUSH the cache is empty, so EVAL (which caches it again). */
-  private async run(keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(DECIDE_SHA, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!isNoScript(err)) throw err;
-      return await this.redis.eval(DECIDE_SCRIPT, keys.length, ...keys, ...args);
-    }
   }
 }
