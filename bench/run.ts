@@ -49,8 +49,23 @@ async function main() {
     // ── Stores ───────────────────────────────────────────────────────────────────────────────────
     const redisPort = await freePort();
     const redisProc = await startProc({
-      name: 'redis', core: null, cmd: 'redis-server', logDir: tmp, ready: /Ready to accept connections/,
-      args: ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+      name: 'redis',
+      core: null,
+      cmd: 'redis-server',
+      logDir: tmp,
+      ready: /Ready to accept connections/,
+      args: [
+        '--port',
+        String(redisPort),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'yes',
+      ],
     });
     procs.push(redisProc);
     const redisUrl = `redis://127.0.0.1:${redisPort}`;
@@ -62,11 +77,25 @@ async function main() {
     // ── Tollgate (migrates and applies the bench policy at start) ────────────────────────────────
     const ports = { http: await freePort(), grpc: await freePort(), admin: await freePort() };
     const tollgateEnv = {
-      DATABASE_URL: bench.url, REDIS_URL: redisUrl, HOST: '127.0.0.1', HTTP_PORT: String(ports.http), GRPC_PORT: String(ports.grpc),
-      ADMIN_PORT: String(ports.admin), ADMIN_TOKEN: C.ADMIN_TOKEN, LOG_LEVEL: 'warn', POLICY_FILE: join(BENCH, 'policy.yaml'),
+      DATABASE_URL: bench.url,
+      REDIS_URL: redisUrl,
+      HOST: '127.0.0.1',
+      HTTP_PORT: String(ports.http),
+      GRPC_PORT: String(ports.grpc),
+      ADMIN_PORT: String(ports.admin),
+      ADMIN_TOKEN: C.ADMIN_TOKEN,
+      LOG_LEVEL: 'warn',
+      POLICY_FILE: join(BENCH, 'policy.yaml'),
     };
     const startTollgate = async (nodeArgs: string[] = []) => {
-      const p = await startProc({ name: 'tollgate', core: C.SERVER_CORE, cmd: 'node', args: [...nodeArgs, join(ROOT, 'dist/main.js')], env: tollgateEnv, logDir: tmp });
+      const p = await startProc({
+        name: 'tollgate',
+        core: C.SERVER_CORE,
+        cmd: 'node',
+        args: [...nodeArgs, join(ROOT, 'dist/main.js')],
+        env: tollgateEnv,
+        logDir: tmp,
+      });
       await waitHttp(ports.http, '/healthz');
       return p;
     };
@@ -80,30 +109,65 @@ async function main() {
     writeFileSync(keysFiles.deny, `${deny.keys.join('\n')}\n`);
     const rlsAllowValues = rlsValues('user', C.KEYS);
     const rlsDenyValues = rlsValues('user', C.KEYS);
-    log(`${C.KEYS} bench-allow and ${C.KEYS} bench-deny accounts, one key each; ${C.KEYS} RLS descriptor values per path`);
+    log(
+      `${C.KEYS} bench-allow and ${C.KEYS} bench-deny accounts, one key each; ${C.KEYS} RLS descriptor values per path`,
+    );
 
     // ── Reference servers (same core, same conditions) ───────────────────────────────────────────
     const refPids: Record<string, number> = {};
     const ref = async (name: string, file: string, env: Record<string, string> = {}) => {
-      const p = await startProc({ name, core: C.SERVER_CORE, cmd: 'node', args: [join(BENCH, '.build/bench/servers', file)], env, logDir: tmp, ready: /listening (\d+)/ });
+      const p = await startProc({
+        name,
+        core: C.SERVER_CORE,
+        cmd: 'node',
+        args: [join(BENCH, '.build/bench/servers', file)],
+        env,
+        logDir: tmp,
+        ready: /listening (\d+)/,
+      });
       procs.push(p);
       refPids[name] = p.pid;
       return Number(p.match[1]);
     };
-    const refPorts = { noopGrpc: await ref('noop-grpc', 'noop-grpc.js'), noopHttp: await ref('noop-http', 'noop-http.js'), rlflex: await ref('rlflex-http', 'rlflex-http.js', { REDIS_URL: redisUrl }) };
-    const pids = { tollgate: tollgate.pid, noopGrpc: refPids['noop-grpc']!, noopHttp: refPids['noop-http']!, rlflex: refPids['rlflex-http']! };
+    const refPorts = {
+      noopGrpc: await ref('noop-grpc', 'noop-grpc.js'),
+      noopHttp: await ref('noop-http', 'noop-http.js'),
+      rlflex: await ref('rlflex-http', 'rlflex-http.js', { REDIS_URL: redisUrl }),
+    };
+    const pids = {
+      tollgate: tollgate.pid,
+      noopGrpc: refPids['noop-grpc']!,
+      noopHttp: refPids['noop-http']!,
+      rlflex: refPids['rlflex-http']!,
+    };
 
     // ── Warm-up and spot checks ─────────────────────────────────────────────────────────────────
-    const warm = await warmUp({ redis, ports: { grpc: ports.grpc, http: ports.http, noopGrpc: refPorts.noopGrpc, rlflex: refPorts.rlflex }, keys: { allow: allow.keys, deny: deny.keys }, rlsValues: { allow: rlsAllowValues, deny: rlsDenyValues } });
+    const warm = await warmUp({
+      redis,
+      ports: { grpc: ports.grpc, http: ports.http, noopGrpc: refPorts.noopGrpc, rlflex: refPorts.rlflex },
+      keys: { allow: allow.keys, deny: deny.keys },
+      rlsValues: { allow: rlsAllowValues, deny: rlsDenyValues },
+    });
 
     // ── The rows ─────────────────────────────────────────────────────────────────────────────────
     const bodies = {
       checkAllow: new RotatingBody(join(tmp, 'check-allow.bin'), allow.keys, checkBody),
       checkDeny: new RotatingBody(join(tmp, 'check-deny.bin'), deny.keys, checkBody),
-      rlsAllow: new RotatingBody(join(tmp, 'rls-allow.bin'), rlsAllowValues, (v) => rlsBody(RLS_ALLOW_KEY, v)),
+      rlsAllow: new RotatingBody(join(tmp, 'rls-allow.bin'), rlsAllowValues, (v) =>
+        rlsBody(RLS_ALLOW_KEY, v),
+      ),
       rlsDeny: new RotatingBody(join(tmp, 'rls-deny.bin'), rlsDenyValues, (v) => rlsBody(RLS_DENY_KEY, v)),
     };
-    const rows = selectRows(buildRows({ benchDir: BENCH, ports: { grpc: ports.grpc, http: ports.http, ...refPorts }, pids, bodies, keysFiles }), C.ROWS);
+    const rows = selectRows(
+      buildRows({
+        benchDir: BENCH,
+        ports: { grpc: ports.grpc, http: ports.http, ...refPorts },
+        pids,
+        bodies,
+        keysFiles,
+      }),
+      C.ROWS,
+    );
     // JIT warm-up of every server and path (not recorded).
     for (const r of rows) await r.run(1, join(tmp, `${r.id}-jit.tsv`));
 
@@ -115,41 +179,84 @@ async function main() {
     const pgStart = await postgresStart(bench, ports.http);
 
     // ── Closed-loop runs, interleaved round-robin ────────────────────────────────────────────────
-    const grpcKeyDistribution = await runRows({ redis, redisPid: redisProc.pid, rows, tmp, scriptOnly: hotPath.scriptOnly, allowAccountIds: allow.accountIds });
+    const grpcKeyDistribution = await runRows({
+      redis,
+      redisPid: redisProc.pid,
+      rows,
+      tmp,
+      scriptOnly: hotPath.scriptOnly,
+      allowAccountIds: allow.accountIds,
+    });
 
     // ── Fixed rate: 2,000 decisions/s offered (gRPC: h2load --rps; HTTP: open-loop node client) ──
-    const fixedRate = C.ROWS ? undefined : await runFixedRate({ tmp, ports: { grpc: ports.grpc, http: ports.http, noopGrpc: refPorts.noopGrpc, noopHttp: refPorts.noopHttp }, bodies, keys: allow.keys });
+    const fixedRate = C.ROWS
+      ? undefined
+      : await runFixedRate({
+          tmp,
+          ports: {
+            grpc: ports.grpc,
+            http: ports.http,
+            noopGrpc: refPorts.noopGrpc,
+            noopHttp: refPorts.noopHttp,
+          },
+          bodies,
+          keys: allow.keys,
+        });
 
     // ── Postgres: decision path (Tollgate's key-cache counters) and all transactions, busy vs idle ─
     const postgres = await postgresAfterRuns(bench, ports.http, pgStart, !C.ROWS);
 
     // ── Memory: RSS with 100,000 cached keys (both readings after an idle settle) ───────────────
-    const memory = C.ROWS ? undefined : await measureKeyCache({
-      pid: tollgate.pid, httpPort: ports.http, db: bench.db, accountIds: allow.accountIds, count: C.MEMORY_KEYS,
-      cachedBefore: Math.min(KEY_CACHE_MAX, 2 * C.KEYS), settleMs: C.MEMORY_SETTLE_MS,
-    });
+    const memory = C.ROWS
+      ? undefined
+      : await measureKeyCache({
+          pid: tollgate.pid,
+          httpPort: ports.http,
+          db: bench.db,
+          accountIds: allow.accountIds,
+          count: C.MEMORY_KEYS,
+          cachedBefore: Math.min(KEY_CACHE_MAX, 2 * C.KEYS),
+          settleMs: C.MEMORY_SETTLE_MS,
+        });
     if (memory) log(`memory: ${JSON.stringify(memory)}`);
 
     // ── 1,000,000 distinct keys, most unknown ───────────────────────────────────────────────────
-    const millionKeys = C.ROWS ? undefined : await runMillionKeys({ redis, bench, httpPort: ports.http, benchDir: BENCH, allowKeysFile: keysFiles.allow });
+    const millionKeys = C.ROWS
+      ? undefined
+      : await runMillionKeys({
+          redis,
+          bench,
+          httpPort: ports.http,
+          benchDir: BENCH,
+          allowKeysFile: keysFiles.allow,
+        });
 
     // ── Redis bytes per active account ──────────────────────────────────────────────────────────
     const redisPerAccount = {
-      allow: await medianAccountBytes(redis, allow.accountIds), deny: await medianAccountBytes(redis, deny.accountIds),
+      allow: await medianAccountBytes(redis, allow.accountIds),
+      deny: await medianAccountBytes(redis, deny.accountIds),
       usedMemoryDeltaPerAccount: Math.round((warm.memory.afterAccounts - warm.memory.before) / (2 * C.KEYS)),
-      usedMemoryDeltaPerRlsCounter: Math.round((warm.memory.afterRls - warm.memory.afterAccounts) / (2 * C.KEYS)),
+      usedMemoryDeltaPerRlsCounter: Math.round(
+        (warm.memory.afterRls - warm.memory.afterAccounts) / (2 * C.KEYS),
+      ),
     };
 
     const report: Report = {
       date: new Date().toISOString(),
       machine: machine(redisVersion),
-      setup: setupText({ bodies: Object.values(bodies), grpcKeyDistribution, steadyStateSeconds: postgres.busy.seconds }),
+      setup: setupText({
+        bodies: Object.values(bodies),
+        grpcKeyDistribution,
+        steadyStateSeconds: postgres.busy.seconds,
+      }),
       skipped,
       warmUp: warm.statuses,
       spot: warm.spot,
       redisShape: {
         note: `MONITOR during ${C.MONITOR_SECONDS} s of closed-loop load per row; each command attributed to its connection by CLIENT LIST (CLIENT SETNAME names); decisions = Tollgate's decide count from /metrics (rate-limiter-flexible: the load tool's count)`,
-        scriptOnlyCommands: [...hotPath.scriptOnly], rows: hotPath.shapes, idle: hotPath.idle,
+        scriptOnlyCommands: [...hotPath.scriptOnly],
+        rows: hotPath.shapes,
+        idle: hotPath.idle,
       },
       rows: rows.map(rowReport),
       ...(fixedRate ? { fixedRate } : {}),

@@ -77,24 +77,59 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const inspector = await openCounterInspector(config, path.memory);
     cleanup.unshift(() => inspector.close());
     const grpcServer = createGrpcServer({ checkAccess, rateLimit, logger, health: health.service });
-    const selfService = createSelfServiceRoutes({ keys: path.keys, counters, sql, policy: () => policy.current, inspector });
+    const selfService = createSelfServiceRoutes({
+      keys: path.keys,
+      counters,
+      sql,
+      policy: () => policy.current,
+      inspector,
+    });
     const { signup } = config;
     const signupRoutes: Record<string, ReturnType<typeof createSignupRoute>> = signup.enabled
-      ? { '/v1/signup': createSignupRoute({ sql, counters, policy: () => policy.current, tier: signup.tier, perIpPerHour: signup.perIpPerHour, globalPerMinute: signup.globalPerMinute, trustProxy: config.trustProxy }) }
+      ? {
+          '/v1/signup': createSignupRoute({
+            sql,
+            counters,
+            policy: () => policy.current,
+            tier: signup.tier,
+            perIpPerHour: signup.perIpPerHour,
+            globalPerMinute: signup.globalPerMinute,
+            trustProxy: config.trustProxy,
+          }),
+        }
       : {};
-    const httpServer = createHttpServer({ checkAccess, logger, ready: () => readiness.ready, routes: { '/metrics': metricsRoute(metrics.registry), ...selfService, ...signupRoutes } });
+    const httpServer = createHttpServer({
+      checkAccess,
+      logger,
+      ready: () => readiness.ready,
+      routes: { '/metrics': metricsRoute(metrics.registry), ...selfService, ...signupRoutes },
+    });
     const adminToken = options.adminToken ?? resolveAdminToken(config).token;
-    const adminServer = createAdminServer({ sql, adminToken, inspector, reloadPolicy: () => policy.reload(), exportMaxAttempts: config.export.maxAttempts, logger });
+    const adminServer = createAdminServer({
+      sql,
+      adminToken,
+      inspector,
+      reloadPolicy: () => policy.reload(),
+      exportMaxAttempts: config.export.maxAttempts,
+      logger,
+    });
     const servers = { http: httpServer, grpc: grpcServer, admin: adminServer };
     let closing: Promise<void> | undefined;
     const drainAndClose = async () => {
       readiness.drain();
       refuseKeepAlive(httpServer);
       refuseKeepAlive(adminServer);
-      logger.info({ drainDelayMs: options.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS }, 'draining: readiness is NOT_SERVING');
+      logger.info(
+        { drainDelayMs: options.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS },
+        'draining: readiness is NOT_SERVING',
+      );
       await delay(options.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS);
       health.endWatches();
-      await Promise.all([closeHttpServer(httpServer, LISTENER_CLOSE_MS), closeHttpServer(adminServer, LISTENER_CLOSE_MS), closeGrpcServer(grpcServer, LISTENER_CLOSE_MS)]);
+      await Promise.all([
+        closeHttpServer(httpServer, LISTENER_CLOSE_MS),
+        closeHttpServer(adminServer, LISTENER_CLOSE_MS),
+        closeGrpcServer(grpcServer, LISTENER_CLOSE_MS),
+      ]);
       await background.flushUsage();
       await runAll(cleanup);
     };
@@ -124,10 +159,22 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
  * while it is down (DESIGN §5), and in a sidecar pod an unready Tollgate takes the whole app pod out
  * of its Service.
  */
-function createReadiness(config: Config, policy: PolicyHolder, options: AppOptions, logger: Logger): Readiness & { close(): Promise<void> } {
-  const redisPing = config.failureMode === 'closed' ? createRedisPing(config.counters, PROBE_TIMEOUT_MS) : undefined;
+function createReadiness(
+  config: Config,
+  policy: PolicyHolder,
+  options: AppOptions,
+  logger: Logger,
+): Readiness & { close(): Promise<void> } {
+  const redisPing =
+    config.failureMode === 'closed' ? createRedisPing(config.counters, PROBE_TIMEOUT_MS) : undefined;
   const checks: DependencyCheck[] = redisPing ? [{ name: 'redis', run: () => redisPing.ping() }] : [];
-  const readiness = new Readiness({ checks, policyLoaded: () => policy.tierCount > 0, intervalMs: options.readinessIntervalMs, timeoutMs: PROBE_TIMEOUT_MS, logger });
+  const readiness = new Readiness({
+    checks,
+    policyLoaded: () => policy.tierCount > 0,
+    intervalMs: options.readinessIntervalMs,
+    timeoutMs: PROBE_TIMEOUT_MS,
+    logger,
+  });
   return Object.assign(readiness, {
     close: async () => {
       readiness.stop();

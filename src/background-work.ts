@@ -18,10 +18,22 @@ export interface BackgroundWork {
   close(): Promise<void>;
 }
 
-export async function startBackgroundWork(deps: { config: Config; sql: Sql; path: DecisionPath; metrics: Metrics; logger: Logger }): Promise<BackgroundWork> {
+export async function startBackgroundWork(deps: {
+  config: Config;
+  sql: Sql;
+  path: DecisionPath;
+  metrics: Metrics;
+  logger: Logger;
+}): Promise<BackgroundWork> {
   const { config, sql, path, metrics, logger } = deps;
   const usage = await openUsageStore(config, path.memory);
-  const listener = await startChangeListener({ sql, keys: path.keys, policy: path.policy, credits: usage.credits, logger }).catch(async (err) => {
+  const listener = await startChangeListener({
+    sql,
+    keys: path.keys,
+    policy: path.policy,
+    credits: usage.credits,
+    logger,
+  }).catch(async (err) => {
     await usage.close();
     throw err;
   });
@@ -38,7 +50,8 @@ export async function startBackgroundWork(deps: { config: Config; sql: Sql; path
     },
   });
   const route = config.export.inServe ? openExportRoute(config.export) : undefined;
-  const exporter = route && startOutboxExporter({ sql, route, config: config.export, metrics: metrics.exports, logger });
+  const exporter =
+    route && startOutboxExporter({ sql, route, config: config.export, metrics: metrics.exports, logger });
   metrics.setDegraded(path.degraded.degraded);
   const unsubscribe = path.degraded.onChange((degraded) => metrics.setDegraded(degraded));
   let flushed = false;

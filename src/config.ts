@@ -40,7 +40,13 @@ export interface Config {
 /** Where the exporter delivers outbox rows (usage → Stripe if set, else the webhook; quota.threshold → the webhook). */
 export interface ExportConfig {
   /** STRIPE_API_KEY (a secret: never logged), STRIPE_METER_EVENT, STRIPE_API_BASE (tests: a local fake). */
-  stripe: { apiKey: string; meterEvent: string; apiBase: { host: string; port: number; protocol: 'http' | 'https' } | undefined } | undefined;
+  stripe:
+    | {
+        apiKey: string;
+        meterEvent: string;
+        apiBase: { host: string; port: number; protocol: 'http' | 'https' } | undefined;
+      }
+    | undefined;
   /** EXPORT_WEBHOOK_URL + EXPORT_WEBHOOK_SECRET (HMAC-SHA256 key; a secret). */
   webhook: { url: string; secret: string } | undefined;
   /** EXPORT_IN_SERVE=on (default): `serve` runs the exporter when a sink is set; off = only `tollgate export`. */
@@ -76,7 +82,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const fail = (name: string, message: string) => problems.push({ path: name, message });
   const dataDir = resolve(env.DATA_DIR || '.data');
   const config: Config = {
-    database: env.DATABASE_URL ? { kind: 'postgres', url: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], fail) } : { kind: 'pglite', dataDir },
+    database: env.DATABASE_URL
+      ? { kind: 'postgres', url: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], fail) }
+      : { kind: 'pglite', dataDir },
     counters: counters(env, fail),
     adminToken: env.ADMIN_TOKEN || undefined,
     dataDir,
@@ -87,7 +95,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     failureMode: oneOf(env, 'FAILURE_MODE', ['closed', 'open', 'local'] as const, 'closed', fail),
     redisTimeoutMs: int(env, 'REDIS_TIMEOUT_MS', 50, 1, 60_000, fail),
     overLimitCache: oneOf(env, 'OVER_LIMIT_CACHE', ['on', 'off'] as const, 'off', fail) === 'on',
-    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info', fail),
+    logLevel: oneOf(
+      env,
+      'LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      'info',
+      fail,
+    ),
     policyFile: env.POLICY_FILE || undefined,
     usageFlushMs: int(env, 'USAGE_FLUSH_MS', 1000, 50, 3_600_000, fail),
     quotaThresholds: fractions(env, 'QUOTA_THRESHOLDS', '0.8,1.0', fail),
@@ -100,7 +114,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     export: exportConfig(env, fail),
   };
-  if (config.adminToken !== undefined && config.adminToken.length < 16) fail('ADMIN_TOKEN', 'must be at least 16 characters');
+  if (config.adminToken !== undefined && config.adminToken.length < 16)
+    fail('ADMIN_TOKEN', 'must be at least 16 characters');
   if (problems.length > 0) throw new InputError(problems);
   return Object.freeze(config);
 }
@@ -110,7 +125,8 @@ function counters(env: Env, fail: (name: string, message: string) => void): Coun
     const nodes = env.REDIS_CLUSTER_NODES.split(',').map((entry) => {
       const [host, port] = entry.trim().split(':');
       const portNumber = Number(port);
-      if (!host || !Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535) fail('REDIS_CLUSTER_NODES', `expected host:port,… but got "${entry.trim()}"`);
+      if (!host || !Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535)
+        fail('REDIS_CLUSTER_NODES', `expected host:port,… but got "${entry.trim()}"`);
       return { host: host ?? '', port: portNumber };
     });
     return { kind: 'redis-cluster', nodes };
@@ -126,15 +142,27 @@ function exportConfig(env: Env, fail: (name: string, message: string) => void): 
     try {
       const parsed = new URL(base);
       const protocol = parsed.protocol === 'http:' ? 'http' : 'https';
-      apiBase = { host: parsed.hostname, port: Number(parsed.port || (protocol === 'http' ? 80 : 443)), protocol };
+      apiBase = {
+        host: parsed.hostname,
+        port: Number(parsed.port || (protocol === 'http' ? 80 : 443)),
+        protocol,
+      };
     } catch {
       // reported by url()
     }
   }
-  if (env.EXPORT_WEBHOOK_URL && !env.EXPORT_WEBHOOK_SECRET) fail('EXPORT_WEBHOOK_SECRET', 'is required with EXPORT_WEBHOOK_URL (the HMAC key receivers check)');
+  if (env.EXPORT_WEBHOOK_URL && !env.EXPORT_WEBHOOK_SECRET)
+    fail('EXPORT_WEBHOOK_SECRET', 'is required with EXPORT_WEBHOOK_URL (the HMAC key receivers check)');
   return {
-    stripe: env.STRIPE_API_KEY ? { apiKey: env.STRIPE_API_KEY, meterEvent: env.STRIPE_METER_EVENT || 'api_requests', apiBase } : undefined,
-    webhook: env.EXPORT_WEBHOOK_URL ? { url: url(env, 'EXPORT_WEBHOOK_URL', ['http:', 'https:'], fail), secret: env.EXPORT_WEBHOOK_SECRET ?? '' } : undefined,
+    stripe: env.STRIPE_API_KEY
+      ? { apiKey: env.STRIPE_API_KEY, meterEvent: env.STRIPE_METER_EVENT || 'api_requests', apiBase }
+      : undefined,
+    webhook: env.EXPORT_WEBHOOK_URL
+      ? {
+          url: url(env, 'EXPORT_WEBHOOK_URL', ['http:', 'https:'], fail),
+          secret: env.EXPORT_WEBHOOK_SECRET ?? '',
+        }
+      : undefined,
     inServe: oneOf(env, 'EXPORT_IN_SERVE', ['on', 'off'] as const, 'on', fail) === 'on',
     pollMs: int(env, 'EXPORT_POLL_MS', 1000, 10, 3_600_000, fail),
     batchSize: int(env, 'EXPORT_BATCH', 50, 1, 1000, fail),
@@ -146,16 +174,30 @@ function exportConfig(env: Env, fail: (name: string, message: string) => void): 
 }
 
 /** `0.8,1.0` → [0.8, 1]; sorted, distinct; '' or `none` = no events. */
-function fractions(env: Env, name: string, fallback: string, fail: (name: string, message: string) => void): number[] {
+function fractions(
+  env: Env,
+  name: string,
+  fallback: string,
+  fail: (name: string, message: string) => void,
+): number[] {
   const raw = env[name] ?? fallback;
   if (raw.trim() === '' || raw.trim() === 'none') return [];
   const values = raw.split(',').map((part) => part.trim());
   const bad = values.filter((v) => !/^\d+(\.\d{1,4})?$/.test(v) || Number(v) <= 0 || Number(v) > 10);
-  if (bad.length > 0) fail(name, `expected fractions of the quota like 0.8,1.0 (each > 0, at most 10, 4 decimals) but got "${bad.join(',')}"`);
+  if (bad.length > 0)
+    fail(
+      name,
+      `expected fractions of the quota like 0.8,1.0 (each > 0, at most 10, 4 decimals) but got "${bad.join(',')}"`,
+    );
   return [...new Set(values.map(Number))].filter((v) => v > 0 && v <= 10).sort((a, b) => a - b);
 }
 
-function url(env: Env, name: string, protocols: string[], fail: (name: string, message: string) => void): string {
+function url(
+  env: Env,
+  name: string,
+  protocols: string[],
+  fail: (name: string, message: string) => void,
+): string {
   const value = env[name]!;
   try {
     if (protocols.includes(new URL(value).protocol)) return value;
@@ -166,15 +208,29 @@ function url(env: Env, name: string, protocols: string[], fail: (name: string, m
   return value;
 }
 
-function int(env: Env, name: string, fallback: number, min: number, max: number, fail: (name: string, message: string) => void): number {
+function int(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  fail: (name: string, message: string) => void,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) fail(name, `expected an integer from ${min} to ${max} but got "${raw}"`);
+  if (!/^\d+$/.test(raw) || value < min || value > max)
+    fail(name, `expected an integer from ${min} to ${max} but got "${raw}"`);
   return value;
 }
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T, fail: (name: string, message: string) => void): T {
+function oneOf<T extends string>(
+  env: Env,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+  fail: (name: string, message: string) => void,
+): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if ((allowed as readonly string[]).includes(raw)) return raw as T;

@@ -37,9 +37,20 @@ export interface DecisionPath {
  * Policy, key cache and counter store behind one CheckAccess; also used by `tollgate check`.
  * With `metrics`, the core and its stores are wrapped once in the recording decorators.
  */
-export async function createDecisionPath(config: Config, sql: Sql, logger: Logger, metrics?: Metrics): Promise<DecisionPath> {
-  const policy = await PolicyHolder.load(sql, logger, POLICY_REFRESH_MS, metrics && ((p) => metrics.setPolicy(p)));
-  if (policy.tierCount === 0) logger.warn('no policy stored yet: apply one with `tollgate apply <policy.yaml>` or POLICY_FILE');
+export async function createDecisionPath(
+  config: Config,
+  sql: Sql,
+  logger: Logger,
+  metrics?: Metrics,
+): Promise<DecisionPath> {
+  const policy = await PolicyHolder.load(
+    sql,
+    logger,
+    POLICY_REFRESH_MS,
+    metrics && ((p) => metrics.setPolicy(p)),
+  );
+  if (policy.tierCount === 0)
+    logger.warn('no policy stored yet: apply one with `tollgate apply <policy.yaml>` or POLICY_FILE');
   const memory = config.counters.kind === 'memory' ? new MemoryCounterStore({}) : undefined;
   const opened = await openCounterStore(config, memory ? { memory } : {}).catch((err) => {
     policy.close();
@@ -49,10 +60,22 @@ export async function createDecisionPath(config: Config, sql: Sql, logger: Logge
   const base = { policy, degraded: opened, memory, close: () => closeDecisionPath(policy, opened) };
   if (!metrics) {
     const keys = new CachedKeyStore({ inner: sqlKeys });
-    return { ...base, checkAccess: createCheckAccess({ keys, policy: () => policy.current, counters: opened }), counters: opened, keys };
+    return {
+      ...base,
+      checkAccess: createCheckAccess({ keys, policy: () => policy.current, counters: opened }),
+      counters: opened,
+      keys,
+    };
   }
-  const counters = observeCounterStore(opened, config.counters.kind === 'memory' ? 'memory' : 'redis', metrics);
-  const keys = new CachedKeyStore({ inner: observeKeyStore(sqlKeys, metrics), onLookup: (result) => metrics.keyCache.get(result).value++ });
+  const counters = observeCounterStore(
+    opened,
+    config.counters.kind === 'memory' ? 'memory' : 'redis',
+    metrics,
+  );
+  const keys = new CachedKeyStore({
+    inner: observeKeyStore(sqlKeys, metrics),
+    onLookup: (result) => metrics.keyCache.get(result).value++,
+  });
   const inner = createCheckAccess({ keys, policy: () => policy.current, counters });
   return { ...base, checkAccess: observeCheckAccess({ inner, metrics, logger }), counters, keys };
 }
@@ -61,4 +84,3 @@ async function closeDecisionPath(policy: PolicyHolder, counters: { close(): Prom
   policy.close();
   await counters.close();
 }
-

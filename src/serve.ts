@@ -2,7 +2,7 @@
 
 import { resolveAdminToken } from './admin/admin-token.js';
 import { createApp, type App } from './app.js';
-import { loadConfig, type Config } from './config.js';
+import type { Config } from './config.js';
 import { createLogger } from './observability/logger.js';
 
 /** A stuck shutdown must not keep a pod from terminating. */
@@ -13,8 +13,12 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   const admin = resolveAdminToken(config);
   const app = await createApp(config, logger, { adminToken: admin.token });
   const ports = await app.listen();
-  logger.info({ ...ports, database: config.database.kind, counters: config.counters.kind }, 'tollgate listening');
-  if (app.demoKeys.length > 0 || admin.source !== 'env') process.stdout.write(banner(app, ports.httpPort, admin.source === 'env' ? undefined : admin.token));
+  logger.info(
+    { ...ports, database: config.database.kind, counters: config.counters.kind },
+    'tollgate listening',
+  );
+  if (app.demoKeys.length > 0 || admin.source !== 'env')
+    process.stdout.write(banner(app, ports.httpPort, admin.source === 'env' ? undefined : admin.token));
   onShutdown(app, logger);
 }
 
@@ -45,12 +49,21 @@ function onShutdown(app: App, logger: ReturnType<typeof createLogger>): void {
 }
 
 function banner(app: App, httpPort: number, adminToken: string | undefined): string {
-  const lines = ['', 'Tollgate is running (embedded database and in-process counters unless DATABASE_URL / REDIS_URL are set).', ''];
+  const lines = [
+    '',
+    'Tollgate is running (embedded database and in-process counters unless DATABASE_URL / REDIS_URL are set).',
+    '',
+  ];
   if (app.demoKeys.length > 0) {
     lines.push('Demo keys (new at every start; shown once, only their SHA-256 is stored):');
     for (const { tier, key } of app.demoKeys) lines.push(`  ${tier.padEnd(11)} ${key}`);
     const free = app.demoKeys.find((k) => k.tier === 'free') ?? app.demoKeys[0]!;
-    lines.push('', 'Try it:', `  curl -i -H "x-api-key: ${free.key}" -H "X-Original-URI: /v1/chat/completions" -H "X-Original-Method: POST" http://127.0.0.1:${httpPort}/check`, '');
+    lines.push(
+      '',
+      'Try it:',
+      `  curl -i -H "x-api-key: ${free.key}" -H "X-Original-URI: /v1/chat/completions" -H "X-Original-Method: POST" http://127.0.0.1:${httpPort}/check`,
+      '',
+    );
   }
   if (adminToken) lines.push(`Admin token: ${adminToken}`, '');
   return `${lines.join('\n')}\n`;

@@ -4,7 +4,8 @@ const num = (name: string, fallback: number): number => {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}: expected a number >= 0, got ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`${name}: expected a number >= 0, got ${JSON.stringify(raw)}`);
   return n;
 };
 
@@ -28,7 +29,11 @@ export const PG_IDLE_MAX_SECONDS = num('BENCH_PG_IDLE_MAX_SECONDS', Infinity);
 export const MONITOR_SECONDS = num('BENCH_MONITOR_SECONDS', 2);
 /** BENCH_ROWS=grpc-allow,http-allow: only these rows; fixed rate, 1M keys, memory and profile are skipped. */
 export const ROWS: ReadonlySet<string> | undefined = process.env.BENCH_ROWS
-  ? new Set(process.env.BENCH_ROWS.split(',').map((s) => s.trim()).filter(Boolean))
+  ? new Set(
+      process.env.BENCH_ROWS.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
   : undefined;
 
 export const SERVER_CORE = 0;
@@ -43,4 +48,5 @@ export const FIXED_GRPC_STREAMS = 64;
 export const FIXED_HTTP_CONNECTIONS = 16;
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
-export const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+export const log = (msg: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);

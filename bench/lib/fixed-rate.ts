@@ -10,7 +10,13 @@ import { percentile } from './stats.js';
 
 export type FixedRateResult = LoadResult & { achievedRate: number };
 
-export async function fixedRateHttp(opts: { port: number; keys: string[]; rate: number; seconds: number; connections: number }): Promise<FixedRateResult> {
+export async function fixedRateHttp(opts: {
+  port: number;
+  keys: string[];
+  rate: number;
+  seconds: number;
+  connections: number;
+}): Promise<FixedRateResult> {
   const total = Math.round(opts.rate * opts.seconds);
   const lat = new Float64Array(total);
   const statuses: Record<string, number> = {};
@@ -26,19 +32,45 @@ export async function fixedRateHttp(opts: { port: number; keys: string[]; rate: 
     if (++done === total) finish();
   };
   const fire = (i: number, due: number) => {
-    const req = http.request({ host: '127.0.0.1', port: opts.port, path: '/check', agent, headers: checkHeaders(opts.keys[i % opts.keys.length]!) }, (res) => {
-      res.resume();
-      res.on('end', () => complete(i, due, String(res.statusCode), res.statusCode !== 204 && res.statusCode !== 403));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: opts.port,
+        path: '/check',
+        agent,
+        headers: checkHeaders(opts.keys[i % opts.keys.length]!),
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          complete(i, due, String(res.statusCode), res.statusCode !== 204 && res.statusCode !== 403),
+        );
+      },
+    );
     req.on('error', () => complete(i, due, 'error', true));
     req.end();
   };
   // Open the keep-alive connections first (untimed), so the first timed requests do not pay the connects.
-  await Promise.all(Array.from({ length: opts.connections }, (_, i) => new Promise<void>((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port: opts.port, path: '/check', agent, headers: checkHeaders(opts.keys[i % opts.keys.length]!) }, (res) => res.resume().on('end', resolve));
-    req.on('error', () => resolve());
-    req.end();
-  })));
+  await Promise.all(
+    Array.from(
+      { length: opts.connections },
+      (_, i) =>
+        new Promise<void>((resolve) => {
+          const req = http.request(
+            {
+              host: '127.0.0.1',
+              port: opts.port,
+              path: '/check',
+              agent,
+              headers: checkHeaders(opts.keys[i % opts.keys.length]!),
+            },
+            (res) => res.resume().on('end', resolve),
+          );
+          req.on('error', () => resolve());
+          req.end();
+        }),
+    ),
+  );
   const t0 = performance.now();
   let sent = 0;
   const timer = setInterval(() => {
@@ -50,5 +82,15 @@ export async function fixedRateHttp(opts: { port: number; keys: string[]; rate: 
   const seconds = (performance.now() - t0) / 1000;
   agent.destroy();
   const sorted = lat.sort();
-  return { requests: total, seconds, rps: total / seconds, achievedRate: total / seconds, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), errors, statuses };
+  return {
+    requests: total,
+    seconds,
+    rps: total / seconds,
+    achievedRate: total / seconds,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    errors,
+    statuses,
+  };
 }

@@ -19,14 +19,53 @@ export async function runFixedRate(opts: {
   const { ports, bodies } = opts;
   const perClient = C.FIXED_RATE / C.GRPC_CLIENTS;
   const grpc = (port: number, path: string, body: RotatingBody, id: string) => (): Promise<FixedRateResult> =>
-    body.during(() => h2loadGrpc({ port, path, bodyFile: body.file, seconds: C.FIXED_SECONDS, clients: C.GRPC_CLIENTS, streams: C.FIXED_GRPC_STREAMS, rps: perClient, logFile: join(opts.tmp, `fixed-${id}.tsv`) }))
+    body
+      .during(() =>
+        h2loadGrpc({
+          port,
+          path,
+          bodyFile: body.file,
+          seconds: C.FIXED_SECONDS,
+          clients: C.GRPC_CLIENTS,
+          streams: C.FIXED_GRPC_STREAMS,
+          rps: perClient,
+          logFile: join(opts.tmp, `fixed-${id}.tsv`),
+        }),
+      )
       .then((r) => ({ ...r, achievedRate: r.requests / r.seconds }));
-  const http = (port: number) => () => fixedRateHttp({ port, keys: opts.keys, rate: C.FIXED_RATE, seconds: C.FIXED_SECONDS, connections: C.FIXED_HTTP_CONNECTIONS });
+  const http = (port: number) => () =>
+    fixedRateHttp({
+      port,
+      keys: opts.keys,
+      rate: C.FIXED_RATE,
+      seconds: C.FIXED_SECONDS,
+      connections: C.FIXED_HTTP_CONNECTIONS,
+    });
   const plan: Array<[string, string, 'tollgate' | 'reference', () => Promise<FixedRateResult>]> = [
-    ['grpc-allow', 'gRPC ext_authz Check (allow)', 'tollgate', grpc(ports.grpc, CHECK_PATH, bodies.checkAllow, 'grpc-allow')],
-    ['grpc-noop', 'gRPC no-op grpc-js Check (reference)', 'reference', grpc(ports.noopGrpc, CHECK_PATH, bodies.checkAllow, 'grpc-noop')],
-    ['grpc-rls-allow', 'gRPC RLS ShouldRateLimit (allow)', 'tollgate', grpc(ports.grpc, RLS_PATH, bodies.rlsAllow, 'grpc-rls-allow')],
-    ['grpc-rls-noop', 'gRPC no-op grpc-js ShouldRateLimit (reference)', 'reference', grpc(ports.noopGrpc, RLS_PATH, bodies.rlsAllow, 'grpc-rls-noop')],
+    [
+      'grpc-allow',
+      'gRPC ext_authz Check (allow)',
+      'tollgate',
+      grpc(ports.grpc, CHECK_PATH, bodies.checkAllow, 'grpc-allow'),
+    ],
+    [
+      'grpc-noop',
+      'gRPC no-op grpc-js Check (reference)',
+      'reference',
+      grpc(ports.noopGrpc, CHECK_PATH, bodies.checkAllow, 'grpc-noop'),
+    ],
+    [
+      'grpc-rls-allow',
+      'gRPC RLS ShouldRateLimit (allow)',
+      'tollgate',
+      grpc(ports.grpc, RLS_PATH, bodies.rlsAllow, 'grpc-rls-allow'),
+    ],
+    [
+      'grpc-rls-noop',
+      'gRPC no-op grpc-js ShouldRateLimit (reference)',
+      'reference',
+      grpc(ports.noopGrpc, RLS_PATH, bodies.rlsAllow, 'grpc-rls-noop'),
+    ],
     ['http-allow', 'HTTP /check (allow)', 'tollgate', http(ports.http)],
     ['http-noop', 'HTTP no-op node:http (reference)', 'reference', http(ports.noopHttp)],
   ];
@@ -34,10 +73,13 @@ export async function runFixedRate(opts: {
   for (const [id, label, kind, fn] of plan) {
     const result = await fn();
     runs.push({ id, label, kind, result });
-    C.log(`fixed ${C.FIXED_RATE}/s ${id}: ${int(result.achievedRate)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}`);
+    C.log(
+      `fixed ${C.FIXED_RATE}/s ${id}: ${int(result.achievedRate)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}`,
+    );
   }
   return {
-    offered: C.FIXED_RATE, seconds: C.FIXED_SECONDS,
+    offered: C.FIXED_RATE,
+    seconds: C.FIXED_SECONDS,
     grpcClient: `h2load --rps ${perClient} -c ${C.GRPC_CLIENTS} -m ${C.FIXED_GRPC_STREAMS} -t 1 (latency from each request's send, --log-file; a due request waits only if a client already has ${C.FIXED_GRPC_STREAMS} in flight)`,
     httpClient: `open-loop node:http client, ${C.FIXED_HTTP_CONNECTIONS} keep-alive connections opened first (bench/lib/fixed-rate.ts; latency from the intended send time; wrk2 is not packaged for Debian)`,
     runs,

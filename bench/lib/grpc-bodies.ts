@@ -21,24 +21,48 @@ export function frame(message: Uint8Array): Buffer {
 
 /** A framed CheckRequest as Envoy sends it for a GET carrying `key` in x-api-key. */
 export function checkBody(key: string): Buffer {
-  return frame(CheckRequest.encode({
-    attributes: {
-      contextExtensions: {},
-      request: {
-        time: undefined,
-        http: {
-          id: '1234567890', method: 'GET', path: '/v1/things/42?expand=1', host: 'api.example.com', scheme: 'https', query: '', fragment: '', size: 0,
-          protocol: 'HTTP/1.1', body: '', rawBody: Buffer.alloc(0), headerMap: undefined,
-          headers: { ':authority': 'api.example.com', ':method': 'GET', ':path': '/v1/things/42?expand=1', 'x-api-key': key, 'user-agent': 'bench' },
+  return frame(
+    CheckRequest.encode({
+      attributes: {
+        contextExtensions: {},
+        request: {
+          time: undefined,
+          http: {
+            id: '1234567890',
+            method: 'GET',
+            path: '/v1/things/42?expand=1',
+            host: 'api.example.com',
+            scheme: 'https',
+            query: '',
+            fragment: '',
+            size: 0,
+            protocol: 'HTTP/1.1',
+            body: '',
+            rawBody: Buffer.alloc(0),
+            headerMap: undefined,
+            headers: {
+              ':authority': 'api.example.com',
+              ':method': 'GET',
+              ':path': '/v1/things/42?expand=1',
+              'x-api-key': key,
+              'user-agent': 'bench',
+            },
+          },
         },
       },
-    },
-  } as CheckRequest).finish());
+    } as CheckRequest).finish(),
+  );
 }
 
 /** A framed RateLimitRequest: domain `bench`, one descriptor [(descriptorKey, value)], hits_addend unset (1). */
 export function rlsBody(descriptorKey: string, value: string): Buffer {
-  return frame(RateLimitRequest.encode({ domain: RLS_DOMAIN, hitsAddend: 0, descriptors: [{ entries: [{ key: descriptorKey, value }] }] }).finish());
+  return frame(
+    RateLimitRequest.encode({
+      domain: RLS_DOMAIN,
+      hitsAddend: 0,
+      descriptors: [{ entries: [{ key: descriptorKey, value }] }],
+    }).finish(),
+  );
 }
 
 /** `count` descriptor values of one byte length (the rotation rewrites them in place): user-000000… */

@@ -29,16 +29,39 @@ export interface LoadResult {
  * from --log-file (µs from the request's send to the end of its response). With `rps`, each client
  * sends at that rate (open loop while fewer than -m streams are in flight).
  */
-export async function h2loadGrpc(opts: { port: number; path: string; bodyFile: string; seconds: number; clients: number; streams: number; logFile: string; rps?: number }): Promise<LoadResult> {
+export async function h2loadGrpc(opts: {
+  port: number;
+  path: string;
+  bodyFile: string;
+  seconds: number;
+  clients: number;
+  streams: number;
+  logFile: string;
+  rps?: number;
+}): Promise<LoadResult> {
   const args = [
-    '-D', String(opts.seconds), '-c', String(opts.clients), '-m', String(opts.streams), '-t', '1',
-    '-d', opts.bodyFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers',
+    '-D',
+    String(opts.seconds),
+    '-c',
+    String(opts.clients),
+    '-m',
+    String(opts.streams),
+    '-t',
+    '1',
+    '-d',
+    opts.bodyFile,
+    '-H',
+    'content-type: application/grpc',
+    '-H',
+    'te: trailers',
     `--log-file=${opts.logFile}`,
     ...(opts.rps ? ['--rps', String(opts.rps)] : []),
     `http://127.0.0.1:${opts.port}${opts.path}`,
   ];
   const out = await run('h2load', args, LOAD_CORE);
-  const req = out.match(/requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/);
+  const req = out.match(
+    /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/,
+  );
   const codes = out.match(/status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/);
   if (!req || !codes) throw new Error(`unexpected h2load output:\n${out}`);
   const lat = latenciesFromH2loadLog(opts.logFile);
@@ -67,8 +90,29 @@ function latenciesFromH2loadLog(file: string): Float64Array {
 }
 
 /** wrk (HTTP/1.1 keep-alive, closed loop) with a Lua script that rotates keys; parses the script's JSON line. */
-export async function wrkHttp(opts: { port: number; path: string; script: string; scriptArgs: string[]; seconds: number; connections: number }): Promise<LoadResult & { raw: Record<string, number> }> {
-  const args = ['-t', '1', '-c', String(opts.connections), '-d', `${opts.seconds}s`, '--timeout', '2s', '-s', opts.script, `http://127.0.0.1:${opts.port}${opts.path}`, '--', ...opts.scriptArgs];
+export async function wrkHttp(opts: {
+  port: number;
+  path: string;
+  script: string;
+  scriptArgs: string[];
+  seconds: number;
+  connections: number;
+}): Promise<LoadResult & { raw: Record<string, number> }> {
+  const args = [
+    '-t',
+    '1',
+    '-c',
+    String(opts.connections),
+    '-d',
+    `${opts.seconds}s`,
+    '--timeout',
+    '2s',
+    '-s',
+    opts.script,
+    `http://127.0.0.1:${opts.port}${opts.path}`,
+    '--',
+    ...opts.scriptArgs,
+  ];
   const out = await run('wrk', args, LOAD_CORE);
   const m = out.match(/^JSON:(.*)$/m);
   if (!m) throw new Error(`unexpected wrk output:\n${out}`);
@@ -89,31 +133,46 @@ export async function wrkHttp(opts: { port: number; path: string; script: string
 
 /** Headers of an nginx auth_request subrequest for `key`. */
 export function checkHeaders(key: string): Record<string, string> {
-  return { 'x-api-key': key, 'x-original-uri': '/v1/things/42?expand=1', 'x-original-method': 'GET', host: 'api.example.com' };
+  return {
+    'x-api-key': key,
+    'x-original-uri': '/v1/things/42?expand=1',
+    'x-original-method': 'GET',
+    host: 'api.example.com',
+  };
 }
 
 /** Every key once through /check (so the key cache holds it), `concurrency` in flight; returns status counts. */
-export async function warmKeys(port: number, keys: string[], concurrency = 32, path = '/check'): Promise<Record<string, number>> {
+export async function warmKeys(
+  port: number,
+  keys: string[],
+  concurrency = 32,
+  path = '/check',
+): Promise<Record<string, number>> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const statuses: Record<string, number> = {};
   let next = 0;
   const one = (key: string) =>
     new Promise<void>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port, path, agent, headers: checkHeaders(key) }, (res) => {
-        const s = String(res.headers['x-tollgate-status'] ?? res.statusCode);
-        statuses[s] = (statuses[s] ?? 0) + 1;
-        res.resume();
-        res.on('end', resolve);
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, path, agent, headers: checkHeaders(key) },
+        (res) => {
+          const s = String(res.headers['x-tollgate-status'] ?? res.statusCode);
+          statuses[s] = (statuses[s] ?? 0) + 1;
+          res.resume();
+          res.on('end', resolve);
+        },
+      );
       req.on('error', () => {
         statuses.error = (statuses.error ?? 0) + 1;
         resolve();
       });
       req.end();
     });
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < keys.length) await one(keys[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < keys.length) await one(keys[next++]!);
+    }),
+  );
   agent.destroy();
   return statuses;
 }

@@ -3,71 +3,143 @@
 import type { Report } from './report.js';
 import { int, ms } from './stats.js';
 
-const list = (o: Record<string, number>) => Object.entries(o).map(([c, n]) => `${c} ${n}`).join(', ') || 'nothing';
+const list = (o: Record<string, number>) =>
+  Object.entries(o)
+    .map(([c, n]) => `${c} ${n}`)
+    .join(', ') || 'nothing';
 
 export function markdown(report: Report): string {
   const lines: string[] = [];
   const m = report.machine;
   const s = report.setup;
   lines.push(`# Tollgate bench — ${report.date}`, '');
-  lines.push(`${m.nproc} cores · ${m.cpu} · ${m.memTotalMiB} MiB · Linux ${m.kernel} · Node ${m.node} · Redis ${m.redis} · ${m.psql} · ${m.h2load} · ${m.wrk}`, '');
-  lines.push(`Servers on core 0, load tools on core 1; ${s.runs}. gRPC: ${s.grpcLoad}; HTTP: ${s.httpLoad}. ${s.keys}. RLS: ${s.rls}.`, '');
-  if (s.only) lines.push(`**BENCH_ROWS=${(s.only as string[]).join(',')}**: only these rows; skipped: ${report.skipped.join(', ')}.`, '');
+  lines.push(
+    `${m.nproc} cores · ${m.cpu} · ${m.memTotalMiB} MiB · Linux ${m.kernel} · Node ${m.node} · Redis ${m.redis} · ${m.psql} · ${m.h2load} · ${m.wrk}`,
+    '',
+  );
+  lines.push(
+    `Servers on core 0, load tools on core 1; ${s.runs}. gRPC: ${s.grpcLoad}; HTTP: ${s.httpLoad}. ${s.keys}. RLS: ${s.rls}.`,
+    '',
+  );
+  if (s.only)
+    lines.push(
+      `**BENCH_ROWS=${(s.only as string[]).join(',')}**: only these rows; skipped: ${report.skipped.join(', ')}.`,
+      '',
+    );
   const wrong = Object.entries(report.spot).filter(([, x]) => x.got !== x.expected);
-  const spot = Object.entries(report.spot).map(([k, x]) => `${k} ${x.got}`).join(', ');
-  lines.push(wrong.length === 0
-    ? `Spot checks before the runs (grpc-status·CheckResponse code | RLS overall_code), all as expected: ${spot}.`
-    : `**Unexpected spot-check answers**: ${wrong.map(([k, x]) => `${k} ${x.got} (expected ${x.expected})`).join(', ')}.`, '');
+  const spot = Object.entries(report.spot)
+    .map(([k, x]) => `${k} ${x.got}`)
+    .join(', ');
+  lines.push(
+    wrong.length === 0
+      ? `Spot checks before the runs (grpc-status·CheckResponse code | RLS overall_code), all as expected: ${spot}.`
+      : `**Unexpected spot-check answers**: ${wrong.map(([k, x]) => `${k} ${x.got} (expected ${x.expected})`).join(', ')}.`,
+    '',
+  );
 
-  lines.push('| Path | decisions/s | p50 ms | p90 ms | p99 ms | Redis cmds sent / decision | Redis reads / decision | server CPU µs / decision | Redis CPU µs / decision | vs ceiling |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(
+    '| Path | decisions/s | p50 ms | p90 ms | p99 ms | Redis cmds sent / decision | Redis reads / decision | server CPU µs / decision | Redis CPU µs / decision | vs ceiling |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
   const byId = new Map(report.rows.map((r) => [r.id, r]));
   for (const r of report.rows) {
     const redis = r.kind === 'tollgate' || r.id.includes('rlflex');
     const ceiling = r.ceiling ? byId.get(r.ceiling) : undefined;
     const vs = !r.ceiling ? '100%' : ceiling ? `${Math.round((100 * r.rps) / ceiling.rps)}%` : '–';
-    lines.push(`| ${r.label} | ${int(r.rps)} | ${ms(r.p50Us)} | ${ms(r.p90Us)} | ${ms(r.p99Us)} | ${redis ? r.redisCommandsPerDecision.toFixed(3) : '–'} | ${redis ? r.redisReadsPerDecision.toFixed(3) : '–'} | ${r.serverCpuUsPerDecision.toFixed(1)} | ${redis ? r.redisCpuUsPerDecision.toFixed(1) : '–'} | ${vs} |`);
+    lines.push(
+      `| ${r.label} | ${int(r.rps)} | ${ms(r.p50Us)} | ${ms(r.p90Us)} | ${ms(r.p99Us)} | ${redis ? r.redisCommandsPerDecision.toFixed(3) : '–'} | ${redis ? r.redisReadsPerDecision.toFixed(3) : '–'} | ${r.serverCpuUsPerDecision.toFixed(1)} | ${redis ? r.redisCpuUsPerDecision.toFixed(1) : '–'} | ${vs} |`,
+    );
   }
-  lines.push('', `Redis columns: INFO commandstats and INFO stats deltas of the private Redis over each row's runs, **all connections** (Tollgate's background work included): commands clients sent (${report.redisShape.scriptOnlyCommands.join(', ') || 'nothing'} were seen only inside scripts under MONITOR and are left out; INFO is left out), and read events (≈ round trips: one read can carry a pipelined batch). CPU columns: user + system time from /proc over the row's runs, divided by its decisions: the process serving the row (Tollgate, or the reference server) and the private Redis (all clients, so Tollgate's background work is in its rows' figure). They do not depend on which core the scheduler gave Redis, unlike decisions/s on 2 shared cores. Per connection: below.`);
+  lines.push(
+    '',
+    `Redis columns: INFO commandstats and INFO stats deltas of the private Redis over each row's runs, **all connections** (Tollgate's background work included): commands clients sent (${report.redisShape.scriptOnlyCommands.join(', ') || 'nothing'} were seen only inside scripts under MONITOR and are left out; INFO is left out), and read events (≈ round trips: one read can carry a pipelined batch). CPU columns: user + system time from /proc over the row's runs, divided by its decisions: the process serving the row (Tollgate, or the reference server) and the private Redis (all clients, so Tollgate's background work is in its rows' figure). They do not depend on which core the scheduler gave Redis, unlike decisions/s on 2 shared cores. Per connection: below.`,
+  );
 
   const f = report.fixedRate;
   if (f) {
-    lines.push('', `**Fixed rate, ${f.offered} decisions/s offered for ${f.seconds} s** (gRPC: ${f.grpcClient}; HTTP: ${f.httpClient}; keys / descriptor values rotate per request):`, '');
+    lines.push(
+      '',
+      `**Fixed rate, ${f.offered} decisions/s offered for ${f.seconds} s** (gRPC: ${f.grpcClient}; HTTP: ${f.httpClient}; keys / descriptor values rotate per request):`,
+      '',
+    );
     lines.push('| Path | achieved/s | p50 ms | p90 ms | p99 ms | errors |', '|---|---:|---:|---:|---:|---:|');
-    for (const { label, result: x } of f.runs) lines.push(`| ${label} | ${int(x.achievedRate)} | ${ms(x.p50)} | ${ms(x.p90)} | ${ms(x.p99)} | ${x.errors} |`);
+    for (const { label, result: x } of f.runs)
+      lines.push(
+        `| ${label} | ${int(x.achievedRate)} | ${ms(x.p50)} | ${ms(x.p90)} | ${ms(x.p99)} | ${x.errors} |`,
+      );
   }
 
   const rs = report.redisShape;
   lines.push('', '**Hot-path shape**', '');
   lines.push(`Redis per connection (${rs.note}):`, '');
-  lines.push('| Row | decisions: Tollgate (load tool) | decision connection: commands / decision | other commands on it | inside the script / decision | other connections, commands/s |', '|---|---:|---|---:|---|---|');
+  lines.push(
+    '| Row | decisions: Tollgate (load tool) | decision connection: commands / decision | other commands on it | inside the script / decision | other connections, commands/s |',
+    '|---|---:|---|---:|---|---|',
+  );
   for (const x of rs.rows) {
-    lines.push(`| ${x.row} | ${int(x.decisions)} (${int(x.loadRequests)}) | ${x.decisionConnection}: **${x.commandsPerDecision.toFixed(3)}** (${list(x.perDecision)}) | ${x.otherCommands} | ${list(x.insideScriptsPerDecision)} | ${list(x.otherConnectionsPerSecond)} |`);
+    lines.push(
+      `| ${x.row} | ${int(x.decisions)} (${int(x.loadRequests)}) | ${x.decisionConnection}: **${x.commandsPerDecision.toFixed(3)}** (${list(x.perDecision)}) | ${x.otherCommands} | ${list(x.insideScriptsPerDecision)} | ${list(x.otherConnectionsPerSecond)} |`,
+    );
   }
   lines.push(`| idle (no load, ${rs.idle.seconds} s) | – | – | – | – | ${list(rs.idle.perSecond)} |`);
-  lines.push('', '- Background Redis traffic, commands per second (not per decision) that tollgate-background sent (usage flusher take/ack scripts, SCAN, credits), and in brackets the commands its scripts ran:');
-  for (const x of rs.rows) if (x.decisionConnection === 'tollgate-decisions') lines.push(`  - during ${x.row}: ${list(x.backgroundPerSecond)} (inside: ${list(x.backgroundScriptsPerSecond)})`);
-  lines.push(`  - idle: ${list(rs.idle.backgroundPerSecond)} (inside: ${list(rs.idle.backgroundScriptsPerSecond)})`);
+  lines.push(
+    '',
+    '- Background Redis traffic, commands per second (not per decision) that tollgate-background sent (usage flusher take/ack scripts, SCAN, credits), and in brackets the commands its scripts ran:',
+  );
+  for (const x of rs.rows)
+    if (x.decisionConnection === 'tollgate-decisions')
+      lines.push(
+        `  - during ${x.row}: ${list(x.backgroundPerSecond)} (inside: ${list(x.backgroundScriptsPerSecond)})`,
+      );
+  lines.push(
+    `  - idle: ${list(rs.idle.backgroundPerSecond)} (inside: ${list(rs.idle.backgroundScriptsPerSecond)})`,
+  );
 
   const pg = report.postgres;
-  lines.push(`- Postgres on the decision path (Tollgate /metrics over the steady-state runs): **${pg.keyMisses} key-cache misses** (a decision waited on Postgres) in ${int(pg.decisions)} decisions; ${int(pg.keyLoads)} key loads in all (misses + refresh-ahead renewals of keys past their 60 s TTL, which answer from the cache while one load runs in the background; ${int(pg.keyHits)} cache hits).`);
-  lines.push(`- All of Tollgate's Postgres work (pg_stat_database.xact_commit of the bench database): ${int(pg.busy.transactions)} transactions in ${pg.busy.seconds.toFixed(0)} s of runs = **${pg.busy.perSecond.toFixed(1)}/s**${pg.idle ? `; idle right after, ${int(pg.idle.transactions)} in ${pg.idle.seconds.toFixed(0)} s = **${pg.idle.perSecond.toFixed(1)}/s** (key loads while idle: ${pg.idle.keyLoads})` : ''} — ${pg.transactionsPerDecision.toFixed(5)} per decision if it were charged to the decisions.`);
+  lines.push(
+    `- Postgres on the decision path (Tollgate /metrics over the steady-state runs): **${pg.keyMisses} key-cache misses** (a decision waited on Postgres) in ${int(pg.decisions)} decisions; ${int(pg.keyLoads)} key loads in all (misses + refresh-ahead renewals of keys past their 60 s TTL, which answer from the cache while one load runs in the background; ${int(pg.keyHits)} cache hits).`,
+  );
+  lines.push(
+    `- All of Tollgate's Postgres work (pg_stat_database.xact_commit of the bench database): ${int(pg.busy.transactions)} transactions in ${pg.busy.seconds.toFixed(0)} s of runs = **${pg.busy.perSecond.toFixed(1)}/s**${pg.idle ? `; idle right after, ${int(pg.idle.transactions)} in ${pg.idle.seconds.toFixed(0)} s = **${pg.idle.perSecond.toFixed(1)}/s** (key loads while idle: ${pg.idle.keyLoads})` : ''} — ${pg.transactionsPerDecision.toFixed(5)} per decision if it were charged to the decisions.`,
+  );
   const d = s.grpcKeyDistribution;
-  if (d) lines.push(`- gRPC key distribution (allowed calls per key in the first gRPC allow run, from the usage counters): ${d.keysUsed}/${d.keys} keys used, min ${d.min} · p10 ${d.p10} · median ${d.median} · p90 ${d.p90} · max ${d.max} decisions per key — h2load sends in bursts that read the body file at the same moment, so runs of consecutive decisions share a key (${s.grpcKeyRotation}). HTTP: wrk rotates the keys round-robin per request (every key equally).`);
+  if (d)
+    lines.push(
+      `- gRPC key distribution (allowed calls per key in the first gRPC allow run, from the usage counters): ${d.keysUsed}/${d.keys} keys used, min ${d.min} · p10 ${d.p10} · median ${d.median} · p90 ${d.p90} · max ${d.max} decisions per key — h2load sends in bursts that read the body file at the same moment, so runs of consecutive decisions share a key (${s.grpcKeyRotation}). HTTP: wrk rotates the keys round-robin per request (every key equally).`,
+    );
   const mk = report.millionKeys;
-  if (mk) lines.push(`- 1,000,000-key run (${mk.keySpace}): ${int(mk.rps)} decisions/s, p99 ${ms(mk.p99Us)} ms; ${int(mk.distinctUnknownKeysSent)} distinct unknown keys in ${int(mk.unknownRequests)} unknown-key requests; Postgres ${mk.postgresPerDecision.toFixed(3)} queries per decision (${mk.postgresPerUnknownRequest.toFixed(3)} per unknown-key request; the floor is one per distinct unknown key = ${(mk.distinctUnknownKeysSent / mk.unknownRequests).toFixed(3)}); Redis ${mk.redisCommandsPerDecision.toFixed(3)} per decision.`);
+  if (mk)
+    lines.push(
+      `- 1,000,000-key run (${mk.keySpace}): ${int(mk.rps)} decisions/s, p99 ${ms(mk.p99Us)} ms; ${int(mk.distinctUnknownKeysSent)} distinct unknown keys in ${int(mk.unknownRequests)} unknown-key requests; Postgres ${mk.postgresPerDecision.toFixed(3)} queries per decision (${mk.postgresPerUnknownRequest.toFixed(3)} per unknown-key request; the floor is one per distinct unknown key = ${(mk.distinctUnknownKeysSent / mk.unknownRequests).toFixed(3)}); Redis ${mk.redisCommandsPerDecision.toFixed(3)} per decision.`,
+    );
   const mem = report.memory;
   if (mem) {
-    const few = mem.cacheEntriesAfter - mem.cacheEntriesBefore < 50_000 ? ' — too few keys for a figure above the noise; use the default BENCH_MEMORY_KEYS=100000' : '';
-    lines.push(`- Sidecar memory with ${int(mem.cacheEntriesAfter)} cached keys (was ${int(mem.cacheEntriesBefore)}; ${int(mem.keysWarmed)} keys warmed, ${int(mem.keyLoadsDuringWarm)} key loads; ${mem.cacheEntriesNote}): RSS ${mem.rssBeforeMiB.toFixed(0)} → **${mem.rssAfterMiB.toFixed(0)} MiB**, V8 heap used ${mem.heapUsedBeforeMiB.toFixed(0)} → ${mem.heapUsedAfterMiB.toFixed(0)} MiB, both after ${(mem.settleMs / 1000).toFixed(0)} s idle: ≈ ${int(mem.rssBytesPerCachedKey)} bytes RSS / ${int(mem.heapBytesPerCachedKey)} bytes heap per cached key (RSS noise ±${int(mem.rssSpreadKiB)} KiB)${few}. Cold lookups ran at ${int(mem.coldLookupsPerSecond)}/s.`);
+    const few =
+      mem.cacheEntriesAfter - mem.cacheEntriesBefore < 50_000
+        ? ' — too few keys for a figure above the noise; use the default BENCH_MEMORY_KEYS=100000'
+        : '';
+    lines.push(
+      `- Sidecar memory with ${int(mem.cacheEntriesAfter)} cached keys (was ${int(mem.cacheEntriesBefore)}; ${int(mem.keysWarmed)} keys warmed, ${int(mem.keyLoadsDuringWarm)} key loads; ${mem.cacheEntriesNote}): RSS ${mem.rssBeforeMiB.toFixed(0)} → **${mem.rssAfterMiB.toFixed(0)} MiB**, V8 heap used ${mem.heapUsedBeforeMiB.toFixed(0)} → ${mem.heapUsedAfterMiB.toFixed(0)} MiB, both after ${(mem.settleMs / 1000).toFixed(0)} s idle: ≈ ${int(mem.rssBytesPerCachedKey)} bytes RSS / ${int(mem.heapBytesPerCachedKey)} bytes heap per cached key (RSS noise ±${int(mem.rssSpreadKiB)} KiB)${few}. Cold lookups ran at ${int(mem.coldLookupsPerSecond)}/s.`,
+    );
   }
   const rp = report.redisPerAccount;
-  lines.push(`- Redis bytes per active account (MEMORY USAGE, median of 100): allow tier ${int(rp.allow.bytes)} B (${rp.allow.keys.join(', ')}), deny tier ${int(rp.deny.bytes)} B (${rp.deny.keys.join(', ')}); INFO used_memory delta over the ${int(2 * Number(s.keysPerPath))} warmed accounts: ${int(rp.usedMemoryDeltaPerAccount)} B/account; per RLS descriptor counter (${int(2 * Number(s.keysPerPath))} values): ${int(rp.usedMemoryDeltaPerRlsCounter)} B.`);
+  lines.push(
+    `- Redis bytes per active account (MEMORY USAGE, median of 100): allow tier ${int(rp.allow.bytes)} B (${rp.allow.keys.join(', ')}), deny tier ${int(rp.deny.bytes)} B (${rp.deny.keys.join(', ')}); INFO used_memory delta over the ${int(2 * Number(s.keysPerPath))} warmed accounts: ${int(rp.usedMemoryDeltaPerAccount)} B/account; per RLS descriptor counter (${int(2 * Number(s.keysPerPath))} values): ${int(rp.usedMemoryDeltaPerRlsCounter)} B.`,
+  );
   if (report.skipped.length > 0) lines.push(`- Skipped (BENCH_ROWS): ${report.skipped.join(', ')}.`);
 
   lines.push('', '**Targets**', '', '| Target | Measured | |', '|---|---|---|');
-  for (const t of report.targets) lines.push(`| ${t.target} | ${t.value} | ${t.met ? 'met' : '**missed**'} |`);
+  for (const t of report.targets)
+    lines.push(`| ${t.target} | ${t.value} | ${t.met ? 'met' : '**missed**'} |`);
   if (report.profile) {
-    lines.push('', `**CPU profile of Tollgate** (node --cpu-prof, one gRPC allow + one HTTP allow run, ${report.profile.totalMs} ms busy): self time by area — ${report.profile.byArea.slice(0, 8).map((a) => `${a.area} ${a.pct}%`).join(', ')}`, '');
+    lines.push(
+      '',
+      `**CPU profile of Tollgate** (node --cpu-prof, one gRPC allow + one HTTP allow run, ${report.profile.totalMs} ms busy): self time by area — ${report.profile.byArea
+        .slice(0, 8)
+        .map((a) => `${a.area} ${a.pct}%`)
+        .join(', ')}`,
+      '',
+    );
     lines.push('| Function | Where | self % |', '|---|---|---:|');
     for (const t of report.profile.top) lines.push(`| ${t.fn} | ${t.where} | ${t.pct} |`);
   }

@@ -48,14 +48,27 @@ export async function settledMemory(pid: number, httpPort: number, settleMs: num
     await sleep(1000);
   }
   const last = rss.slice(-6);
-  return { rssKiB: median(last), rssSpreadKiB: Math.max(...last) - Math.min(...last), heapUsedBytes: (await tollgateCounters(httpPort)).heapUsedBytes, settledMs: Date.now() - t0 };
+  return {
+    rssKiB: median(last),
+    rssSpreadKiB: Math.max(...last) - Math.min(...last),
+    heapUsedBytes: (await tollgateCounters(httpPort)).heapUsedBytes,
+    settledMs: Date.now() - t0,
+  };
 }
 
 /**
  * RSS and heap with `count` more keys in the key cache: a reading after the idle before, the keys
  * inserted and looked up once each through /check, a reading after an idle settle.
  */
-export async function measureKeyCache(opts: { pid: number; httpPort: number; db: Sql; accountIds: string[]; count: number; cachedBefore: number; settleMs: number }): Promise<NonNullable<Report['memory']>> {
+export async function measureKeyCache(opts: {
+  pid: number;
+  httpPort: number;
+  db: Sql;
+  accountIds: string[];
+  count: number;
+  cachedBefore: number;
+  settleMs: number;
+}): Promise<NonNullable<Report['memory']>> {
   const before = await settledMemory(opts.pid, opts.httpPort, Math.min(opts.settleMs, 6000));
   const keys = await insertKeys(opts.db, opts.accountIds, opts.count);
   const loadsBefore = await tollgateCounters(opts.httpPort);
@@ -67,13 +80,20 @@ export async function measureKeyCache(opts: { pid: number; httpPort: number; db:
   const cachedAfter = Math.min(KEY_CACHE_MAX, opts.cachedBefore + keyLoadsDuringWarm);
   const added = Math.max(1, cachedAfter - opts.cachedBefore);
   return {
-    keysWarmed: opts.count, cacheEntriesBefore: opts.cachedBefore, cacheEntriesAfter: cachedAfter,
+    keysWarmed: opts.count,
+    cacheEntriesBefore: opts.cachedBefore,
+    cacheEntriesAfter: cachedAfter,
     cacheEntriesNote: `/metrics does not expose the key cache's size: entries = bench keys cached before + key loads during the warm (tollgate_store_duration_seconds_count{store="postgres",operation="find_key"}), capped at the cache bound ${KEY_CACHE_MAX.toLocaleString('en-US')}`,
     keyLoadsDuringWarm,
-    rssBeforeMiB: before.rssKiB / 1024, rssAfterMiB: after.rssKiB / 1024, rssSpreadKiB: Math.max(before.rssSpreadKiB, after.rssSpreadKiB),
-    heapUsedBeforeMiB: before.heapUsedBytes / 2 ** 20, heapUsedAfterMiB: after.heapUsedBytes / 2 ** 20,
+    rssBeforeMiB: before.rssKiB / 1024,
+    rssAfterMiB: after.rssKiB / 1024,
+    rssSpreadKiB: Math.max(before.rssSpreadKiB, after.rssSpreadKiB),
+    heapUsedBeforeMiB: before.heapUsedBytes / 2 ** 20,
+    heapUsedAfterMiB: after.heapUsedBytes / 2 ** 20,
     rssBytesPerCachedKey: ((after.rssKiB - before.rssKiB) * 1024) / added,
     heapBytesPerCachedKey: (after.heapUsedBytes - before.heapUsedBytes) / added,
-    coldLookupsPerSecond: opts.count / warmSeconds, warm, settleMs: after.settledMs,
+    coldLookupsPerSecond: opts.count / warmSeconds,
+    warm,
+    settleMs: after.settledMs,
   };
 }

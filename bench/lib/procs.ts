@@ -39,7 +39,10 @@ export async function startProc(opts: {
 }): Promise<Proc & { match: RegExpMatchArray }> {
   const log = join(opts.logDir, `${opts.name}.log`);
   const out = createWriteStream(log);
-  const [cmd, args] = opts.core === null ? [opts.cmd, opts.args] : ['taskset', ['-c', String(opts.core), opts.cmd, ...opts.args]];
+  const [cmd, args] =
+    opts.core === null
+      ? [opts.cmd, opts.args]
+      : ['taskset', ['-c', String(opts.core), opts.cmd, ...opts.args]];
   const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -52,7 +55,10 @@ export async function startProc(opts: {
       return;
     }
     const ready = opts.ready;
-    const timer = setTimeout(() => reject(new Error(`${opts.name} not ready after ${opts.timeoutMs ?? 30_000} ms; log: ${log}`)), opts.timeoutMs ?? 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${opts.name} not ready after ${opts.timeoutMs ?? 30_000} ms; log: ${log}`)),
+      opts.timeoutMs ?? 30_000,
+    );
     const onData = (chunk: Buffer) => {
       out.write(chunk);
       if (text.length < 100_000) text += chunk.toString();
@@ -96,7 +102,11 @@ export function run(cmd: string, args: string[], core: number | null = null): Pr
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${cmd} exited with ${code}: ${stderr.slice(-2000)}${stdout.slice(-2000)}`))));
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`${cmd} exited with ${code}: ${stderr.slice(-2000)}${stdout.slice(-2000)}`)),
+    );
   });
 }
 

@@ -36,7 +36,13 @@ export async function clientNames(redis: Redis): Promise<Map<string, string>> {
  * stream (Redis is single-threaded) and follow the EVAL/EVALSHA line that ran them (checked on Redis
  * 7.0), so they are charged to that caller.
  */
-export async function monitorWindow<T>(redis: Redis, port: number, fn: () => Promise<T>, settleMs = 100, tailMs = 300): Promise<{ window: MonitorWindow; result: T }> {
+export async function monitorWindow<T>(
+  redis: Redis,
+  port: number,
+  fn: () => Promise<T>,
+  settleMs = 100,
+  tailMs = 300,
+): Promise<{ window: MonitorWindow; result: T }> {
   const names = await clientNames(redis);
   const counts = new Map<string, Map<string, number>>();
   const scripts = new Map<string, Map<string, number>>();

@@ -34,11 +34,20 @@ export interface RedisShape {
 }
 
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
-const per = (o: Record<string, number>, d: number) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v / d)]));
-const perSecond = (o: Record<string, number> | undefined, seconds: number) => Object.fromEntries(Object.entries(o ?? {}).map(([c, n]) => [c, round(n / seconds, 2)]));
+const per = (o: Record<string, number>, d: number) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v / d)]));
+const perSecond = (o: Record<string, number> | undefined, seconds: number) =>
+  Object.fromEntries(Object.entries(o ?? {}).map(([c, n]) => [c, round(n / seconds, 2)]));
 const total = (o: Record<string, number> | undefined) => Object.values(o ?? {}).reduce((n, x) => n + x, 0);
 
-export function redisShape(row: string, w: MonitorWindow, decisionConnection: string, decisions: number, decisionsFrom: RedisShape['decisionsFrom'], loadRequests: number): RedisShape {
+export function redisShape(
+  row: string,
+  w: MonitorWindow,
+  decisionConnection: string,
+  decisions: number,
+  decisionsFrom: RedisShape['decisionsFrom'],
+  loadRequests: number,
+): RedisShape {
   const sent = w.byConnection[decisionConnection] ?? {};
   const others: Record<string, number> = {};
   for (const [conn, cmds] of Object.entries(w.byConnection)) {
@@ -54,7 +63,9 @@ export function redisShape(row: string, w: MonitorWindow, decisionConnection: st
     decisionConnection,
     perDecision: per(sent, decisions),
     commandsPerDecision: total(sent) / decisions,
-    otherCommands: Object.entries(sent).filter(([c]) => !SCRIPT_CALLS.has(c)).reduce((n, [, v]) => n + v, 0),
+    otherCommands: Object.entries(sent)
+      .filter(([c]) => !SCRIPT_CALLS.has(c))
+      .reduce((n, [, v]) => n + v, 0),
     insideScriptsPerDecision: per(w.insideScripts[decisionConnection] ?? {}, decisions),
     otherConnectionsPerSecond: others,
     backgroundPerSecond: perSecond(w.byConnection[BACKGROUND], w.seconds),
@@ -63,9 +74,15 @@ export function redisShape(row: string, w: MonitorWindow, decisionConnection: st
 }
 
 /** An idle window: every connection's commands per second (no decisions). */
-export function idleTraffic(w: MonitorWindow): { seconds: number; perSecond: Record<string, number>; backgroundPerSecond: Record<string, number>; backgroundScriptsPerSecond: Record<string, number> } {
+export function idleTraffic(w: MonitorWindow): {
+  seconds: number;
+  perSecond: Record<string, number>;
+  backgroundPerSecond: Record<string, number>;
+  backgroundScriptsPerSecond: Record<string, number>;
+} {
   const byConn: Record<string, number> = {};
-  for (const [conn, cmds] of Object.entries(w.byConnection)) if (!BENCH_CONNECTIONS.has(conn)) byConn[conn] = round(total(cmds) / w.seconds, 2);
+  for (const [conn, cmds] of Object.entries(w.byConnection))
+    if (!BENCH_CONNECTIONS.has(conn)) byConn[conn] = round(total(cmds) / w.seconds, 2);
   return {
     seconds: round(w.seconds, 2),
     perSecond: byConn,

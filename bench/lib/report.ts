@@ -20,7 +20,14 @@ export interface RowReport {
   p50Us: number;
   p90Us: number;
   p99Us: number;
-  runs: Array<{ rps: number; p50Us: number; p90Us: number; p99Us: number; errors: number; statuses: Record<string, number> }>;
+  runs: Array<{
+    rps: number;
+    p50Us: number;
+    p90Us: number;
+    p99Us: number;
+    errors: number;
+    statuses: Record<string, number>;
+  }>;
   requests: number;
   /** INFO commandstats, client-sent commands (script-internal left out), all connections. */
   redisCommandsPerDecision: number;
@@ -53,11 +60,25 @@ export interface PostgresReport {
 export interface Report {
   date: string;
   machine: Record<string, string | number>;
-  setup: Record<string, unknown> & { runs: string; grpcLoad: string; httpLoad: string; keys: string; rls: string; grpcKeyRotation: string; postgresCounting: string; grpcKeyDistribution?: Distribution | undefined };
+  setup: Record<string, unknown> & {
+    runs: string;
+    grpcLoad: string;
+    httpLoad: string;
+    keys: string;
+    rls: string;
+    grpcKeyRotation: string;
+    postgresCounting: string;
+    grpcKeyDistribution?: Distribution | undefined;
+  };
   skipped: string[];
   warmUp: Record<string, unknown>;
   spot: Record<string, { got: string; expected: string }>;
-  redisShape: { note: string; scriptOnlyCommands: string[]; rows: RedisShape[]; idle: ReturnType<typeof idleTraffic> };
+  redisShape: {
+    note: string;
+    scriptOnlyCommands: string[];
+    rows: RedisShape[];
+    idle: ReturnType<typeof idleTraffic>;
+  };
   rows: RowReport[];
   fixedRate?: {
     offered: number;
@@ -67,7 +88,16 @@ export interface Report {
     runs: Array<{ id: string; label: string; kind: 'tollgate' | 'reference'; result: FixedRateResult }>;
   };
   postgres: PostgresReport;
-  millionKeys?: Record<string, unknown> & { keySpace: string; rps: number; p99Us: number; distinctUnknownKeysSent: number; unknownRequests: number; postgresPerDecision: number; postgresPerUnknownRequest: number; redisCommandsPerDecision: number };
+  millionKeys?: Record<string, unknown> & {
+    keySpace: string;
+    rps: number;
+    p99Us: number;
+    distinctUnknownKeysSent: number;
+    unknownRequests: number;
+    postgresPerDecision: number;
+    postgresPerUnknownRequest: number;
+    redisCommandsPerDecision: number;
+  };
   memory?: {
     keysWarmed: number;
     cacheEntriesBefore: number;
@@ -85,7 +115,12 @@ export interface Report {
     warm: Record<string, number>;
     settleMs: number;
   };
-  redisPerAccount: { allow: { bytes: number; keys: string[] }; deny: { bytes: number; keys: string[] }; usedMemoryDeltaPerAccount: number; usedMemoryDeltaPerRlsCounter: number };
+  redisPerAccount: {
+    allow: { bytes: number; keys: string[] };
+    deny: { bytes: number; keys: string[] };
+    usedMemoryDeltaPerAccount: number;
+    usedMemoryDeltaPerRlsCounter: number;
+  };
   targets: Target[];
   profile?: { totalMs: number; top: SelfTime[]; byArea: Array<{ area: string; pct: number }> } | undefined;
 }
@@ -93,9 +128,22 @@ export interface Report {
 export function rowReport(r: Row): RowReport {
   const requests = requestsOf(r);
   return {
-    id: r.id, label: r.label, kind: r.kind, ceiling: r.ceiling,
-    rps: median(r.results.map((x) => x.rps)), p50Us: median(r.results.map((x) => x.p50)), p90Us: median(r.results.map((x) => x.p90)), p99Us: median(r.results.map((x) => x.p99)),
-    runs: r.results.map((x) => ({ rps: Math.round(x.rps), p50Us: x.p50, p90Us: x.p90, p99Us: x.p99, errors: x.errors, statuses: x.statuses })),
+    id: r.id,
+    label: r.label,
+    kind: r.kind,
+    ceiling: r.ceiling,
+    rps: median(r.results.map((x) => x.rps)),
+    p50Us: median(r.results.map((x) => x.p50)),
+    p90Us: median(r.results.map((x) => x.p90)),
+    p99Us: median(r.results.map((x) => x.p99)),
+    runs: r.results.map((x) => ({
+      rps: Math.round(x.rps),
+      p50Us: x.p50,
+      p90Us: x.p90,
+      p99Us: x.p99,
+      errors: x.errors,
+      statuses: x.statuses,
+    })),
     requests,
     redisCommandsPerDecision: r.redisCalls / requests,
     redisReadsPerDecision: r.redisReads / requests,
@@ -105,7 +153,11 @@ export function rowReport(r: Row): RowReport {
   };
 }
 
-export function setupText(opts: { bodies: RotatingBody[]; grpcKeyDistribution: Distribution | undefined; steadyStateSeconds: number }): Report['setup'] {
+export function setupText(opts: {
+  bodies: RotatingBody[];
+  grpcKeyDistribution: Distribution | undefined;
+  steadyStateSeconds: number;
+}): Report['setup'] {
   return {
     cores: `servers (Tollgate, references) pinned to core ${C.SERVER_CORE}; h2load / wrk / the bench on core ${LOAD_CORE}; Redis (private instance) and Postgres (shared server) unpinned`,
     runs: `${C.REPS} runs of ${C.SECONDS} s per row, interleaved round-robin across rows; medians reported`,
@@ -117,7 +169,8 @@ export function setupText(opts: { bodies: RotatingBody[]; grpcKeyDistribution: D
     grpcKeyRotation: `h2load reads the -d body with pread() per request; the bench rewrites the key (or descriptor value) bytes in place every ~0.2 ms from a worker thread, cycling ${C.KEYS} values (${opts.bodies.reduce((n, b) => n + b.rotations, 0)} rotations over all gRPC runs)`,
     grpcKeyDistribution: opts.grpcKeyDistribution,
     tollgate: 'node dist/main.js, LOG_LEVEL=warn, other settings default',
-    postgresCounting: 'decision path: Tollgate /metrics deltas (tollgate_key_cache_total{result="miss"}: lookups that waited on Postgres; tollgate_store_duration_seconds_count{store="postgres",operation="find_key"}: every key load, misses and refresh-ahead renewals); all of Tollgate\'s Postgres work: pg_stat_database.xact_commit of the bench database (each query outside a transaction is one), read after a settle so idle backends have flushed their stats',
+    postgresCounting:
+      'decision path: Tollgate /metrics deltas (tollgate_key_cache_total{result="miss"}: lookups that waited on Postgres; tollgate_store_duration_seconds_count{store="postgres",operation="find_key"}: every key load, misses and refresh-ahead renewals); all of Tollgate\'s Postgres work: pg_stat_database.xact_commit of the bench database (each query outside a transaction is one), read after a settle so idle backends have flushed their stats',
     steadyStateSeconds: Math.round(opts.steadyStateSeconds),
     only: C.ROWS ? [...C.ROWS] : undefined,
   };

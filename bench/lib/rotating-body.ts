@@ -36,7 +36,8 @@ export class RotatingBody {
     const first = values[0]!;
     const body = build(first);
     this.offset = body.indexOf(Buffer.from(first));
-    if (this.offset < 0 || values.some((v) => Buffer.byteLength(v) !== Buffer.byteLength(first))) throw new Error('values must have one byte length');
+    if (this.offset < 0 || values.some((v) => Buffer.byteLength(v) !== Buffer.byteLength(first)))
+      throw new Error('values must have one byte length');
     this.values = values;
     this.file = file;
     writeFileSync(file, body);
@@ -44,7 +45,10 @@ export class RotatingBody {
 
   start(): void {
     this.control = new SharedArrayBuffer(8);
-    this.worker = new Worker(ROTATOR, { eval: true, workerData: { file: this.file, offset: this.offset, values: this.values, control: this.control } });
+    this.worker = new Worker(ROTATOR, {
+      eval: true,
+      workerData: { file: this.file, offset: this.offset, values: this.values, control: this.control },
+    });
   }
 
   async stop(): Promise<void> {

@@ -35,48 +35,195 @@ export interface RowSetup {
   ports: { grpc: number; http: number; noopGrpc: number; noopHttp: number; rlflex: number };
   /** The serving processes: Tollgate and each reference server. */
   pids: { tollgate: number; noopGrpc: number; noopHttp: number; rlflex: number };
-  bodies: { checkAllow: RotatingBody; checkDeny: RotatingBody; rlsAllow: RotatingBody; rlsDeny: RotatingBody };
+  bodies: {
+    checkAllow: RotatingBody;
+    checkDeny: RotatingBody;
+    rlsAllow: RotatingBody;
+    rlsDeny: RotatingBody;
+  };
   keysFiles: { allow: string; deny: string };
 }
 
 export function buildRows({ benchDir, ports, pids, bodies, keysFiles }: RowSetup): Row[] {
   const grpc = (port: number, path: string, body: RotatingBody) => (seconds: number, logFile: string) =>
-    body.during(() => h2loadGrpc({ port, path, bodyFile: body.file, seconds, clients: GRPC_CLIENTS, streams: GRPC_STREAMS, logFile }));
+    body.during(() =>
+      h2loadGrpc({
+        port,
+        path,
+        bodyFile: body.file,
+        seconds,
+        clients: GRPC_CLIENTS,
+        streams: GRPC_STREAMS,
+        logFile,
+      }),
+    );
   const script = join(benchDir, 'wrk/rotate-keys.lua');
   const http = (port: number, path: string, keysFile: string) => (seconds: number) =>
     wrkHttp({ port, path, script, scriptArgs: [keysFile, path], seconds, connections: HTTP_CONNECTIONS });
-  const row = (id: string, label: string, kind: Row['kind'], transport: Row['transport'], ceiling: string | undefined, redisConnection: string | undefined, run: Row['run']): Row => {
-    const serverPid = kind === 'tollgate' ? pids.tollgate : id.includes('rlflex') ? pids.rlflex : transport === 'grpc' ? pids.noopGrpc : pids.noopHttp;
-    return { id, label, kind, transport, ceiling, redisConnection, run, results: [], redisCalls: 0, redisByCommand: {}, redisReads: 0, serverPid, serverCpuUs: 0, redisCpuUs: 0 };
+  const row = (
+    id: string,
+    label: string,
+    kind: Row['kind'],
+    transport: Row['transport'],
+    ceiling: string | undefined,
+    redisConnection: string | undefined,
+    run: Row['run'],
+  ): Row => {
+    const serverPid =
+      kind === 'tollgate'
+        ? pids.tollgate
+        : id.includes('rlflex')
+          ? pids.rlflex
+          : transport === 'grpc'
+            ? pids.noopGrpc
+            : pids.noopHttp;
+    return {
+      id,
+      label,
+      kind,
+      transport,
+      ceiling,
+      redisConnection,
+      run,
+      results: [],
+      redisCalls: 0,
+      redisByCommand: {},
+      redisReads: 0,
+      serverPid,
+      serverCpuUs: 0,
+      redisCpuUs: 0,
+    };
   };
   const T = 'tollgate-decisions';
   return [
-    row('grpc-noop', 'gRPC · no-op @grpc/grpc-js Check (ceiling)', 'reference', 'grpc', undefined, undefined, grpc(ports.noopGrpc, CHECK_PATH, bodies.checkAllow)),
-    row('grpc-allow', 'gRPC ext_authz Check · allow', 'tollgate', 'grpc', 'grpc-noop', T, grpc(ports.grpc, CHECK_PATH, bodies.checkAllow)),
-    row('grpc-deny', 'gRPC ext_authz Check · deny (429)', 'tollgate', 'grpc', 'grpc-noop', T, grpc(ports.grpc, CHECK_PATH, bodies.checkDeny)),
-    row('grpc-rls-noop', 'gRPC · no-op @grpc/grpc-js ShouldRateLimit (ceiling)', 'reference', 'grpc', undefined, undefined, grpc(ports.noopGrpc, RLS_PATH, bodies.rlsAllow)),
-    row('grpc-rls-allow', 'gRPC RLS ShouldRateLimit · allow (OK)', 'tollgate', 'grpc', 'grpc-rls-noop', T, grpc(ports.grpc, RLS_PATH, bodies.rlsAllow)),
-    row('grpc-rls-deny', 'gRPC RLS ShouldRateLimit · deny (OVER_LIMIT)', 'tollgate', 'grpc', 'grpc-rls-noop', T, grpc(ports.grpc, RLS_PATH, bodies.rlsDeny)),
-    row('http-noop', 'HTTP · no-op node:http (ceiling)', 'reference', 'http', undefined, undefined, http(ports.noopHttp, '/check', keysFiles.allow)),
-    row('http-rlflex-allow', 'HTTP · rate-limiter-flexible · allow', 'reference', 'http', 'http-noop', 'rlflex', http(ports.rlflex, '/check', keysFiles.allow)),
-    row('http-rlflex-deny', 'HTTP · rate-limiter-flexible · deny', 'reference', 'http', 'http-noop', 'rlflex', http(ports.rlflex, '/check-deny', keysFiles.deny)),
-    row('http-allow', 'HTTP /check · allow', 'tollgate', 'http', 'http-noop', T, http(ports.http, '/check', keysFiles.allow)),
-    row('http-deny', 'HTTP /check · deny (403 + X-Tollgate-Status 429)', 'tollgate', 'http', 'http-noop', T, http(ports.http, '/check', keysFiles.deny)),
+    row(
+      'grpc-noop',
+      'gRPC · no-op @grpc/grpc-js Check (ceiling)',
+      'reference',
+      'grpc',
+      undefined,
+      undefined,
+      grpc(ports.noopGrpc, CHECK_PATH, bodies.checkAllow),
+    ),
+    row(
+      'grpc-allow',
+      'gRPC ext_authz Check · allow',
+      'tollgate',
+      'grpc',
+      'grpc-noop',
+      T,
+      grpc(ports.grpc, CHECK_PATH, bodies.checkAllow),
+    ),
+    row(
+      'grpc-deny',
+      'gRPC ext_authz Check · deny (429)',
+      'tollgate',
+      'grpc',
+      'grpc-noop',
+      T,
+      grpc(ports.grpc, CHECK_PATH, bodies.checkDeny),
+    ),
+    row(
+      'grpc-rls-noop',
+      'gRPC · no-op @grpc/grpc-js ShouldRateLimit (ceiling)',
+      'reference',
+      'grpc',
+      undefined,
+      undefined,
+      grpc(ports.noopGrpc, RLS_PATH, bodies.rlsAllow),
+    ),
+    row(
+      'grpc-rls-allow',
+      'gRPC RLS ShouldRateLimit · allow (OK)',
+      'tollgate',
+      'grpc',
+      'grpc-rls-noop',
+      T,
+      grpc(ports.grpc, RLS_PATH, bodies.rlsAllow),
+    ),
+    row(
+      'grpc-rls-deny',
+      'gRPC RLS ShouldRateLimit · deny (OVER_LIMIT)',
+      'tollgate',
+      'grpc',
+      'grpc-rls-noop',
+      T,
+      grpc(ports.grpc, RLS_PATH, bodies.rlsDeny),
+    ),
+    row(
+      'http-noop',
+      'HTTP · no-op node:http (ceiling)',
+      'reference',
+      'http',
+      undefined,
+      undefined,
+      http(ports.noopHttp, '/check', keysFiles.allow),
+    ),
+    row(
+      'http-rlflex-allow',
+      'HTTP · rate-limiter-flexible · allow',
+      'reference',
+      'http',
+      'http-noop',
+      'rlflex',
+      http(ports.rlflex, '/check', keysFiles.allow),
+    ),
+    row(
+      'http-rlflex-deny',
+      'HTTP · rate-limiter-flexible · deny',
+      'reference',
+      'http',
+      'http-noop',
+      'rlflex',
+      http(ports.rlflex, '/check-deny', keysFiles.deny),
+    ),
+    row(
+      'http-allow',
+      'HTTP /check · allow',
+      'tollgate',
+      'http',
+      'http-noop',
+      T,
+      http(ports.http, '/check', keysFiles.allow),
+    ),
+    row(
+      'http-deny',
+      'HTTP /check · deny (403 + X-Tollgate-Status 429)',
+      'tollgate',
+      'http',
+      'http-noop',
+      T,
+      http(ports.http, '/check', keysFiles.deny),
+    ),
   ];
 }
 
 /** Every row id, in table order (checked against buildRows). */
-export const ROW_IDS = ['grpc-noop', 'grpc-allow', 'grpc-deny', 'grpc-rls-noop', 'grpc-rls-allow', 'grpc-rls-deny', 'http-noop', 'http-rlflex-allow', 'http-rlflex-deny', 'http-allow', 'http-deny'];
+export const ROW_IDS = [
+  'grpc-noop',
+  'grpc-allow',
+  'grpc-deny',
+  'grpc-rls-noop',
+  'grpc-rls-allow',
+  'grpc-rls-deny',
+  'http-noop',
+  'http-rlflex-allow',
+  'http-rlflex-deny',
+  'http-allow',
+  'http-deny',
+];
 
 /** BENCH_ROWS names only known rows (checked before anything starts). */
 export function checkRowIds(only: ReadonlySet<string> | undefined): void {
   const unknown = [...(only ?? [])].filter((id) => !ROW_IDS.includes(id));
-  if (unknown.length > 0) throw new Error(`BENCH_ROWS: unknown row ${unknown.join(', ')}; rows are ${ROW_IDS.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`BENCH_ROWS: unknown row ${unknown.join(', ')}; rows are ${ROW_IDS.join(', ')}`);
 }
 
 /** BENCH_ROWS: the rows named (in table order), their ceilings kept out unless named too. */
 export function selectRows(rows: Row[], only: ReadonlySet<string> | undefined): Row[] {
-  if (rows.map((r) => r.id).join() !== ROW_IDS.join()) throw new Error('bench/lib/rows.ts: ROW_IDS out of date');
+  if (rows.map((r) => r.id).join() !== ROW_IDS.join())
+    throw new Error('bench/lib/rows.ts: ROW_IDS out of date');
   return only ? rows.filter((r) => only.has(r.id)) : rows;
 }
 

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import postgres from 'postgres';
 
 export const POSTGRES_ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -65,7 +65,10 @@ export async function insertKeys(db: postgres.Sql, accountIds: string[], count: 
   const keys: string[] = [];
   for (let start = 0; start < count; start += 20_000) {
     const n = Math.min(20_000, count - start);
-    const ids: string[] = [], owners: string[] = [], hashes: string[] = [], prefixes: string[] = [];
+    const ids: string[] = [],
+      owners: string[] = [],
+      hashes: string[] = [],
+      prefixes: string[] = [];
     for (let i = 0; i < n; i++) {
       const key = `tg_live_${base32(32)}`;
       keys.push(key);
@@ -90,11 +93,15 @@ export async function xactCommit(admin: postgres.Sql, name: string): Promise<num
 export async function commandStats(redis: Redis): Promise<Record<string, number>> {
   const text = await redis.info('commandstats');
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (m[1] !== 'info') out[m[1]!] = Number(m[2]);
+  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+    if (m[1] !== 'info') out[m[1]!] = Number(m[2]);
   return out;
 }
 
-export function commandDelta(before: Record<string, number>, after: Record<string, number>): { total: number; byCommand: Record<string, number> } {
+export function commandDelta(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): { total: number; byCommand: Record<string, number> } {
   const byCommand: Record<string, number> = {};
   let total = 0;
   for (const [cmd, n] of Object.entries(after)) {
@@ -119,7 +126,10 @@ export async function usedMemory(redis: Redis): Promise<number> {
 }
 
 /** Bytes (MEMORY USAGE, all samples) of the Redis keys of one account: {a:<id>}:*. */
-export async function accountBytes(redis: Redis, accountId: string): Promise<{ bytes: number; keys: string[] }> {
+export async function accountBytes(
+  redis: Redis,
+  accountId: string,
+): Promise<{ bytes: number; keys: string[] }> {
   const keys: string[] = [];
   let cursor = '0';
   do {
@@ -133,11 +143,17 @@ export async function accountBytes(redis: Redis, accountId: string): Promise<{ b
 }
 
 /** Median bytes of the first 100 accounts, and the key suffixes of the first one. */
-export async function medianAccountBytes(redis: Redis, accountIds: string[]): Promise<{ bytes: number; keys: string[] }> {
+export async function medianAccountBytes(
+  redis: Redis,
+  accountIds: string[],
+): Promise<{ bytes: number; keys: string[] }> {
   const per = await Promise.all(accountIds.slice(0, 100).map((id) => accountBytes(redis, id)));
   const sorted = per.map((p) => p.bytes).sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return { bytes: sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2, keys: per[0]?.keys ?? [] };
+  return {
+    bytes: sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2,
+    keys: per[0]?.keys ?? [],
+  };
 }
 
 export function machine(redisVersion: string): Record<string, string | number> {
@@ -164,7 +180,11 @@ export function machine(redisVersion: string): Record<string, string | number> {
       try {
         return execFileSync('wrk', ['-v'], { encoding: 'utf8' }).trim().split('\n')[0]!;
       } catch (err) {
-        return String((err as { stdout?: string }).stdout ?? '').trim().split('\n')[0] ?? 'wrk';
+        return (
+          String((err as { stdout?: string }).stdout ?? '')
+            .trim()
+            .split('\n')[0] ?? 'wrk'
+        );
       }
     })(),
   };

@@ -14,7 +14,11 @@ export function buildTargets(report: Report): Target[] {
     const rb = row(b);
     if (!ra || !rb) return;
     const v = ra.rps / rb.rps;
-    targets.push({ target: `${name} ≥ ${min < 1 ? `${Math.round(min * 100)}%` : `${min}×`}`, value: min < 1 ? `${(v * 100).toFixed(0)}%` : `${v.toFixed(2)}×`, met: v >= min });
+    targets.push({
+      target: `${name} ≥ ${min < 1 ? `${Math.round(min * 100)}%` : `${min}×`}`,
+      value: min < 1 ? `${(v * 100).toFixed(0)}%` : `${v.toFixed(2)}×`,
+      met: v >= min,
+    });
   };
   ratio('gRPC Check allow / no-op grpc-js', 'grpc-allow', 'grpc-noop', 0.8);
   ratio('gRPC Check deny / no-op grpc-js', 'grpc-deny', 'grpc-noop', 0.8);
@@ -25,17 +29,23 @@ export function buildTargets(report: Report): Target[] {
 
   for (const shape of report.redisShape.rows) {
     const r = row(shape.row);
-    if (!r || r.kind !== 'tollgate') continue;
-    const sent = Object.entries(shape.perDecision).map(([c, n]) => `${c} ${n}`).join(', ') || 'nothing';
+    if (r?.kind !== 'tollgate') continue;
+    const sent =
+      Object.entries(shape.perDecision)
+        .map(([c, n]) => `${c} ${n}`)
+        .join(', ') || 'nothing';
     targets.push({
       target: `${shape.row}: ≤ 1 Redis command and ≤ 1 round trip per decision, 0 other commands (${shape.decisionConnection})`,
       value: `${shape.commandsPerDecision.toFixed(3)} commands/decision (${sent}; ${int(shape.decisions)} decisions under MONITOR), ${shape.otherCommands} other; ${r.redisReadsPerDecision.toFixed(3)} Redis reads/decision under load (all clients)`,
-      met: shape.commandsPerDecision <= 1 && shape.otherCommands === 0 && r.redisReadsPerDecision <= READS_SLACK,
+      met:
+        shape.commandsPerDecision <= 1 && shape.otherCommands === 0 && r.redisReadsPerDecision <= READS_SLACK,
     });
   }
 
   const pg = report.postgres;
-  const beside = pg.idle ? `; all Postgres transactions ${pg.busy.perSecond.toFixed(1)}/s during the runs vs ${pg.idle.perSecond.toFixed(1)}/s idle` : `; all Postgres transactions ${pg.busy.perSecond.toFixed(1)}/s during the runs`;
+  const beside = pg.idle
+    ? `; all Postgres transactions ${pg.busy.perSecond.toFixed(1)}/s during the runs vs ${pg.idle.perSecond.toFixed(1)}/s idle`
+    : `; all Postgres transactions ${pg.busy.perSecond.toFixed(1)}/s during the runs`;
   targets.push({
     target: '0 Postgres queries per decision in steady state (decision path: key-cache misses)',
     value: `${pg.keyMisses} misses / ${int(pg.decisions)} decisions; ${int(pg.keyLoads)} key loads in all (refresh-ahead, ${(pg.keyLoads / pg.busy.seconds).toFixed(1)}/s, off the critical path)${beside}`,
@@ -44,12 +54,20 @@ export function buildTargets(report: Report): Target[] {
 
   const fixed = report.fixedRate;
   if (fixed) {
-    const find = (id: string, kind: 'tollgate' | 'reference') => fixed.runs.find((x) => x.id === id && x.kind === kind)?.result;
-    for (const [name, id, ref] of [['gRPC Check', 'grpc-allow', 'grpc-noop'], ['HTTP /check', 'http-allow', 'http-noop']] as const) {
+    const find = (id: string, kind: 'tollgate' | 'reference') =>
+      fixed.runs.find((x) => x.id === id && x.kind === kind)?.result;
+    for (const [name, id, ref] of [
+      ['gRPC Check', 'grpc-allow', 'grpc-noop'],
+      ['HTTP /check', 'http-allow', 'http-noop'],
+    ] as const) {
       const t = find(id, 'tollgate');
       const n = find(ref, 'reference');
       if (!t) continue;
-      targets.push({ target: `${name} p99 ≤ 2 ms at ${fixed.offered}/s offered`, value: `${ms(t.p99)} ms (no-op reference ${n ? ms(n.p99) : '–'} ms)`, met: t.p99 <= 2000 && t.errors === 0 });
+      targets.push({
+        target: `${name} p99 ≤ 2 ms at ${fixed.offered}/s offered`,
+        value: `${ms(t.p99)} ms (no-op reference ${n ? ms(n.p99) : '–'} ms)`,
+        met: t.p99 <= 2000 && t.errors === 0,
+      });
     }
   }
   return targets;

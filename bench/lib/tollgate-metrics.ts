@@ -33,7 +33,8 @@ function parse(text: string): Sample[] {
 
 function sum(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   let n = 0;
-  for (const s of samples) if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) n += s.value;
+  for (const s of samples)
+    if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) n += s.value;
   return n;
 }
 

@@ -22,7 +22,9 @@ export function requireTools(): void {
   const missing = TOOLS.filter((t) => !onPath(t.cmd));
   if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map((t) => t.pkg))].join(' ');
-  process.stderr.write(`bench: missing ${missing.map((t) => t.cmd).join(', ')} — install with: apt-get install -y ${pkgs}\n` +
-    '(h2load is in Debian\'s nghttp2-client; the bench needs h2load and wrk on PATH)\n');
+  process.stderr.write(
+    `bench: missing ${missing.map((t) => t.cmd).join(', ')} — install with: apt-get install -y ${pkgs}\n` +
+      "(h2load is in Debian's nghttp2-client; the bench needs h2load and wrk on PATH)\n",
+  );
   process.exit(2);
 }

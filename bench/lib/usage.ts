@@ -8,7 +8,12 @@ export async function usageCalls(redis: Redis, accountIds: string[]): Promise<nu
   const pipeline = redis.pipeline();
   for (const id of accountIds) pipeline.hgetall(`{a:${id}}:usage`);
   const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([, value]) => Object.entries((value ?? {}) as Record<string, string>).reduce((n, [f, v]) => (f.endsWith('|calls') ? n + Number(v) : n), 0));
+  return replies.map(([, value]) =>
+    Object.entries((value ?? {}) as Record<string, string>).reduce(
+      (n, [f, v]) => (f.endsWith('|calls') ? n + Number(v) : n),
+      0,
+    ),
+  );
 }
 
 export interface Distribution {
@@ -25,5 +30,14 @@ export interface Distribution {
 export function distribution(before: number[], after: number[]): Distribution {
   const d = after.map((a, i) => a - before[i]!).sort((a, b) => a - b);
   const total = d.reduce((n, x) => n + x, 0);
-  return { keys: d.length, keysUsed: d.filter((x) => x > 0).length, decisions: total, min: d[0]!, p10: d[Math.floor(d.length * 0.1)]!, median: median(d), p90: d[Math.floor(d.length * 0.9)]!, max: d[d.length - 1]! };
+  return {
+    keys: d.length,
+    keysUsed: d.filter((x) => x > 0).length,
+    decisions: total,
+    min: d[0]!,
+    p10: d[Math.floor(d.length * 0.1)]!,
+    median: median(d),
+    p90: d[Math.floor(d.length * 0.9)]!,
+    max: d[d.length - 1]!,
+  };
 }

@@ -17,7 +17,13 @@ export interface WarmUpInput {
 }
 
 export async function warmUp({ redis, ports, keys, rlsValues }: WarmUpInput) {
-  const rls = (key: string, values: string[]) => grpcMany(ports.grpc, RLS_PATH, values.map((v) => rlsBody(key, v)), decodeRls);
+  const rls = (key: string, values: string[]) =>
+    grpcMany(
+      ports.grpc,
+      RLS_PATH,
+      values.map((v) => rlsBody(key, v)),
+      decodeRls,
+    );
   const memory = { before: await usedMemory(redis), afterAccounts: 0, afterRls: 0 };
   const statuses = {
     allow: await warmKeys(ports.http, keys.allow),
@@ -38,14 +44,31 @@ export async function warmUp({ redis, ports, keys, rlsValues }: WarmUpInput) {
   const spot: Report['spot'] = {
     grpcAllow: { got: await checkOnce(ports.grpc, checkBody(keys.allow[0]!)), expected: '0·0' },
     grpcDeny: { got: await checkOnce(ports.grpc, checkBody(keys.deny[0]!)), expected: '0·8' },
-    grpcUnknown: { got: await checkOnce(ports.grpc, checkBody('tg_live_' + 'x'.repeat(32))), expected: '0·16' },
+    grpcUnknown: {
+      got: await checkOnce(ports.grpc, checkBody(`tg_live_${'x'.repeat(32)}`)),
+      expected: '0·16',
+    },
     noopGrpc: { got: await checkOnce(ports.noopGrpc, checkBody(keys.allow[0]!)), expected: '0·0' },
-    rlsAllow: { got: await rlsOnce(ports.grpc, rlsBody(RLS_ALLOW_KEY, rlsValues.allow[0]!)), expected: '0·OK' },
-    rlsDeny: { got: await rlsOnce(ports.grpc, rlsBody(RLS_DENY_KEY, rlsValues.deny[0]!)), expected: '0·OVER_LIMIT' },
-    noopRls: { got: await rlsOnce(ports.noopGrpc, rlsBody(RLS_ALLOW_KEY, rlsValues.allow[0]!)), expected: '0·OK' },
+    rlsAllow: {
+      got: await rlsOnce(ports.grpc, rlsBody(RLS_ALLOW_KEY, rlsValues.allow[0]!)),
+      expected: '0·OK',
+    },
+    rlsDeny: {
+      got: await rlsOnce(ports.grpc, rlsBody(RLS_DENY_KEY, rlsValues.deny[0]!)),
+      expected: '0·OVER_LIMIT',
+    },
+    noopRls: {
+      got: await rlsOnce(ports.noopGrpc, rlsBody(RLS_ALLOW_KEY, rlsValues.allow[0]!)),
+      expected: '0·OK',
+    },
   };
-  log(`spot checks (grpc-status·CheckResponse.status.code | RateLimitResponse.overall_code): ${JSON.stringify(spot)}`);
+  log(
+    `spot checks (grpc-status·CheckResponse.status.code | RateLimitResponse.overall_code): ${JSON.stringify(spot)}`,
+  );
   const wrong = Object.entries(spot).filter(([, s]) => s.got !== s.expected);
-  if (wrong.length > 0) log(`WARNING: unexpected answers: ${wrong.map(([k, s]) => `${k} ${s.got} (expected ${s.expected})`).join(', ')}`);
+  if (wrong.length > 0)
+    log(
+      `WARNING: unexpected answers: ${wrong.map(([k, s]) => `${k} ${s.got} (expected ${s.expected})`).join(', ')}`,
+    );
   return { statuses, spot, memory };
 }

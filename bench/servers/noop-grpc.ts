@@ -4,7 +4,11 @@
 // RateLimitRequest and answers overall_code OK with one OK status per descriptor. Prints its port.
 
 import { Server, ServerCredentials, status } from '@grpc/grpc-js';
-import { AuthorizationService, type AuthorizationServer, type CheckResponse } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
+import {
+  AuthorizationService,
+  type AuthorizationServer,
+  type CheckResponse,
+} from '../../src/generated/envoy/service/auth/v3/external_auth.js';
 import {
   RateLimitResponse_Code as Code,
   RateLimitServiceService,
@@ -18,7 +22,8 @@ const NO_BYTES = Buffer.alloc(0);
 const authorization: AuthorizationServer = {
   check: (call, callback) => {
     // Touch the decoded request like a real handler would (the key header).
-    if (call.request.attributes?.request?.http?.headers['x-api-key'] === undefined) return callback(null, { status: { code: status.UNAUTHENTICATED, message: '', details: [] } });
+    if (call.request.attributes?.request?.http?.headers['x-api-key'] === undefined)
+      return callback(null, { status: { code: status.UNAUTHENTICATED, message: '', details: [] } });
     callback(null, OK);
   },
 };
@@ -27,10 +32,14 @@ const rateLimit: RateLimitServiceServer = {
   shouldRateLimit: (call, callback) => {
     // Touch the decoded request like a real handler would (domain and each descriptor's entries).
     const { domain, descriptors } = call.request;
-    if (domain === '' || descriptors.length === 0) return callback({ code: status.INVALID_ARGUMENT, details: 'empty request' });
+    if (domain === '' || descriptors.length === 0)
+      return callback({ code: status.INVALID_ARGUMENT, details: 'empty request' });
     const response: RateLimitResponse = {
       overallCode: Code.OK,
-      statuses: descriptors.map((d) => ({ code: d.entries.length > 0 ? Code.OK : Code.UNKNOWN, limitRemaining: 0 })),
+      statuses: descriptors.map((d) => ({
+        code: d.entries.length > 0 ? Code.OK : Code.UNKNOWN,
+        limitRemaining: 0,
+      })),
       responseHeadersToAdd: [],
       requestHeadersToAdd: [],
       rawBody: NO_BYTES,

@@ -24,18 +24,42 @@ export interface CheckAccessDeps {
 export function createCheckAccess({ keys, policy, counters, now = Date.now }: CheckAccessDeps): CheckAccess {
   return async function checkAccess(request: AccessRequest): Promise<Decision> {
     const { apiKey } = request;
-    if (!apiKey) return deny('missing_api_key', 401, 'Send your API key in the x-api-key header or as Authorization: Bearer.');
+    if (!apiKey)
+      return deny(
+        'missing_api_key',
+        401,
+        'Send your API key in the x-api-key header or as Authorization: Bearer.',
+      );
     if (apiKey.length > MAX_KEY_LENGTH) return invalidKey();
     const record = await keys.findByHash(hashApiKey(apiKey));
-    if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now())) return invalidKey();
+    if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now()))
+      return invalidKey();
     const identity = { accountId: record.accountId, keyId: record.keyId, tier: record.tier };
     if (record.accountStatus !== 'active') {
       return { ...deny('account_suspended', 403, 'This account is suspended.'), identity };
     }
-    const call = policy().resolve(record.tier, request.method, request.path, request.endpointHint, request.costHint);
-    if (!call) return { ...deny('endpoint_not_in_plan', 403, `Plan ${record.tier} is not in the current policy.`), identity };
+    const call = policy().resolve(
+      record.tier,
+      request.method,
+      request.path,
+      request.endpointHint,
+      request.costHint,
+    );
+    if (!call)
+      return {
+        ...deny('endpoint_not_in_plan', 403, `Plan ${record.tier} is not in the current policy.`),
+        identity,
+      };
     if (!call.allowed) {
-      const denied: Denied = { ...deny('endpoint_not_in_plan', 403, `Endpoint ${call.endpoint} is not included in the ${record.tier} plan.`), identity, endpoint: call.endpoint };
+      const denied: Denied = {
+        ...deny(
+          'endpoint_not_in_plan',
+          403,
+          `Endpoint ${call.endpoint} is not included in the ${record.tier} plan.`,
+        ),
+        identity,
+        endpoint: call.endpoint,
+      };
       if (call.tier.upgradeUrl) denied.upgradeUrl = call.tier.upgradeUrl;
       return denied;
     }
@@ -46,7 +70,10 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
       anchorDay: record.billingAnchorDay,
       units: call.cost,
       quota: tier.quota ? { limit: tier.quota.units, overage: tier.quota.overage } : null,
-      credits: tier.creditsPerRequest > 0 ? { cost: tier.creditsPerRequest * call.cost, seed: record.creditBalance } : null,
+      credits:
+        tier.creditsPerRequest > 0
+          ? { cost: tier.creditsPerRequest * call.cost, seed: record.creditBalance }
+          : null,
       endpoint: call.endpoint,
       quotaSeed: record.quotaSeed,
     };

@@ -21,10 +21,18 @@ export function decisionFromCounters(identity: Identity, call: ResolvedCall, res
     const check = call.limits[i]!;
     const denied = limit.state === 'denied';
     const capacity = check.algorithm === 'token_bucket' ? (check.burst ?? check.limit) : check.limit;
-    const windowMs = check.algorithm === 'token_bucket' ? (check.windowMs * capacity) / check.limit : check.windowMs;
+    const windowMs =
+      check.algorithm === 'token_bucket' ? (check.windowMs * capacity) / check.limit : check.windowMs;
     // A denied policy reports t = when this call fits, so Retry-After (the max) is never earlier than any t.
     const resetSec = denied ? Math.max(1, seconds(limit.retryAfterMs)) : seconds(limit.resetMs);
-    policies.push({ name: check.name, kind: 'rate', limit: capacity, windowSec: seconds(windowMs), remaining: limit.remaining, resetSec });
+    policies.push({
+      name: check.name,
+      kind: 'rate',
+      limit: capacity,
+      windowSec: seconds(windowMs),
+      remaining: limit.remaining,
+      resetSec,
+    });
     if (denied) {
       violated.push(check.name);
       if (resetSec > rateRetrySec) rateRetrySec = resetSec;
@@ -44,11 +52,28 @@ export function decisionFromCounters(identity: Identity, call: ResolvedCall, res
   }
   if (credits?.state === 'denied') violated.push(CREDITS_POLICY);
   if (result.allowed) {
-    const allowed: Allowed = { allowed: true, identity, endpoint: call.endpoint, policies, shadowDenied, overage: quota?.state === 'overage' };
+    const allowed: Allowed = {
+      allowed: true,
+      identity,
+      endpoint: call.endpoint,
+      policies,
+      shadowDenied,
+      overage: quota?.state === 'overage',
+    };
     if (result.degraded) allowed.degraded = true;
     return allowed;
   }
-  const denied: Denied = { allowed: false, identity, endpoint: call.endpoint, policies, shadowDenied, code: 'rate_limit_exceeded', status: 429, detail: '', violated };
+  const denied: Denied = {
+    allowed: false,
+    identity,
+    endpoint: call.endpoint,
+    policies,
+    shadowDenied,
+    code: 'rate_limit_exceeded',
+    status: 429,
+    detail: '',
+    violated,
+  };
   if (result.degraded) denied.degraded = true;
   if (quota?.state === 'denied') {
     denied.code = 'quota_exceeded';

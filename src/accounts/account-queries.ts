@@ -61,23 +61,35 @@ export async function findKey(sql: Sql, keyId: string): Promise<KeyView | null> 
 export async function listKeysByPrefix(sql: Sql, prefix: string, limit = 100): Promise<KeyView[]> {
   // LIKE metacharacters in the prefix are matched literally.
   const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  const rows = await sql.query(`select ${KEY_COLUMNS} from api_keys where prefix like $1 order by created_at, id limit $2::int`, [pattern, limit]);
+  const rows = await sql.query(
+    `select ${KEY_COLUMNS} from api_keys where prefix like $1 order by created_at, id limit $2::int`,
+    [pattern, limit],
+  );
   return rows.map(toKey);
 }
 
 export async function listAccountKeys(sql: Sql, accountId: string): Promise<KeyView[]> {
-  const rows = await sql.query(`select ${KEY_COLUMNS} from api_keys where account_id = $1 order by created_at, id`, [accountId]);
+  const rows = await sql.query(
+    `select ${KEY_COLUMNS} from api_keys where account_id = $1 order by created_at, id`,
+    [accountId],
+  );
   return rows.map(toKey);
 }
 
 /** The account's ledger, newest first. */
 export async function creditLedger(sql: Sql, accountId: string, limit = 100): Promise<LedgerEntry[]> {
-  const rows = await sql.query(`select ${LEDGER_COLUMNS} from credit_ledger where account_id = $1 order by id desc limit $2::int`, [accountId, limit]);
+  const rows = await sql.query(
+    `select ${LEDGER_COLUMNS} from credit_ledger where account_id = $1 order by id desc limit $2::int`,
+    [accountId, limit],
+  );
   return rows.map(toLedger);
 }
 
 /** The ledger row a top-up with this idempotency key wrote, and the account's balance right after it. */
-export async function creditEntryByKey(sql: Sql, idempotencyKey: string): Promise<{ entry: LedgerEntry; balanceAfter: number } | null> {
+export async function creditEntryByKey(
+  sql: Sql,
+  idempotencyKey: string,
+): Promise<{ entry: LedgerEntry; balanceAfter: number } | null> {
   const [row] = await sql.query(
     `select ${LEDGER_COLUMNS},
             (select coalesce(sum(l.delta), 0) from credit_ledger l where l.account_id = c.account_id and l.id <= c.id) as balance_after

@@ -20,9 +20,10 @@ export interface AuditRow extends AuditEntry {
 
 /** `tx` should be the transaction that makes the change. */
 export async function writeAudit(tx: Sql, entry: AuditEntry): Promise<void> {
-  await tx.query('insert into audit_log (actor, action, target, details) values ($1, $2, $3, $4::text::jsonb)', [
-    entry.actor, entry.action, entry.target, JSON.stringify(entry.details),
-  ]);
+  await tx.query(
+    'insert into audit_log (actor, action, target, details) values ($1, $2, $3, $4::text::jsonb)',
+    [entry.actor, entry.action, entry.target, JSON.stringify(entry.details)],
+  );
 }
 
 /** Newest first. */
@@ -31,5 +32,11 @@ export async function readAudit(sql: Sql, target?: string, limit = 100): Promise
     `select id, at, actor, action, target, details from audit_log where ($1::text is null or target = $1) order by id desc limit $2::int`,
     [target ?? null, limit],
   );
-  return rows.map((row) => ({ ...row, details: (typeof row.details === 'string' ? JSON.parse(row.details) : row.details) as Record<string, unknown> }));
+  return rows.map((row) => ({
+    ...row,
+    details: (typeof row.details === 'string' ? JSON.parse(row.details) : row.details) as Record<
+      string,
+      unknown
+    >,
+  }));
 }

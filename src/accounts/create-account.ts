@@ -23,17 +23,33 @@ export async function createAccount(sql: Sql, input: NewAccount): Promise<{ id: 
   if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > 200) {
     problems.push({ path: 'name', message: 'expected a non-empty name (at most 200 characters)' });
   }
-  if (!Number.isInteger(anchorDay) || anchorDay < 1 || anchorDay > 31) problems.push({ path: 'billingAnchorDay', message: 'expected an integer 1..31' });
-  if (!Number.isSafeInteger(credits) || credits < 0) problems.push({ path: 'credits', message: 'expected an integer >= 0' });
+  if (!Number.isInteger(anchorDay) || anchorDay < 1 || anchorDay > 31)
+    problems.push({ path: 'billingAnchorDay', message: 'expected an integer 1..31' });
+  if (!Number.isSafeInteger(credits) || credits < 0)
+    problems.push({ path: 'credits', message: 'expected an integer >= 0' });
   if (problems.length > 0) throw new InputError(problems);
   return sql.transaction(async (tx) => {
     const known = await tx.query<{ name: string }>('select name from tiers order by position');
     if (!known.some((t) => t.name === input.tier)) {
-      throw new InputError([{ path: 'tier', message: `unknown tier "${input.tier}" (known: ${known.map((t) => t.name).join(', ') || 'none; apply a policy first'})` }]);
+      throw new InputError([
+        {
+          path: 'tier',
+          message: `unknown tier "${input.tier}" (known: ${known.map((t) => t.name).join(', ') || 'none; apply a policy first'})`,
+        },
+      ]);
     }
     const id = newAccountId();
-    await tx.query('insert into accounts (id, name, tier, billing_anchor_day) values ($1, $2, $3, $4::int)', [id, input.name, input.tier, anchorDay]);
-    if (credits > 0) await tx.query("insert into credit_ledger (account_id, delta, reason) values ($1, $2::bigint, 'initial')", [id, credits]);
+    await tx.query('insert into accounts (id, name, tier, billing_anchor_day) values ($1, $2, $3, $4::int)', [
+      id,
+      input.name,
+      input.tier,
+      anchorDay,
+    ]);
+    if (credits > 0)
+      await tx.query(
+        "insert into credit_ledger (account_id, delta, reason) values ($1, $2::bigint, 'initial')",
+        [id, credits],
+      );
     return { id };
   });
 }

@@ -13,10 +13,21 @@ export interface CreditsResult {
 }
 
 /** `amount` credits (negative = correction). The same `idempotencyKey` applies at most once. */
-export async function addCredits(sql: Sql, accountId: string, amount: number, idempotencyKey?: string): Promise<CreditsResult> {
-  if (!Number.isSafeInteger(amount) || amount === 0) throw new InputError([{ path: 'amount', message: 'expected a non-zero integer' }]);
-  if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey === '' || idempotencyKey.length > 200)) {
-    throw new InputError([{ path: 'idempotencyKey', message: 'expected a non-empty string (at most 200 characters)' }]);
+export async function addCredits(
+  sql: Sql,
+  accountId: string,
+  amount: number,
+  idempotencyKey?: string,
+): Promise<CreditsResult> {
+  if (!Number.isSafeInteger(amount) || amount === 0)
+    throw new InputError([{ path: 'amount', message: 'expected a non-zero integer' }]);
+  if (
+    idempotencyKey !== undefined &&
+    (typeof idempotencyKey !== 'string' || idempotencyKey === '' || idempotencyKey.length > 200)
+  ) {
+    throw new InputError([
+      { path: 'idempotencyKey', message: 'expected a non-empty string (at most 200 characters)' },
+    ]);
   }
   return sql.transaction(async (tx) => {
     await requireAccount(tx, accountId);
@@ -26,11 +37,22 @@ export async function addCredits(sql: Sql, accountId: string, amount: number, id
       [accountId, amount, amount > 0 ? 'top_up' : 'adjustment', idempotencyKey ?? null],
     );
     // Every replica applies the row to the live balance at once (once per row id: apply-credits.lua).
-    if (inserted[0]) await notifyChange(tx, { kind: 'credits', account: accountId, ledgerId: String(inserted[0].id), delta: amount });
+    if (inserted[0])
+      await notifyChange(tx, {
+        kind: 'credits',
+        account: accountId,
+        ledgerId: String(inserted[0].id),
+        delta: amount,
+      });
     if (inserted.length === 0) {
-      const [earlier] = await tx.query<{ account_id: string; delta: number }>('select account_id, delta from credit_ledger where idempotency_key = $1', [idempotencyKey]);
+      const [earlier] = await tx.query<{ account_id: string; delta: number }>(
+        'select account_id, delta from credit_ledger where idempotency_key = $1',
+        [idempotencyKey],
+      );
       if (earlier && (earlier.account_id !== accountId || earlier.delta !== amount)) {
-        throw new InputError([{ path: 'idempotencyKey', message: 'already used for a different account or amount' }]);
+        throw new InputError([
+          { path: 'idempotencyKey', message: 'already used for a different account or amount' },
+        ]);
       }
     }
     return { applied: inserted.length > 0, balance: await creditBalance(tx, accountId) };
@@ -39,6 +61,9 @@ export async function addCredits(sql: Sql, accountId: string, amount: number, id
 
 /** Sum of the account's ledger, in credits. */
 export async function creditBalance(sql: Sql, accountId: string): Promise<number> {
-  const [row] = await sql.query<{ balance: number }>('select coalesce(sum(delta), 0) as balance from credit_ledger where account_id = $1', [accountId]);
+  const [row] = await sql.query<{ balance: number }>(
+    'select coalesce(sum(delta), 0) as balance from credit_ledger where account_id = $1',
+    [accountId],
+  );
   return row?.balance ?? 0;
 }

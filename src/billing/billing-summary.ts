@@ -37,7 +37,13 @@ export interface BillingAccount {
   billingAnchorDay: number;
 }
 
-export async function billingSummary(sql: Sql, account: BillingAccount, tier: Tier | undefined, month: string | undefined, nowMs = Date.now()): Promise<BillingSummary> {
+export async function billingSummary(
+  sql: Sql,
+  account: BillingAccount,
+  tier: Tier | undefined,
+  month: string | undefined,
+  nowMs = Date.now(),
+): Promise<BillingSummary> {
   const range = billingMonth(month, account.billingAnchorDay, nowMs);
   const endpoints = await readUsage(sql, account.id, range.fromMs, range.toMs);
   const totals = usageTotals(endpoints);

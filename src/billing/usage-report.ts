@@ -18,7 +18,12 @@ export interface UsageTotals {
 }
 
 /** Rows whose period_start is in [fromMs, toMs), summed per endpoint, by endpoint name. */
-export async function readUsage(sql: Sql, accountId: string, fromMs: number, toMs: number): Promise<EndpointUsage[]> {
+export async function readUsage(
+  sql: Sql,
+  accountId: string,
+  fromMs: number,
+  toMs: number,
+): Promise<EndpointUsage[]> {
   return sql.query<EndpointUsage & Record<string, unknown>>(
     `select endpoint, coalesce(sum(calls), 0)::bigint as calls, coalesce(sum(units), 0)::bigint as units, coalesce(sum(credits), 0)::bigint as credits
        from usage_monthly
@@ -29,5 +34,8 @@ export async function readUsage(sql: Sql, accountId: string, fromMs: number, toM
 }
 
 export function usageTotals(rows: EndpointUsage[]): UsageTotals {
-  return rows.reduce((t, r) => ({ calls: t.calls + r.calls, units: t.units + r.units, credits: t.credits + r.credits }), { calls: 0, units: 0, credits: 0 });
+  return rows.reduce(
+    (t, r) => ({ calls: t.calls + r.calls, units: t.units + r.units, credits: t.credits + r.credits }),
+    { calls: 0, units: 0, credits: 0 },
+  );
 }

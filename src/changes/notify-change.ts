@@ -36,7 +36,12 @@ export function parseChange(payload: string): Change | null {
   if (c.kind === 'key' && typeof c.hash === 'string') return { kind: 'key', hash: c.hash };
   if (c.kind === 'account' && typeof c.id === 'string') return { kind: 'account', id: c.id };
   if (c.kind === 'policy') return { kind: 'policy' };
-  if (c.kind === 'credits' && typeof c.account === 'string' && typeof c.ledgerId === 'string' && Number.isSafeInteger(c.delta)) {
+  if (
+    c.kind === 'credits' &&
+    typeof c.account === 'string' &&
+    typeof c.ledgerId === 'string' &&
+    Number.isSafeInteger(c.delta)
+  ) {
     return { kind: 'credits', account: c.account, ledgerId: c.ledgerId, delta: c.delta as number };
   }
   return null;

@@ -43,7 +43,9 @@ export async function startChangeListener(options: ChangeListenerOptions): Promi
   const onMessage = (payload: string) => {
     const change = parseChange(payload);
     if (!change) return logger.warn({ channel: CHANGES_CHANNEL }, 'ignoring an unknown change notification');
-    apply(change).catch((err: unknown) => logger.warn({ err, kind: change.kind }, 'applying a change notification failed'));
+    apply(change).catch((err: unknown) =>
+      logger.warn({ err, kind: change.kind }, 'applying a change notification failed'),
+    );
   };
   const onReconnect = () => {
     logger.warn('change notifications were interrupted: reloading keys, policy and credits');
@@ -58,7 +60,9 @@ export async function startChangeListener(options: ChangeListenerOptions): Promi
 }
 
 async function maxLedgerId(sql: Sql): Promise<number> {
-  const [row] = await sql.query<{ id: number }>('select coalesce(max(id), 0)::bigint as id from credit_ledger');
+  const [row] = await sql.query<{ id: number }>(
+    'select coalesce(max(id), 0)::bigint as id from credit_ledger',
+  );
   return row?.id ?? 0;
 }
 

@@ -18,15 +18,24 @@ const DEFAULT_GRACE_MS = 24 * 3_600_000;
 
 function subcommand(args: string[], allowed: string[]): [string, string[]] {
   const [sub, ...rest] = args;
-  if (!sub || !allowed.includes(sub)) throw new InputError([{ path: 'subcommand', message: `expected one of: ${allowed.join(', ')}` }]);
+  if (!sub || !allowed.includes(sub))
+    throw new InputError([{ path: 'subcommand', message: `expected one of: ${allowed.join(', ')}` }]);
   return [sub, rest];
 }
 
 export async function accountsCommand(sql: Sql, args: string[]): Promise<void> {
   const [sub, rest] = subcommand(args, ['create', 'show']);
   if (sub === 'show') return showAccountCommand(sql, rest);
-  const { values } = parseFlags(rest, { name: { type: 'string' }, tier: { type: 'string' }, 'anchor-day': { type: 'string' }, credits: { type: 'string' } });
-  const input: Parameters<typeof createAccount>[1] = { name: requireString(values, 'name'), tier: requireString(values, 'tier') };
+  const { values } = parseFlags(rest, {
+    name: { type: 'string' },
+    tier: { type: 'string' },
+    'anchor-day': { type: 'string' },
+    credits: { type: 'string' },
+  });
+  const input: Parameters<typeof createAccount>[1] = {
+    name: requireString(values, 'name'),
+    tier: requireString(values, 'tier'),
+  };
   const anchorDay = optionalInt(values, 'anchor-day', 1, 31);
   const credits = optionalInt(values, 'credits', 0, Number.MAX_SAFE_INTEGER);
   if (anchorDay !== undefined) input.billingAnchorDay = anchorDay;
@@ -37,18 +46,28 @@ export async function accountsCommand(sql: Sql, args: string[]): Promise<void> {
 
 export async function keysCommand(sql: Sql, args: string[]): Promise<void> {
   const [sub, rest] = subcommand(args, ['create', 'revoke', 'rotate']);
-  const { values, positionals } = parseFlags(rest, { account: { type: 'string' }, name: { type: 'string' }, 'expires-in': { type: 'string' }, grace: { type: 'string' } });
+  const { values, positionals } = parseFlags(rest, {
+    account: { type: 'string' },
+    name: { type: 'string' },
+    'expires-in': { type: 'string' },
+    grace: { type: 'string' },
+  });
   if (sub === 'create') {
     const input: Parameters<typeof createKey>[1] = { accountId: requireString(values, 'account') };
     if (typeof values.name === 'string') input.name = values.name;
     const expiresIn = optionalDuration(values, 'expires-in');
     if (expiresIn !== undefined) input.expiresAt = new Date(Date.now() + expiresIn);
     const created = await createKey(sql, input);
-    print(rest, created, `created key ${created.id}: ${created.key}\n(shown once; only its SHA-256 is stored)`);
+    print(
+      rest,
+      created,
+      `created key ${created.id}: ${created.key}\n(shown once; only its SHA-256 is stored)`,
+    );
     return;
   }
   const keyId = positionals[0];
-  if (!keyId) throw new InputError([{ path: 'key-id', message: `name the key: tollgate keys ${sub} <key-id>` }]);
+  if (!keyId)
+    throw new InputError([{ path: 'key-id', message: `name the key: tollgate keys ${sub} <key-id>` }]);
   if (sub === 'revoke') {
     await revokeKey(sql, keyId);
     print(rest, { revoked: keyId }, `revoked ${keyId}`);
@@ -56,24 +75,44 @@ export async function keysCommand(sql: Sql, args: string[]): Promise<void> {
   }
   const grace = optionalDuration(values, 'grace') ?? DEFAULT_GRACE_MS;
   const created = await rotateKey(sql, keyId, grace);
-  print(rest, { ...created, replaces: keyId, graceMs: grace }, `created key ${created.id}: ${created.key}\n${keyId} keeps working for ${grace / 1000} s`);
+  print(
+    rest,
+    { ...created, replaces: keyId, graceMs: grace },
+    `created key ${created.id}: ${created.key}\n${keyId} keeps working for ${grace / 1000} s`,
+  );
 }
 
 export async function creditsCommand(sql: Sql, args: string[]): Promise<void> {
   const [, rest] = subcommand(args, ['add']);
-  const { values } = parseFlags(rest, { account: { type: 'string' }, amount: { type: 'string' }, 'idempotency-key': { type: 'string' } });
+  const { values } = parseFlags(rest, {
+    account: { type: 'string' },
+    amount: { type: 'string' },
+    'idempotency-key': { type: 'string' },
+  });
   const accountId = requireString(values, 'account');
   const amount = optionalInt(values, 'amount', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-  if (amount === undefined || amount === 0) throw new InputError([{ path: '--amount', message: 'is required and must not be 0' }]);
+  if (amount === undefined || amount === 0)
+    throw new InputError([{ path: '--amount', message: 'is required and must not be 0' }]);
   const key = typeof values['idempotency-key'] === 'string' ? values['idempotency-key'] : undefined;
   const result = await addCredits(sql, accountId, amount, key);
   print(rest, result, `credits of ${accountId}: ${JSON.stringify(result)}`);
 }
 
 export async function checkCommand(sql: Sql, args: string[], config: Readonly<Config>): Promise<void> {
-  const { values } = parseFlags(args, { key: { type: 'string' }, method: { type: 'string' }, path: { type: 'string' }, endpoint: { type: 'string' }, cost: { type: 'string' } });
+  const { values } = parseFlags(args, {
+    key: { type: 'string' },
+    method: { type: 'string' },
+    path: { type: 'string' },
+    endpoint: { type: 'string' },
+    cost: { type: 'string' },
+  });
   const key = typeof values.key === 'string' ? values.key : process.env.TOLLGATE_KEY;
-  const request = accessRequestFromHeaders('cli', key ? { 'x-api-key': key } : {}, String(values.method ?? 'GET'), String(values.path ?? '/'));
+  const request = accessRequestFromHeaders(
+    'cli',
+    key ? { 'x-api-key': key } : {},
+    String(values.method ?? 'GET'),
+    String(values.path ?? '/'),
+  );
   if (typeof values.endpoint === 'string') request.endpointHint = values.endpoint;
   const cost = optionalInt(values, 'cost', 0, 1_000_000);
   if (cost !== undefined) request.costHint = cost;
@@ -82,10 +121,28 @@ export async function checkCommand(sql: Sql, args: string[], config: Readonly<Co
     const decision = await path.checkAccess(request);
     const rendered = renderDecision(decision, request);
     const { identity, endpoint } = decision;
-    const summary = decision.allowed ? `allowed (${endpoint})` : `denied ${rendered.status} ${decision.code}: ${decision.detail}`;
-    const human = [summary, ...rendered.clientHeaders.map(([n, v]) => `${n}: ${v}`), ...rendered.upstreamHeaders.map(([n, v]) => `upstream ${n}: ${v}`)];
-    if (config.counters.kind === 'memory') human.push('(in-process counters: this decision saw no earlier calls; set REDIS_URL to check against live counters)');
-    print(args, { status: rendered.status, decision: { ...decision, identity }, headers: rendered.clientHeaders, upstream: rendered.upstreamHeaders }, human.join('\n'));
+    const summary = decision.allowed
+      ? `allowed (${endpoint})`
+      : `denied ${rendered.status} ${decision.code}: ${decision.detail}`;
+    const human = [
+      summary,
+      ...rendered.clientHeaders.map(([n, v]) => `${n}: ${v}`),
+      ...rendered.upstreamHeaders.map(([n, v]) => `upstream ${n}: ${v}`),
+    ];
+    if (config.counters.kind === 'memory')
+      human.push(
+        '(in-process counters: this decision saw no earlier calls; set REDIS_URL to check against live counters)',
+      );
+    print(
+      args,
+      {
+        status: rendered.status,
+        decision: { ...decision, identity },
+        headers: rendered.clientHeaders,
+        upstream: rendered.upstreamHeaders,
+      },
+      human.join('\n'),
+    );
   } finally {
     await path.close();
   }

@@ -46,10 +46,17 @@ const COMMANDS: Record<string, Handler> = {
   },
   apply: async (sql, args) => {
     const file = args.find((a) => !a.startsWith('--'));
-    if (!file) throw new InputError([{ path: 'policy.yaml', message: 'name the policy file: tollgate apply <policy.yaml>' }]);
+    if (!file)
+      throw new InputError([
+        { path: 'policy.yaml', message: 'name the policy file: tollgate apply <policy.yaml>' },
+      ]);
     await migrate(sql);
     const policy = await applyPolicyFile(sql, file);
-    print(args, { applied: file, tiers: Object.keys(policy.tiers), endpoints: policy.endpoints.map((e) => e.name) }, `applied ${file}: ${Object.keys(policy.tiers).length} tiers, ${policy.endpoints.length} endpoints`);
+    print(
+      args,
+      { applied: file, tiers: Object.keys(policy.tiers), endpoints: policy.endpoints.map((e) => e.name) },
+      `applied ${file}: ${Object.keys(policy.tiers).length} tiers, ${policy.endpoints.length} endpoints`,
+    );
   },
   accounts: accountsCommand,
   keys: keysCommand,
@@ -64,7 +71,8 @@ export async function runCommand(command: string, args: string[], config: Readon
   if (command === 'serve') return serve(config);
   if (command === 'import-envoy-ratelimit') return importEnvoyRatelimitCommand(args);
   const handler = COMMANDS[command];
-  if (!handler) throw new InputError([{ path: 'command', message: `unknown command "${command}"\n${USAGE}` }]);
+  if (!handler)
+    throw new InputError([{ path: 'command', message: `unknown command "${command}"\n${USAGE}` }]);
   const { sql, release } = await openDatabase(config.database);
   try {
     await handler(sql, args, config);

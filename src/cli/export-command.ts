@@ -13,7 +13,13 @@ import { print } from './output.js';
 export async function exportCommand(sql: Sql, args: string[], config: Readonly<Config>): Promise<void> {
   const { values } = parseFlags(args, { once: { type: 'boolean' } });
   const route = openExportRoute(config.export);
-  if (!route) throw new InputError([{ path: 'STRIPE_API_KEY', message: 'no export sink: set STRIPE_API_KEY and/or EXPORT_WEBHOOK_URL + EXPORT_WEBHOOK_SECRET' }]);
+  if (!route)
+    throw new InputError([
+      {
+        path: 'STRIPE_API_KEY',
+        message: 'no export sink: set STRIPE_API_KEY and/or EXPORT_WEBHOOK_URL + EXPORT_WEBHOOK_SECRET',
+      },
+    ]);
   await migrate(sql);
   const logger = createLogger(config.logLevel);
   const options = { sql, route, config: config.export, logger };
@@ -24,7 +30,10 @@ export async function exportCommand(sql: Sql, args: string[], config: Readonly<C
     return;
   }
   const exporter = startOutboxExporter(options);
-  logger.info({ sinks: [config.export.stripe && 'stripe', config.export.webhook && 'webhook'].filter(Boolean) }, 'exporter running');
+  logger.info(
+    { sinks: [config.export.stripe && 'stripe', config.export.webhook && 'webhook'].filter(Boolean) },
+    'exporter running',
+  );
   const stop = () => void exporter.stop();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -5,9 +5,17 @@ import { InputError } from '../errors.js';
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean' }>;
 
-export function parseFlags<T extends FlagSpec>(args: string[], spec: T): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+export function parseFlags<T extends FlagSpec>(
+  args: string[],
+  spec: T,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args, options: { ...spec, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...spec, json: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (err) {
     throw new InputError([{ path: 'arguments', message: (err as Error).message }]);
@@ -16,11 +24,17 @@ export function parseFlags<T extends FlagSpec>(args: string[], spec: T): { value
 
 export function requireString(values: Record<string, unknown>, name: string): string {
   const value = values[name];
-  if (typeof value !== 'string' || value === '') throw new InputError([{ path: `--${name}`, message: 'is required' }]);
+  if (typeof value !== 'string' || value === '')
+    throw new InputError([{ path: `--${name}`, message: 'is required' }]);
   return value;
 }
 
-export function optionalInt(values: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
+export function optionalInt(
+  values: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const value = Number(raw);
@@ -37,6 +51,7 @@ export function optionalDuration(values: Record<string, unknown>, name: string):
   const raw = values[name];
   if (raw === undefined) return undefined;
   const match = typeof raw === 'string' ? /^(\d+)(ms|s|m|h|d)$/.exec(raw) : null;
-  if (!match) throw new InputError([{ path: `--${name}`, message: 'expected a duration like 90m, 24h or 30d' }]);
+  if (!match)
+    throw new InputError([{ path: `--${name}`, message: 'expected a duration like 90m, 24h or 30d' }]);
   return Number(match[1]) * UNITS[match[2]!]!;
 }

@@ -10,13 +10,21 @@ import { parseFlags } from './flags.js';
 
 export async function importEnvoyRatelimitCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseFlags(args, {});
-  if (positionals.length === 0) throw new InputError([{ path: 'file.yaml', message: 'name the config files: tollgate import-envoy-ratelimit <file.yaml>…' }]);
+  if (positionals.length === 0)
+    throw new InputError([
+      { path: 'file.yaml', message: 'name the config files: tollgate import-envoy-ratelimit <file.yaml>…' },
+    ]);
   const files: EnvoyConfigFile[] = [];
   for (const name of positionals) {
     try {
       files.push({ name, text: await readFile(name, 'utf8') });
     } catch (err) {
-      throw new InputError([{ path: name, message: `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? 'error'})` }]);
+      throw new InputError([
+        {
+          path: name,
+          message: `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        },
+      ]);
     }
   }
   process.stdout.write(renderImport(files, values.json === true));

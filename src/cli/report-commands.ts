@@ -25,18 +25,33 @@ function optionalMonth(values: Record<string, unknown>): string | undefined {
 export async function showAccountCommand(sql: Sql, args: string[]): Promise<void> {
   const { positionals } = parseFlags(args, {});
   const id = positionals[0];
-  if (!id) throw new InputError([{ path: 'account-id', message: 'name the account: tollgate accounts show <account-id>' }]);
+  if (!id)
+    throw new InputError([
+      { path: 'account-id', message: 'name the account: tollgate accounts show <account-id>' },
+    ]);
   const account = await requireAccount(sql, id);
-  const [balance, keys, ledger] = await Promise.all([creditBalance(sql, id), listAccountKeys(sql, id), creditLedger(sql, id, 10)]);
+  const [balance, keys, ledger] = await Promise.all([
+    creditBalance(sql, id),
+    listAccountKeys(sql, id),
+    creditLedger(sql, id, 10),
+  ]);
   const now = Date.now();
-  const keyState = (k: (typeof keys)[number]) => (k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt.getTime() <= now ? 'expired' : 'active');
+  const keyState = (k: (typeof keys)[number]) =>
+    k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt.getTime() <= now ? 'expired' : 'active';
   const human = [
     `${account.id}  ${account.name}`,
     `  tier ${account.tier}, ${account.status}, billing anchor day ${account.billingAnchorDay}${account.billingCustomerId ? `, billing customer ${account.billingCustomerId}` : ''}`,
     `  credits ${balance}`,
-    ...keys.map((k) => `  key ${k.id} ${k.prefix}… ${keyState(k)}${k.name ? ` (${k.name})` : ''}${k.expiresAt ? ` expires ${k.expiresAt.toISOString()}` : ''}`),
+    ...keys.map(
+      (k) =>
+        `  key ${k.id} ${k.prefix}… ${keyState(k)}${k.name ? ` (${k.name})` : ''}${k.expiresAt ? ` expires ${k.expiresAt.toISOString()}` : ''}`,
+    ),
   ];
-  print(args, { ...account, creditBalance: balance, keys: keys.map((k) => ({ ...k, state: keyState(k) })), ledger }, human.join('\n'));
+  print(
+    args,
+    { ...account, creditBalance: balance, keys: keys.map((k) => ({ ...k, state: keyState(k) })), ledger },
+    human.join('\n'),
+  );
 }
 
 /** `tollgate usage --account ID [--month 2026-11]` */
@@ -49,10 +64,23 @@ export async function usageCommand(sql: Sql, args: string[]): Promise<void> {
   const period = `${new Date(range.period.startMs).toISOString().slice(0, 10)} – ${new Date(range.period.endMs).toISOString().slice(0, 10)}`;
   const human = [
     `usage of ${account.id} for ${range.month} (${period}):`,
-    ...endpoints.map((e) => `  ${e.endpoint.padEnd(24)} ${String(e.calls).padStart(10)} calls ${String(e.units).padStart(10)} units ${String(e.credits).padStart(10)} credits`),
+    ...endpoints.map(
+      (e) =>
+        `  ${e.endpoint.padEnd(24)} ${String(e.calls).padStart(10)} calls ${String(e.units).padStart(10)} units ${String(e.credits).padStart(10)} credits`,
+    ),
     `  ${'total'.padEnd(24)} ${String(totals.calls).padStart(10)} calls ${String(totals.units).padStart(10)} units ${String(totals.credits).padStart(10)} credits`,
   ];
-  print(args, { accountId: account.id, month: range.month, period: { start: new Date(range.period.startMs), end: new Date(range.period.endMs) }, endpoints, totals }, human.join('\n'));
+  print(
+    args,
+    {
+      accountId: account.id,
+      month: range.month,
+      period: { start: new Date(range.period.startMs), end: new Date(range.period.endMs) },
+      endpoints,
+      totals,
+    },
+    human.join('\n'),
+  );
 }
 
 /** `tollgate billing --account ID [--month 2026-11]` */

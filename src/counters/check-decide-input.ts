@@ -11,13 +11,15 @@ function int(value: unknown, min: number, what: string): void {
 }
 
 function text(value: unknown, what: string): void {
-  if (typeof value !== 'string' || value.length === 0) throw new Error(`decide: ${what} must be a non-empty string`);
+  if (typeof value !== 'string' || value.length === 0)
+    throw new Error(`decide: ${what} must be a non-empty string`);
 }
 
 /** Throws a plain Error naming the first bad field. Bounds keep the scripts' integer maths below 2^53. */
 export function checkDecideInput(input: DecideInput): void {
   text(input.accountId, 'accountId');
-  if (typeof input.endpoint !== 'string') throw new Error('decide: endpoint must be a string ("" = no usage record)');
+  if (typeof input.endpoint !== 'string')
+    throw new Error('decide: endpoint must be a string ("" = no usage record)');
   int(input.anchorDay, 1, 'anchorDay');
   if (input.anchorDay > 31) throw new Error(`decide: anchorDay must be 1..31, got ${input.anchorDay}`);
   int(input.units, 0, 'units');
@@ -36,13 +38,15 @@ export function checkDecideInput(input: DecideInput): void {
     text(l.id, `${at}.id`);
     if (ids.has(l.id)) throw new Error(`decide: ${at}.id "${l.id}" is repeated`);
     ids.add(l.id);
-    if (!ALGORITHMS.has(l.algorithm)) throw new Error(`decide: ${at}.algorithm "${String(l.algorithm)}" is unknown`);
+    if (!ALGORITHMS.has(l.algorithm))
+      throw new Error(`decide: ${at}.algorithm "${String(l.algorithm)}" is unknown`);
     int(l.limit, 1, `${at}.limit`);
     int(l.windowMs, 1, `${at}.windowMs`);
     if (l.burst !== undefined) int(l.burst, 1, `${at}.burst`);
     int(l.hits, 0, `${at}.hits`);
     if (typeof l.shadow !== 'boolean') throw new Error(`decide: ${at}.shadow must be a boolean`);
     const capacity = Math.max(l.limit, l.burst ?? l.limit);
-    if (!Number.isSafeInteger((capacity + l.hits) * l.windowMs * 2)) throw new Error(`decide: ${at} is too large`);
+    if (!Number.isSafeInteger((capacity + l.hits) * l.windowMs * 2))
+      throw new Error(`decide: ${at} is too large`);
   });
 }

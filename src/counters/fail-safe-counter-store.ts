@@ -40,7 +40,8 @@ export class FailSafeCounterStore implements CounterStore, DegradedState {
   private closed = false;
 
   constructor(options: FailSafeOptions) {
-    if (options.mode === 'local' && !options.local) throw new Error('FailSafeCounterStore: mode local needs local counters');
+    if (options.mode === 'local' && !options.local)
+      throw new Error('FailSafeCounterStore: mode local needs local counters');
     this.options = options;
   }
 

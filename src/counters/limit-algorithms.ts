@@ -43,14 +43,27 @@ function fixedWindow(st: LimitState, now: number, limit: number, w: number, hits
   const count = st.s === s ? (st.c ?? 0) : 0;
   const reset = s + w - now;
   return {
-    fits: count + hits <= limit, remNow: limit - count, remAfter: limit - count - hits,
-    resetNow: reset, resetAfter: reset, retry: reset,
-    next: { s, c: count + hits }, ttlMs: 2 * w + 60_000,
+    fits: count + hits <= limit,
+    remNow: limit - count,
+    remAfter: limit - count - hits,
+    resetNow: reset,
+    resetAfter: reset,
+    retry: reset,
+    next: { s, c: count + hits },
+    ttlMs: 2 * w + 60_000,
   };
 }
 
 /** Earliest ms from now at which estimate + hits <= limit if no other call arrives (see decide.lua). */
-function slidingRetry(now: number, s: number, w: number, limit: number, cur: number, prev: number, hits: number): number {
+function slidingRetry(
+  now: number,
+  s: number,
+  w: number,
+  limit: number,
+  cur: number,
+  prev: number,
+  hits: number,
+): number {
   const room = (limit - cur - hits) * w;
   if (room >= 0) return s + w - idiv(room, prev) - now;
   const room2 = (limit - hits) * w;
@@ -70,15 +83,26 @@ function slidingWindow(st: LimitState, now: number, limit: number, w: number, hi
   const fits = (cur + hits) * w <= room;
   const reset = s + w - now;
   return {
-    fits, remNow: idiv(room - cur * w, w), remAfter: idiv(room - (cur + hits) * w, w),
-    resetNow: reset, resetAfter: reset,
+    fits,
+    remNow: idiv(room - cur * w, w),
+    remAfter: idiv(room - (cur + hits) * w, w),
+    resetNow: reset,
+    resetAfter: reset,
     retry: fits ? 0 : slidingRetry(now, s, w, limit, cur, prev, hits),
-    next: { s, c: cur + hits, p: prev }, ttlMs: 2 * w + 60_000,
+    next: { s, c: cur + hits, p: prev },
+    ttlMs: 2 * w + 60_000,
   };
 }
 
 /** GCRA in ticks of 1/limit ms: the emission interval windowMs/limit is exactly w ticks. */
-function tokenBucket(st: LimitState, now: number, limit: number, w: number, cap: number, hits: number): Evaluation {
+function tokenBucket(
+  st: LimitState,
+  now: number,
+  limit: number,
+  w: number,
+  cap: number,
+  hits: number,
+): Evaluation {
   const backlog = st.t !== undefined && st.t >= now ? (st.t - now) * limit + (st.r ?? 0) : 0;
   const full = cap * w;
   const after = backlog + hits * w;
@@ -90,10 +114,14 @@ function tokenBucket(st: LimitState, now: number, limit: number, w: number, cap:
   const fits = after <= full;
   const whole = idiv(after, limit);
   return {
-    fits, remNow: remaining(backlog), remAfter: remaining(after),
-    resetNow: reset(backlog), resetAfter: reset(after),
+    fits,
+    remNow: remaining(backlog),
+    remAfter: remaining(after),
+    resetNow: reset(backlog),
+    resetAfter: reset(after),
     retry: fits ? 0 : ceilDiv(backlog - (full - hits * w), limit),
-    next: { t: now + whole, r: after - whole * limit }, ttlMs: ceilDiv(after, limit) + w + 60_000,
+    next: { t: now + whole, r: after - whole * limit },
+    ttlMs: ceilDiv(after, limit) + w + 60_000,
   };
 }
 

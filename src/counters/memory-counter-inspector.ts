@@ -28,8 +28,18 @@ export class MemoryCounterInspector implements CounterInspector {
 
   constructor(store: MemoryCounterStore) {
     const state = store as unknown as Partial<MemoryState>;
-    if (!(state.limits instanceof Map && state.quotas instanceof Map && state.credits instanceof Map && state.usage instanceof Map && typeof state.now === 'function')) {
-      throw new Error('MemoryCounterInspector: MemoryCounterStore no longer has the fields it reads (limits, quotas, credits, usage, now)');
+    if (
+      !(
+        state.limits instanceof Map &&
+        state.quotas instanceof Map &&
+        state.credits instanceof Map &&
+        state.usage instanceof Map &&
+        typeof state.now === 'function'
+      )
+    ) {
+      throw new Error(
+        'MemoryCounterInspector: MemoryCounterStore no longer has the fields it reads (limits, quotas, credits, usage, now)',
+      );
     }
     this.state = state as MemoryState;
   }
@@ -40,14 +50,17 @@ export class MemoryCounterInspector implements CounterInspector {
     const tag = accountTag(accountId);
     const entries: CounterEntry[] = [];
     const quota = quotas.get(accountId);
-    if (quota && quota.expiresAt > now) entries.push(hash(`${tag}:quota`, quota.value, quota.expiresAt - now));
+    if (quota && quota.expiresAt > now)
+      entries.push(hash(`${tag}:quota`, quota.value, quota.expiresAt - now));
     const balance = credits.get(accountId);
-    if (balance !== undefined) entries.push({ key: `${tag}:credits`, type: 'string', value: String(balance), pttlMs: null });
+    if (balance !== undefined)
+      entries.push({ key: `${tag}:credits`, type: 'string', value: String(balance), pttlMs: null });
     const fields = usage.get(accountId);
     if (fields && fields.size > 0) entries.push(hash(`${tag}:usage`, Object.fromEntries(fields), null));
     const prefix = `${accountId}\n`;
     for (const [key, limit] of limits) {
-      if (key.startsWith(prefix) && limit.expiresAt > now) entries.push(hash(`${tag}:l:${key.slice(prefix.length)}`, limit.value, limit.expiresAt - now));
+      if (key.startsWith(prefix) && limit.expiresAt > now)
+        entries.push(hash(`${tag}:l:${key.slice(prefix.length)}`, limit.value, limit.expiresAt - now));
     }
     return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }

@@ -2,7 +2,14 @@
 
 import { billingPeriod } from './billing-period.js';
 import { checkDecideInput } from './check-decide-input.js';
-import type { CounterStore, DecideInput, DecideResult, LimitResult, LiveCredits, QuotaResult } from './counter-store.js';
+import type {
+  CounterStore,
+  DecideInput,
+  DecideResult,
+  LimitResult,
+  LiveCredits,
+  QuotaResult,
+} from './counter-store.js';
 import { evaluateLimit, type Evaluation, type LimitState } from './limit-algorithms.js';
 import { usageRows, type UsageBatch, type UsageSource } from '../usage/usage-source.js';
 
@@ -40,8 +47,12 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
     const now = Math.floor(this.now());
     if (++this.decisions % SWEEP_EVERY === 0) this.sweep(now);
     const { accountId } = input;
-    const evals = input.limits.map((l) => evaluateLimit(l, this.limits.get(`${accountId}\n${l.id}`)?.value ?? {}, now));
-    const states = evals.map((e, i) => (e.fits ? 'ok' : input.limits[i]!.shadow ? 'shadow_denied' : 'denied'));
+    const evals = input.limits.map((l) =>
+      evaluateLimit(l, this.limits.get(`${accountId}\n${l.id}`)?.value ?? {}, now),
+    );
+    const states = evals.map((e, i) =>
+      e.fits ? 'ok' : input.limits[i]!.shadow ? 'shadow_denied' : 'denied',
+    );
     let allowed = !states.includes('denied');
 
     const period = billingPeriod(now, input.anchorDay);
@@ -50,7 +61,8 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
     // decide.lua's rule: Postgres' flushed units for this period are a floor (a no-op unless the store lost data).
     if (input.quotaSeed?.periodStartMs === period.startMs) used = Math.max(used, input.quotaSeed.units);
     let quotaState: QuotaResult['state'] = 'ok';
-    if (input.quota && used + input.units > input.quota.limit) quotaState = input.quota.overage ? 'overage' : 'denied';
+    if (input.quota && used + input.units > input.quota.limit)
+      quotaState = input.quota.overage ? 'overage' : 'denied';
     if (quotaState === 'denied') allowed = false;
 
     let balance = 0;
@@ -63,7 +75,11 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
     if (allowed) {
       used += input.units;
       const records = input.endpoint !== '';
-      if (input.quota || records) this.quotas.set(accountId, { value: { p: period.startMs, u: used }, expiresAt: period.endMs + 31 * DAY_MS });
+      if (input.quota || records)
+        this.quotas.set(accountId, {
+          value: { p: period.startMs, u: used },
+          expiresAt: period.endMs + 31 * DAY_MS,
+        });
       if (input.credits && input.credits.cost > 0) {
         balance -= input.credits.cost;
         this.credits.set(accountId, balance);
@@ -128,11 +144,19 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
 
   /** Also drops unflushed usage: the embedded app flushes (stop()) before it closes the store. */
   async close(): Promise<void> {
-    for (const map of [this.limits, this.quotas, this.credits, this.usage, this.pending, this.applied]) map.clear();
+    for (const map of [this.limits, this.quotas, this.credits, this.usage, this.pending, this.applied])
+      map.clear();
   }
 
   /** Consumes the limit when the call is allowed and the limit fits (a shadow_denied limit is not consumed). */
-  private limitResult(e: Evaluation, name: string, state: LimitResult['state'], allowed: boolean, key: string, now: number): LimitResult {
+  private limitResult(
+    e: Evaluation,
+    name: string,
+    state: LimitResult['state'],
+    allowed: boolean,
+    key: string,
+    now: number,
+  ): LimitResult {
     const consumed = allowed && e.fits;
     if (consumed) this.limits.set(key, { value: e.next, expiresAt: now + e.ttlMs });
     return {

@@ -13,14 +13,27 @@ import { RedisCounterInspector } from './redis-counter-inspector.js';
 const INSPECT_TIMEOUT_MS = 2_000;
 
 /** `store` is the undecorated store of the decision path; needed (and must be a MemoryCounterStore) for memory counters only. */
-export async function openCounterInspector(config: Readonly<Config>, store?: CounterStore): Promise<CounterInspector> {
+export async function openCounterInspector(
+  config: Readonly<Config>,
+  store?: CounterStore,
+): Promise<CounterInspector> {
   const { counters } = config;
   if (counters.kind === 'memory') {
-    if (!(store instanceof MemoryCounterStore)) throw new Error('openCounterInspector: in-process counters need the MemoryCounterStore instance');
+    if (!(store instanceof MemoryCounterStore))
+      throw new Error('openCounterInspector: in-process counters need the MemoryCounterStore instance');
     return new MemoryCounterInspector(store);
   }
-  const options: RedisOptions = { commandTimeout: INSPECT_TIMEOUT_MS, connectTimeout: INSPECT_TIMEOUT_MS, maxRetriesPerRequest: 1, lazyConnect: true, connectionName: 'tollgate-inspector' };
-  const redis = counters.kind === 'redis-cluster' ? new Cluster(counters.nodes, { redisOptions: options, lazyConnect: true }) : new Redis(counters.url, options);
+  const options: RedisOptions = {
+    commandTimeout: INSPECT_TIMEOUT_MS,
+    connectTimeout: INSPECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    connectionName: 'tollgate-inspector',
+  };
+  const redis =
+    counters.kind === 'redis-cluster'
+      ? new Cluster(counters.nodes, { redisOptions: options, lazyConnect: true })
+      : new Redis(counters.url, options);
   // Errors reach the admin request that reads; Redis being down at start must not stop the app (FAILURE_MODE open/local).
   redis.on('error', () => {});
   await redis.connect().catch(() => {});

@@ -20,13 +20,20 @@ const RECONNECT_JITTER_MS = 250;
  * same Redis do not reconnect in step (ioredis retries forever on this schedule; never per request).
  */
 export function reconnectDelay(attempt: number): number {
-  return Math.min(RECONNECT_CAP_MS, 50 * 2 ** Math.min(attempt - 1, 10)) + Math.floor(Math.random() * RECONNECT_JITTER_MS);
+  return (
+    Math.min(RECONNECT_CAP_MS, 50 * 2 ** Math.min(attempt - 1, 10)) +
+    Math.floor(Math.random() * RECONNECT_JITTER_MS)
+  );
 }
 
 /** `memory`: the in-process store to use when no Redis is configured (so the usage flusher can drain the same one). */
-export async function openCounterStore(config: Readonly<Config>, embedded: { memory?: MemoryCounterStore } = {}): Promise<OpenedCounterStore> {
+export async function openCounterStore(
+  config: Readonly<Config>,
+  embedded: { memory?: MemoryCounterStore } = {},
+): Promise<OpenedCounterStore> {
   const { counters } = config;
-  if (counters.kind === 'memory') return withOverLimitCache(config, neverDegraded(embedded.memory ?? new MemoryCounterStore({})));
+  if (counters.kind === 'memory')
+    return withOverLimitCache(config, neverDegraded(embedded.memory ?? new MemoryCounterStore({})));
   const options: RedisOptions = {
     // ioredis' own timer; FailSafeCounterStore races a second one as a backstop.
     commandTimeout: config.redisTimeoutMs,
@@ -46,7 +53,10 @@ export async function openCounterStore(config: Readonly<Config>, embedded: { mem
     // CLIENT LIST / MONITOR tell decision traffic from the background connection (the bench counts it apart).
     connectionName: 'tollgate-decisions',
   };
-  const redis = counters.kind === 'redis-cluster' ? new Cluster(counters.nodes, clusterOptions(options)) : new Redis(counters.url, options);
+  const redis =
+    counters.kind === 'redis-cluster'
+      ? new Cluster(counters.nodes, clusterOptions(options))
+      : new Redis(counters.url, options);
   // Failures reach decisions as StoreUnavailable and the degraded state; the client's events would only repeat them.
   redis.on('error', () => {});
   const store = new FailSafeCounterStore({

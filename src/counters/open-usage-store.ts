@@ -22,16 +22,27 @@ const BACKGROUND_TIMEOUT_MS = 5_000;
  * Redis is down at start it keeps reconnecting and the flushes fail (and retry) meanwhile.
  * Memory: `memory` must be the store the decision path counts in (openCounterStore's `memory`).
  */
-export async function openUsageStore(config: Readonly<Config>, memory?: MemoryCounterStore): Promise<UsageStore> {
+export async function openUsageStore(
+  config: Readonly<Config>,
+  memory?: MemoryCounterStore,
+): Promise<UsageStore> {
   const { counters } = config;
   if (counters.kind === 'memory') {
     if (!memory) throw new Error('openUsageStore: the in-process counter store is required without Redis');
     return { source: memory, credits: memory, close: async () => {} };
   }
-  const options: RedisOptions = { commandTimeout: BACKGROUND_TIMEOUT_MS, connectTimeout: BACKGROUND_TIMEOUT_MS, maxRetriesPerRequest: 1, enableAutoPipelining: true, lazyConnect: true, connectionName: 'tollgate-background' };
-  const redis = counters.kind === 'redis-cluster'
-    ? new Cluster(counters.nodes, { redisOptions: options, enableAutoPipelining: true, lazyConnect: true })
-    : new Redis(counters.url, options);
+  const options: RedisOptions = {
+    commandTimeout: BACKGROUND_TIMEOUT_MS,
+    connectTimeout: BACKGROUND_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
+    lazyConnect: true,
+    connectionName: 'tollgate-background',
+  };
+  const redis =
+    counters.kind === 'redis-cluster'
+      ? new Cluster(counters.nodes, { redisOptions: options, enableAutoPipelining: true, lazyConnect: true })
+      : new Redis(counters.url, options);
   redis.on('error', () => {}); // failures surface (and are logged) where a flush or top-up fails
   await redis.connect().catch(() => {});
   const credits = new RedisCounterStore({ redis });

@@ -63,7 +63,8 @@ export class OverLimitCache implements CounterStore, DegradedState {
     const at = this.now();
     const result = await this.inner.decide(input);
     const retryMs = Math.max(0, ...result.limits.map((l) => (l.state === 'denied' ? l.retryAfterMs : 0)));
-    if (!result.allowed && retryMs > 0 && !result.degraded) this.remember(key, { result, at, until: at + retryMs });
+    if (!result.allowed && retryMs > 0 && !result.degraded)
+      this.remember(key, { result, at, until: at + retryMs });
     return result;
   }
 
@@ -87,7 +88,8 @@ export class OverLimitCache implements CounterStore, DegradedState {
 
 /** The account and every limit as configured: a policy change makes a new key. Cost is not part of it. */
 function cacheKey(input: DecideInput): string {
-  const limit = (l: LimitCheck) => `${l.id}|${l.algorithm}|${l.limit}|${l.windowMs}|${l.burst ?? ''}|${l.shadow ? 1 : 0}|${l.hits}`;
+  const limit = (l: LimitCheck) =>
+    `${l.id}|${l.algorithm}|${l.limit}|${l.windowMs}|${l.burst ?? ''}|${l.shadow ? 1 : 0}|${l.hits}`;
   return `${input.accountId}\n${input.limits.map(limit).join('\n')}`;
 }
 

@@ -16,19 +16,37 @@ export class RedisCounterInspector implements CounterInspector {
     try {
       const keys = (await this.scan(`${globEscape(accountTag(accountId))}:*`, accountTag(accountId))).sort();
       if (keys.length === 0) return [];
-      const meta = await this.batch(keys.flatMap((key) => [['type', key], ['pttl', key]]));
+      const meta = await this.batch(
+        keys.flatMap((key) => [
+          ['type', key],
+          ['pttl', key],
+        ]),
+      );
       const types = keys.map((_, i) => String(meta[2 * i]));
-      const values = await this.batch(keys.map((key, i) => (types[i] === 'hash' ? ['hgetall', key] : types[i] === 'string' ? ['get', key] : ['exists', key])));
+      const values = await this.batch(
+        keys.map((key, i) =>
+          types[i] === 'hash' ? ['hgetall', key] : types[i] === 'string' ? ['get', key] : ['exists', key],
+        ),
+      );
       const entries: CounterEntry[] = [];
       keys.forEach((key, i) => {
         if (types[i] === 'none') return; // expired between SCAN and TYPE
         const type = types[i] === 'hash' || types[i] === 'string' ? types[i] : 'other';
         const pttl = Number(meta[2 * i + 1]);
-        entries.push({ key, type, value: type === 'other' ? null : (values[i] as CounterEntry['value']), pttlMs: pttl >= 0 ? pttl : null });
+        entries.push({
+          key,
+          type,
+          value: type === 'other' ? null : (values[i] as CounterEntry['value']),
+          pttlMs: pttl >= 0 ? pttl : null,
+        });
       });
       return entries;
     } catch (err) {
-      throw new StoreUnavailable('redis', `counter inspection failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new StoreUnavailable(
+        'redis',
+        `counter inspection failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   }
 

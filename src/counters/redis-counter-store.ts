@@ -4,7 +4,15 @@ import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { StoreUnavailable } from '../errors.js';
 import { checkDecideInput } from './check-decide-input.js';
 import { DecideBatcher, type DecideCall } from './decide-batcher.js';
-import type { CounterStore, DecideInput, DecideResult, LimitCheck, LimitResult, LiveCredits, QuotaResult } from './counter-store.js';
+import type {
+  CounterStore,
+  DecideInput,
+  DecideResult,
+  LimitCheck,
+  LimitResult,
+  LiveCredits,
+  QuotaResult,
+} from './counter-store.js';
 import { RedisScript } from './redis-script.js';
 
 const APPLY_CREDITS = new RedisScript('apply-credits.lua');
@@ -36,7 +44,14 @@ function argsOfLimits(limits: readonly LimitCheck[]): string[] {
   if (args === undefined) {
     args = [String(limits.length)];
     for (const l of limits) {
-      args.push(ALGORITHM_CODE[l.algorithm], String(l.limit), String(l.windowMs), String(l.burst ?? l.limit), l.shadow ? '1' : '0', String(l.hits));
+      args.push(
+        ALGORITHM_CODE[l.algorithm],
+        String(l.limit),
+        String(l.windowMs),
+        String(l.burst ?? l.limit),
+        l.shadow ? '1' : '0',
+        String(l.hits),
+      );
     }
     limitArgs.set(limits, args);
   }
@@ -65,7 +80,10 @@ export function decideArgs(input: DecideInput, nowMs: number | undefined): strin
 function decodeReply(input: DecideInput, reply: unknown): DecideResult {
   const expected = HEAD + 4 * input.limits.length;
   if (!Array.isArray(reply) || reply.length !== expected || !reply.every((v) => typeof v === 'number')) {
-    throw new StoreUnavailable('redis', `decide.lua returned an unexpected reply (wanted ${expected} integers)`);
+    throw new StoreUnavailable(
+      'redis',
+      `decide.lua returned an unexpected reply (wanted ${expected} integers)`,
+    );
   }
   const r = reply as number[];
   const at = (i: number) => r[i]!;
@@ -106,7 +124,8 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
   constructor(options: { redis: Redis | Cluster; now?: () => number }) {
     this.redis = options.redis;
     this.now = options.now;
-    if (!options.redis.isCluster) this.batcher = new DecideBatcher((calls) => this.runBatch(calls), MAX_IN_FLIGHT, MAX_BATCH);
+    if (!options.redis.isCluster)
+      this.batcher = new DecideBatcher((calls) => this.runBatch(calls), MAX_IN_FLIGHT, MAX_BATCH);
   }
 
   async decide(input: DecideInput): Promise<DecideResult> {
@@ -118,7 +137,11 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
       reply = await (this.batcher ? this.batcher.run({ keys, args }) : DECIDE.run(this.redis, keys, args));
     } catch (err) {
       // Redis and connection errors carry no key material (the script never sees API keys).
-      throw new StoreUnavailable('redis', `decide failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new StoreUnavailable(
+        'redis',
+        `decide failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     return decodeReply(input, reply);
   }
@@ -126,9 +149,19 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
   async applyLedgerRow(accountId: string, ledgerId: string, delta: number): Promise<boolean> {
     const tag = `{a:${accountId}}`;
     try {
-      return (await APPLY_CREDITS.run(this.redis, [`${tag}:credits`, `${tag}:credits:applied`], [ledgerId, String(delta), String(APPLIED_TTL_MS)])) === 1;
+      return (
+        (await APPLY_CREDITS.run(
+          this.redis,
+          [`${tag}:credits`, `${tag}:credits:applied`],
+          [ledgerId, String(delta), String(APPLIED_TTL_MS)],
+        )) === 1
+      );
     } catch (err) {
-      throw new StoreUnavailable('redis', `applying credits failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new StoreUnavailable(
+        'redis',
+        `applying credits failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   }
 
@@ -147,9 +180,13 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
     }
     const replies = await DECIDE.run(this.redis, keys, args);
     if (!Array.isArray(replies) || replies.length !== calls.length) {
-      throw new Error(`decide.lua returned ${Array.isArray(replies) ? replies.length : typeof replies} replies for a batch of ${calls.length}`);
+      throw new Error(
+        `decide.lua returned ${Array.isArray(replies) ? replies.length : typeof replies} replies for a batch of ${calls.length}`,
+      );
     }
     // { -1, message }: that decision's evaluation failed (e.g. a key of the wrong type), alone.
-    return replies.map((reply: unknown) => (Array.isArray(reply) && reply[0] === -1 ? new ReplyError(String(reply[1])) : reply));
+    return replies.map((reply: unknown) =>
+      Array.isArray(reply) && reply[0] === -1 ? new ReplyError(String(reply[1])) : reply,
+    );
   }
 }

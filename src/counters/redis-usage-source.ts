@@ -60,7 +60,11 @@ export class RedisUsageSource implements UsageSource {
     try {
       return await fn();
     } catch (err) {
-      throw new StoreUnavailable('redis', `usage ${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new StoreUnavailable(
+        'redis',
+        `usage ${what} failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   }
 }

@@ -16,7 +16,9 @@ export async function migrate(sql: Sql, dir: URL = MIGRATIONS_DIR): Promise<stri
     const text = await readFile(new URL(file, dir), 'utf8');
     const done = await sql.transaction(async (tx) => {
       await tx.query('select pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK]);
-      await tx.exec('create table if not exists schema_migrations (version text primary key, applied_at timestamptz not null default now())');
+      await tx.exec(
+        'create table if not exists schema_migrations (version text primary key, applied_at timestamptz not null default now())',
+      );
       const rows = await tx.query('select 1 from schema_migrations where version = $1', [version]);
       if (rows.length > 0) return false;
       await tx.exec(text);

@@ -47,7 +47,11 @@ export class PgliteSql implements Sql {
   }
 
   /** In-process: the connection cannot be lost, so onReconnect never runs. */
-  async listen(channel: string, onMessage: (payload: string) => void, _onReconnect: () => void): Promise<() => Promise<void>> {
+  async listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    _onReconnect: () => void,
+  ): Promise<() => Promise<void>> {
     if (!this.root) throw new Error('listen() is not available inside a transaction');
     const unlisten = await this.root.listen(channel, onMessage);
     return async () => {

@@ -20,9 +20,22 @@ const TYPES = {
 
 /** postgres.js / libpq connection failures (SQLSTATE class 08, shutdowns, pool exhaustion). */
 const CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE',
-  'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
-  '57P01', '57P02', '57P03', '53300',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'EPIPE',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
 ]);
 
 export function isConnectionError(err: unknown): boolean {
@@ -99,7 +112,11 @@ export class PostgresSql implements Sql {
    * A dedicated connection (not postgres.js' sql.listen: after a failed re-listen it stays broken
    * for good). On every close it LISTENs again until that succeeds, then calls onReconnect.
    */
-  async listen(channel: string, onMessage: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>> {
+  async listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onReconnect: () => void,
+  ): Promise<() => Promise<void>> {
     if (this.url === null) throw new Error('listen() is not available inside a transaction');
     let stopped = false;
     let retrying = false;
@@ -115,7 +132,7 @@ export class PostgresSql implements Sql {
         if (name === channel) onMessage(payload);
       },
       onclose: () => void relisten(),
-    } as unknown as postgres.Options<{}>);
+    } as unknown as postgres.Options<Record<string, never>>);
     const listen = () => client.unsafe(`listen "${channel.replace(/"/g, '""')}"`);
     async function relisten(): Promise<void> {
       if (stopped || retrying) return;

@@ -15,6 +15,10 @@ export interface Sql {
    * caller reloads what it caches. Resolves once listening, with the function that stops it.
    * Only on a pool or database, not inside a transaction.
    */
-  listen(channel: string, onMessage: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>>;
+  listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onReconnect: () => void,
+  ): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

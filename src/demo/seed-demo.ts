@@ -18,9 +18,14 @@ const DEMO_TIERS = ['free', 'pro', 'enterprise'];
 const DEMO_KEY_NAME = 'demo';
 
 export async function seedDemo(sql: Sql): Promise<DemoKey[]> {
-  const [{ tiers }] = (await sql.query<{ tiers: number }>('select count(*)::int as tiers from tiers')) as [{ tiers: number }];
+  const [{ tiers }] = (await sql.query<{ tiers: number }>('select count(*)::int as tiers from tiers')) as [
+    { tiers: number },
+  ];
   if (tiers === 0) {
-    await savePolicy(sql, parsePolicy(await readFile(new URL('../policy/demo-policy.yaml', import.meta.url), 'utf8')));
+    await savePolicy(
+      sql,
+      parsePolicy(await readFile(new URL('../policy/demo-policy.yaml', import.meta.url), 'utf8')),
+    );
     for (const tier of DEMO_TIERS) await createAccount(sql, { name: `demo-${tier}`, tier, credits: 1000 });
   }
   const accounts = await sql.query<{ id: string; tier: string }>(

@@ -25,13 +25,28 @@ export interface QuotaThresholdPayload {
 export async function lockAccountsForThresholds(tx: Sql, accountIds: string[]): Promise<void> {
   const ids = [...new Set(accountIds)].sort();
   if (ids.length === 0) return;
-  await tx.query(`select count(pg_advisory_xact_lock(hashtext('tollgate-quota'), hashtext(a))) from (select a from unnest($1::text[]) as t(a) order by a) s`, [ids]);
+  await tx.query(
+    `select count(pg_advisory_xact_lock(hashtext('tollgate-quota'), hashtext(a))) from (select a from unnest($1::text[]) as t(a) order by a) s`,
+    [ids],
+  );
 }
 
 /** After the usage was added: one quota_events row + one outbox row per threshold crossed for the first time. */
-export async function detectQuotaThresholds(tx: Sql, pairs: Array<{ accountId: string; periodStartMs: number }>, thresholds: readonly number[]): Promise<void> {
+export async function detectQuotaThresholds(
+  tx: Sql,
+  pairs: Array<{ accountId: string; periodStartMs: number }>,
+  thresholds: readonly number[],
+): Promise<void> {
   if (pairs.length === 0 || thresholds.length === 0) return;
-  const rows = await tx.query<{ account_id: string; tier: string; quota: number; upgrade_url: string | null; anchor: number; period_ms: string; units: number }>(
+  const rows = await tx.query<{
+    account_id: string;
+    tier: string;
+    quota: number;
+    upgrade_url: string | null;
+    anchor: number;
+    period_ms: string;
+    units: number;
+  }>(
     `select a.id as account_id, a.tier, t.quota_units as quota, t.upgrade_url, a.billing_anchor_day as anchor, p.ms as period_ms,
             coalesce((select sum(u.units) from usage_monthly u
                        where u.account_id = a.id and u.period_start = timestamptz 'epoch' + p.ms::bigint * interval '1 millisecond'), 0)::bigint as units
@@ -51,11 +66,19 @@ export async function detectQuotaThresholds(tx: Sql, pairs: Array<{ accountId: s
       );
       if (fresh.length === 0) continue;
       const payload: QuotaThresholdPayload = {
-        account_id: row.account_id, tier: row.tier, threshold, usage: Number(row.units), quota: Number(row.quota),
-        period_start: new Date(periodStartMs).toISOString(), period_end: new Date(billingPeriod(periodStartMs, row.anchor).endMs).toISOString(),
+        account_id: row.account_id,
+        tier: row.tier,
+        threshold,
+        usage: Number(row.units),
+        quota: Number(row.quota),
+        period_start: new Date(periodStartMs).toISOString(),
+        period_end: new Date(billingPeriod(periodStartMs, row.anchor).endMs).toISOString(),
         upgrade_url: row.upgrade_url,
       };
-      await tx.query(`insert into outbox (kind, account_id, payload) values ('quota.threshold', $1, $2::text::jsonb)`, [row.account_id, JSON.stringify(payload)]);
+      await tx.query(
+        `insert into outbox (kind, account_id, payload) values ('quota.threshold', $1, $2::text::jsonb)`,
+        [row.account_id, JSON.stringify(payload)],
+      );
     }
   }
 }

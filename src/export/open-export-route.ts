@@ -8,9 +8,20 @@ import { createWebhookSink } from './webhook-sink.js';
 
 export function openExportRoute(config: ExportConfig): SinkRoute | undefined {
   const stripe: ExportSink | undefined = config.stripe
-    ? createStripeSink({ apiKey: config.stripe.apiKey, eventName: config.stripe.meterEvent, apiBase: config.stripe.apiBase, timeoutMs: config.timeoutMs })
+    ? createStripeSink({
+        apiKey: config.stripe.apiKey,
+        eventName: config.stripe.meterEvent,
+        apiBase: config.stripe.apiBase,
+        timeoutMs: config.timeoutMs,
+      })
     : undefined;
-  const webhook = config.webhook ? createWebhookSink({ url: config.webhook.url, secret: config.webhook.secret, timeoutMs: config.timeoutMs }) : undefined;
+  const webhook = config.webhook
+    ? createWebhookSink({
+        url: config.webhook.url,
+        secret: config.webhook.secret,
+        timeoutMs: config.timeoutMs,
+      })
+    : undefined;
   if (!stripe && !webhook) return undefined;
   return (row) => (row.kind === 'usage' ? (stripe ?? webhook!) : (webhook ?? null));
 }

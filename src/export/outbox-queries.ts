@@ -19,7 +19,12 @@ export interface OutboxView {
  * pending = not delivered and still retried (attempts < maxAttempts); failed = not delivered and given
  * up on (attempts >= maxAttempts) — kept until retried. Oldest first.
  */
-export async function listOutbox(sql: Sql, state: OutboxState, maxAttempts: number, limit = 100): Promise<OutboxView[]> {
+export async function listOutbox(
+  sql: Sql,
+  state: OutboxState,
+  maxAttempts: number,
+  limit = 100,
+): Promise<OutboxView[]> {
   const rows = await sql.query<Record<string, unknown>>(
     `select id, kind, account_id, payload, created_at, attempts, last_error, next_attempt_at from outbox
       where delivered_at is null and (case when $1 = 'failed' then attempts >= $2::int else attempts < $2::int end)
@@ -27,15 +32,22 @@ export async function listOutbox(sql: Sql, state: OutboxState, maxAttempts: numb
     [state, maxAttempts, limit],
   );
   return rows.map((r) => ({
-    id: Number(r.id), kind: r.kind as string, accountId: r.account_id as string,
+    id: Number(r.id),
+    kind: r.kind as string,
+    accountId: r.account_id as string,
     payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload,
-    createdAt: new Date(r.created_at as string | Date), attempts: Number(r.attempts), lastError: (r.last_error as string | null) ?? null,
+    createdAt: new Date(r.created_at as string | Date),
+    attempts: Number(r.attempts),
+    lastError: (r.last_error as string | null) ?? null,
     nextAttemptAt: new Date(r.next_attempt_at as string | Date),
   }));
 }
 
 /** Makes an undelivered row due now with a fresh attempt budget (last_error kept for the record). false = unknown or delivered. */
 export async function retryOutboxRow(sql: Sql, id: number): Promise<boolean> {
-  const rows = await sql.query(`update outbox set attempts = 0, next_attempt_at = now() where id = $1::bigint and delivered_at is null returning id`, [id]);
+  const rows = await sql.query(
+    `update outbox set attempts = 0, next_attempt_at = now() where id = $1::bigint and delivered_at is null returning id`,
+    [id],
+  );
   return rows.length > 0;
 }

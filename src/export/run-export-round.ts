@@ -37,38 +37,57 @@ export function backoffMs(attempts: number, baseMs: number, maxMs: number, rando
 export async function runExportRound(options: ExportRoundOptions): Promise<RoundResult> {
   const { sql, route, metrics } = options;
   return sql.transaction(async (tx) => {
-    const rows = (await tx.query<Record<string, unknown>>(
-      `select o.id, o.kind, o.account_id, o.payload, o.created_at, o.attempts, a.billing_customer_id
+    const rows = (
+      await tx.query<Record<string, unknown>>(
+        `select o.id, o.kind, o.account_id, o.payload, o.created_at, o.attempts, a.billing_customer_id
          from outbox o left join accounts a on a.id = o.account_id
         where o.delivered_at is null and o.attempts < $2::int and o.next_attempt_at <= now()
         order by o.next_attempt_at, o.id limit $1::int
         for update of o skip locked`,
-      [options.batchSize, options.maxAttempts],
-    )).map(toRow);
+        [options.batchSize, options.maxAttempts],
+      )
+    ).map(toRow);
     const result: RoundResult = { claimed: rows.length, delivered: 0, failed: 0 };
-    const outcomes = await Promise.all(rows.map(async (row) => {
-      const sink = route(row);
-      try {
-        await sink?.deliver(row);
-        if (metrics) metrics.delivered.get(sink?.name ?? 'none', row.kind).value++;
-        return { row, error: null, skipped: sink === null };
-      } catch (err) {
-        if (metrics) metrics.failures.get(sink!.name).value++;
-        return { row, error: err instanceof Error ? err.message : String(err), skipped: false };
-      }
-    }));
+    const outcomes = await Promise.all(
+      rows.map(async (row) => {
+        const sink = route(row);
+        try {
+          await sink?.deliver(row);
+          if (metrics) metrics.delivered.get(sink?.name ?? 'none', row.kind).value++;
+          return { row, error: null, skipped: sink === null };
+        } catch (err) {
+          if (metrics) metrics.failures.get(sink!.name).value++;
+          return { row, error: err instanceof Error ? err.message : String(err), skipped: false };
+        }
+      }),
+    );
     const done = outcomes.filter((o) => o.error === null);
     if (done.length > 0) {
-      await tx.query(`update outbox set delivered_at = now(), last_error = $2 where id = any($1::bigint[])`, [done.filter((o) => !o.skipped).map((o) => o.row.id), null]);
+      await tx.query(`update outbox set delivered_at = now(), last_error = $2 where id = any($1::bigint[])`, [
+        done.filter((o) => !o.skipped).map((o) => o.row.id),
+        null,
+      ]);
       const skipped = done.filter((o) => o.skipped).map((o) => o.row.id);
-      if (skipped.length > 0) await tx.query(`update outbox set delivered_at = now(), last_error = 'skipped: no sink for this kind' where id = any($1::bigint[])`, [skipped]);
+      if (skipped.length > 0)
+        await tx.query(
+          `update outbox set delivered_at = now(), last_error = 'skipped: no sink for this kind' where id = any($1::bigint[])`,
+          [skipped],
+        );
     }
     for (const { row, error } of outcomes) {
       if (error === null) continue;
       const attempts = row.attempts + 1;
       const waitMs = backoffMs(attempts, options.backoffBaseMs, options.backoffMaxMs);
-      await tx.query(`update outbox set attempts = $2::int, last_error = $3, next_attempt_at = now() + $4::int * interval '1 millisecond' where id = $1::bigint`, [row.id, attempts, error.slice(0, 1000), waitMs]);
-      options.logger?.warn({ outboxId: row.id, attempts, retryInMs: waitMs, error }, attempts >= options.maxAttempts ? 'export failed for good; kept for inspection' : 'export failed; retrying with backoff');
+      await tx.query(
+        `update outbox set attempts = $2::int, last_error = $3, next_attempt_at = now() + $4::int * interval '1 millisecond' where id = $1::bigint`,
+        [row.id, attempts, error.slice(0, 1000), waitMs],
+      );
+      options.logger?.warn(
+        { outboxId: row.id, attempts, retryInMs: waitMs, error },
+        attempts >= options.maxAttempts
+          ? 'export failed for good; kept for inspection'
+          : 'export failed; retrying with backoff',
+      );
     }
     result.delivered = done.length;
     result.failed = outcomes.length - done.length;

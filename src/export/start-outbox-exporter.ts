@@ -48,9 +48,24 @@ export function startOutboxExporter(options: OutboxExporterOptions): OutboxExpor
 }
 
 /** One round plus the lag gauge; never throws (a failing Postgres is logged and retried next poll). Returns rows claimed. */
-export async function drainOnce({ sql, route, config, metrics, logger }: OutboxExporterOptions): Promise<number> {
+export async function drainOnce({
+  sql,
+  route,
+  config,
+  metrics,
+  logger,
+}: OutboxExporterOptions): Promise<number> {
   try {
-    const { claimed } = await runExportRound({ sql, route, batchSize: config.batchSize, maxAttempts: config.maxAttempts, backoffBaseMs: config.backoffBaseMs, backoffMaxMs: config.backoffMaxMs, metrics, logger });
+    const { claimed } = await runExportRound({
+      sql,
+      route,
+      batchSize: config.batchSize,
+      maxAttempts: config.maxAttempts,
+      backoffBaseMs: config.backoffBaseMs,
+      backoffMaxMs: config.backoffMaxMs,
+      metrics,
+      logger,
+    });
     if (metrics) metrics.setLag(await exportLagSeconds(sql));
     return claimed;
   } catch (err) {
@@ -61,6 +76,8 @@ export async function drainOnce({ sql, route, config, metrics, logger }: OutboxE
 
 /** Age of the oldest undelivered row (failed ones included: they are lag too), seconds. */
 export async function exportLagSeconds(sql: Sql): Promise<number> {
-  const [row] = await sql.query<{ lag: number | null }>(`select extract(epoch from now() - min(created_at))::float8 as lag from outbox where delivered_at is null`);
+  const [row] = await sql.query<{ lag: number | null }>(
+    `select extract(epoch from now() - min(created_at))::float8 as lag from outbox where delivered_at is null`,
+  );
   return Math.max(0, Number(row?.lag ?? 0));
 }

@@ -23,12 +23,17 @@ export function createStripeSink(options: StripeSinkOptions): ExportSink {
     maxNetworkRetries: 0,
     timeout: options.timeoutMs,
     telemetry: false,
-    ...(options.apiBase ? { host: options.apiBase.host, port: options.apiBase.port, protocol: options.apiBase.protocol } : {}),
+    ...(options.apiBase
+      ? { host: options.apiBase.host, port: options.apiBase.port, protocol: options.apiBase.protocol }
+      : {}),
   });
   return {
     name: 'stripe',
     async deliver(row: OutboxRow) {
-      if (!row.billingCustomerId) throw new Error(`account ${row.accountId} has no billing_customer_id (set it with PATCH /admin/accounts/{id}, then retry)`);
+      if (!row.billingCustomerId)
+        throw new Error(
+          `account ${row.accountId} has no billing_customer_id (set it with PATCH /admin/accounts/{id}, then retry)`,
+        );
       const units = Number(row.payload.units ?? 0);
       if (units <= 0) return; // nothing to meter (calls on cost-0 endpoints)
       try {
@@ -40,7 +45,12 @@ export function createStripeSink(options: StripeSinkOptions): ExportSink {
         });
       } catch (err) {
         // A replay Stripe already has is a success: the event was counted once.
-        if (err instanceof Stripe.errors.StripeError && /identifier/i.test(err.message) && /already|duplicate|exists/i.test(err.message)) return;
+        if (
+          err instanceof Stripe.errors.StripeError &&
+          /identifier/i.test(err.message) &&
+          /already|duplicate|exists/i.test(err.message)
+        )
+          return;
         throw new Error(`stripe: ${err instanceof Error ? err.message : String(err)}`);
       }
     },

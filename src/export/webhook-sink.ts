@@ -10,19 +10,32 @@ export function signWebhook(secret: string, timestampSec: number, body: string):
   return `t=${timestampSec},v1=${createHmac('sha256', secret).update(`${timestampSec}.${body}`).digest('hex')}`;
 }
 
-export function createWebhookSink(options: { url: string; secret: string; timeoutMs: number; now?: () => number }): ExportSink {
+export function createWebhookSink(options: {
+  url: string;
+  secret: string;
+  timeoutMs: number;
+  now?: () => number;
+}): ExportSink {
   const { url, secret, timeoutMs, now = Date.now } = options;
   return {
     name: 'webhook',
     async deliver(row: OutboxRow) {
       const id = outboxIdentifier(row.id);
       const body = JSON.stringify({
-        id, kind: row.kind, account_id: row.accountId, billing_customer_id: row.billingCustomerId,
-        created_at: row.createdAt.toISOString(), data: row.payload,
+        id,
+        kind: row.kind,
+        account_id: row.accountId,
+        billing_customer_id: row.billingCustomerId,
+        created_at: row.createdAt.toISOString(),
+        data: row.payload,
       });
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': id, [SIGNATURE_HEADER]: signWebhook(secret, Math.floor(now() / 1000), body) },
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': id,
+          [SIGNATURE_HEADER]: signWebhook(secret, Math.floor(now() / 1000), body),
+        },
         body,
         signal: AbortSignal.timeout(timeoutMs),
       });

@@ -23,8 +23,14 @@ export async function writeUsageOutbox(tx: Sql, batches: UsageBatch[]): Promise<
   for (const batch of batches) {
     const byPeriod = new Map<number, UsagePayload>();
     for (const row of batch.rows) {
-      const p = byPeriod.get(row.periodStartMs)
-        ?? { batch_id: batch.batchId, period_start: new Date(row.periodStartMs).toISOString(), calls: 0, units: 0, credits: 0, endpoints: {} };
+      const p = byPeriod.get(row.periodStartMs) ?? {
+        batch_id: batch.batchId,
+        period_start: new Date(row.periodStartMs).toISOString(),
+        calls: 0,
+        units: 0,
+        credits: 0,
+        endpoints: {},
+      };
       p.calls += row.calls;
       p.units += row.units;
       p.credits += row.credits;
@@ -34,7 +40,8 @@ export async function writeUsageOutbox(tx: Sql, batches: UsageBatch[]): Promise<
       e.credits += row.credits;
       byPeriod.set(row.periodStartMs, p);
     }
-    for (const payload of byPeriod.values()) if (payload.calls > 0 || payload.units > 0) rows.push({ accountId: batch.accountId, payload });
+    for (const payload of byPeriod.values())
+      if (payload.calls > 0 || payload.units > 0) rows.push({ accountId: batch.accountId, payload });
   }
   if (rows.length === 0) return;
   await tx.query(

@@ -76,7 +76,14 @@ export class Readiness implements HealthState {
   }
 
   private async round(): Promise<void> {
-    const results = await Promise.all(this.options.checks.map((c) => this.within(c.run).then(() => undefined, () => c.name)));
+    const results = await Promise.all(
+      this.options.checks.map((c) =>
+        this.within(c.run).then(
+          () => undefined,
+          () => c.name,
+        ),
+      ),
+    );
     const failed = results.filter((name): name is string => name !== undefined);
     if (!this.options.policyLoaded()) failed.push('policy');
     const ok = failed.length === 0;
@@ -89,7 +96,9 @@ export class Readiness implements HealthState {
 
   private within(run: () => Promise<unknown>): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), this.timeoutMs)));
+    const timeout = new Promise(
+      (_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), this.timeoutMs)),
+    );
     return Promise.race([Promise.resolve().then(run), timeout]).finally(() => clearTimeout(timer));
   }
 

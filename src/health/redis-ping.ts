@@ -12,8 +12,18 @@ export interface RedisPing {
 /** undefined when counters are in process (nothing to ping). */
 export function createRedisPing(counters: CountersConfig, timeoutMs: number): RedisPing | undefined {
   if (counters.kind === 'memory') return undefined;
-  const options: RedisOptions = { commandTimeout: timeoutMs, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true, connectionName: 'tollgate-health' };
-  const redis = counters.kind === 'redis-cluster' ? new Cluster(counters.nodes, { redisOptions: options, lazyConnect: true, enableOfflineQueue: false }) : new Redis(counters.url, options);
+  const options: RedisOptions = {
+    commandTimeout: timeoutMs,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    connectionName: 'tollgate-health',
+  };
+  const redis =
+    counters.kind === 'redis-cluster'
+      ? new Cluster(counters.nodes, { redisOptions: options, lazyConnect: true, enableOfflineQueue: false })
+      : new Redis(counters.url, options);
   // Connection errors surface as failed pings; without a listener ioredis would print them.
   redis.on('error', () => undefined);
   let connecting: Promise<void> | undefined;

@@ -82,7 +82,8 @@ export class CachedKeyStore implements KeyStore {
    * Loads in flight are dropped too (their account is not known before they finish).
    */
   invalidateAccount(accountId: string): void {
-    for (const [hash, entry] of this.found) if (entry.record?.accountId === accountId) this.found.delete(hash);
+    for (const [hash, entry] of this.found)
+      if (entry.record?.accountId === accountId) this.found.delete(hash);
     this.loading.clear();
   }
 
@@ -105,7 +106,9 @@ export class CachedKeyStore implements KeyStore {
   private load(hash: string, stale: Entry | undefined): Promise<KeyRecord | null> {
     // Results are kept only if this load is still the current one (invalidate() during a load drops it).
     const current = () => this.loading.get(hash) === settled;
-    const settled: Promise<KeyRecord | null> = new Promise<KeyRecord | null>((resolve) => resolve(this.inner.findByHash(hash)))
+    const settled: Promise<KeyRecord | null> = new Promise<KeyRecord | null>((resolve) =>
+      resolve(this.inner.findByHash(hash)),
+    )
       .then(
         (record) => {
           if (current()) this.store(hash, record, record ? this.ttlMs : this.negativeTtlMs);

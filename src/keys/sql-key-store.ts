@@ -49,7 +49,10 @@ export class SqlKeyStore implements KeyStore {
   async findByHash(hash: string): Promise<KeyRecord | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailable('postgres', `key lookup took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(
+        () => reject(new StoreUnavailable('postgres', `key lookup took longer than ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
     });
     try {
       const rows = await Promise.race([this.sql.query<KeyRow>(FIND_BY_HASH, [hash]), timeout]);
@@ -76,6 +79,7 @@ function toRecord(row: KeyRow): KeyRecord {
     billingAnchorDay: row.billing_anchor_day,
     creditBalance: row.credit_balance,
   };
-  if (row.seed_period_start) record.quotaSeed = { periodStartMs: row.seed_period_start.getTime(), units: row.seed_units ?? 0 };
+  if (row.seed_period_start)
+    record.quotaSeed = { periodStartMs: row.seed_period_start.getTime(), units: row.seed_units ?? 0 };
   return record;
 }

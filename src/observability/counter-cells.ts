@@ -7,7 +7,12 @@ export interface CounterCell {
   value: number;
 }
 
-export function counterCells(registry: Registry, name: string, help: string, labelNames: readonly string[]): LabelCells<CounterCell> {
+export function counterCells(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+): LabelCells<CounterCell> {
   const cells = new LabelCells<CounterCell>(labelNames, () => ({ value: 0 }));
   new Counter({
     name,

@@ -34,7 +34,13 @@ interface PromHistogramEntry {
   count: number;
 }
 
-export function histogramCells(registry: Registry, name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): LabelCells<HistogramCell> {
+export function histogramCells(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  buckets: readonly number[],
+): LabelCells<HistogramCell> {
   const cells = new LabelCells<HistogramCell>(labelNames, () => new HistogramCell(buckets));
   new Histogram({
     name,

@@ -12,7 +12,9 @@ import { counterCells } from './counter-cells.js';
 import { histogramCells } from './histogram-cells.js';
 
 /** Seconds; resolves tenths of a millisecond where an in-memory or local-Redis decision lands. */
-export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] as const;
+export const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+] as const;
 /** An allowed decision that leaves at most this share of a policy counts as near its limit. */
 const NEAR_LIMIT_SHARE = 0.2;
 const NONE = 'none';
@@ -23,18 +25,68 @@ export type ErrorReason = 'unavailable' | 'internal';
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly decisions = counterCells(this.registry, 'tollgate_decisions_total', 'Access decisions by transport, outcome (allowed|denied|error), reason, tier and endpoint.', ['transport', 'outcome', 'reason', 'tier', 'endpoint']);
-  readonly decisionDuration = histogramCells(this.registry, 'tollgate_decision_duration_seconds', 'Time to decide one request, key lookup to counters, in seconds.', ['transport'], LATENCY_BUCKETS);
-  readonly storeErrors = counterCells(this.registry, 'tollgate_store_errors_total', 'Failed calls to a backing store (Redis, Postgres, in-process counters).', ['store']);
-  readonly storeDuration = histogramCells(this.registry, 'tollgate_store_duration_seconds', 'Duration of store calls on the decision path, in seconds.', ['store', 'operation'], LATENCY_BUCKETS);
-  readonly keyCache = counterCells(this.registry, 'tollgate_key_cache_total', 'API key cache lookups by result (hit|miss|negative_hit).', ['result']);
-  readonly shadowDenied = counterCells(this.registry, 'tollgate_shadow_denied_total', 'Decisions a shadow-mode policy would have denied.', ['tier', 'policy']);
-  readonly nearLimit = counterCells(this.registry, 'tollgate_near_limit_total', 'Allowed decisions that left at most 20% of a policy.', ['tier', 'policy']);
+  readonly decisions = counterCells(
+    this.registry,
+    'tollgate_decisions_total',
+    'Access decisions by transport, outcome (allowed|denied|error), reason, tier and endpoint.',
+    ['transport', 'outcome', 'reason', 'tier', 'endpoint'],
+  );
+  readonly decisionDuration = histogramCells(
+    this.registry,
+    'tollgate_decision_duration_seconds',
+    'Time to decide one request, key lookup to counters, in seconds.',
+    ['transport'],
+    LATENCY_BUCKETS,
+  );
+  readonly storeErrors = counterCells(
+    this.registry,
+    'tollgate_store_errors_total',
+    'Failed calls to a backing store (Redis, Postgres, in-process counters).',
+    ['store'],
+  );
+  readonly storeDuration = histogramCells(
+    this.registry,
+    'tollgate_store_duration_seconds',
+    'Duration of store calls on the decision path, in seconds.',
+    ['store', 'operation'],
+    LATENCY_BUCKETS,
+  );
+  readonly keyCache = counterCells(
+    this.registry,
+    'tollgate_key_cache_total',
+    'API key cache lookups by result (hit|miss|negative_hit).',
+    ['result'],
+  );
+  readonly shadowDenied = counterCells(
+    this.registry,
+    'tollgate_shadow_denied_total',
+    'Decisions a shadow-mode policy would have denied.',
+    ['tier', 'policy'],
+  );
+  readonly nearLimit = counterCells(
+    this.registry,
+    'tollgate_near_limit_total',
+    'Allowed decisions that left at most 20% of a policy.',
+    ['tier', 'policy'],
+  );
   /** The outbox exporter's lag, failures and deliveries. */
   readonly exports = exportMetrics(this.registry);
-  private readonly degraded = new Gauge({ name: 'tollgate_degraded', help: '1 while decisions run in a failure mode (Redis unreachable), else 0.', registers: [this.registry] });
-  private readonly usageFlushLag = new Gauge({ name: 'tollgate_usage_flush_lag_seconds', help: 'Age of the oldest usage not yet flushed to Postgres, in seconds.', registers: [this.registry] });
-  private readonly policyLimit = new Gauge({ name: 'tollgate_policy_limit', help: 'Configured limit per tier and policy (monthly-quota in units); endpoint * for tier-wide limits.', labelNames: ['tier', 'policy', 'endpoint'] as const, registers: [this.registry] });
+  private readonly degraded = new Gauge({
+    name: 'tollgate_degraded',
+    help: '1 while decisions run in a failure mode (Redis unreachable), else 0.',
+    registers: [this.registry],
+  });
+  private readonly usageFlushLag = new Gauge({
+    name: 'tollgate_usage_flush_lag_seconds',
+    help: 'Age of the oldest usage not yet flushed to Postgres, in seconds.',
+    registers: [this.registry],
+  });
+  private readonly policyLimit = new Gauge({
+    name: 'tollgate_policy_limit',
+    help: 'Configured limit per tier and policy (monthly-quota in units); endpoint * for tier-wide limits.',
+    labelNames: ['tier', 'policy', 'endpoint'] as const,
+    registers: [this.registry],
+  });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -74,12 +126,15 @@ export class Metrics {
   setPolicy(policy: Policy): void {
     this.policyLimit.reset();
     for (const tier of Object.values(policy.tiers)) {
-      for (const rule of tier.limits) this.policyLimit.set({ tier: tier.name, policy: rule.name, endpoint: '*' }, rule.limit);
-      if (tier.quota) this.policyLimit.set({ tier: tier.name, policy: QUOTA_POLICY, endpoint: '*' }, tier.quota.units);
+      for (const rule of tier.limits)
+        this.policyLimit.set({ tier: tier.name, policy: rule.name, endpoint: '*' }, rule.limit);
+      if (tier.quota)
+        this.policyLimit.set({ tier: tier.name, policy: QUOTA_POLICY, endpoint: '*' }, tier.quota.units);
     }
     for (const endpoint of policy.endpoints) {
       for (const [tier, override] of Object.entries(endpoint.overrides)) {
-        for (const rule of override.limits) this.policyLimit.set({ tier, policy: rule.name, endpoint: endpoint.name }, rule.limit);
+        for (const rule of override.limits)
+          this.policyLimit.set({ tier, policy: rule.name, endpoint: endpoint.name }, rule.limit);
       }
     }
   }

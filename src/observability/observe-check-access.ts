@@ -25,7 +25,11 @@ export function observeCheckAccess({ inner, metrics, logger }: ObserveCheckAcces
     } catch (err) {
       const reason = err instanceof StoreUnavailable ? 'unavailable' : 'internal';
       metrics.recordError(request.transport, reason, (performance.now() - start) / 1000);
-      if (logger.isLevelEnabled('error')) logger.error({ ...baseFields(request), outcome: 'error', code: reason, err: scrubbed(err, request.apiKey) }, 'decision failed');
+      if (logger.isLevelEnabled('error'))
+        logger.error(
+          { ...baseFields(request), outcome: 'error', code: reason, err: scrubbed(err, request.apiKey) },
+          'decision failed',
+        );
       throw err;
     }
     metrics.recordDecision(request.transport, decision, (performance.now() - start) / 1000);

@@ -12,13 +12,19 @@ export async function applyPolicyFile(sql: Sql, file: string): Promise<Policy> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new InputError([{ path: file, message: `cannot read the policy file (${(err as NodeJS.ErrnoException).code ?? 'error'})` }]);
+    throw new InputError([
+      {
+        path: file,
+        message: `cannot read the policy file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      },
+    ]);
   }
   let policy: Policy;
   try {
     policy = parsePolicy(text);
   } catch (err) {
-    if (err instanceof InputError) throw new InputError(err.problems.map((p) => ({ path: `${file}: ${p.path}`, message: p.message })));
+    if (err instanceof InputError)
+      throw new InputError(err.problems.map((p) => ({ path: `${file}: ${p.path}`, message: p.message })));
     throw err;
   }
   await savePolicy(sql, policy);

@@ -63,7 +63,13 @@ function percentDecode(input: string): string {
 
 /** The ASCII character an overlong 2- or 3-byte sequence spells, kept percent-encoded for the next step. */
 function overlong(escapes: string): string {
-  const bytes = escapes.split('%').slice(1).map((hex) => parseInt(hex, 16));
-  const code = bytes.length === 2 ? ((bytes[0]! & 0x1f) << 6) | (bytes[1]! & 0x3f) : ((bytes[0]! & 0x0f) << 12) | ((bytes[1]! & 0x3f) << 6) | (bytes[2]! & 0x3f);
+  const bytes = escapes
+    .split('%')
+    .slice(1)
+    .map((hex) => parseInt(hex, 16));
+  const code =
+    bytes.length === 2
+      ? ((bytes[0]! & 0x1f) << 6) | (bytes[1]! & 0x3f)
+      : ((bytes[0]! & 0x0f) << 12) | ((bytes[1]! & 0x3f) << 6) | (bytes[2]! & 0x3f);
   return `%${code.toString(16).padStart(2, '0')}`;
 }

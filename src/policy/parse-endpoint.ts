@@ -6,11 +6,20 @@ import { DEFAULT_ENDPOINT, type Endpoint, type EndpointOverride } from './policy
 
 const METHOD = /^[A-Za-z]+$/;
 
-export function parseEndpoint(c: PolicyChecks, name: string, value: unknown, path: string, tiers: Map<string, string[]>): Endpoint | undefined {
-  if (name === DEFAULT_ENDPOINT) c.add(path, `"${DEFAULT_ENDPOINT}" is reserved for calls that match no endpoint`);
+export function parseEndpoint(
+  c: PolicyChecks,
+  name: string,
+  value: unknown,
+  path: string,
+  tiers: Map<string, string[]>,
+): Endpoint | undefined {
+  if (name === DEFAULT_ENDPOINT)
+    c.add(path, `"${DEFAULT_ENDPOINT}" is reserved for calls that match no endpoint`);
   const map = c.map(value, path, ['match', 'cost', 'overrides']);
   if (!map) return undefined;
-  const match = map.has('match') ? parseMatch(c, map.get('match'), `${path}.match`) : c.add(`${path}.match`, 'required');
+  const match = map.has('match')
+    ? parseMatch(c, map.get('match'), `${path}.match`)
+    : c.add(`${path}.match`, 'required');
   const cost = map.has('cost') ? c.int(map.get('cost'), `${path}.cost`, 0) : 1;
   const overrides: Record<string, EndpointOverride> = {};
   const overrideMap = map.has('overrides') ? c.map(map.get('overrides'), `${path}.overrides`) : undefined;
@@ -27,31 +36,48 @@ export function parseEndpoint(c: PolicyChecks, name: string, value: unknown, pat
   return { name, methods: match.methods, path: match.path, cost, overrides };
 }
 
-function parseMatch(c: PolicyChecks, value: unknown, path: string): { methods: string[]; path: string } | undefined {
+function parseMatch(
+  c: PolicyChecks,
+  value: unknown,
+  path: string,
+): { methods: string[]; path: string } | undefined {
   const map = c.map(value, path, ['methods', 'path']);
   if (!map) return undefined;
   let methods: string[] | undefined = [];
   if (map.has('methods')) {
     const raw = map.get('methods');
     const ok = Array.isArray(raw) && raw.every((m) => typeof m === 'string' && METHOD.test(m));
-    methods = ok ? [...new Set((raw as string[]).map((m) => m.toUpperCase()))] : c.add(`${path}.methods`, 'expected a list of HTTP methods like [GET, POST]');
+    methods = ok
+      ? [...new Set((raw as string[]).map((m) => m.toUpperCase()))]
+      : c.add(`${path}.methods`, 'expected a list of HTTP methods like [GET, POST]');
   }
-  const pattern = map.has('path') ? checkPath(c, map.get('path'), `${path}.path`) : c.add(`${path}.path`, 'required');
+  const pattern = map.has('path')
+    ? checkPath(c, map.get('path'), `${path}.path`)
+    : c.add(`${path}.path`, 'required');
   return methods && pattern ? { methods, path: pattern } : undefined;
 }
 
 /** `*` is one whole segment; `**` only as the last segment (`/v1/chat/**`). */
 function checkPath(c: PolicyChecks, value: unknown, path: string): string | undefined {
-  if (typeof value !== 'string' || !value.startsWith('/') || /\s/.test(value)) return c.add(path, 'expected a path starting with /');
+  if (typeof value !== 'string' || !value.startsWith('/') || /\s/.test(value))
+    return c.add(path, 'expected a path starting with /');
   const segments = value.split('/').slice(1);
   for (const [i, segment] of segments.entries()) {
-    if (segment === '**' && i !== segments.length - 1) return c.add(path, '** is only allowed as the last segment (/**)');
-    if (segment.includes('*') && segment !== '*' && segment !== '**') return c.add(path, '* and ** must be a whole segment');
+    if (segment === '**' && i !== segments.length - 1)
+      return c.add(path, '** is only allowed as the last segment (/**)');
+    if (segment.includes('*') && segment !== '*' && segment !== '**')
+      return c.add(path, '* and ** must be a whole segment');
   }
   return value;
 }
 
-function parseOverride(c: PolicyChecks, value: unknown, path: string, tier: string, tierLimits: string[]): EndpointOverride | undefined {
+function parseOverride(
+  c: PolicyChecks,
+  value: unknown,
+  path: string,
+  tier: string,
+  tierLimits: string[],
+): EndpointOverride | undefined {
   const map = c.map(value, path, ['allowed', 'limits']);
   if (!map) return undefined;
   const allowed = map.has('allowed') ? c.bool(map.get('allowed'), `${path}.allowed`) : true;

@@ -7,7 +7,12 @@ const LIMIT_KEYS = ['name', 'algorithm', 'limit', 'window', 'burst', 'shadow'];
 const DEFAULT_ALGORITHM: Algorithm = 'sliding_window';
 
 /** `taken` maps names already used in this scope (e.g. the tier's limits) to why they are taken. */
-export function parseLimits(c: PolicyChecks, value: unknown, path: string, taken: Map<string, string>): LimitRule[] {
+export function parseLimits(
+  c: PolicyChecks,
+  value: unknown,
+  path: string,
+  taken: Map<string, string>,
+): LimitRule[] {
   if (value === undefined) return [];
   const items = c.list(value, path) ?? [];
   const rules: LimitRule[] = [];
@@ -28,16 +33,29 @@ function parseLimit(c: PolicyChecks, item: unknown, at: string): LimitRule | und
   const map = c.map(item, at, LIMIT_KEYS);
   if (!map) return undefined;
   const name = map.has('name') ? c.name(map.get('name'), `${at}.name`) : c.add(`${at}.name`, 'required');
-  const algorithm = map.has('algorithm') ? c.oneOf(map.get('algorithm'), `${at}.algorithm`, ALGORITHMS) : DEFAULT_ALGORITHM;
-  const limit = map.has('limit') ? c.int(map.get('limit'), `${at}.limit`, 1) : c.add(`${at}.limit`, 'required');
-  const windowMs = map.has('window') ? c.duration(map.get('window'), `${at}.window`) : c.add(`${at}.window`, 'required');
+  const algorithm = map.has('algorithm')
+    ? c.oneOf(map.get('algorithm'), `${at}.algorithm`, ALGORITHMS)
+    : DEFAULT_ALGORITHM;
+  const limit = map.has('limit')
+    ? c.int(map.get('limit'), `${at}.limit`, 1)
+    : c.add(`${at}.limit`, 'required');
+  const windowMs = map.has('window')
+    ? c.duration(map.get('window'), `${at}.window`)
+    : c.add(`${at}.window`, 'required');
   const shadow = map.has('shadow') ? c.bool(map.get('shadow'), `${at}.shadow`) : false;
   let burst: number | undefined;
   if (map.has('burst')) {
     if (algorithm === 'token_bucket') burst = c.int(map.get('burst'), `${at}.burst`, 1);
     else if (algorithm !== undefined) c.add(`${at}.burst`, 'only allowed with algorithm token_bucket');
   }
-  if (name === undefined || algorithm === undefined || limit === undefined || windowMs === undefined || shadow === undefined) return undefined;
+  if (
+    name === undefined ||
+    algorithm === undefined ||
+    limit === undefined ||
+    windowMs === undefined ||
+    shadow === undefined
+  )
+    return undefined;
   const rule: LimitRule = { name, algorithm, limit, windowMs, shadow };
   if (burst !== undefined) rule.burst = burst;
   return rule;

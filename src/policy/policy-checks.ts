@@ -25,7 +25,8 @@ export class PolicyChecks {
     const map: YamlMap = new Map([...value].map(([k, v]) => [String(k), v]));
     if (allowed) {
       for (const key of map.keys()) {
-        if (!allowed.includes(key)) this.add(`${path}.${key}`, `unknown key (expected one of: ${allowed.join(', ')})`);
+        if (!allowed.includes(key))
+          this.add(`${path}.${key}`, `unknown key (expected one of: ${allowed.join(', ')})`);
       }
     }
     return map;
@@ -37,7 +38,10 @@ export class PolicyChecks {
 
   name(value: unknown, path: string): string | undefined {
     if (typeof value === 'string' && NAME.test(value)) return value;
-    return this.add(path, 'expected a name of a-z, 0-9, _ . - starting with a letter or digit (at most 64 characters)');
+    return this.add(
+      path,
+      'expected a name of a-z, 0-9, _ . - starting with a letter or digit (at most 64 characters)',
+    );
   }
 
   int(value: unknown, path: string, min: number): number | undefined {

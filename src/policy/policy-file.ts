@@ -14,22 +14,27 @@ export { serializePolicy } from './serialize-policy.js';
 export function parsePolicy(yamlText: string): Policy {
   const doc = parseDocument(yamlText, { uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new InputError(doc.errors.map((err) => {
-      const pos = err.linePos?.[0];
-      const message = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      return { path: pos ? `line ${pos.line}, column ${pos.col}` : 'yaml', message };
-    }));
+    throw new InputError(
+      doc.errors.map((err) => {
+        const pos = err.linePos?.[0];
+        const message = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        return { path: pos ? `line ${pos.line}, column ${pos.col}` : 'yaml', message };
+      }),
+    );
   }
   const c = new PolicyChecks();
   const js: unknown = doc.toJS({ mapAsMap: true, maxAliasCount: 100 }) ?? new Map();
   // `ratelimit_domains` is taken out before the key check, so that message keeps naming the core sections.
-  const domainsValue = js instanceof Map && js.has('ratelimit_domains') ? js.get('ratelimit_domains') : undefined;
+  const domainsValue =
+    js instanceof Map && js.has('ratelimit_domains') ? js.get('ratelimit_domains') : undefined;
   if (js instanceof Map) js.delete('ratelimit_domains');
   const root = c.map(js, 'policy', ['tiers', 'endpoints']);
   const policy: Policy = { tiers: {}, endpoints: [] };
   /** tier name → its limit names, for override checks even when the tier itself has problems. */
   const tiers = new Map<string, string[]>();
-  const tierMap = root?.has('tiers') ? c.map(root.get('tiers'), 'tiers') : root && c.add('tiers', 'required: at least one tier');
+  const tierMap = root?.has('tiers')
+    ? c.map(root.get('tiers'), 'tiers')
+    : root && c.add('tiers', 'required: at least one tier');
   if (tierMap?.size === 0) c.add('tiers', 'required: at least one tier');
   for (const [name, value] of tierMap ?? []) {
     const validName = c.name(name, `tiers.${name}`) !== undefined;
@@ -43,7 +48,8 @@ export function parsePolicy(yamlText: string): Policy {
     const endpoint = parseEndpoint(c, name, value, `endpoints.${name}`, tiers);
     if (endpoint && validName) policy.endpoints.push(endpoint);
   }
-  const domains = domainsValue === undefined ? {} : parseRatelimitDomains(c, domainsValue, 'ratelimit_domains');
+  const domains =
+    domainsValue === undefined ? {} : parseRatelimitDomains(c, domainsValue, 'ratelimit_domains');
   if (Object.keys(domains).length > 0) policy.ratelimitDomains = domains;
   if (c.problems.length > 0) throw new InputError(c.problems);
   return policy;
@@ -52,5 +58,7 @@ export function parsePolicy(yamlText: string): Policy {
 function limitNames(tier: unknown): string[] {
   const limits = tier instanceof Map ? tier.get('limits') : undefined;
   if (!Array.isArray(limits)) return [];
-  return limits.map((item: unknown) => (item instanceof Map ? item.get('name') : undefined)).filter((n): n is string => typeof n === 'string');
+  return limits
+    .map((item: unknown) => (item instanceof Map ? item.get('name') : undefined))
+    .filter((n): n is string => typeof n === 'string');
 }

@@ -22,7 +22,12 @@ export class PolicyHolder {
   }
 
   /** `onLoad` runs with the initial policy and after every successful reload (e.g. the limit gauges). */
-  static async load(sql: Sql, logger: Logger, refreshMs: number, onLoad?: (policy: Policy) => void): Promise<PolicyHolder> {
+  static async load(
+    sql: Sql,
+    logger: Logger,
+    refreshMs: number,
+    onLoad?: (policy: Policy) => void,
+  ): Promise<PolicyHolder> {
     const holder = new PolicyHolder(sql, logger, new PolicyResolver(await loadPolicy(sql)), onLoad);
     holder.timer = setInterval(() => void holder.reload(), refreshMs).unref();
     return holder;

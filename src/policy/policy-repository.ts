@@ -19,10 +19,12 @@ export async function savePolicy(sql: Sql, policy: Policy): Promise<void> {
       [tierNames],
     );
     if (orphans.length > 0) {
-      throw new InputError(orphans.map(({ tier, accounts }) => ({
-        path: `tiers.${tier}`,
-        message: `cannot remove tier ${tier}: ${accounts} account(s) are still on it; move them to another tier first`,
-      })));
+      throw new InputError(
+        orphans.map(({ tier, accounts }) => ({
+          path: `tiers.${tier}`,
+          message: `cannot remove tier ${tier}: ${accounts} account(s) are still on it; move them to another tier first`,
+        })),
+      );
     }
     await tx.query('delete from endpoints');
     await tx.query('delete from tier_limits');
@@ -31,9 +33,10 @@ export async function savePolicy(sql: Sql, policy: Policy): Promise<void> {
     for (const [position, endpoint] of policy.endpoints.entries()) await saveEndpoint(tx, endpoint, position);
     await tx.query('delete from ratelimit_domains');
     for (const [position, [name, domain]] of Object.entries(policy.ratelimitDomains ?? {}).entries()) {
-      await tx.query('insert into ratelimit_domains (name, descriptors, position) values ($1, $2::text::jsonb, $3::int)', [
-        name, JSON.stringify(domain.descriptors), position,
-      ]);
+      await tx.query(
+        'insert into ratelimit_domains (name, descriptors, position) values ($1, $2::text::jsonb, $3::int)',
+        [name, JSON.stringify(domain.descriptors), position],
+      );
     }
     await notifyChange(tx, { kind: 'policy' });
   });
@@ -46,8 +49,17 @@ async function saveTier(tx: Sql, tier: Tier, position: number): Promise<void> {
      on conflict (name) do update set quota_units = excluded.quota_units, quota_overage = excluded.quota_overage,
        credits_per_request = excluded.credits_per_request, upgrade_url = excluded.upgrade_url, price_monthly = excluded.price_monthly,
        price_overage_per_1000 = excluded.price_overage_per_1000, price_currency = excluded.price_currency, position = excluded.position`,
-    [tier.name, tier.quota?.units ?? null, tier.quota?.overage ?? false, tier.creditsPerRequest, tier.upgradeUrl ?? null,
-      tier.price?.monthly ?? null, tier.price?.overagePer1000 ?? null, tier.price?.currency ?? null, position],
+    [
+      tier.name,
+      tier.quota?.units ?? null,
+      tier.quota?.overage ?? false,
+      tier.creditsPerRequest,
+      tier.upgradeUrl ?? null,
+      tier.price?.monthly ?? null,
+      tier.price?.overagePer1000 ?? null,
+      tier.price?.currency ?? null,
+      position,
+    ],
   );
   for (const [i, rule] of tier.limits.entries()) {
     await tx.query(
@@ -59,11 +71,16 @@ async function saveTier(tx: Sql, tier: Tier, position: number): Promise<void> {
 }
 
 async function saveEndpoint(tx: Sql, endpoint: Endpoint, position: number): Promise<void> {
-  await tx.query('insert into endpoints (name, methods, path, cost, position) values ($1, $2::text[], $3, $4::int, $5::int)', [
-    endpoint.name, endpoint.methods, endpoint.path, endpoint.cost, position,
-  ]);
+  await tx.query(
+    'insert into endpoints (name, methods, path, cost, position) values ($1, $2::text[], $3, $4::int, $5::int)',
+    [endpoint.name, endpoint.methods, endpoint.path, endpoint.cost, position],
+  );
   for (const [tier, override] of Object.entries(endpoint.overrides)) {
-    await tx.query('insert into endpoint_overrides (endpoint, tier, allowed) values ($1, $2, $3)', [endpoint.name, tier, override.allowed]);
+    await tx.query('insert into endpoint_overrides (endpoint, tier, allowed) values ($1, $2, $3)', [
+      endpoint.name,
+      tier,
+      override.allowed,
+    ]);
     for (const [i, rule] of override.limits.entries()) {
       await tx.query(
         `insert into override_limits (endpoint, tier, name, algorithm, limit_value, window_ms, burst, shadow, position)
@@ -91,31 +108,50 @@ interface LimitRow extends Row {
 export async function loadPolicy(sql: Sql): Promise<Policy> {
   return sql.transaction(async (tx) => {
     const tiers = await tx.query('select * from tiers order by position, name');
-    const tierLimits = await tx.query<LimitRow & { tier: string }>('select * from tier_limits order by tier, position');
+    const tierLimits = await tx.query<LimitRow & { tier: string }>(
+      'select * from tier_limits order by tier, position',
+    );
     const endpoints = await tx.query('select * from endpoints order by position, name');
     const overrides = await tx.query(
       'select o.* from endpoint_overrides o join tiers t on t.name = o.tier order by o.endpoint, t.position',
     );
-    const overrideLimits = await tx.query<LimitRow & { endpoint: string; tier: string }>('select * from override_limits order by position');
-    const domains = await tx.query<{ name: string; descriptors: unknown }>('select name, descriptors from ratelimit_domains order by position, name');
+    const overrideLimits = await tx.query<LimitRow & { endpoint: string; tier: string }>(
+      'select * from override_limits order by position',
+    );
+    const domains = await tx.query<{ name: string; descriptors: unknown }>(
+      'select name, descriptors from ratelimit_domains order by position, name',
+    );
     const policy: Policy = { tiers: {}, endpoints: [] };
     for (const row of tiers) {
       const name = row.name as string;
       const tier: Tier = {
         name,
         limits: tierLimits.filter((l) => l.tier === name).map(toRule),
-        quota: row.quota_units === null ? null : { units: row.quota_units as number, overage: row.quota_overage as boolean },
+        quota:
+          row.quota_units === null
+            ? null
+            : { units: row.quota_units as number, overage: row.quota_overage as boolean },
         creditsPerRequest: row.credits_per_request as number,
       };
       if (row.upgrade_url !== null) tier.upgradeUrl = row.upgrade_url as string;
       if (row.price_monthly !== null) {
-        tier.price = { monthly: row.price_monthly as number, overagePer1000: (row.price_overage_per_1000 as number | null) ?? 0, currency: (row.price_currency as string | null) ?? 'usd' };
+        tier.price = {
+          monthly: row.price_monthly as number,
+          overagePer1000: (row.price_overage_per_1000 as number | null) ?? 0,
+          currency: (row.price_currency as string | null) ?? 'usd',
+        };
       }
       policy.tiers[name] = tier;
     }
     for (const row of endpoints) {
       const name = row.name as string;
-      const endpoint: Endpoint = { name, methods: row.methods as string[], path: row.path as string, cost: row.cost as number, overrides: {} };
+      const endpoint: Endpoint = {
+        name,
+        methods: row.methods as string[],
+        path: row.path as string,
+        cost: row.cost as number,
+        overrides: {},
+      };
       for (const o of overrides.filter((o) => o.endpoint === name)) {
         const limits = overrideLimits.filter((l) => l.endpoint === name && l.tier === o.tier).map(toRule);
         endpoint.overrides[o.tier as string] = { allowed: o.allowed as boolean, limits };
@@ -133,7 +169,13 @@ export async function loadPolicy(sql: Sql): Promise<Policy> {
 }
 
 function toRule(row: LimitRow): LimitRule {
-  const rule: LimitRule = { name: row.name, algorithm: row.algorithm, limit: row.limit_value, windowMs: row.window_ms, shadow: row.shadow };
+  const rule: LimitRule = {
+    name: row.name,
+    algorithm: row.algorithm,
+    limit: row.limit_value,
+    windowMs: row.window_ms,
+    shadow: row.shadow,
+  };
   if (row.burst !== null) rule.burst = row.burst;
   return rule;
 }

@@ -43,7 +43,13 @@ export class PolicyResolver {
   }
 
   /** null when the tier is not in the policy. `costHint` (quota units) replaces the endpoint's cost. */
-  resolve(tier: string, method: string, path: string, endpointHint?: string, costHint?: number): ResolvedCall | null {
+  resolve(
+    tier: string,
+    method: string,
+    path: string,
+    endpointHint?: string,
+    costHint?: number,
+  ): ResolvedCall | null {
     const endpoint = this.findEndpoint(method, path, endpointHint);
     const call = this.prepared.get(`${tier}\0${endpoint}`);
     if (!call) return null;
@@ -62,7 +68,8 @@ export class PolicyResolver {
   private prepare(tier: Tier, endpoint: Endpoint | undefined): void {
     const override = endpoint?.overrides[tier.name];
     const limits = tier.limits.map((rule) => toCheck(`t:${rule.name}`, rule));
-    if (endpoint && override) limits.push(...override.limits.map((rule) => toCheck(`e:${endpoint.name}:${rule.name}`, rule)));
+    if (endpoint && override)
+      limits.push(...override.limits.map((rule) => toCheck(`e:${endpoint.name}:${rule.name}`, rule)));
     const name = endpoint?.name ?? DEFAULT_ENDPOINT;
     this.prepared.set(`${tier.name}\0${name}`, {
       tier,
@@ -75,7 +82,15 @@ export class PolicyResolver {
 }
 
 function toCheck(id: string, rule: LimitRule): LimitCheck {
-  const check: LimitCheck = { id, name: rule.name, algorithm: rule.algorithm, limit: rule.limit, windowMs: rule.windowMs, shadow: rule.shadow, hits: 1 };
+  const check: LimitCheck = {
+    id,
+    name: rule.name,
+    algorithm: rule.algorithm,
+    limit: rule.limit,
+    windowMs: rule.windowMs,
+    shadow: rule.shadow,
+    hits: 1,
+  };
   if (rule.burst !== undefined) check.burst = rule.burst;
   return check;
 }

@@ -13,7 +13,10 @@ export function serializePolicy(policy: Policy): string {
   for (const endpoint of policy.endpoints) {
     const overrides: Record<string, unknown> = {};
     for (const [tier, override] of Object.entries(endpoint.overrides)) {
-      overrides[tier] = { ...(override.allowed ? {} : { allowed: false }), ...(override.limits.length > 0 ? { limits: override.limits.map(limitToYaml) } : {}) };
+      overrides[tier] = {
+        ...(override.allowed ? {} : { allowed: false }),
+        ...(override.limits.length > 0 ? { limits: override.limits.map(limitToYaml) } : {}),
+      };
     }
     endpoints[endpoint.name] = {
       match: { ...(endpoint.methods.length > 0 ? { methods: endpoint.methods } : {}), path: endpoint.path },
@@ -21,23 +24,40 @@ export function serializePolicy(policy: Policy): string {
       ...(Object.keys(overrides).length > 0 ? { overrides } : {}),
     };
   }
-  const domains = policy.ratelimitDomains ? { ratelimit_domains: ratelimitDomainsToYaml(policy.ratelimitDomains) } : {};
-  return stringify({ tiers, ...(policy.endpoints.length > 0 ? { endpoints } : {}), ...domains }, { lineWidth: 0 });
+  const domains = policy.ratelimitDomains
+    ? { ratelimit_domains: ratelimitDomainsToYaml(policy.ratelimitDomains) }
+    : {};
+  return stringify(
+    { tiers, ...(policy.endpoints.length > 0 ? { endpoints } : {}), ...domains },
+    { lineWidth: 0 },
+  );
 }
 
 function tierToYaml(tier: Tier): Record<string, unknown> {
   const out: Record<string, unknown> = {
     limits: tier.limits.map(limitToYaml),
-    quota: tier.quota ? { requests: tier.quota.units, period: 'month', overage: tier.quota.overage ? 'allow' : 'deny' } : 'unlimited',
+    quota: tier.quota
+      ? { requests: tier.quota.units, period: 'month', overage: tier.quota.overage ? 'allow' : 'deny' }
+      : 'unlimited',
     credits_per_request: tier.creditsPerRequest,
   };
   if (tier.upgradeUrl !== undefined) out.upgrade_url = tier.upgradeUrl;
-  if (tier.price) out.price = { monthly: tier.price.monthly, overage_per_1000: tier.price.overagePer1000, currency: tier.price.currency };
+  if (tier.price)
+    out.price = {
+      monthly: tier.price.monthly,
+      overage_per_1000: tier.price.overagePer1000,
+      currency: tier.price.currency,
+    };
   return out;
 }
 
 function limitToYaml(rule: LimitRule): Record<string, unknown> {
-  const out: Record<string, unknown> = { name: rule.name, algorithm: rule.algorithm, limit: rule.limit, window: formatDuration(rule.windowMs) };
+  const out: Record<string, unknown> = {
+    name: rule.name,
+    algorithm: rule.algorithm,
+    limit: rule.limit,
+    window: formatDuration(rule.windowMs),
+  };
   if (rule.burst !== undefined) out.burst = rule.burst;
   if (rule.shadow) out.shadow = true;
   return out;

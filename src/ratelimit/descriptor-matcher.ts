@@ -36,7 +36,8 @@ export class DescriptorMatcher {
   private readonly domains = new Map<string, Level>();
 
   constructor(domains: RatelimitDomains) {
-    for (const [name, domain] of Object.entries(domains)) this.domains.set(name, compileLevel(domain.descriptors, ''));
+    for (const [name, domain] of Object.entries(domains))
+      this.domains.set(name, compileLevel(domain.descriptors, ''));
   }
 
   hasDomain(domain: string): boolean {
@@ -53,13 +54,20 @@ export class DescriptorMatcher {
     for (const [i, { key, value }] of entries.entries()) {
       if (!level) return null;
       const node =
-        level.exact.get(`${key}\0${value}`) ?? level.wildcards.find((w) => w.key === key && w.pattern.test(value))?.node ?? level.anyValue.get(key);
+        level.exact.get(`${key}\0${value}`) ??
+        level.wildcards.find((w) => w.key === key && w.pattern.test(value))?.node ??
+        level.anyValue.get(key);
       if (!node) return null;
       counted.push(key, node.rule.shareThreshold ? node.rule.value! : value);
       if (i === entries.length - 1) {
-        return node.rule.rateLimit ? { rule: node.rule, rateLimit: node.rule.rateLimit, rulePath: node.path, counted } : null;
+        return node.rule.rateLimit
+          ? { rule: node.rule, rateLimit: node.rule.rateLimit, rulePath: node.path, counted }
+          : null;
       }
-      level = node.children.exact.size + node.children.wildcards.length + node.children.anyValue.size > 0 ? node.children : undefined;
+      level =
+        node.children.exact.size + node.children.wildcards.length + node.children.anyValue.size > 0
+          ? node.children
+          : undefined;
     }
     return null;
   }
@@ -71,7 +79,8 @@ function compileLevel(rules: DescriptorRule[], parent: string): Level {
     const path = `${parent}${parent ? '/' : ''}${rule.key}${rule.value === undefined ? '' : `=${rule.value}`}`;
     const node: Node = { rule, path, children: compileLevel(rule.descriptors, path) };
     if (rule.value === undefined) level.anyValue.set(rule.key, node);
-    else if (rule.value.includes('*')) level.wildcards.push({ key: rule.key, pattern: wildcardPattern(rule.value), node });
+    else if (rule.value.includes('*'))
+      level.wildcards.push({ key: rule.key, pattern: wildcardPattern(rule.value), node });
     else level.exact.set(`${rule.key}\0${rule.value}`, node);
   }
   return level;
@@ -79,6 +88,9 @@ function compileLevel(rules: DescriptorRule[], parent: string): Level {
 
 /** `*` matches 0 or more characters, anywhere in the value; everything else literally. */
 function wildcardPattern(value: string): RegExp {
-  const body = value.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const body = value
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${body}$`, 's');
 }

@@ -1,7 +1,12 @@
 // Policy file section `ratelimit_domains` → RatelimitDomains; every problem recorded with its path.
 
 import { ALGORITHMS, type PolicyChecks } from '../policy/policy-checks.js';
-import type { DescriptorLimit, DescriptorRateLimit, DescriptorRule, RatelimitDomains } from './ratelimit-rules.js';
+import type {
+  DescriptorLimit,
+  DescriptorRateLimit,
+  DescriptorRule,
+  RatelimitDomains,
+} from './ratelimit-rules.js';
 
 const DESCRIPTOR_KEYS = ['key', 'value', 'rate_limit', 'shadow', 'share_threshold', 'descriptors'];
 const RATE_LIMIT_KEYS = ['name', 'unlimited', 'algorithm', 'limit', 'window', 'burst', 'replaces'];
@@ -15,7 +20,9 @@ export function parseRatelimitDomains(c: PolicyChecks, value: unknown, path: str
     if (!TEXT.test(name)) c.add(at, 'expected a domain name of printable ASCII (at most 256 characters)');
     const map = c.map(raw, at, ['descriptors']);
     if (!map) continue;
-    const descriptors = map.has('descriptors') ? parseDescriptors(c, map.get('descriptors'), `${at}.descriptors`) : c.add(`${at}.descriptors`, 'required');
+    const descriptors = map.has('descriptors')
+      ? parseDescriptors(c, map.get('descriptors'), `${at}.descriptors`)
+      : c.add(`${at}.descriptors`, 'required');
     if (descriptors) domains[name] = { descriptors };
   }
   return domains;
@@ -29,7 +36,11 @@ function parseDescriptors(c: PolicyChecks, value: unknown, path: string): Descri
     const rule = parseDescriptor(c, item, at);
     if (!rule) return;
     const id = `${rule.key}=${rule.value ?? ''}`;
-    if (seen.has(id)) c.add(at, `key ${rule.key}${rule.value === undefined ? '' : ` with value ${rule.value}`} is already used at ${seen.get(id)}`);
+    if (seen.has(id))
+      c.add(
+        at,
+        `key ${rule.key}${rule.value === undefined ? '' : ` with value ${rule.value}`} is already used at ${seen.get(id)}`,
+      );
     seen.set(id, at);
     rules.push(rule);
   });
@@ -40,13 +51,27 @@ function parseDescriptor(c: PolicyChecks, item: unknown, at: string): Descriptor
   const map = c.map(item, at, DESCRIPTOR_KEYS);
   if (!map) return undefined;
   const key = map.has('key') ? text(c, map.get('key'), `${at}.key`) : c.add(`${at}.key`, 'required');
-  const value = map.has('value') ? text(c, typeof map.get('value') === 'number' ? String(map.get('value')) : map.get('value'), `${at}.value`) : undefined;
-  const rateLimit = map.has('rate_limit') ? parseRateLimit(c, map.get('rate_limit'), `${at}.rate_limit`) : undefined;
+  const value = map.has('value')
+    ? text(
+        c,
+        typeof map.get('value') === 'number' ? String(map.get('value')) : map.get('value'),
+        `${at}.value`,
+      )
+    : undefined;
+  const rateLimit = map.has('rate_limit')
+    ? parseRateLimit(c, map.get('rate_limit'), `${at}.rate_limit`)
+    : undefined;
   const shadow = map.has('shadow') ? c.bool(map.get('shadow'), `${at}.shadow`) : false;
-  const shareThreshold = map.has('share_threshold') ? c.bool(map.get('share_threshold'), `${at}.share_threshold`) : false;
-  if (shareThreshold && !value?.includes('*')) c.add(`${at}.share_threshold`, 'only allowed with a wildcard value (containing *)');
-  const descriptors = map.has('descriptors') ? parseDescriptors(c, map.get('descriptors'), `${at}.descriptors`) : [];
-  if (key === undefined || (map.has('value') && value === undefined) || (map.has('rate_limit') && !rateLimit)) return undefined;
+  const shareThreshold = map.has('share_threshold')
+    ? c.bool(map.get('share_threshold'), `${at}.share_threshold`)
+    : false;
+  if (shareThreshold && !value?.includes('*'))
+    c.add(`${at}.share_threshold`, 'only allowed with a wildcard value (containing *)');
+  const descriptors = map.has('descriptors')
+    ? parseDescriptors(c, map.get('descriptors'), `${at}.descriptors`)
+    : [];
+  if (key === undefined || (map.has('value') && value === undefined) || (map.has('rate_limit') && !rateLimit))
+    return undefined;
   if (shadow === undefined || shareThreshold === undefined) return undefined;
   const rule: DescriptorRule = { key, shadow, shareThreshold, descriptors };
   if (value !== undefined) rule.value = value;
@@ -62,33 +87,52 @@ function parseRateLimit(c: PolicyChecks, value: unknown, at: string): Descriptor
   const unlimited = map.has('unlimited') ? c.bool(map.get('unlimited'), `${at}.unlimited`) : false;
   let limit: DescriptorLimit | null | undefined = null;
   if (unlimited) {
-    for (const k of ['algorithm', 'limit', 'window', 'burst']) if (map.has(k)) c.add(`${at}.${k}`, 'not allowed with unlimited: true');
+    for (const k of ['algorithm', 'limit', 'window', 'burst'])
+      if (map.has(k)) c.add(`${at}.${k}`, 'not allowed with unlimited: true');
   } else if (unlimited === false) {
     limit = parseLimit(c, map, at);
   }
-  if ((map.has('name') && name === undefined) || !replaces || unlimited === undefined || limit === undefined) return undefined;
+  if ((map.has('name') && name === undefined) || !replaces || unlimited === undefined || limit === undefined)
+    return undefined;
   const rateLimit: DescriptorRateLimit = { replaces, limit };
   if (name !== undefined) rateLimit.name = name;
   return rateLimit;
 }
 
 function parseLimit(c: PolicyChecks, map: Map<string, unknown>, at: string): DescriptorLimit | undefined {
-  const algorithm = map.has('algorithm') ? c.oneOf(map.get('algorithm'), `${at}.algorithm`, ALGORITHMS) : c.add(`${at}.algorithm`, 'required');
+  const algorithm = map.has('algorithm')
+    ? c.oneOf(map.get('algorithm'), `${at}.algorithm`, ALGORITHMS)
+    : c.add(`${at}.algorithm`, 'required');
   const min = algorithm === 'token_bucket' ? 1 : 0;
-  const limit = map.has('limit') ? c.int(map.get('limit'), `${at}.limit`, min) : c.add(`${at}.limit`, 'required');
-  const windowMs = map.has('window') ? c.duration(map.get('window'), `${at}.window`) : c.add(`${at}.window`, 'required');
+  const limit = map.has('limit')
+    ? c.int(map.get('limit'), `${at}.limit`, min)
+    : c.add(`${at}.limit`, 'required');
+  const windowMs = map.has('window')
+    ? c.duration(map.get('window'), `${at}.window`)
+    : c.add(`${at}.window`, 'required');
   let burst: number | undefined;
   if (map.has('burst')) {
     if (algorithm === 'token_bucket') burst = c.int(map.get('burst'), `${at}.burst`, 1);
     else if (algorithm !== undefined) c.add(`${at}.burst`, 'only allowed with algorithm token_bucket');
   }
-  if (algorithm === undefined || limit === undefined || windowMs === undefined || (map.has('burst') && burst === undefined)) return undefined;
+  if (
+    algorithm === undefined ||
+    limit === undefined ||
+    windowMs === undefined ||
+    (map.has('burst') && burst === undefined)
+  )
+    return undefined;
   const out: DescriptorLimit = { algorithm, limit, windowMs };
   if (burst !== undefined) out.burst = burst;
   return out;
 }
 
-function parseReplaces(c: PolicyChecks, value: unknown, at: string, own: string | undefined): string[] | undefined {
+function parseReplaces(
+  c: PolicyChecks,
+  value: unknown,
+  at: string,
+  own: string | undefined,
+): string[] | undefined {
   const items = c.list(value, at);
   if (!items) return undefined;
   const names: string[] = [];

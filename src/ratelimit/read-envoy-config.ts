@@ -5,8 +5,22 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Sca
 
 /** Every key the Go loader accepts anywhere in a file (config_impl.go validKeys, 2026). */
 const VALID_KEYS = new Set([
-  'domain', 'key', 'value', 'descriptors', 'rate_limit', 'unit', 'requests_per_unit', 'unlimited', 'shadow_mode',
-  'quota_mode', 'name', 'replaces', 'detailed_metric', 'value_to_metric', 'share_threshold', 'metadata',
+  'domain',
+  'key',
+  'value',
+  'descriptors',
+  'rate_limit',
+  'unit',
+  'requests_per_unit',
+  'unlimited',
+  'shadow_mode',
+  'quota_mode',
+  'name',
+  'replaces',
+  'detailed_metric',
+  'value_to_metric',
+  'share_threshold',
+  'metadata',
 ]);
 
 export interface EnvoyRateLimit {
@@ -40,7 +54,10 @@ export interface EnvoyConfig {
 }
 
 export class ConfigProblem extends Error {
-  constructor(readonly where: string, message: string) {
+  constructor(
+    readonly where: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -56,7 +73,10 @@ export function readEnvoyConfig(file: string, text: string): EnvoyConfig {
   const first = doc.errors[0];
   if (first) {
     const pos = first.linePos?.[0] ?? { line: 1, col: 1 };
-    throw new ConfigProblem(`${file}:${pos.line}:${pos.col}`, `error loading config file: ${first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
+    throw new ConfigProblem(
+      `${file}:${pos.line}:${pos.col}`,
+      `error loading config file: ${first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+    );
   }
   const root = doc.contents;
   if (root === null) return { domain: '', descriptors: [], fail };
@@ -74,7 +94,12 @@ function validateKeys(map: Node, path: string, fail: Fail): void {
   for (const pair of map.items) {
     const keyNode = pair.key as Node;
     const key = isScalar(keyNode) ? keyNode.value : keyNode;
-    if (typeof key !== 'string') fail(keyNode, path, `config error, key is not of type string: ${String(isScalar(keyNode) ? keyNode.source ?? key : key)}`);
+    if (typeof key !== 'string')
+      fail(
+        keyNode,
+        path,
+        `config error, key is not of type string: ${String(isScalar(keyNode) ? (keyNode.source ?? key) : key)}`,
+      );
     const at = path ? `${path}.${key}` : (key as string);
     if (!VALID_KEYS.has(key as string)) fail(keyNode, at, `config error, unknown key '${key as string}'`);
     const value = pair.value as Node | null;
@@ -82,17 +107,28 @@ function validateKeys(map: Node, path: string, fail: Fail): void {
     if (isSeq(value)) {
       value.items.forEach((item, i) => {
         const node = item as Node;
-        if (!isMap(node)) fail(node, `${at}[${i}]`, `config error, yaml file contains list of type other than map: ${isScalar(node) ? String(node.source ?? node.value) : '[…]'}`);
+        if (!isMap(node))
+          fail(
+            node,
+            `${at}[${i}]`,
+            `config error, yaml file contains list of type other than map: ${isScalar(node) ? String(node.source ?? node.value) : '[…]'}`,
+          );
         validateKeys(node, `${at}[${i}]`, fail);
       });
     } else if (isMap(value)) validateKeys(value, at, fail);
-    else if (isScalar(value) && typeof value.value === 'number' && !Number.isInteger(value.value)) fail(value, at, 'error checking config');
+    else if (isScalar(value) && typeof value.value === 'number' && !Number.isInteger(value.value))
+      fail(value, at, 'error checking config');
   }
 }
 
 function readDescriptors(node: unknown, path: string, fail: Fail): EnvoyDescriptor[] {
   if (node === undefined || (isScalar(node) && node.value === null)) return [];
-  if (!isSeq(node)) return fail(node as Node, path, `error loading config file: cannot unmarshal ${kind(node)} into a list of descriptors`);
+  if (!isSeq(node))
+    return fail(
+      node as Node,
+      path,
+      `error loading config file: cannot unmarshal ${kind(node)} into a list of descriptors`,
+    );
   return node.items.map((item, i) => readDescriptor(item as Node, `${path}[${i}]`, fail));
 }
 
@@ -100,7 +136,8 @@ function readDescriptor(node: Node, path: string, fail: Fail): EnvoyDescriptor {
   if (!isMap(node)) return fail(node, path, 'error loading config file: expected a mapping');
   const get = (k: string) => node.get(k, true) as Node | undefined;
   const descriptor: EnvoyDescriptor = {
-    path, node,
+    path,
+    node,
     key: str(get('key'), `${path}.key`, fail),
     value: str(get('value'), `${path}.value`, fail),
     shadowMode: bool(get('shadow_mode'), `${path}.shadow_mode`, fail),
@@ -110,17 +147,36 @@ function readDescriptor(node: Node, path: string, fail: Fail): EnvoyDescriptor {
     descriptors: readDescriptors(get('descriptors'), `${path}.descriptors`, fail),
   };
   const rl = get('rate_limit');
-  if (rl !== undefined && !(isScalar(rl) && rl.value === null)) descriptor.rateLimit = readRateLimit(rl, `${path}.rate_limit`, fail);
+  if (rl !== undefined && !(isScalar(rl) && rl.value === null))
+    descriptor.rateLimit = readRateLimit(rl, `${path}.rate_limit`, fail);
   return descriptor;
 }
 
 function readRateLimit(node: Node, path: string, fail: Fail): EnvoyRateLimit {
-  if (!isMap(node)) return fail(node, path, `error loading config file: cannot unmarshal ${kind(node)} into a rate_limit mapping`);
+  if (!isMap(node))
+    return fail(
+      node,
+      path,
+      `error loading config file: cannot unmarshal ${kind(node)} into a rate_limit mapping`,
+    );
   const get = (k: string) => node.get(k, true) as Node | undefined;
   const replacesNode = get('replaces');
-  const replaces = replacesNode === undefined || (isScalar(replacesNode) && replacesNode.value === null) ? [] : isSeq(replacesNode)
-    ? replacesNode.items.map((item, i) => str(isMap(item) ? (item.get('name', true) as Node | undefined) : undefined, `${path}.replaces[${i}].name`, fail))
-    : fail(replacesNode, `${path}.replaces`, `error loading config file: cannot unmarshal ${kind(replacesNode)} into a list of replaces`);
+  const replaces =
+    replacesNode === undefined || (isScalar(replacesNode) && replacesNode.value === null)
+      ? []
+      : isSeq(replacesNode)
+        ? replacesNode.items.map((item, i) =>
+            str(
+              isMap(item) ? (item.get('name', true) as Node | undefined) : undefined,
+              `${path}.replaces[${i}].name`,
+              fail,
+            ),
+          )
+        : fail(
+            replacesNode,
+            `${path}.replaces`,
+            `error loading config file: cannot unmarshal ${kind(replacesNode)} into a list of replaces`,
+          );
   return {
     unit: str(get('unit'), `${path}.unit`, fail),
     requestsPerUnit: uint32(get('requests_per_unit'), `${path}.requests_per_unit`, fail),
@@ -133,7 +189,8 @@ function readRateLimit(node: Node, path: string, fail: Fail): EnvoyRateLimit {
 /** yaml.v2 decodes any scalar into a string field as its text (`value: 123` → "123"). */
 function str(node: Node | undefined, path: string, fail: Fail): string {
   if (node === undefined || (isScalar(node) && node.value === null)) return '';
-  if (!isScalar(node)) return fail(node, path, `error loading config file: cannot unmarshal ${kind(node)} into string`);
+  if (!isScalar(node))
+    return fail(node, path, `error loading config file: cannot unmarshal ${kind(node)} into string`);
   return typeof node.value === 'string' ? node.value : String((node as Scalar).source ?? node.value);
 }
 
@@ -154,6 +211,7 @@ function bool(node: Node | undefined, path: string, fail: Fail): boolean {
 function kind(node: unknown): string {
   if (isMap(node)) return '!!map';
   if (isSeq(node)) return '!!seq';
-  if (isScalar(node)) return `!!${typeof node.value === 'number' ? (Number.isInteger(node.value) ? 'int' : 'float') : typeof node.value === 'boolean' ? 'bool' : 'str'} \`${String(node.source ?? node.value)}\``;
+  if (isScalar(node))
+    return `!!${typeof node.value === 'number' ? (Number.isInteger(node.value) ? 'int' : 'float') : typeof node.value === 'boolean' ? 'bool' : 'str'} \`${String(node.source ?? node.value)}\``;
   return 'a value';
 }

@@ -6,7 +6,8 @@ import type { DescriptorRateLimit, DescriptorRule, RatelimitDomains } from './ra
 /** parseRatelimitDomains(ratelimitDomainsToYaml(d)) deep-equals d. */
 export function ratelimitDomainsToYaml(domains: RatelimitDomains): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, domain] of Object.entries(domains)) out[name] = { descriptors: domain.descriptors.map(descriptorToYaml) };
+  for (const [name, domain] of Object.entries(domains))
+    out[name] = { descriptors: domain.descriptors.map(descriptorToYaml) };
   return out;
 }
 

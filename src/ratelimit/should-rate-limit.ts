@@ -77,7 +77,11 @@ interface Planned {
   counterParts: string[];
 }
 
-export function createShouldRateLimit({ counters, policy, now = Date.now }: ShouldRateLimitDeps): ShouldRateLimit {
+export function createShouldRateLimit({
+  counters,
+  policy,
+  now = Date.now,
+}: ShouldRateLimitDeps): ShouldRateLimit {
   const matchers = new WeakMap<Policy, DescriptorMatcher>();
   const matcherFor = (p: Policy) => {
     let matcher = matchers.get(p);
@@ -101,8 +105,10 @@ export function createShouldRateLimit({ counters, policy, now = Date.now }: Shou
 }
 
 function checkRequest(request: RlsRequest): void {
-  if (request.domain === '') throw new InputError([{ path: 'domain', message: 'rate limit domain must not be empty' }]);
-  if (request.descriptors.length === 0) throw new InputError([{ path: 'descriptors', message: 'rate limit descriptor list must not be empty' }]);
+  if (request.domain === '')
+    throw new InputError([{ path: 'domain', message: 'rate limit domain must not be empty' }]);
+  if (request.descriptors.length === 0)
+    throw new InputError([{ path: 'descriptors', message: 'rate limit descriptor list must not be empty' }]);
 }
 
 /** Matches every descriptor, then drops the rules that a matched rule `replaces`. */
@@ -110,24 +116,54 @@ function planAll(matcher: DescriptorMatcher, request: RlsRequest): Array<Planned
   if (!matcher.hasDomain(request.domain)) return request.descriptors.map(() => null);
   const plans = request.descriptors.map((descriptor) => plan(matcher, request.domain, descriptor));
   const replaced = new Set(plans.flatMap((p) => (p && p !== 'unlimited' ? p.replaces : [])));
-  return plans.map((p) => (p && p !== 'unlimited' && p.info.name !== '' && replaced.has(p.info.name) ? null : p));
+  return plans.map((p) =>
+    p && p !== 'unlimited' && p.info.name !== '' && replaced.has(p.info.name) ? null : p,
+  );
 }
 
-function plan(matcher: DescriptorMatcher, domain: string, descriptor: RlsDescriptor): (Planned & { replaces: string[] }) | 'unlimited' | null {
+function plan(
+  matcher: DescriptorMatcher,
+  domain: string,
+  descriptor: RlsDescriptor,
+): (Planned & { replaces: string[] }) | 'unlimited' | null {
   const { override, entries } = descriptor;
   if (override) {
     const windowMs = UNIT_MS[override.unit];
     const limit: DescriptorLimit = { algorithm: 'fixed_window', limit: override.requestsPerUnit, windowMs };
-    const info: RlsLimit = { name: '', policyName: `${domain}:override:${override.unit}`, limit: limit.limit, windowMs, unit: override.unit };
-    return { limit, info, shadow: false, replaces: [], counterParts: [domain, `override:${override.unit}`, ...entries.flatMap((e) => [e.key, e.value])] };
+    const info: RlsLimit = {
+      name: '',
+      policyName: `${domain}:override:${override.unit}`,
+      limit: limit.limit,
+      windowMs,
+      unit: override.unit,
+    };
+    return {
+      limit,
+      info,
+      shadow: false,
+      replaces: [],
+      counterParts: [domain, `override:${override.unit}`, ...entries.flatMap((e) => [e.key, e.value])],
+    };
   }
   const matched = matcher.match(domain, entries);
   if (!matched) return null;
   const { limit, name, replaces } = matched.rateLimit;
   if (limit === null) return 'unlimited';
-  const info: RlsLimit = { name: name ?? '', policyName: name ?? matched.rulePath, limit: limit.limit, windowMs: limit.windowMs, unit: unitOfWindow(limit.windowMs) };
+  const info: RlsLimit = {
+    name: name ?? '',
+    policyName: name ?? matched.rulePath,
+    limit: limit.limit,
+    windowMs: limit.windowMs,
+    unit: unitOfWindow(limit.windowMs),
+  };
   const ruleId = `${matched.rulePath}|${limit.algorithm}|${limit.windowMs}`;
-  return { limit, info, shadow: matched.rule.shadow, replaces, counterParts: [domain, ruleId, ...matched.counted] };
+  return {
+    limit,
+    info,
+    shadow: matched.rule.shadow,
+    replaces,
+    counterParts: [domain, ruleId, ...matched.counted],
+  };
 }
 
 /**
@@ -141,14 +177,33 @@ export function counterAccountId(parts: string[]): string {
   return `rls_${createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32)}`;
 }
 
-async function decideOne(counters: CounterStore, p: Planned, hits: number, now: () => number): Promise<RlsStatus> {
+async function decideOne(
+  counters: CounterStore,
+  p: Planned,
+  hits: number,
+  now: () => number,
+): Promise<RlsStatus> {
   const { limit } = p;
   if (limit.limit === 0) {
     // A limit of 0 (envoyproxy/ratelimit allows it) refuses every counted request; nothing to store.
     const over = hits > 0;
-    return { over: over && !p.shadow, limit: p.info, remaining: 0, resetMs: limit.windowMs - (now() % limit.windowMs), retryAfterMs: over ? limit.windowMs : 0 };
+    return {
+      over: over && !p.shadow,
+      limit: p.info,
+      remaining: 0,
+      resetMs: limit.windowMs - (now() % limit.windowMs),
+      retryAfterMs: over ? limit.windowMs : 0,
+    };
   }
-  const check = { id: 'l', name: p.info.policyName, algorithm: limit.algorithm, limit: limit.limit, windowMs: limit.windowMs, shadow: p.shadow, hits };
+  const check = {
+    id: 'l',
+    name: p.info.policyName,
+    algorithm: limit.algorithm,
+    limit: limit.limit,
+    windowMs: limit.windowMs,
+    shadow: p.shadow,
+    hits,
+  };
   const input: DecideInput = {
     accountId: counterAccountId(p.counterParts),
     limits: [limit.burst === undefined ? check : { ...check, burst: limit.burst }],
@@ -160,7 +215,13 @@ async function decideOne(counters: CounterStore, p: Planned, hits: number, now: 
   };
   const result = (await counters.decide(input)).limits[0]!;
   const fits = result.state === 'ok';
-  return { over: result.state === 'denied', limit: p.info, remaining: fits ? result.remaining : 0, resetMs: result.resetMs, retryAfterMs: fits ? 0 : result.retryAfterMs };
+  return {
+    over: result.state === 'denied',
+    limit: p.info,
+    remaining: fits ? result.remaining : 0,
+    resetMs: result.resetMs,
+    retryAfterMs: fits ? 0 : result.retryAfterMs,
+  };
 }
 
 function summarize(statuses: RlsStatus[]): RlsResult {
@@ -169,7 +230,14 @@ function summarize(statuses: RlsStatus[]): RlsResult {
   statuses.forEach((status) => {
     if (!status.limit) return;
     const { policyName, limit, windowMs } = status.limit;
-    policies.push({ name: policyName, kind: 'rate', limit, windowSec: Math.ceil(windowMs / 1000), remaining: status.remaining, resetSec: Math.ceil((status.resetMs ?? 0) / 1000) });
+    policies.push({
+      name: policyName,
+      kind: 'rate',
+      limit,
+      windowSec: Math.ceil(windowMs / 1000),
+      remaining: status.remaining,
+      resetSec: Math.ceil((status.resetMs ?? 0) / 1000),
+    });
     if (status.over) violated.push(policyName);
   });
   return { over: violated.length > 0, statuses, policies, violated };

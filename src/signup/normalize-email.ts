@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 
 /** Gmail ignores dots in the local part; googlemail.com is the same mailbox. */
 const GMAIL = new Set(['gmail.com', 'googlemail.com']);
-const EMAIL = /^[^\s@]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+const EMAIL =
+  /^[^\s@]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
 /** Lower-case, `+tag` stripped, gmail dots dropped; null when it is not an email address (at most 254 characters). */
 export function normalizeEmail(raw: string): string | null {
@@ -21,4 +22,5 @@ export function normalizeEmail(raw: string): string | null {
 }
 
 /** Hex SHA-256 of the normalised email: what the signups table's unique key holds. */
-export const emailHash = (normalized: string): string => createHash('sha256').update(normalized).digest('hex');
+export const emailHash = (normalized: string): string =>
+  createHash('sha256').update(normalized).digest('hex');

@@ -32,7 +32,10 @@ const TITLES: Record<string, string> = {
   insufficient_credits: 'Not enough credits',
 };
 
-export function renderDecision(decision: Decision, request: Pick<AccessRequest, 'keyHeader' | 'spoofedHeaders'>): RenderedDecision {
+export function renderDecision(
+  decision: Decision,
+  request: Pick<AccessRequest, 'keyHeader' | 'spoofedHeaders'>,
+): RenderedDecision {
   const clientHeaders = rateLimitHeaders(decision.policies);
   const upstreamHeaders: HeaderList = [];
   if (decision.allowed) {
@@ -43,7 +46,8 @@ export function renderDecision(decision: Decision, request: Pick<AccessRequest, 
       ['x-tollgate-endpoint', decision.endpoint],
     );
     if (decision.overage) upstreamHeaders.push(['x-tollgate-overage', 'true']);
-    if (decision.shadowDenied.length > 0) upstreamHeaders.push(['x-tollgate-shadow-denied', decision.shadowDenied.join(', ')]);
+    if (decision.shadowDenied.length > 0)
+      upstreamHeaders.push(['x-tollgate-shadow-denied', decision.shadowDenied.join(', ')]);
     // FAILURE_MODE open / local answered: the upstream may want to be more careful (or just log it).
     if (decision.degraded) upstreamHeaders.push(['x-tollgate-degraded', 'true']);
   }
@@ -53,10 +57,12 @@ export function renderDecision(decision: Decision, request: Pick<AccessRequest, 
   if (decision.allowed) return { status: 200, clientHeaders, upstreamHeaders, removeHeaders, body: '' };
 
   if (decision.status === 401) clientHeaders.push(['www-authenticate', 'Bearer realm="tollgate"']);
-  if (decision.retryAfterSec !== undefined) clientHeaders.push(['retry-after', String(decision.retryAfterSec)]);
+  if (decision.retryAfterSec !== undefined)
+    clientHeaders.push(['retry-after', String(decision.retryAfterSec)]);
   clientHeaders.push(['content-type', PROBLEM_CONTENT_TYPE]);
   const problem: Record<string, unknown> = {
-    type: decision.code === 'rate_limit_exceeded' ? QUOTA_EXCEEDED_TYPE : `urn:tollgate:problem:${decision.code}`,
+    type:
+      decision.code === 'rate_limit_exceeded' ? QUOTA_EXCEEDED_TYPE : `urn:tollgate:problem:${decision.code}`,
     title: TITLES[decision.code],
     status: decision.status,
     detail: decision.detail,
@@ -65,15 +71,26 @@ export function renderDecision(decision: Decision, request: Pick<AccessRequest, 
   if (decision.violated.length > 0) problem['violated-policies'] = decision.violated;
   if (decision.retryAfterSec !== undefined) problem['retry_after'] = decision.retryAfterSec;
   if (decision.upgradeUrl) problem['upgrade_url'] = decision.upgradeUrl;
-  return { status: decision.status, clientHeaders, upstreamHeaders, removeHeaders, body: JSON.stringify(problem) };
+  return {
+    status: decision.status,
+    clientHeaders,
+    upstreamHeaders,
+    removeHeaders,
+    body: JSON.stringify(problem),
+  };
 }
 
 /** IETF draft-10 `RateLimit-Policy` / `RateLimit` for every policy, plus `X-RateLimit-*` for the tightest. */
 export function rateLimitHeaders(policies: PolicyState[]): HeaderList {
   if (policies.length === 0) return [];
-  const tightest = policies.reduce((a, b) => (b.remaining < a.remaining || (b.remaining === a.remaining && b.resetSec > a.resetSec) ? b : a));
+  const tightest = policies.reduce((a, b) =>
+    b.remaining < a.remaining || (b.remaining === a.remaining && b.resetSec > a.resetSec) ? b : a,
+  );
   return [
-    ['ratelimit-policy', policies.map((p) => `${sfString(p.name)};q=${p.limit};w=${Math.max(1, p.windowSec)}`).join(', ')],
+    [
+      'ratelimit-policy',
+      policies.map((p) => `${sfString(p.name)};q=${p.limit};w=${Math.max(1, p.windowSec)}`).join(', '),
+    ],
     ['ratelimit', policies.map((p) => `${sfString(p.name)};r=${p.remaining};t=${p.resetSec}`).join(', ')],
     ['x-ratelimit-limit', String(tightest.limit)],
     ['x-ratelimit-remaining', String(tightest.remaining)],

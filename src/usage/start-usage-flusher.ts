@@ -54,7 +54,14 @@ export interface UsageFlusher {
   stop(): Promise<FlushResult>;
 }
 
-export function startUsageFlusher({ sources, sql, logger, intervalMs, thresholds = [], onResult }: UsageFlusherOptions): UsageFlusher {
+export function startUsageFlusher({
+  sources,
+  sql,
+  logger,
+  intervalMs,
+  thresholds = [],
+  onResult,
+}: UsageFlusherOptions): UsageFlusher {
   let running: Promise<FlushResult> = Promise.resolve({ batches: 0, failed: false });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -78,12 +85,18 @@ export function startUsageFlusher({ sources, sql, logger, intervalMs, thresholds
   };
 }
 
-async function flushAll(sources: UsageSource[], sql: Sql, logger: Logger, thresholds: readonly number[]): Promise<FlushResult> {
+async function flushAll(
+  sources: UsageSource[],
+  sql: Sql,
+  logger: Logger,
+  thresholds: readonly number[],
+): Promise<FlushResult> {
   const result: FlushResult = { batches: 0, failed: false };
   for (const source of sources) {
     try {
       let accounts = await knownAccounts(sql, await source.accounts());
-      for (let round = 0; round < MAX_ROUNDS && accounts.length > 0; round++) accounts = await flushRound(source, sql, accounts, result, thresholds);
+      for (let round = 0; round < MAX_ROUNDS && accounts.length > 0; round++)
+        accounts = await flushRound(source, sql, accounts, result, thresholds);
     } catch (err) {
       result.failed = true;
       logger.warn({ err }, 'usage flush failed; the usage stays pending and is retried');
@@ -100,7 +113,13 @@ async function knownAccounts(sql: Sql, ids: string[]): Promise<string[]> {
 }
 
 /** Takes, writes and acks one batch per account; returns the accounts that may have more (a retried batch was taken). */
-async function flushRound(source: UsageSource, sql: Sql, accounts: string[], result: FlushResult, thresholds: readonly number[]): Promise<string[]> {
+async function flushRound(
+  source: UsageSource,
+  sql: Sql,
+  accounts: string[],
+  result: FlushResult,
+  thresholds: readonly number[],
+): Promise<string[]> {
   const again: string[] = [];
   for (let i = 0; i < accounts.length; i += BATCHES_PER_TRANSACTION) {
     const batches: UsageBatch[] = [];

@@ -47,7 +47,17 @@ export function usageRows(fields: Record<string, string | number>): UsageRow[] {
     if (metric !== 'calls' && metric !== 'units' && metric !== 'credits') continue;
     const group = field.slice(0, last);
     let row = rows.get(group);
-    if (!row) rows.set(group, (row = { periodStartMs: Number(field.slice(0, first)), endpoint: field.slice(first + 1, last), calls: 0, units: 0, credits: 0 }));
+    if (!row)
+      rows.set(
+        group,
+        (row = {
+          periodStartMs: Number(field.slice(0, first)),
+          endpoint: field.slice(first + 1, last),
+          calls: 0,
+          units: 0,
+          credits: 0,
+        }),
+      );
     row[metric] += Number(value);
   }
   return [...rows.values()].filter((r) => r.calls > 0 || r.units > 0 || r.credits > 0);

@@ -24,7 +24,11 @@ interface Total {
  * the usage_batches primary key turns a replayed batch into a no-op. Throws when Postgres fails;
  * then nothing is written and the caller keeps the batches pending.
  */
-export async function writeUsageBatches(sql: Sql, batches: UsageBatch[], options: WriteUsageOptions = {}): Promise<string[]> {
+export async function writeUsageBatches(
+  sql: Sql,
+  batches: UsageBatch[],
+  options: WriteUsageOptions = {},
+): Promise<string[]> {
   if (batches.length === 0) return [];
   // Same order in every replica, so two flushes of overlapping batches cannot deadlock.
   const sorted = [...batches].sort((a, b) => (a.batchId < b.batchId ? -1 : a.batchId > b.batchId ? 1 : 0));
@@ -37,7 +41,11 @@ export async function writeUsageBatches(sql: Sql, batches: UsageBatch[], options
     const written = new Set(fresh.map((r) => r.batch_id));
     const news = sorted.filter((b) => written.has(b.batchId));
     const thresholds = options.thresholds ?? [];
-    if (thresholds.length > 0) await lockAccountsForThresholds(tx, news.map((b) => b.accountId));
+    if (thresholds.length > 0)
+      await lockAccountsForThresholds(
+        tx,
+        news.map((b) => b.accountId),
+      );
     const added = totals(news);
     await addUsage(tx, added);
     await debitCredits(tx, news);
@@ -54,7 +62,14 @@ function totals(batches: UsageBatch[]): Total[] {
   for (const { accountId, rows } of batches) {
     for (const row of rows) {
       const key = `${accountId}\n${row.periodStartMs}\n${row.endpoint}`;
-      const total = byKey.get(key) ?? { accountId, periodStartMs: row.periodStartMs, endpoint: row.endpoint, calls: 0, units: 0, credits: 0 };
+      const total = byKey.get(key) ?? {
+        accountId,
+        periodStartMs: row.periodStartMs,
+        endpoint: row.endpoint,
+        calls: 0,
+        units: 0,
+        credits: 0,
+      };
       total.calls += row.calls;
       total.units += row.units;
       total.credits += row.credits;
@@ -75,7 +90,14 @@ async function addUsage(tx: Sql, rows: Total[]): Promise<void> {
      on conflict (account_id, period_start, endpoint) do update
        set calls = usage_monthly.calls + excluded.calls, units = usage_monthly.units + excluded.units,
            credits = usage_monthly.credits + excluded.credits`,
-    [column((t) => t.accountId), column((t) => t.periodStartMs), column((t) => t.endpoint), column((t) => t.calls), column((t) => t.units), column((t) => t.credits)],
+    [
+      column((t) => t.accountId),
+      column((t) => t.periodStartMs),
+      column((t) => t.endpoint),
+      column((t) => t.calls),
+      column((t) => t.units),
+      column((t) => t.credits),
+    ],
   );
 }
 
@@ -89,6 +111,10 @@ async function debitCredits(tx: Sql, batches: UsageBatch[]): Promise<void> {
     `insert into credit_ledger (account_id, delta, reason, idempotency_key)
      select a, -(d::bigint), 'usage', 'usage:' || b from unnest($1::text[], $2::text[], $3::text[]) as t(a, d, b)
      on conflict (idempotency_key) do nothing`,
-    [spent.map(({ b }) => b.accountId), spent.map(({ credits }) => String(credits)), spent.map(({ b }) => b.batchId)],
+    [
+      spent.map(({ b }) => b.accountId),
+      spent.map(({ credits }) => String(credits)),
+      spent.map(({ b }) => b.batchId),
+    ],
   );
 }

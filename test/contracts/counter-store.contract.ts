@@ -3,7 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { billingPeriod } from '../../src/counters/billing-period.js';
-import type { CounterStore, DecideInput, DecideResult, LimitCheck } from '../../src/counters/counter-store.js';
+import type {
+  CounterStore,
+  DecideInput,
+  DecideResult,
+  LimitCheck,
+} from '../../src/counters/counter-store.js';
 import { StoreUnavailable } from '../../src/errors.js';
 
 /** A store under test can also show an account's unflushed usage record. */
@@ -44,7 +49,14 @@ export function describeCounterStore(
       const accountId = `ct-${randomUUID()}`;
       accounts.push(accountId);
       const input = (over: Partial<DecideInput> = {}): DecideInput => ({
-        accountId, limits: [], anchorDay: 1, units: 1, quota: null, credits: null, endpoint: 'chat', ...over,
+        accountId,
+        limits: [],
+        anchorDay: 1,
+        units: 1,
+        quota: null,
+        credits: null,
+        endpoint: 'chat',
+        ...over,
       });
       const decide = (over: Partial<DecideInput> = {}) => store.decide(input(over));
       return { store, accountId, decide, input, at: (ms: number) => void (t = ms) };
@@ -57,12 +69,28 @@ export function describeCounterStore(
       for (const left of [2, 1, 0]) {
         const r = await decide({ limits });
         expect(r.allowed).toBe(true);
-        expect(r.limits[0]).toEqual({ name: 'fw', state: 'ok', remaining: left, resetMs: 10 * SEC, retryAfterMs: 0 });
+        expect(r.limits[0]).toEqual({
+          name: 'fw',
+          state: 'ok',
+          remaining: left,
+          resetMs: 10 * SEC,
+          retryAfterMs: 0,
+        });
       }
       at(T0 + 4 * SEC);
-      expect((await decide({ limits })).limits[0]).toEqual({ name: 'fw', state: 'denied', remaining: 0, resetMs: 6 * SEC, retryAfterMs: 6 * SEC });
+      expect((await decide({ limits })).limits[0]).toEqual({
+        name: 'fw',
+        state: 'denied',
+        remaining: 0,
+        resetMs: 6 * SEC,
+        retryAfterMs: 6 * SEC,
+      });
       at(T0 + 10 * SEC - 1);
-      expect((await decide({ limits })).limits[0]).toMatchObject({ state: 'denied', resetMs: 1, retryAfterMs: 1 });
+      expect((await decide({ limits })).limits[0]).toMatchObject({
+        state: 'denied',
+        resetMs: 1,
+        retryAfterMs: 1,
+      });
       at(T0 + 10 * SEC);
       const r = await decide({ limits });
       expect([r.allowed, r.nowMs]).toEqual([true, T0 + 10 * SEC]);
@@ -87,36 +115,77 @@ export function describeCounterStore(
       expect((await decide({ limits })).allowed).toBe(true);
       expect((await decide({ limits })).allowed).toBe(true);
       at(T0 + 999); // still in the first window: count 2 → wait for the next window, where 2*(1000-e)/1000 + 1 <= 2 at e = 500
-      expect((await decide({ limits })).limits[0]).toMatchObject({ state: 'denied', remaining: 0, resetMs: 1, retryAfterMs: 501 });
+      expect((await decide({ limits })).limits[0]).toMatchObject({
+        state: 'denied',
+        remaining: 0,
+        resetMs: 1,
+        retryAfterMs: 501,
+      });
       at(T0 + 1000); // estimate 2 (full weight)
-      expect((await decide({ limits })).limits[0]).toMatchObject({ state: 'denied', resetMs: 1000, retryAfterMs: 500 });
+      expect((await decide({ limits })).limits[0]).toMatchObject({
+        state: 'denied',
+        resetMs: 1000,
+        retryAfterMs: 500,
+      });
       at(T0 + 1499); // estimate 1.002
       expect((await decide({ limits })).limits[0]).toMatchObject({ state: 'denied', retryAfterMs: 1 });
       at(T0 + 1500); // estimate 1.0, + 1 = 2 <= 2
-      expect((await decide({ limits })).limits[0]).toMatchObject({ state: 'ok', remaining: 0, retryAfterMs: 0 });
+      expect((await decide({ limits })).limits[0]).toMatchObject({
+        state: 'ok',
+        remaining: 0,
+        retryAfterMs: 0,
+      });
     });
 
     test('token_bucket: burst capacity, refill one token per windowMs/limit, retry when the call fits', async () => {
       const { decide, at } = await setup();
       const limits = [limit({ name: 'tb', algorithm: 'token_bucket', limit: 10, windowMs: 1000, burst: 3 })];
-      expect((await decide({ limits })).limits[0]).toEqual({ name: 'tb', state: 'ok', remaining: 2, resetMs: 100, retryAfterMs: 0 });
+      expect((await decide({ limits })).limits[0]).toEqual({
+        name: 'tb',
+        state: 'ok',
+        remaining: 2,
+        resetMs: 100,
+        retryAfterMs: 0,
+      });
       expect(remaining(await decide({ limits }))).toEqual([1]);
       expect(remaining(await decide({ limits }))).toEqual([0]);
-      expect((await decide({ limits })).limits[0]).toMatchObject({ state: 'denied', remaining: 0, retryAfterMs: 100 });
+      expect((await decide({ limits })).limits[0]).toMatchObject({
+        state: 'denied',
+        remaining: 0,
+        retryAfterMs: 100,
+      });
       at(T0 + 99);
-      expect((await decide({ limits })).limits[0]).toMatchObject({ state: 'denied', retryAfterMs: 1, resetMs: 1 });
+      expect((await decide({ limits })).limits[0]).toMatchObject({
+        state: 'denied',
+        retryAfterMs: 1,
+        resetMs: 1,
+      });
       at(T0 + 100);
       expect((await decide({ limits })).limits[0]).toMatchObject({ state: 'ok', remaining: 0, resetMs: 100 });
       at(T0 + 5000); // refilled, but never past the burst capacity
-      expect((await decide({ limits: [{ ...limits[0]!, hits: 0 }] })).limits[0]).toMatchObject({ state: 'ok', remaining: 3, resetMs: 0 });
-      expect((await decide({ limits: [{ ...limits[0]!, hits: 4 }] })).limits[0]).toMatchObject({ state: 'denied', remaining: 3 });
+      expect((await decide({ limits: [{ ...limits[0]!, hits: 0 }] })).limits[0]).toMatchObject({
+        state: 'ok',
+        remaining: 3,
+        resetMs: 0,
+      });
+      expect((await decide({ limits: [{ ...limits[0]!, hits: 4 }] })).limits[0]).toMatchObject({
+        state: 'denied',
+        remaining: 3,
+      });
     });
 
     test('token_bucket: a fractional emission interval (1000/3 ms) is exact at the edge; burst > limit', async () => {
       const { decide, at } = await setup();
       const limits = [
         limit({ name: 'third', algorithm: 'token_bucket', limit: 3, windowMs: 1000 }),
-        limit({ name: 'big', algorithm: 'token_bucket', limit: 1, windowMs: 60 * SEC, burst: 5, shadow: true }),
+        limit({
+          name: 'big',
+          algorithm: 'token_bucket',
+          limit: 1,
+          windowMs: 60 * SEC,
+          burst: 5,
+          shadow: true,
+        }),
       ];
       for (let i = 0; i < 3; i++) expect((await decide({ limits })).allowed).toBe(true);
       const denied = await decide({ limits });
@@ -125,13 +194,20 @@ export function describeCounterStore(
       expect((await decide({ limits })).limits[0]!.state).toBe('denied');
       at(T0 + 334);
       const r = await decide({ limits });
-      expect(r.limits.map((l) => [l.state, l.remaining])).toEqual([['ok', 0], ['ok', 1]]);
+      expect(r.limits.map((l) => [l.state, l.remaining])).toEqual([
+        ['ok', 0],
+        ['ok', 1],
+      ]);
       at(T0 + 668); // the 5th token of the burst
       expect((await decide({ limits })).limits[1]).toMatchObject({ state: 'ok', remaining: 0 });
       at(T0 + 1002);
       const shadow = await decide({ limits });
       expect(shadow.allowed).toBe(true);
-      expect(shadow.limits[1]).toMatchObject({ state: 'shadow_denied', remaining: 0, retryAfterMs: 60 * SEC - 1002 });
+      expect(shadow.limits[1]).toMatchObject({
+        state: 'shadow_denied',
+        remaining: 0,
+        retryAfterMs: 60 * SEC - 1002,
+      });
     });
 
     test('hits = 0 and units = 0 check without consuming', async () => {
@@ -155,7 +231,12 @@ export function describeCounterStore(
       const { decide, at } = await setup(end - 1);
       const quota = { limit: 3, overage: false };
       expect((await decide({ quota, units: 2 })).quota).toEqual({
-        state: 'ok', limit: 3, used: 2, remaining: 1, periodStartMs: Date.UTC(2024, 0, 1), periodEndMs: end,
+        state: 'ok',
+        limit: 3,
+        used: 2,
+        remaining: 1,
+        periodStartMs: Date.UTC(2024, 0, 1),
+        periodEndMs: end,
       });
       const denied = await decide({ quota, units: 2 });
       expect(denied.allowed).toBe(false);
@@ -163,21 +244,38 @@ export function describeCounterStore(
       at(end);
       const r = await decide({ quota, units: 2 });
       expect(r.allowed).toBe(true);
-      expect(r.quota).toMatchObject({ state: 'ok', used: 2, periodStartMs: end, periodEndMs: Date.UTC(2024, 2, 1) });
+      expect(r.quota).toMatchObject({
+        state: 'ok',
+        used: 2,
+        periodStartMs: end,
+        periodEndMs: Date.UTC(2024, 2, 1),
+      });
     });
 
     test('quota: anchored periods, anchor 31 → last day of February, then back to the 31st', async () => {
       const { decide, at } = await setup(Date.UTC(2024, 1, 28, 23, 59, 59, 999));
       const quota = { limit: 1, overage: false };
       const input = { quota, anchorDay: 31 };
-      expect((await decide(input)).quota).toMatchObject({ state: 'ok', periodStartMs: Date.UTC(2024, 0, 31), periodEndMs: Date.UTC(2024, 1, 29) });
+      expect((await decide(input)).quota).toMatchObject({
+        state: 'ok',
+        periodStartMs: Date.UTC(2024, 0, 31),
+        periodEndMs: Date.UTC(2024, 1, 29),
+      });
       expect((await decide(input)).allowed).toBe(false);
       at(Date.UTC(2024, 1, 29));
-      expect((await decide(input)).quota).toMatchObject({ state: 'ok', used: 1, periodStartMs: Date.UTC(2024, 1, 29), periodEndMs: Date.UTC(2024, 2, 31) });
+      expect((await decide(input)).quota).toMatchObject({
+        state: 'ok',
+        used: 1,
+        periodStartMs: Date.UTC(2024, 1, 29),
+        periodEndMs: Date.UTC(2024, 2, 31),
+      });
       at(Date.UTC(2024, 2, 31) - 1);
       expect((await decide(input)).allowed).toBe(false);
       at(Date.UTC(2024, 3, 15));
-      expect((await decide({ quota, anchorDay: 15 })).quota).toMatchObject({ used: 1, periodStartMs: Date.UTC(2024, 3, 15) });
+      expect((await decide({ quota, anchorDay: 15 })).quota).toMatchObject({
+        used: 1,
+        periodStartMs: Date.UTC(2024, 3, 15),
+      });
     });
 
     test('quota: store and billingPeriod agree across many dates, leap years and month ends', async () => {
@@ -189,19 +287,32 @@ export function describeCounterStore(
           for (const day of days) {
             const midnight = Date.UTC(year, month, day);
             if (new Date(midnight).getUTCMonth() !== month) continue;
-            for (const anchorDay of [1, 15, 28, 29, 30, 31]) probes.push({ now: midnight, anchorDay }, { now: midnight - 1, anchorDay });
+            for (const anchorDay of [1, 15, 28, 29, 30, 31])
+              probes.push({ now: midnight, anchorDay }, { now: midnight - 1, anchorDay });
           }
           for (const { now, anchorDay } of probes) {
             at(now); // limit 0, units 1: always denied, so nothing is written
             const q = (await decide({ anchorDay, quota: { limit: 0, overage: false } })).quota!;
             const want = billingPeriod(now, anchorDay);
-            expect([q.periodStartMs, q.periodEndMs], `${new Date(now).toISOString()} anchor ${anchorDay}`).toEqual([want.startMs, want.endMs]);
+            expect(
+              [q.periodStartMs, q.periodEndMs],
+              `${new Date(now).toISOString()} anchor ${anchorDay}`,
+            ).toEqual([want.startMs, want.endMs]);
           }
         }
       }
-      expect(billingPeriod(Date.UTC(2100, 1, 28, 5), 31)).toEqual({ startMs: Date.UTC(2100, 1, 28), endMs: Date.UTC(2100, 2, 31) });
-      expect(billingPeriod(Date.UTC(2000, 1, 28, 5), 31)).toEqual({ startMs: Date.UTC(2000, 0, 31), endMs: Date.UTC(2000, 1, 29) });
-      expect(billingPeriod(Date.UTC(2023, 0, 29, 5), 30)).toEqual({ startMs: Date.UTC(2022, 11, 30), endMs: Date.UTC(2023, 0, 30) });
+      expect(billingPeriod(Date.UTC(2100, 1, 28, 5), 31)).toEqual({
+        startMs: Date.UTC(2100, 1, 28),
+        endMs: Date.UTC(2100, 2, 31),
+      });
+      expect(billingPeriod(Date.UTC(2000, 1, 28, 5), 31)).toEqual({
+        startMs: Date.UTC(2000, 0, 31),
+        endMs: Date.UTC(2000, 1, 29),
+      });
+      expect(billingPeriod(Date.UTC(2023, 0, 29, 5), 30)).toEqual({
+        startMs: Date.UTC(2022, 11, 30),
+        endMs: Date.UTC(2023, 0, 30),
+      });
     });
 
     test('quota: the overage soft gate allows past the limit and counts it; null quota still records usage', async () => {
@@ -216,7 +327,10 @@ export function describeCounterStore(
       expect(unlimited.quota).toBeNull();
       const start = billingPeriod(T0, 1).startMs;
       expect(await store.readUsage(accountId)).toEqual({
-        [`${start}|chat|calls`]: 3, [`${start}|chat|units`]: 7, [`${start}|search|calls`]: 1, [`${start}|search|units`]: 4,
+        [`${start}|chat|calls`]: 3,
+        [`${start}|chat|units`]: 7,
+        [`${start}|search|calls`]: 1,
+        [`${start}|search|units`]: 4,
       });
     });
 
@@ -228,7 +342,10 @@ export function describeCounterStore(
       expect((await decide({ limits, endpoint: '', units: 0 })).allowed).toBe(false);
       expect(await store.readUsage(accountId)).toEqual({});
       // A later billable call on the same account starts its quota from zero.
-      expect((await decide({ quota: { limit: 5, overage: false }, units: 5 })).quota).toMatchObject({ state: 'ok', used: 5 });
+      expect((await decide({ quota: { limit: 5, overage: false }, units: 5 })).quota).toMatchObject({
+        state: 'ok',
+        used: 5,
+      });
     });
 
     test('credits: seeded once, debited on allow, denied when the cost exceeds the balance', async () => {
@@ -250,8 +367,11 @@ export function describeCounterStore(
       expect((await decide({ units: 5, credits: { cost: 90, seed: 100 } })).allowed).toBe(false);
       const start = billingPeriod(T0, 1).startMs;
       expect(await store.readUsage(accountId)).toEqual({
-        [`${start}|chat|calls`]: 2, [`${start}|chat|units`]: 10, [`${start}|chat|credits`]: 20,
-        [`${start}|free|calls`]: 1, [`${start}|free|units`]: 1,
+        [`${start}|chat|calls`]: 2,
+        [`${start}|chat|units`]: 10,
+        [`${start}|chat|credits`]: 20,
+        [`${start}|free|calls`]: 1,
+        [`${start}|free|units`]: 1,
       });
     });
 
@@ -266,21 +386,30 @@ export function describeCounterStore(
       const denied = await decide({ quota, quotaSeed: seed, units: 2 });
       expect([denied.allowed, denied.quota!.used]).toEqual([false, 9]);
       // ...and one above it (state rebuilt from a stale seed, then the key record reloaded) is a floor.
-      expect((await decide({ quota, quotaSeed: { ...seed, units: 9 }, units: 0 })).quota).toMatchObject({ used: 9 });
+      expect((await decide({ quota, quotaSeed: { ...seed, units: 9 }, units: 0 })).quota).toMatchObject({
+        used: 9,
+      });
       // A new period starts at 0: the seed is for the old one.
       at(period.endMs);
-      expect((await decide({ quota, quotaSeed: seed })).quota).toMatchObject({ used: 1, periodStartMs: period.endMs });
+      expect((await decide({ quota, quotaSeed: seed })).quota).toMatchObject({
+        used: 1,
+        periodStartMs: period.endMs,
+      });
     });
 
     test('quotaSeed for another period is ignored; a denied first call writes nothing', async () => {
       const { decide } = await setup();
       const period = billingPeriod(T0, 1);
       const quota = { limit: 10, overage: false };
-      expect((await decide({ quota, quotaSeed: { periodStartMs: period.startMs - 1, units: 9 } })).quota).toMatchObject({ used: 1 });
+      expect(
+        (await decide({ quota, quotaSeed: { periodStartMs: period.startMs - 1, units: 9 } })).quota,
+      ).toMatchObject({ used: 1 });
       const { decide: decide2 } = await setup();
       const full = await decide2({ quota, quotaSeed: { periodStartMs: period.startMs, units: 10 } });
       expect([full.allowed, full.quota!.used, full.quota!.state]).toEqual([false, 10, 'denied']);
-      expect((await decide2({ quota, quotaSeed: { periodStartMs: period.startMs, units: 3 } })).quota).toMatchObject({ used: 4 });
+      expect(
+        (await decide2({ quota, quotaSeed: { periodStartMs: period.startMs, units: 3 } })).quota,
+      ).toMatchObject({ used: 4 });
     });
 
     describe('a denied call consumes nothing', () => {
@@ -314,15 +443,21 @@ export function describeCounterStore(
       }
 
       test('denied by one limit: the other limits, quota, credits and usage are unchanged', async () => {
-        await expectUntouched({}, (r) => expect(r.limits.map((l) => l.state)).toEqual(['denied', 'ok', 'ok', 'ok']));
+        await expectUntouched({}, (r) =>
+          expect(r.limits.map((l) => l.state)).toEqual(['denied', 'ok', 'ok', 'ok']),
+        );
       });
       test('denied by the quota', async () => {
-        await expectUntouched({ limits: limits.map((l, i) => (i === 0 ? { ...l, hits: 0 } : l)), units: 3 }, (r) =>
-          expect(r.quota!.state).toBe('denied'));
+        await expectUntouched(
+          { limits: limits.map((l, i) => (i === 0 ? { ...l, hits: 0 } : l)), units: 3 },
+          (r) => expect(r.quota!.state).toBe('denied'),
+        );
       });
       test('denied by credits', async () => {
-        await expectUntouched({ limits: limits.map((l, i) => (i === 0 ? { ...l, hits: 0 } : l)), credits: { cost: 4, seed: 5 } }, (r) =>
-          expect(r.credits).toEqual({ state: 'denied', balance: 3 }));
+        await expectUntouched(
+          { limits: limits.map((l, i) => (i === 0 ? { ...l, hits: 0 } : l)), credits: { cost: 4, seed: 5 } },
+          (r) => expect(r.credits).toEqual({ state: 'denied', balance: 3 }),
+        );
       });
     });
 
@@ -338,13 +473,18 @@ export function describeCounterStore(
       const c = limit({ name: 'c', algorithm: 'fixed_window', limit: 5, windowMs: 60 * SEC });
       const shadowOnly = await decide({ limits: [c, s] });
       expect(shadowOnly.allowed).toBe(true);
-      expect(shadowOnly.limits.map((l) => [l.state, l.remaining])).toEqual([['ok', 4], ['shadow_denied', 0]]);
+      expect(shadowOnly.limits.map((l) => [l.state, l.remaining])).toEqual([
+        ['ok', 4],
+        ['shadow_denied', 0],
+      ]);
     });
 
     test('50 concurrent decisions on one account with limit 10: exactly 10 are allowed', async () => {
       const { decide } = await setup();
       const limits = [limit({ name: 'ten', algorithm: 'fixed_window', limit: 10, windowMs: 60 * SEC })];
-      const results = await Promise.all(Array.from({ length: 50 }, () => decide({ limits, credits: { cost: 1, seed: 12 } })));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, () => decide({ limits, credits: { cost: 1, seed: 12 } })),
+      );
       expect(results.filter((r) => r.allowed)).toHaveLength(10);
       expect(Math.min(...results.map((r) => r.credits!.balance))).toBe(2);
     });
@@ -364,7 +504,10 @@ export function describeCounterStore(
         { credits: { cost: -1, seed: 0 } },
       ];
       for (const over of bad) {
-        const err = await decide(over).then(() => undefined, (e: unknown) => e);
+        const err = await decide(over).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err, JSON.stringify(over)).toBeInstanceOf(Error);
         expect(err).not.toBeInstanceOf(StoreUnavailable);
       }

@@ -15,7 +15,6 @@ import { parsePolicy } from '../../src/policy/policy-file.js';
 import { MIGRATIONS } from '../support/databases.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
 
-
 const DEMO = parsePolicy(readFileSync(new URL('../../src/policy/demo-policy.yaml', import.meta.url), 'utf8'));
 const OTHER = parsePolicy(`
 tiers:
@@ -36,12 +35,18 @@ endpoints:
 
 /** Resolves to the InputError `fn` throws (fails the test if it throws anything else or nothing). */
 async function inputError(fn: () => Promise<unknown>): Promise<InputError> {
-  const err = await fn().then(() => undefined, (e: unknown) => e);
+  const err = await fn().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(InputError);
   return err as InputError;
 }
 
-export function sqlStoreContract(label: string, open: () => Promise<{ sql: Sql; close(): Promise<void> }>): void {
+export function sqlStoreContract(
+  label: string,
+  open: () => Promise<{ sql: Sql; close(): Promise<void> }>,
+): void {
   describe(`Sql contract: ${label}`, () => {
     let sql: Sql;
     let close: () => Promise<void>;
@@ -58,28 +63,46 @@ export function sqlStoreContract(label: string, open: () => Promise<{ sql: Sql; 
       // Each file is applied by exactly one of the two runs (which one is a race).
       expect([...a, ...b].sort()).toEqual(MIGRATIONS);
       expect(await migrate(sql)).toEqual([]);
-      expect(await sql.query('select version from schema_migrations order by version')).toEqual(MIGRATIONS.map((version) => ({ version })));
+      expect(await sql.query('select version from schema_migrations order by version')).toEqual(
+        MIGRATIONS.map((version) => ({ version })),
+      );
     });
 
     test('value types are the same on every backend', async () => {
-      const [row] = await sql.query('select 9007199254740991::int8 as big, 2.5::numeric as num, 7::int as int, now() as at, true as yes, array[\'a\']::text[] as list');
-      expect(row).toEqual({ big: 9007199254740991, num: 2.5, int: 7, at: expect.any(Date), yes: true, list: ['a'] });
-      const [params] = await sql.query('select $1::timestamptz as at, $2::bigint as big, $3::text[] as list', [new Date(86_400_000), 42, ['x', 'y']]);
+      const [row] = await sql.query(
+        "select 9007199254740991::int8 as big, 2.5::numeric as num, 7::int as int, now() as at, true as yes, array['a']::text[] as list",
+      );
+      expect(row).toEqual({
+        big: 9007199254740991,
+        num: 2.5,
+        int: 7,
+        at: expect.any(Date),
+        yes: true,
+        list: ['a'],
+      });
+      const [params] = await sql.query(
+        'select $1::timestamptz as at, $2::bigint as big, $3::text[] as list',
+        [new Date(86_400_000), 42, ['x', 'y']],
+      );
       expect(params).toEqual({ at: new Date(86_400_000), big: 42, list: ['x', 'y'] });
     });
 
     test('a transaction rolls back when it throws; a nested one rolls back alone', async () => {
       await sql.exec('create table tx_probe (n int)');
-      await expect(sql.transaction(async (tx) => {
-        await tx.query('insert into tx_probe values (1)');
-        throw new Error('boom');
-      })).rejects.toThrow('boom');
+      await expect(
+        sql.transaction(async (tx) => {
+          await tx.query('insert into tx_probe values (1)');
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
       await sql.transaction(async (tx) => {
         await tx.query('insert into tx_probe values (2)');
-        await tx.transaction(async (inner) => {
-          await inner.query('insert into tx_probe values (3)');
-          throw new Error('inner');
-        }).catch(() => undefined);
+        await tx
+          .transaction(async (inner) => {
+            await inner.query('insert into tx_probe values (3)');
+            throw new Error('inner');
+          })
+          .catch(() => undefined);
       });
       expect(await sql.query('select n from tx_probe')).toEqual([{ n: 2 }]);
     });
@@ -98,7 +121,12 @@ export function sqlStoreContract(label: string, open: () => Promise<{ sql: Sql; 
       await savePolicy(sql, DEMO);
       await createAccount(sql, { name: 'on-enterprise', tier: 'enterprise' });
       const err = await inputError(() => savePolicy(sql, OTHER)); // OTHER has no enterprise tier
-      expect(err.problems).toEqual([{ path: 'tiers.enterprise', message: expect.stringMatching(/^cannot remove tier enterprise: 1 account\(s\) are still on it/) }]);
+      expect(err.problems).toEqual([
+        {
+          path: 'tiers.enterprise',
+          message: expect.stringMatching(/^cannot remove tier enterprise: 1 account\(s\) are still on it/),
+        },
+      ]);
       // A failure half-way (an override naming a tier that is not in the policy) rolls back too.
       const broken = structuredClone(OTHER);
       broken.tiers.enterprise = DEMO.tiers.enterprise!;
@@ -109,14 +137,26 @@ export function sqlStoreContract(label: string, open: () => Promise<{ sql: Sql; 
 
     test('a key is found by its hash only, and its plaintext is nowhere in the database', async () => {
       await savePolicy(sql, DEMO);
-      const { id: accountId } = await createAccount(sql, { name: 'acme', tier: 'pro', billingAnchorDay: 31, credits: 50 });
+      const { id: accountId } = await createAccount(sql, {
+        name: 'acme',
+        tier: 'pro',
+        billingAnchorDay: 31,
+        credits: 50,
+      });
       expect(accountId).toMatch(/^acc_[a-z2-7]{16}$/);
       const created = await createKey(sql, { accountId, name: 'ci' });
       expect(created.id).toMatch(/^key_[a-z2-7]{16}$/);
       expect(created.key).toMatch(/^tg_live_[a-z2-7]{32}$/);
       expect(created.prefix).toBe(created.key.slice(0, 12));
       expect(await keys.findByHash(hashApiKey(created.key))).toEqual({
-        keyId: created.id, accountId, tier: 'pro', accountStatus: 'active', expiresAt: null, revoked: false, billingAnchorDay: 31, creditBalance: 50,
+        keyId: created.id,
+        accountId,
+        tier: 'pro',
+        accountStatus: 'active',
+        expiresAt: null,
+        revoked: false,
+        billingAnchorDay: 31,
+        creditBalance: 50,
       });
       expect(await keys.findByHash(created.key)).toBeNull();
       expect(await keys.findByHash(hashApiKey('tg_live_unknown'))).toBeNull();
@@ -131,12 +171,27 @@ export function sqlStoreContract(label: string, open: () => Promise<{ sql: Sql; 
 
     test('bad account and key input names the field', async () => {
       await savePolicy(sql, DEMO);
-      expect((await inputError(() => createAccount(sql, { name: 'x', tier: 'gold' }))).problems[0]).toEqual({ path: 'tier', message: 'unknown tier "gold" (known: free, pro, enterprise)' });
-      expect((await inputError(() => createAccount(sql, { name: '', tier: 'free', billingAnchorDay: 32 }))).problems.map((p) => p.path)).toEqual(['name', 'billingAnchorDay']);
-      expect((await inputError(() => createKey(sql, { accountId: 'acc_nope' }))).problems[0]).toEqual({ path: 'accountId', message: 'unknown account "acc_nope"' });
-      expect((await inputError(() => revokeKey(sql, 'key_nope'))).problems[0]).toEqual({ path: 'keyId', message: 'unknown key "key_nope"' });
+      expect((await inputError(() => createAccount(sql, { name: 'x', tier: 'gold' }))).problems[0]).toEqual({
+        path: 'tier',
+        message: 'unknown tier "gold" (known: free, pro, enterprise)',
+      });
+      expect(
+        (
+          await inputError(() => createAccount(sql, { name: '', tier: 'free', billingAnchorDay: 32 }))
+        ).problems.map((p) => p.path),
+      ).toEqual(['name', 'billingAnchorDay']);
+      expect((await inputError(() => createKey(sql, { accountId: 'acc_nope' }))).problems[0]).toEqual({
+        path: 'accountId',
+        message: 'unknown account "acc_nope"',
+      });
+      expect((await inputError(() => revokeKey(sql, 'key_nope'))).problems[0]).toEqual({
+        path: 'keyId',
+        message: 'unknown key "key_nope"',
+      });
       expect((await inputError(() => rotateKey(sql, 'key_nope', 1000))).problems[0]?.path).toBe('keyId');
-      expect((await inputError(() => setAccountStatus(sql, 'acc_nope', 'suspended'))).problems[0]?.path).toBe('accountId');
+      expect((await inputError(() => setAccountStatus(sql, 'acc_nope', 'suspended'))).problems[0]?.path).toBe(
+        'accountId',
+      );
     });
 
     test('revoked, expired, rotated and suspended keys read as such', async () => {
@@ -156,12 +211,20 @@ export function sqlStoreContract(label: string, open: () => Promise<{ sql: Sql; 
       expect(oldRecord.revoked).toBe(false);
       expect(oldRecord.expiresAt).toBeGreaterThanOrEqual(before + 60_000 - 2_000);
       expect(oldRecord.expiresAt).toBeLessThanOrEqual(Date.now() + 60_000 + 2_000);
-      expect(await keys.findByHash(hashApiKey(next.key))).toMatchObject({ accountId, revoked: false, expiresAt: null });
+      expect(await keys.findByHash(hashApiKey(next.key))).toMatchObject({
+        accountId,
+        revoked: false,
+        expiresAt: null,
+      });
       const [renamed] = await sql.query('select name from api_keys where id = $1', [next.id]);
       expect(renamed).toEqual({ name: 'rotating' });
       await rotateKey(sql, next.id, 0);
-      expect((await keys.findByHash(hashApiKey(next.key)))!.expiresAt).toBeLessThanOrEqual(Date.now() + 1_000);
-      expect((await inputError(() => rotateKey(sql, revoked.id, 1000))).problems[0]?.message).toMatch(/is revoked/);
+      expect((await keys.findByHash(hashApiKey(next.key)))!.expiresAt).toBeLessThanOrEqual(
+        Date.now() + 1_000,
+      );
+      expect((await inputError(() => rotateKey(sql, revoked.id, 1000))).problems[0]?.message).toMatch(
+        /is revoked/,
+      );
 
       await setAccountStatus(sql, accountId, 'suspended');
       expect(await keys.findByHash(hashApiKey(old.key))).toMatchObject({ accountStatus: 'suspended' });
@@ -176,14 +239,37 @@ export function sqlStoreContract(label: string, open: () => Promise<{ sql: Sql; 
       expect(await addCredits(sql, accountId, 100, 'invoice-7')).toEqual({ applied: true, balance: 110 });
       expect(await addCredits(sql, accountId, 100, 'invoice-7')).toEqual({ applied: false, balance: 110 });
       expect(await addCredits(sql, accountId, -30)).toEqual({ applied: true, balance: 80 });
-      expect((await inputError(() => addCredits(sql, accountId, 99, 'invoice-7'))).problems[0]?.path).toBe('idempotencyKey');
+      expect((await inputError(() => addCredits(sql, accountId, 99, 'invoice-7'))).problems[0]?.path).toBe(
+        'idempotencyKey',
+      );
       expect((await inputError(() => addCredits(sql, accountId, 0))).problems[0]?.path).toBe('amount');
       expect((await inputError(() => addCredits(sql, 'acc_nope', 5))).problems[0]?.path).toBe('accountId');
-      const ledger = await sql.query('select id, delta, reason, idempotency_key, created_at from credit_ledger where account_id = $1 order by id', [accountId]);
+      const ledger = await sql.query(
+        'select id, delta, reason, idempotency_key, created_at from credit_ledger where account_id = $1 order by id',
+        [accountId],
+      );
       expect(ledger).toEqual([
-        { id: expect.any(Number), delta: 10, reason: 'initial', idempotency_key: null, created_at: expect.any(Date) },
-        { id: expect.any(Number), delta: 100, reason: 'top_up', idempotency_key: 'invoice-7', created_at: expect.any(Date) },
-        { id: expect.any(Number), delta: -30, reason: 'adjustment', idempotency_key: null, created_at: expect.any(Date) },
+        {
+          id: expect.any(Number),
+          delta: 10,
+          reason: 'initial',
+          idempotency_key: null,
+          created_at: expect.any(Date),
+        },
+        {
+          id: expect.any(Number),
+          delta: 100,
+          reason: 'top_up',
+          idempotency_key: 'invoice-7',
+          created_at: expect.any(Date),
+        },
+        {
+          id: expect.any(Number),
+          delta: -30,
+          reason: 'adjustment',
+          idempotency_key: null,
+          created_at: expect.any(Date),
+        },
       ]);
       expect((await keys.findByHash(hashApiKey(key)))!.creditBalance).toBe(80);
     });

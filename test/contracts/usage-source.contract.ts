@@ -30,8 +30,14 @@ const PERIOD = billingPeriod(Date.now(), 1).startMs;
 function flaky(sql: Sql): Sql & { down: boolean } {
   const wrapper = Object.create(sql) as Sql & { down: boolean };
   wrapper.down = false;
-  wrapper.transaction = (fn) => (wrapper.down ? Promise.reject(new StoreUnavailable('postgres', 'connection refused (test)')) : sql.transaction(fn));
-  wrapper.query = (text, params) => (wrapper.down ? Promise.reject(new StoreUnavailable('postgres', 'connection refused (test)')) : sql.query(text, params));
+  wrapper.transaction = (fn) =>
+    wrapper.down
+      ? Promise.reject(new StoreUnavailable('postgres', 'connection refused (test)'))
+      : sql.transaction(fn);
+  wrapper.query = (text, params) =>
+    wrapper.down
+      ? Promise.reject(new StoreUnavailable('postgres', 'connection refused (test)'))
+      : sql.query(text, params);
   return wrapper;
 }
 
@@ -48,15 +54,28 @@ export function describeUsageSource(name: string, open: () => Promise<UsageFixtu
     async function account() {
       const { id } = await createAccount(f.sql, { name: 'usage', tier: 'free' });
       const call = (over: Partial<DecideInput> = {}): DecideInput => ({
-        accountId: id, limits: [], anchorDay: 1, units: 3, quota: null, credits: { cost: 2, seed: 1_000_000 }, endpoint: 'chat', ...over,
+        accountId: id,
+        limits: [],
+        anchorDay: 1,
+        units: 3,
+        quota: null,
+        credits: { cost: 2, seed: 1_000_000 },
+        endpoint: 'chat',
+        ...over,
       });
       const decideMany = async (n: number) => {
         for (let i = 0; i < n; i++) expect((await f.counters.decide(call())).allowed).toBe(true);
       };
-      const monthly = async () => f.sql.query<{ calls: number; units: number; credits: number }>(
-        'select calls::int, units::int, credits::int from usage_monthly where account_id = $1', [id]);
-      const debits = async () => f.sql.query<{ delta: number; idempotency_key: string }>(
-        "select delta::int, idempotency_key from credit_ledger where account_id = $1 and reason = 'usage' order by id", [id]);
+      const monthly = async () =>
+        f.sql.query<{ calls: number; units: number; credits: number }>(
+          'select calls::int, units::int, credits::int from usage_monthly where account_id = $1',
+          [id],
+        );
+      const debits = async () =>
+        f.sql.query<{ delta: number; idempotency_key: string }>(
+          "select delta::int, idempotency_key from credit_ledger where account_id = $1 and reason = 'usage' order by id",
+          [id],
+        );
       return { id, decideMany, monthly, debits };
     }
 
@@ -66,7 +85,11 @@ export function describeUsageSource(name: string, open: () => Promise<UsageFixtu
       await decideMany(3);
       expect(await f.source.accounts()).toContain(id);
       const a = await f.source.take(id, 'batch-a');
-      expect(a).toEqual({ batchId: 'batch-a', accountId: id, rows: [{ periodStartMs: PERIOD, endpoint: 'chat', calls: 3, units: 9, credits: 6 }] });
+      expect(a).toEqual({
+        batchId: 'batch-a',
+        accountId: id,
+        rows: [{ periodStartMs: PERIOD, endpoint: 'chat', calls: 3, units: 9, credits: 6 }],
+      });
       await decideMany(2); // counted in a fresh live hash, not in the pending batch
       expect(await f.source.take(id, 'batch-b')).toEqual(a);
       await f.source.ack(id, 'batch-x'); // not the pending one: a no-op
@@ -117,12 +140,16 @@ export function describeUsageSource(name: string, open: () => Promise<UsageFixtu
       sql.down = false;
       expect((await flusher.stop()).failed).toBe(false);
       expect(await monthly()).toEqual([{ calls: 6, units: 18, credits: 12 }]);
-      expect(await f.sql.query('select 1 from usage_batches where batch_id = $1', [pending.batchId])).toHaveLength(1);
+      expect(
+        await f.sql.query('select 1 from usage_batches where batch_id = $1', [pending.batchId]),
+      ).toHaveLength(1);
     });
 
     test('two flushers at once (two replicas): every call counted once', async () => {
       const { decideMany, monthly } = await account();
-      const flushers = [0, 1].map(() => startUsageFlusher({ sources: [f.source], sql: f.sql, logger, intervalMs: 3_600_000 }));
+      const flushers = [0, 1].map(() =>
+        startUsageFlusher({ sources: [f.source], sql: f.sql, logger, intervalMs: 3_600_000 }),
+      );
       for (let round = 0; round < 5; round++) {
         await Promise.all([decideMany(7), flushers[0]!.flushNow(), flushers[1]!.flushNow()]);
       }
@@ -132,7 +159,15 @@ export function describeUsageSource(name: string, open: () => Promise<UsageFixtu
 
     test('usage of accounts unknown to this database is left in the store', async () => {
       const stranger = `acc_${'z'.repeat(16)}`;
-      await f.counters.decide({ accountId: stranger, limits: [], anchorDay: 1, units: 1, quota: null, credits: null, endpoint: 'chat' });
+      await f.counters.decide({
+        accountId: stranger,
+        limits: [],
+        anchorDay: 1,
+        units: 1,
+        quota: null,
+        credits: null,
+        endpoint: 'chat',
+      });
       const flusher = startUsageFlusher({ sources: [f.source], sql: f.sql, logger, intervalMs: 3_600_000 });
       await flusher.stop();
       const batch = await f.source.take(stranger, 'stranger');

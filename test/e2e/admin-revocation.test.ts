@@ -1,7 +1,13 @@
 // Hot revocation across replicas: a key revoked through replica A's admin API is refused by replica B
 // within one second (LISTEN/NOTIFY), measured and printed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareDatabase, startTollgate, TEST_ADMIN_TOKEN, type PreparedDatabase, type TestTollgate } from '../support/tollgate.js';
+import {
+  prepareDatabase,
+  startTollgate,
+  TEST_ADMIN_TOKEN,
+  type PreparedDatabase,
+  type TestTollgate,
+} from '../support/tollgate.js';
 
 describe('revocation through the admin API reaches every replica', () => {
   let db: PreparedDatabase;
@@ -19,7 +25,11 @@ describe('revocation through the admin API reaches every replica', () => {
   });
 
   const check = async (port: number) =>
-    (await fetch(`http://127.0.0.1:${port}/check`, { headers: { 'x-api-key': db.keys.acme!, 'x-original-uri': '/v1/items', 'x-original-method': 'GET' } })).status;
+    (
+      await fetch(`http://127.0.0.1:${port}/check`, {
+        headers: { 'x-api-key': db.keys.acme!, 'x-original-uri': '/v1/items', 'x-original-method': 'GET' },
+      })
+    ).status;
 
   it('replica B refuses the key within one second of the revoke on replica A', async () => {
     expect(await check(b.httpPort)).toBe(204); // B has the key cached as valid
@@ -39,7 +49,9 @@ describe('revocation through the admin API reaches every replica', () => {
   });
 
   it('the admin API refuses a wrong token', async () => {
-    const response = await fetch(`http://127.0.0.1:${a.adminPort}/admin/accounts/${db.accounts.acme}`, { headers: { authorization: 'Bearer nope' } });
+    const response = await fetch(`http://127.0.0.1:${a.adminPort}/admin/accounts/${db.accounts.acme}`, {
+      headers: { authorization: 'Bearer nope' },
+    });
     expect(response.status).toBe(401);
     expect(response.headers.get('content-type')).toContain('application/problem+json');
   });

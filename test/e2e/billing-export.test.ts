@@ -17,13 +17,24 @@ const BATCHES_PER_ACCOUNT = 60;
 const PERIOD = Date.UTC(2026, 0, 1);
 const children: ChildProcess[] = [];
 
-function exporter(env: Record<string, string>): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
-  const child = spawn(process.execPath, [`${ROOT}bin/tollgate.js`, 'export'], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env }, cwd: ROOT });
+function exporter(env: Record<string, string>): {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output: () => string;
+} {
+  const child = spawn(process.execPath, [`${ROOT}bin/tollgate.js`, 'export'], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    cwd: ROOT,
+  });
   let output = '';
   child.stdout!.on('data', (c) => (output += c));
   child.stderr!.on('data', (c) => (output += c));
   children.push(child);
-  return { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))), output: () => output };
+  return {
+    child,
+    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+    output: () => output,
+  };
 }
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -42,7 +53,11 @@ async function seedUsage(sql: PostgresSql, accounts: string[]): Promise<{ rows: 
     for (let i = 0; i < BATCHES_PER_ACCOUNT; i++) {
       const u = 1 + (i % 7);
       units += u;
-      batches.push({ batchId: `b-${accountId}-${i}`, accountId, rows: [{ periodStartMs: PERIOD, endpoint: 'chat', calls: u, units: u, credits: 0 }] });
+      batches.push({
+        batchId: `b-${accountId}-${i}`,
+        accountId,
+        rows: [{ periodStartMs: PERIOD, endpoint: 'chat', calls: u, units: u, credits: 0 }],
+      });
     }
   }
   await writeUsageBatches(sql, batches);
@@ -51,19 +66,33 @@ async function seedUsage(sql: PostgresSql, accounts: string[]): Promise<{ rows: 
 }
 
 async function scenario(sink: 'webhook' | 'stripe'): Promise<void> {
-  const db: PreparedDatabase = await prepareDatabase({ accounts: [{ label: 'a', tier: 'pro' }, { label: 'b', tier: 'pro' }, { label: 'c', tier: 'enterprise' }] });
+  const db: PreparedDatabase = await prepareDatabase({
+    accounts: [
+      { label: 'a', tier: 'pro' },
+      { label: 'b', tier: 'pro' },
+      { label: 'c', tier: 'enterprise' },
+    ],
+  });
   const sql = new PostgresSql(db.url);
   const fake: FakeBilling = await startFakeBilling({ webhookSecret: SECRET, stripeKey: STRIPE_KEY });
   try {
     const ids = Object.values(db.accounts);
-    for (const id of ids) await sql.query('update accounts set billing_customer_id = $2 where id = $1', [id, `cus_${id}`]);
+    for (const id of ids)
+      await sql.query('update accounts set billing_customer_id = $2 where id = $1', [id, `cus_${id}`]);
     const seeded = await seedUsage(sql, ids);
-    const [count] = await sql.query<{ n: number }>(`select count(*)::int as n from outbox where kind = 'usage'`);
+    const [count] = await sql.query<{ n: number }>(
+      `select count(*)::int as n from outbox where kind = 'usage'`,
+    );
     expect(count!.n).toBe(seeded.rows);
 
     const env: Record<string, string> = {
-      DATABASE_URL: db.url, EXPORT_POLL_MS: '20', EXPORT_BATCH: '20', EXPORT_TIMEOUT_MS: '700',
-      EXPORT_BACKOFF_BASE_MS: '20', EXPORT_BACKOFF_MAX_MS: '150', EXPORT_MAX_ATTEMPTS: '1000',
+      DATABASE_URL: db.url,
+      EXPORT_POLL_MS: '20',
+      EXPORT_BATCH: '20',
+      EXPORT_TIMEOUT_MS: '700',
+      EXPORT_BACKOFF_BASE_MS: '20',
+      EXPORT_BACKOFF_MAX_MS: '150',
+      EXPORT_MAX_ATTEMPTS: '1000',
       ...(sink === 'stripe'
         ? { STRIPE_API_KEY: STRIPE_KEY, STRIPE_API_BASE: fake.url }
         : { EXPORT_WEBHOOK_URL: `${fake.url}/webhook`, EXPORT_WEBHOOK_SECRET: SECRET }),
@@ -81,19 +110,30 @@ async function scenario(sink: 'webhook' | 'stripe'): Promise<void> {
     fake.mode = 'ok';
     // 3. Two exporters at once finish it.
     const [second, third] = [exporter(env), exporter(env)];
-    await until('every row delivered', async () => (await sql.query<{ n: number }>('select count(*)::int as n from outbox where delivered_at is null'))[0]!.n === 0, 45_000);
+    await until(
+      'every row delivered',
+      async () =>
+        (
+          await sql.query<{ n: number }>('select count(*)::int as n from outbox where delivered_at is null')
+        )[0]!.n === 0,
+      45_000,
+    );
     second.child.kill('SIGTERM');
     third.child.kill('SIGTERM');
     expect([await second.exited, await third.exited]).toEqual([0, 0]);
 
-    const outboxIds = (await sql.query<{ id: number }>('select id from outbox order by id')).map((r) => `tollgate-outbox-${r.id}`);
+    const outboxIds = (await sql.query<{ id: number }>('select id from outbox order by id')).map(
+      (r) => `tollgate-outbox-${r.id}`,
+    );
     expect([...fake.events.keys()].sort()).toEqual(outboxIds.sort());
     expect(fake.events.size).toBe(seeded.rows);
     expect([...fake.events.values()].reduce((sum, e) => sum + (e.value ?? 0), 0)).toBe(seeded.units);
     expect([...fake.events.values()].every((e) => e.customer?.startsWith('cus_acc_'))).toBe(true);
     expect(fake.badSignatures).toBe(0);
     expect(fake.deliveries).toBeGreaterThan(fake.events.size); // the killed batch and the timeouts were sent again
-    console.log(`[${sink}] rows ${seeded.rows}, distinct identifiers ${fake.events.size}, raw deliveries ${fake.deliveries} (${fake.deliveries - fake.events.size} redeliveries deduped), requests ${fake.requests}`);
+    console.log(
+      `[${sink}] rows ${seeded.rows}, distinct identifiers ${fake.events.size}, raw deliveries ${fake.deliveries} (${fake.deliveries - fake.events.size} redeliveries deduped), requests ${fake.requests}`,
+    );
   } finally {
     await fake.stop();
     await sql.close();
@@ -108,5 +148,9 @@ afterAll(() => {
 
 describe('usage export survives a failing billing API and a SIGKILLed exporter', () => {
   test('signed webhooks: every usage row delivered, once per identifier', () => scenario('webhook'), 90_000);
-  test('Stripe meter events through the stripe package: every usage row delivered, once per identifier', () => scenario('stripe'), 90_000);
+  test(
+    'Stripe meter events through the stripe package: every usage row delivered, once per identifier',
+    () => scenario('stripe'),
+    90_000,
+  );
 });

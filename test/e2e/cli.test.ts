@@ -18,7 +18,8 @@ describe('tollgate CLI', () => {
   };
   const cli = async (...args: string[]) => {
     const result = await runCli(args, env);
-    if (result.code !== 0) throw new Error(`tollgate ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+    if (result.code !== 0)
+      throw new Error(`tollgate ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
     return JSON.parse(result.stdout);
   };
 
@@ -39,7 +40,10 @@ describe('tollgate CLI', () => {
   });
 
   it('apply reports every error with its path and changes nothing', async () => {
-    const broken = DEMO_POLICY_YAML.replace('window: 60s', 'window: sixty').replace('algorithm: fixed_window', 'algorithm: leaky');
+    const broken = DEMO_POLICY_YAML.replace('window: 60s', 'window: sixty').replace(
+      'algorithm: fixed_window',
+      'algorithm: leaky',
+    );
     const result = await runCli(['apply', file('broken.yaml', broken)], env);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('tiers.free.limits[0].window');
@@ -53,7 +57,16 @@ describe('tollgate CLI', () => {
     expect(account.id).toMatch(/^acc_/);
     const key = await cli('keys', 'create', '--account', account.id, '--json');
     expect(key.key).toMatch(/^tg_live_/);
-    const allowed = await cli('check', '--key', key.key, '--method', 'POST', '--path', '/v1/chat/completions', '--json');
+    const allowed = await cli(
+      'check',
+      '--key',
+      key.key,
+      '--method',
+      'POST',
+      '--path',
+      '/v1/chat/completions',
+      '--json',
+    );
     expect(allowed.status).toBe(200);
     expect(allowed.upstream).toContainEqual(['x-tollgate-account', account.id]);
     const gated = await cli('check', '--key', key.key, '--path', '/v1/export/x', '--json');
@@ -70,7 +83,10 @@ describe('tollgate CLI', () => {
     expect(unknownTier.stderr).toMatch(/tier/);
     const missing = await runCli(['keys', 'create'], env);
     expect(missing.stderr).toContain('--account: is required');
-    const badDay = await runCli(['accounts', 'create', '--name', 'x', '--tier', 'free', '--anchor-day', '40'], env);
+    const badDay = await runCli(
+      ['accounts', 'create', '--name', 'x', '--tier', 'free', '--anchor-day', '40'],
+      env,
+    );
     expect(badDay.stderr).toContain('--anchor-day: expected an integer from 1 to 31');
   });
 });

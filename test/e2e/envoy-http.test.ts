@@ -16,13 +16,20 @@ describe('Envoy HTTP mode → /ext_authz/* → real Tollgate (demo policy)', () 
   let base = '';
 
   beforeAll(async () => {
-    tollgate = await startTollgate({ accounts: [{ label: 'limited', tier: 'free' }, { label: 'free', tier: 'free' }, { label: 'pro', tier: 'pro' }] });
+    tollgate = await startTollgate({
+      accounts: [
+        { label: 'limited', tier: 'free' },
+        { label: 'free', tier: 'free' },
+        { label: 'pro', tier: 'pro' },
+      ],
+    });
     base = `http://127.0.0.1:${tollgate.httpPort}${ENVOY_HTTP_PREFIX}`;
   });
   afterAll(() => tollgate?.stop());
 
   /** What Envoy sends: the client's method, path_prefix + original :path, no body. */
-  const authz = (method: string, path: string, headers: Record<string, string>) => fetch(`${base}${path}`, { method, headers });
+  const authz = (method: string, path: string, headers: Record<string, string>) =>
+    fetch(`${base}${path}`, { method, headers });
 
   it('allows with exactly 200 and identity headers, then relays 429 with Retry-After and a problem body', async () => {
     const key = tollgate.keys.limited!;
@@ -41,7 +48,11 @@ describe('Envoy HTTP mode → /ext_authz/* → real Tollgate (demo policy)', () 
     expect(denied.headers.get('ratelimit')).toMatch(/"per-minute";r=0;t=\d+/);
     expect(denied.headers.get('content-type')).toBe('application/problem+json');
     expect(denied.headers.get('x-tollgate-account')).toBeNull();
-    expect(await denied.json()).toMatchObject({ status: 429, code: 'rate_limit_exceeded', 'violated-policies': ['per-minute'] });
+    expect(await denied.json()).toMatchObject({
+      status: 429,
+      code: 'rate_limit_exceeded',
+      'violated-policies': ['per-minute'],
+    });
   });
 
   it('relays 401 with WWW-Authenticate for an unknown key and 403 for export on free', async () => {
@@ -79,7 +90,8 @@ describe('shipped Envoy configs agree with the code', () => {
     return { hcm, authz: filter.typed_config as Record<string, any> };
   };
   const clusterPort = (config: EnvoyConfig, name: string) =>
-    config.static_resources.clusters.find((c) => c.name === name)!.load_assignment.endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address.port_value;
+    config.static_resources.clusters.find((c) => c.name === name)!.load_assignment.endpoints[0]!
+      .lb_endpoints[0]!.endpoint.address.socket_address.port_value;
 
   it('gRPC mode: V3, fail closed with 503, HTTP/2 to GRPC_PORT, chat context_extensions', () => {
     const config = load('envoy.yaml');
@@ -89,10 +101,16 @@ describe('shipped Envoy configs agree with the code', () => {
     expect(authz['status_on_error']).toEqual({ code: 'ServiceUnavailable' });
     const cluster = authz['grpc_service'].envoy_grpc.cluster_name as string;
     expect(clusterPort(config, cluster)).toBe(defaults.grpcPort);
-    const options = config.static_resources.clusters.find((c) => c.name === cluster)!.typed_extension_protocol_options;
-    expect(options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config).toHaveProperty('http2_protocol_options');
+    const options = config.static_resources.clusters.find(
+      (c) => c.name === cluster,
+    )!.typed_extension_protocol_options;
+    expect(
+      options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config,
+    ).toHaveProperty('http2_protocol_options');
     const chat = hcm.route_config.virtual_hosts[0]!.routes.find((r) => r.match.prefix === '/v1/chat/')!;
-    expect(chat.typed_per_filter_config!['envoy.filters.http.ext_authz'].check_settings.context_extensions).toEqual({ 'tollgate.endpoint': 'chat', 'tollgate.cost': '5' });
+    expect(
+      chat.typed_per_filter_config!['envoy.filters.http.ext_authz'].check_settings.context_extensions,
+    ).toEqual({ 'tollgate.endpoint': 'chat', 'tollgate.cost': '5' });
   });
 
   it('HTTP mode: path_prefix and port match the listener, key and identity headers are allow-listed', () => {
@@ -103,10 +121,22 @@ describe('shipped Envoy configs agree with the code', () => {
     expect(clusterPort(config, service.server_uri.cluster)).toBe(defaults.httpPort);
     expect(service.server_uri.uri).toBe(`http://127.0.0.1:${defaults.httpPort}`);
     const patterns = (list: { patterns: Array<Record<string, string>> }) => list.patterns;
-    expect(patterns(authz['allowed_headers'])).toEqual(expect.arrayContaining([{ exact: 'x-api-key' }, { exact: 'authorization' }, { prefix: 'x-tollgate-' }]));
-    expect(patterns(service.authorization_response.allowed_upstream_headers)).toEqual([{ prefix: 'x-tollgate-' }]);
-    expect(patterns(service.authorization_response.allowed_client_headers)).toEqual(expect.arrayContaining([{ exact: 'retry-after' }, { exact: 'ratelimit' }, { exact: 'ratelimit-policy' }]));
-    expect(patterns(service.authorization_response.allowed_client_headers_on_success)).toEqual(expect.arrayContaining([{ exact: 'ratelimit' }, { prefix: 'x-ratelimit-' }]));
+    expect(patterns(authz['allowed_headers'])).toEqual(
+      expect.arrayContaining([{ exact: 'x-api-key' }, { exact: 'authorization' }, { prefix: 'x-tollgate-' }]),
+    );
+    expect(patterns(service.authorization_response.allowed_upstream_headers)).toEqual([
+      { prefix: 'x-tollgate-' },
+    ]);
+    expect(patterns(service.authorization_response.allowed_client_headers)).toEqual(
+      expect.arrayContaining([
+        { exact: 'retry-after' },
+        { exact: 'ratelimit' },
+        { exact: 'ratelimit-policy' },
+      ]),
+    );
+    expect(patterns(service.authorization_response.allowed_client_headers_on_success)).toEqual(
+      expect.arrayContaining([{ exact: 'ratelimit' }, { prefix: 'x-ratelimit-' }]),
+    );
     expect(authz['failure_mode_allow']).toBe(false);
   });
 });
@@ -116,12 +146,20 @@ interface EnvoyConfig {
     listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: Hcm }> }> }>;
     clusters: Array<{
       name: string;
-      load_assignment: { endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }> }> };
+      load_assignment: {
+        endpoints: Array<{
+          lb_endpoints: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }>;
+        }>;
+      };
       typed_extension_protocol_options: Record<string, any>;
     }>;
   };
 }
 interface Hcm {
   http_filters: Array<{ name: string; typed_config: unknown }>;
-  route_config: { virtual_hosts: Array<{ routes: Array<{ match: { prefix?: string }; typed_per_filter_config?: Record<string, any> }> }> };
+  route_config: {
+    virtual_hosts: Array<{
+      routes: Array<{ match: { prefix?: string }; typed_per_filter_config?: Record<string, any> }>;
+    }>;
+  };
 }

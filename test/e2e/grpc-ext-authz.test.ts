@@ -3,7 +3,11 @@
 import { credentials, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HeaderValueOption } from '../../src/generated/envoy/config/core/v3/base.js';
-import { AuthorizationClient, CheckRequest, type CheckResponse } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
+import {
+  AuthorizationClient,
+  CheckRequest,
+  type CheckResponse,
+} from '../../src/generated/envoy/service/auth/v3/external_auth.js';
 import { startTollgate, type TestTollgate } from '../support/tollgate.js';
 
 /** A tier whose monthly quota is 3 units, to reach the 402 hard gate in a few calls. */
@@ -20,7 +24,8 @@ endpoints:
     cost: 1
 `;
 
-const asMap = (options: HeaderValueOption[] = []) => Object.fromEntries(options.map((o) => [o.header?.key, o.header?.value]));
+const asMap = (options: HeaderValueOption[] = []) =>
+  Object.fromEntries(options.map((o) => [o.header?.key, o.header?.value]));
 
 function connect(tollgate: TestTollgate): AuthorizationClient {
   return new AuthorizationClient(`127.0.0.1:${tollgate.grpcPort}`, credentials.createInsecure());
@@ -29,15 +34,32 @@ function connect(tollgate: TestTollgate): AuthorizationClient {
 /** What Envoy sends for one client request (headers include pseudo-headers; path includes the query). */
 function envoyCheck(
   client: AuthorizationClient,
-  opts: { key?: string; method?: string; path: string; extensions?: Record<string, string>; headers?: Record<string, string> },
+  opts: {
+    key?: string;
+    method?: string;
+    path: string;
+    extensions?: Record<string, string>;
+    headers?: Record<string, string>;
+  },
 ): Promise<CheckResponse> {
   const method = opts.method ?? 'GET';
-  const headers: Record<string, string> = { ':method': method, ':path': opts.path, ':authority': 'api.example.com', ':scheme': 'http', ...opts.headers };
+  const headers: Record<string, string> = {
+    ':method': method,
+    ':path': opts.path,
+    ':authority': 'api.example.com',
+    ':scheme': 'http',
+    ...opts.headers,
+  };
   if (opts.key !== undefined) headers['x-api-key'] = opts.key;
   const request = CheckRequest.fromPartial({
-    attributes: { request: { http: { id: '1', method, path: opts.path, headers, protocol: 'HTTP/1.1' } }, contextExtensions: opts.extensions ?? {} },
+    attributes: {
+      request: { http: { id: '1', method, path: opts.path, headers, protocol: 'HTTP/1.1' } },
+      contextExtensions: opts.extensions ?? {},
+    },
   });
-  return new Promise((resolve, reject) => client.check(request, (err, response) => (err ? reject(err) : resolve(response))));
+  return new Promise((resolve, reject) =>
+    client.check(request, (err, response) => (err ? reject(err) : resolve(response))),
+  );
 }
 
 describe('ext_authz gRPC end to end (demo policy)', () => {
@@ -64,7 +86,11 @@ describe('ext_authz gRPC end to end (demo policy)', () => {
   });
 
   it('allows a known key: identity upstream, key and spoofed headers removed, RateLimit headers to the client', async () => {
-    const response = await envoyCheck(client, { key: tollgate.keys['free']!, path: '/v1/items?page=2', headers: { 'x-tollgate-tier': 'enterprise', 'x-tollgate-debug': '1' } });
+    const response = await envoyCheck(client, {
+      key: tollgate.keys['free']!,
+      path: '/v1/items?page=2',
+      headers: { 'x-tollgate-tier': 'enterprise', 'x-tollgate-debug': '1' },
+    });
     expect(response.status?.code).toBe(0);
     expect(response.deniedResponse).toBeUndefined();
     const ok = response.okResponse!;
@@ -90,30 +116,50 @@ describe('ext_authz gRPC end to end (demo policy)', () => {
 
   it('answers 429 after the free tier sliding window of 10/min, with Retry-After and x-envoy-ratelimited', async () => {
     const key = tollgate.keys['free-burst']!;
-    for (let i = 0; i < 10; i++) expect((await envoyCheck(client, { key, path: '/v1/items' })).status?.code, `call ${i + 1}`).toBe(0);
+    for (let i = 0; i < 10; i++)
+      expect((await envoyCheck(client, { key, path: '/v1/items' })).status?.code, `call ${i + 1}`).toBe(0);
     const response = await envoyCheck(client, { key, path: '/v1/items' });
-    expect(response.status).toMatchObject({ code: GrpcStatus.RESOURCE_EXHAUSTED, message: 'rate_limit_exceeded' });
+    expect(response.status).toMatchObject({
+      code: GrpcStatus.RESOURCE_EXHAUSTED,
+      message: 'rate_limit_exceeded',
+    });
     const denied = response.deniedResponse!;
     expect(denied.status?.code).toBe(429);
     const headers = asMap(denied.headers);
     expect(Number(headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(headers).toMatchObject({ 'x-envoy-ratelimited': 'true', 'content-type': 'application/problem+json' });
+    expect(headers).toMatchObject({
+      'x-envoy-ratelimited': 'true',
+      'content-type': 'application/problem+json',
+    });
     expect(headers['ratelimit']).toContain('"per-minute";r=0;');
     expect(denied.headers.every((o) => o.append === false)).toBe(true);
-    expect(JSON.parse(denied.body)).toMatchObject({ status: 429, code: 'rate_limit_exceeded', 'violated-policies': ['per-minute'] });
+    expect(JSON.parse(denied.body)).toMatchObject({
+      status: 429,
+      code: 'rate_limit_exceeded',
+      'violated-policies': ['per-minute'],
+    });
   });
 
   it('answers 403 for /v1/export/x on the free tier (feature gate)', async () => {
     const response = await envoyCheck(client, { key: tollgate.keys['free']!, path: '/v1/export/x' });
-    expect(response.status).toMatchObject({ code: GrpcStatus.PERMISSION_DENIED, message: 'endpoint_not_in_plan' });
+    expect(response.status).toMatchObject({
+      code: GrpcStatus.PERMISSION_DENIED,
+      message: 'endpoint_not_in_plan',
+    });
     expect(response.deniedResponse?.status?.code).toBe(403);
-    expect(JSON.parse(response.deniedResponse!.body)).toMatchObject({ status: 403, code: 'endpoint_not_in_plan' });
+    expect(JSON.parse(response.deniedResponse!.body)).toMatchObject({
+      status: 403,
+      code: 'endpoint_not_in_plan',
+    });
   });
 
   it('answers 403 for a suspended account', async () => {
     const response = await envoyCheck(client, { key: tollgate.keys['suspended']!, path: '/v1/items' });
     expect(response.status?.code).toBe(GrpcStatus.PERMISSION_DENIED);
-    expect(JSON.parse(response.deniedResponse!.body)).toMatchObject({ status: 403, code: 'account_suspended' });
+    expect(JSON.parse(response.deniedResponse!.body)).toMatchObject({
+      status: 403,
+      code: 'account_suspended',
+    });
   });
 
   it.each([
@@ -142,7 +188,11 @@ describe('ext_authz gRPC end to end (demo policy)', () => {
   });
 
   it('a malformed tollgate.cost is an operator error: the RPC fails with INVALID_ARGUMENT naming the field', async () => {
-    const err = await envoyCheck(client, { key: tollgate.keys['pro']!, path: '/v1/items', extensions: { 'tollgate.cost': '2.5' } }).then(
+    const err = await envoyCheck(client, {
+      key: tollgate.keys['pro']!,
+      path: '/v1/items',
+      extensions: { 'tollgate.cost': '2.5' },
+    }).then(
       () => expect.fail('expected INVALID_ARGUMENT'),
       (e: ServiceError) => e,
     );
@@ -156,7 +206,10 @@ describe('ext_authz gRPC end to end (tiny monthly quota)', () => {
   let client: AuthorizationClient;
 
   beforeAll(async () => {
-    tollgate = await startTollgate({ policyYaml: TINY_QUOTA_POLICY, accounts: [{ label: 'tiny', tier: 'tiny' }] });
+    tollgate = await startTollgate({
+      policyYaml: TINY_QUOTA_POLICY,
+      accounts: [{ label: 'tiny', tier: 'tiny' }],
+    });
     client = connect(tollgate);
   });
 
@@ -167,7 +220,8 @@ describe('ext_authz gRPC end to end (tiny monthly quota)', () => {
 
   it('answers 402 quota_exceeded past the quota, with Retry-After to the period end and the upgrade link', async () => {
     const key = tollgate.keys['tiny']!;
-    for (let i = 0; i < 3; i++) expect((await envoyCheck(client, { key, path: '/v1/search/q' })).status?.code, `call ${i + 1}`).toBe(0);
+    for (let i = 0; i < 3; i++)
+      expect((await envoyCheck(client, { key, path: '/v1/search/q' })).status?.code, `call ${i + 1}`).toBe(0);
     const response = await envoyCheck(client, { key, path: '/v1/search/q' });
     expect(response.status).toMatchObject({ code: GrpcStatus.RESOURCE_EXHAUSTED, message: 'quota_exceeded' });
     const denied = response.deniedResponse!;

@@ -3,7 +3,13 @@
 // Postgres database (savePolicy → PolicyHolder/loadPolicy, hot-reloaded like the rest of the policy).
 
 import { randomBytes } from 'node:crypto';
-import { credentials, Server, ServerCredentials, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import {
+  credentials,
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
@@ -50,17 +56,28 @@ ratelimit_domains:
 const asMap = (headers: HeaderValue[]) => Object.fromEntries(headers.map((h) => [h.key, h.value]));
 const entry = (key: string, value: string) => ({ key, value });
 
-async function startServer(service: ReturnType<typeof createRateLimitService>): Promise<{ server: Server; client: RateLimitServiceClient }> {
+async function startServer(
+  service: ReturnType<typeof createRateLimitService>,
+): Promise<{ server: Server; client: RateLimitServiceClient }> {
   const server = new Server();
   server.addService(RateLimitServiceService, service);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   return { server, client: new RateLimitServiceClient(`127.0.0.1:${port}`, credentials.createInsecure()) };
 }
 
-function call(client: RateLimitServiceClient, request: DeepPartial<RateLimitRequest>): Promise<RateLimitResponse> {
-  return new Promise((resolve, reject) => client.shouldRateLimit(RateLimitRequest.fromPartial(request), (err, res) => (err ? reject(err) : resolve(res))));
+function call(
+  client: RateLimitServiceClient,
+  request: DeepPartial<RateLimitRequest>,
+): Promise<RateLimitResponse> {
+  return new Promise((resolve, reject) =>
+    client.shouldRateLimit(RateLimitRequest.fromPartial(request), (err, res) =>
+      err ? reject(err) : resolve(res),
+    ),
+  );
 }
 
 describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
@@ -81,7 +98,9 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
     await redis.connect().catch((err) => {
       throw new Error(`this test needs Redis at ${REDIS_URL}: ${String(err)}`);
     });
-    ({ server, client } = await startServer(createRateLimitService({ counters: new RedisCounterStore({ redis }), policy: () => holder.current })));
+    ({ server, client } = await startServer(
+      createRateLimitService({ counters: new RedisCounterStore({ redis }), policy: () => holder.current }),
+    ));
   });
 
   afterAll(async () => {
@@ -96,10 +115,20 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
     const res = await call(client, {
       domain: DOMAIN,
       hitsAddend: 2,
-      descriptors: [{ entries: [entry('remote_address', '10.0.0.1')] }, { entries: [entry('path', '/api/users')] }, { entries: [entry('tenant', 'internal')] }, { entries: [entry('other', 'x')] }],
+      descriptors: [
+        { entries: [entry('remote_address', '10.0.0.1')] },
+        { entries: [entry('path', '/api/users')] },
+        { entries: [entry('tenant', 'internal')] },
+        { entries: [entry('other', 'x')] },
+      ],
     });
     expect(res.overallCode).toBe(Code.OK);
-    expect(res.statuses.map((s) => [s.code, s.limitRemaining])).toEqual([[Code.OK, 1], [Code.OK, 3], [Code.OK, 4_294_967_295], [Code.OK, 0]]);
+    expect(res.statuses.map((s) => [s.code, s.limitRemaining])).toEqual([
+      [Code.OK, 1],
+      [Code.OK, 3],
+      [Code.OK, 4_294_967_295],
+      [Code.OK, 0],
+    ]);
     expect(res.statuses[0]!.currentLimit).toEqual({ name: 'per-ip', requestsPerUnit: 3, unit: Unit.MINUTE });
     expect(res.statuses[1]!.currentLimit).toEqual({ name: 'api', requestsPerUnit: 5, unit: Unit.HOUR });
     expect(res.statuses[2]!.currentLimit).toBeUndefined();
@@ -119,7 +148,10 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
     // Per-descriptor hits_addend 0 only checks: at the limit, still OK.
     const check = await call(client, { domain: DOMAIN, descriptors: [{ ...ip, hitsAddend: 0 }] });
     expect([check.overallCode, check.statuses[0]!.limitRemaining]).toEqual([Code.OK, 0]);
-    const res = await call(client, { domain: DOMAIN, descriptors: [ip, { entries: [entry('path', '/api/other')] }] });
+    const res = await call(client, {
+      domain: DOMAIN,
+      descriptors: [ip, { entries: [entry('path', '/api/other')] }],
+    });
     expect(res.overallCode).toBe(Code.OVER_LIMIT);
     expect(res.statuses.map((s) => s.code)).toEqual([Code.OVER_LIMIT, Code.OK]);
     const headers = asMap(res.responseHeadersToAdd);
@@ -130,7 +162,10 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
   });
 
   test('a descriptor limit override is used instead of the rules; windows that are no unit report UNKNOWN', async () => {
-    const limited = { entries: [entry('remote_address', '10.0.0.3')], limit: { requestsPerUnit: 1, unit: RateLimitUnit.SECOND } };
+    const limited = {
+      entries: [entry('remote_address', '10.0.0.3')],
+      limit: { requestsPerUnit: 1, unit: RateLimitUnit.SECOND },
+    };
     const first = await call(client, { domain: DOMAIN, descriptors: [limited] });
     expect(first.statuses[0]!.currentLimit).toEqual({ name: '', requestsPerUnit: 1, unit: Unit.SECOND });
     const user = await call(client, { domain: DOMAIN, descriptors: [{ entries: [entry('user', 'u1')] }] });
@@ -141,24 +176,52 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
   test('rules are hot-reloaded with the rest of the policy', async () => {
     await savePolicy(db.sql, parsePolicy(policyYaml(100)));
     await holder.reload();
-    const res = await call(client, { domain: DOMAIN, descriptors: [{ entries: [entry('remote_address', '10.0.0.9')] }] });
+    const res = await call(client, {
+      domain: DOMAIN,
+      descriptors: [{ entries: [entry('remote_address', '10.0.0.9')] }],
+    });
     expect(res.statuses[0]!.currentLimit!.requestsPerUnit).toBe(100);
   });
 
   test('bad requests are INVALID_ARGUMENT; a store failure is UNAVAILABLE so failure_mode_deny decides', async () => {
-    const empty = await call(client, { domain: '', descriptors: [{ entries: [entry('a', 'b')] }] }).catch((err: ServiceError) => err);
+    const empty = await call(client, { domain: '', descriptors: [{ entries: [entry('a', 'b')] }] }).catch(
+      (err: ServiceError) => err,
+    );
     expect((empty as ServiceError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
-    const absurd = { domain: DOMAIN, hitsAddend: 4_294_967_295, descriptors: [{ entries: [entry('remote_address', '10.0.0.9')] }] };
+    const absurd = {
+      domain: DOMAIN,
+      hitsAddend: 4_294_967_295,
+      descriptors: [{ entries: [entry('remote_address', '10.0.0.9')] }],
+    };
     const huge = await call(client, absurd).catch((err: ServiceError) => err);
-    expect([(huge as ServiceError).code, (huge as ServiceError).details]).toEqual([GrpcStatus.INVALID_ARGUMENT, 'hits_addend: at most 1000000000']);
-    const perDescriptor = { domain: DOMAIN, descriptors: [{ entries: [entry('remote_address', '10.0.0.9')], hitsAddend: 4_294_967_295 }] };
+    expect([(huge as ServiceError).code, (huge as ServiceError).details]).toEqual([
+      GrpcStatus.INVALID_ARGUMENT,
+      'hits_addend: at most 1000000000',
+    ]);
+    const perDescriptor = {
+      domain: DOMAIN,
+      descriptors: [{ entries: [entry('remote_address', '10.0.0.9')], hitsAddend: 4_294_967_295 }],
+    };
     const hugeToo = await call(client, perDescriptor).catch((err: ServiceError) => err);
     expect((hugeToo as ServiceError).details).toBe('descriptors[0].hits_addend: at most 1000000000');
     // Nothing listens on port 1: the real Redis client fails, the store throws StoreUnavailable.
-    const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    const broken = await startServer(createRateLimitService({ counters: new RedisCounterStore({ redis: dead }), policy: () => holder.current }));
+    const dead = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+    });
+    const broken = await startServer(
+      createRateLimitService({
+        counters: new RedisCounterStore({ redis: dead }),
+        policy: () => holder.current,
+      }),
+    );
     try {
-      const err = await call(broken.client, { domain: DOMAIN, descriptors: [{ entries: [entry('remote_address', '10.0.0.4')] }] }).catch((e: ServiceError) => e);
+      const err = await call(broken.client, {
+        domain: DOMAIN,
+        descriptors: [{ entries: [entry('remote_address', '10.0.0.4')] }],
+      }).catch((e: ServiceError) => e);
       expect((err as ServiceError).code).toBe(GrpcStatus.UNAVAILABLE);
       expect((err as ServiceError).details).toBe('redis unavailable');
     } finally {

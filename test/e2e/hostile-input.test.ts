@@ -7,7 +7,11 @@ import { request as httpRequest } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthorizationClient, CheckRequest, CheckResponse } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
+import {
+  AuthorizationClient,
+  CheckRequest,
+  CheckResponse,
+} from '../../src/generated/envoy/service/auth/v3/external_auth.js';
 import { startServer, type Server } from '../support/processes.js';
 import { prepareDatabase, type PreparedDatabase } from '../support/tollgate.js';
 
@@ -31,7 +35,33 @@ function prng(seed: number) {
 }
 type Rng = ReturnType<typeof prng>;
 
-const PATH_BITS = ['v1', 'export', 'chat', 'items', '..', '.', '', '%2e%2e', '%2F', '%252F', '%00', '%c0%ae', '%ff', ';x=1', '\\', 'EXPORT', 'export.', '%', '%zz', '?', '#', '*', '~', '\u00e9', '\ud800'];
+const PATH_BITS = [
+  'v1',
+  'export',
+  'chat',
+  'items',
+  '..',
+  '.',
+  '',
+  '%2e%2e',
+  '%2F',
+  '%252F',
+  '%00',
+  '%c0%ae',
+  '%ff',
+  ';x=1',
+  '\\',
+  'EXPORT',
+  'export.',
+  '%',
+  '%zz',
+  '?',
+  '#',
+  '*',
+  '~',
+  '\u00e9',
+  '\ud800',
+];
 
 /**
  * A random string of one of several flavours: printable ASCII, path pieces, obs-text bytes 0x80-0xff
@@ -53,7 +83,9 @@ function junk(rng: Rng, max = 40): string {
 }
 
 function randomPath(rng: Rng): string {
-  const segments = Array.from({ length: rng.int(6) }, () => (rng.next() < 0.5 ? rng.pick(PATH_BITS) : junk(rng, 8)));
+  const segments = Array.from({ length: rng.int(6) }, () =>
+    rng.next() < 0.5 ? rng.pick(PATH_BITS) : junk(rng, 8),
+  );
   return `/${segments.join(rng.next() < 0.9 ? '/' : '\\')}`;
 }
 
@@ -84,9 +116,11 @@ const note = (t: Tally, label: string) => (t.byStatus[label] = (t.byStatus[label
 
 async function pool<T>(items: number, concurrency: number, run: (i: number) => Promise<T>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items) await run(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items) await run(next++);
+    }),
+  );
 }
 
 let db: PreparedDatabase;
@@ -97,15 +131,30 @@ let validKey: string;
 let freeKey: string;
 
 beforeAll(async () => {
-  db = await prepareDatabase({ accounts: [{ label: 'enterprise', tier: 'enterprise' }, { label: 'free', tier: 'free' }] });
+  db = await prepareDatabase({
+    accounts: [
+      { label: 'enterprise', tier: 'enterprise' },
+      { label: 'free', tier: 'free' },
+    ],
+  });
   validKey = db.keys['enterprise']!;
   freeKey = db.keys['free']!;
   server = startServer({
-    DATABASE_URL: db.url, HOST: '127.0.0.1', HTTP_PORT: '0', GRPC_PORT: '0', ADMIN_PORT: '0', ADMIN_TOKEN: 'test-admin-token-0123456789',
-    LOG_LEVEL: 'info', REDIS_TIMEOUT_MS: '2000', ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
+    DATABASE_URL: db.url,
+    HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    GRPC_PORT: '0',
+    ADMIN_PORT: '0',
+    ADMIN_TOKEN: 'test-admin-token-0123456789',
+    LOG_LEVEL: 'info',
+    REDIS_TIMEOUT_MS: '2000',
+    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
   });
   const out = await server.waitFor(/"msg":"tollgate listening"/, 30_000);
-  const line = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"tollgate listening"'))!) as { httpPort: number; grpcPort: number };
+  const line = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"tollgate listening"'))!) as {
+    httpPort: number;
+    grpcPort: number;
+  };
   [httpPort, grpcPort] = [line.httpPort, line.grpcPort];
 }, 60_000);
 
@@ -131,28 +180,54 @@ function rawHttp(bytes: Buffer): Promise<string> {
 /** Mostly token characters (what proxies pass on), sometimes anything. */
 function name(rng: Rng): string {
   if (rng.next() < 0.2) return junk(rng, 12);
-  return Array.from({ length: 1 + rng.int(12) }, () => rng.pick([...'abcdefghijklmnopqrstuvwxyz0123456789-_.!#$%&*+^`|~'])).join('');
+  return Array.from({ length: 1 + rng.int(12) }, () =>
+    rng.pick([...'abcdefghijklmnopqrstuvwxyz0123456789-_.!#$%&*+^`|~']),
+  ).join('');
 }
 
 /** Mostly printable ASCII and obs-text (bytes 0x80-0xff: invalid UTF-8 on the wire), sometimes anything. */
 function value(rng: Rng, max = 40): string {
   if (rng.next() < 0.2) return junk(rng, max);
-  return Array.from({ length: rng.int(max) }, () => (rng.next() < 0.8 ? String.fromCharCode(0x20 + rng.int(95)) : String.fromCharCode(0x80 + rng.int(128)))).join('');
+  return Array.from({ length: rng.int(max) }, () =>
+    rng.next() < 0.8 ? String.fromCharCode(0x20 + rng.int(95)) : String.fromCharCode(0x80 + rng.int(128)),
+  ).join('');
 }
 
 function fuzzHttpRequest(rng: Rng): Buffer {
   const toCheck = rng.next() < 0.5;
-  const method = toCheck ? 'GET' : rng.pick(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'PROPFIND', name(rng), 'G\u00c9T']);
+  const method = toCheck
+    ? 'GET'
+    : rng.pick([
+        'GET',
+        'POST',
+        'PUT',
+        'DELETE',
+        'PATCH',
+        'OPTIONS',
+        'HEAD',
+        'PROPFIND',
+        name(rng),
+        'G\u00c9T',
+      ]);
   const path = rng.next() < 0.8 ? randomPath(rng).replace(/[\x00-\x20\x7f-\uffff]/g, '') : randomPath(rng);
   const target = toCheck ? `/check${rng.next() < 0.2 ? `?${value(rng, 20)}` : ''}` : `/ext_authz${path}`;
   const lines = [`${method} ${target} HTTP/1.1`, 'host: tollgate', 'connection: close'];
   if (toCheck) {
     if (rng.next() < 0.9) lines.push(`x-original-uri: ${rng.next() < 0.8 ? randomPath(rng) : value(rng)}`);
-    if (rng.next() < 0.9) lines.push(`x-original-method: ${rng.pick(['GET', 'POST', 'get', value(rng, 12)])}`);
+    if (rng.next() < 0.9)
+      lines.push(`x-original-method: ${rng.pick(['GET', 'POST', 'get', value(rng, 12)])}`);
   }
   const key = randomKey(rng, validKey);
-  if (key !== undefined) lines.push(rng.next() < 0.5 ? `x-api-key: ${key}` : `authorization: ${rng.pick(['Bearer ', 'bearer\t', 'Basic ', ''])}${key}`);
-  for (let i = rng.int(6); i > 0; i--) lines.push(`${rng.next() < 0.8 ? `x-${name(rng)}` : rng.pick(['x-tollgate-account', 'x-request-id', 'authorization', 'x-api-key'])}: ${value(rng)}`);
+  if (key !== undefined)
+    lines.push(
+      rng.next() < 0.5
+        ? `x-api-key: ${key}`
+        : `authorization: ${rng.pick(['Bearer ', 'bearer\t', 'Basic ', ''])}${key}`,
+    );
+  for (let i = rng.int(6); i > 0; i--)
+    lines.push(
+      `${rng.next() < 0.8 ? `x-${name(rng)}` : rng.pick(['x-tollgate-account', 'x-request-id', 'authorization', 'x-api-key'])}: ${value(rng)}`,
+    );
   if (rng.next() < 0.02) lines.push(`x-big: ${'a'.repeat(40_000)}`);
   const head = `${lines.join(rng.next() < 0.97 ? '\r\n' : '\n')}\r\n\r\n`;
   return Buffer.from(head, rng.next() < 0.8 ? 'latin1' : 'utf8');
@@ -188,10 +263,14 @@ describe(`fuzz (seed ${SEED})`, () => {
       const allowed = (status === '200' || status === '204') && /\r\nx-tollgate-account: /i.test(head!);
       if (allowed) {
         t.allowed++;
-        if (!req.toString('latin1').includes(validKey) && !req.toString('utf8').includes(validKey)) t.wrongAllows++;
+        if (!req.toString('latin1').includes(validKey) && !req.toString('utf8').includes(validKey))
+          t.wrongAllows++;
       }
       if (status === '500') t.malformed++;
-      if (/content-type: application\/problem\+json/i.test(head!) && !req.toString('latin1').startsWith('HEAD ')) {
+      if (
+        /content-type: application\/problem\+json/i.test(head!) &&
+        !req.toString('latin1').startsWith('HEAD ')
+      ) {
         try {
           JSON.parse(body);
         } catch {
@@ -199,8 +278,11 @@ describe(`fuzz (seed ${SEED})`, () => {
         }
       }
     });
-    console.log(`[fuzz http] ${JSON.stringify({ ...t, seconds: +((performance.now() - start) / 1000).toFixed(1) })}`);
-    if (noAnswer.length > 0) console.log(`[fuzz http] closed without an answer, e.g.:\n${noAnswer.join('\n')}`);
+    console.log(
+      `[fuzz http] ${JSON.stringify({ ...t, seconds: +((performance.now() - start) / 1000).toFixed(1) })}`,
+    );
+    if (noAnswer.length > 0)
+      console.log(`[fuzz http] closed without an answer, e.g.:\n${noAnswer.join('\n')}`);
     expect(t.wrongAllows).toBe(0);
     expect(t.malformed).toBe(0);
     expect(t.allowed).toBeGreaterThan(0);
@@ -215,8 +297,8 @@ describe(`fuzz (seed ${SEED})`, () => {
     const messages = Array.from({ length: PER_TRANSPORT - RAW_GRPC }, () => fuzzCheckRequest(rng));
     await pool(messages.length, 64, async (i) => {
       const message = messages[i]!;
-      const { err, response } = await new Promise<{ err: ServiceError | null; response?: CheckResponse }>((resolve) =>
-        client.check(message, (e, r) => resolve({ err: e, response: r })),
+      const { err, response } = await new Promise<{ err: ServiceError | null; response?: CheckResponse }>(
+        (resolve) => client.check(message, (e, r) => resolve({ err: e, response: r })),
       );
       t.total++;
       if (err) {
@@ -232,7 +314,9 @@ describe(`fuzz (seed ${SEED})`, () => {
     });
     client.close();
     await rawGrpc(rng, t);
-    console.log(`[fuzz grpc] ${JSON.stringify({ ...t, seconds: +((performance.now() - start) / 1000).toFixed(1) })}`);
+    console.log(
+      `[fuzz grpc] ${JSON.stringify({ ...t, seconds: +((performance.now() - start) / 1000).toFixed(1) })}`,
+    );
     expect(t.wrongAllows).toBe(0);
     expect(t.malformed).toBe(0);
     expect(t.allowed).toBeGreaterThan(0);
@@ -240,10 +324,15 @@ describe(`fuzz (seed ${SEED})`, () => {
   }, 60_000);
 
   it('the process is alive and still answers a valid key', async () => {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/ext_authz/v1/items`, { headers: { 'x-api-key': validKey } });
+    const res = await fetch(`http://127.0.0.1:${httpPort}/ext_authz/v1/items`, {
+      headers: { 'x-api-key': validKey },
+    });
     expect([200, 429]).toContain(res.status);
     expect(server.child.exitCode).toBeNull();
-    const errors = server.output().split('\n').filter((l) => /"level":(50|60)/.test(l)); // error or fatal logs
+    const errors = server
+      .output()
+      .split('\n')
+      .filter((l) => /"level":(50|60)/.test(l)); // error or fatal logs
     expect(errors.slice(0, 5)).toEqual([]);
   });
 });
@@ -251,29 +340,53 @@ describe(`fuzz (seed ${SEED})`, () => {
 function fuzzCheckRequest(rng: Rng): CheckRequest {
   if (rng.next() < 0.05) return CheckRequest.fromPartial({});
   const headers: Record<string, string> = {};
-  for (let i = rng.int(6); i > 0; i--) headers[rng.next() < 0.7 ? junk(rng, 12).toLowerCase() : rng.pick([':path', ':method', 'authorization', 'x-api-key', 'x-tollgate-tier'])] = junk(rng);
+  for (let i = rng.int(6); i > 0; i--)
+    headers[
+      rng.next() < 0.7
+        ? junk(rng, 12).toLowerCase()
+        : rng.pick([':path', ':method', 'authorization', 'x-api-key', 'x-tollgate-tier'])
+    ] = junk(rng);
   const key = randomKey(rng, validKey);
   if (key !== undefined) {
     if (rng.next() < 0.5) headers['x-api-key'] = key;
     else headers['authorization'] = `${rng.pick(['Bearer ', 'bearer ', 'Token ', ''])}${key}`;
   }
   const extensions: Record<string, string> = {};
-  if (rng.next() < 0.3) extensions['tollgate.cost'] = rng.pick(['1', '0', '-1', '1e3', '99999999999999999999', '1000000000000', ' 7 ', junk(rng, 6)]);
+  if (rng.next() < 0.3)
+    extensions['tollgate.cost'] = rng.pick([
+      '1',
+      '0',
+      '-1',
+      '1e3',
+      '99999999999999999999',
+      '1000000000000',
+      ' 7 ',
+      junk(rng, 6),
+    ]);
   if (rng.next() < 0.2) extensions['tollgate.endpoint'] = rng.pick(['export', 'chat', 'nope', junk(rng, 10)]);
   const rawHeaders = rng.next() < 0.2;
   return CheckRequest.fromPartial({
     attributes: {
       contextExtensions: extensions,
-      request: rng.next() < 0.05 ? undefined : {
-        http: {
-          method: rng.pick(['GET', 'POST', '', junk(rng, 8)]),
-          path: rng.next() < 0.9 ? randomPath(rng) : junk(rng, 200),
-          headers: rawHeaders ? {} : headers,
-          headerMap: rawHeaders
-            ? { headers: Object.entries(headers).map(([k, v]) => ({ key: k, value: '', rawValue: Buffer.from(v, rng.next() < 0.5 ? 'latin1' : 'utf8') })) }
-            : undefined,
-        },
-      },
+      request:
+        rng.next() < 0.05
+          ? undefined
+          : {
+              http: {
+                method: rng.pick(['GET', 'POST', '', junk(rng, 8)]),
+                path: rng.next() < 0.9 ? randomPath(rng) : junk(rng, 200),
+                headers: rawHeaders ? {} : headers,
+                headerMap: rawHeaders
+                  ? {
+                      headers: Object.entries(headers).map(([k, v]) => ({
+                        key: k,
+                        value: '',
+                        rawValue: Buffer.from(v, rng.next() < 0.5 ? 'latin1' : 'utf8'),
+                      })),
+                    }
+                  : undefined,
+              },
+            },
     },
   });
 }
@@ -286,14 +399,19 @@ async function rawGrpc(rng: Rng, t: Tally): Promise<void> {
   const bodies = Array.from({ length: RAW_GRPC }, () => {
     const kind = rng.int(6);
     const payload = Buffer.from(Array.from({ length: rng.int(300) }, () => rng.int(256)));
-    const frame = (p: Buffer, declared = p.length, flag = 0) => Buffer.concat([Buffer.from([flag, declared >>> 24, (declared >>> 16) & 255, (declared >>> 8) & 255, declared & 255]), p]);
+    const frame = (p: Buffer, declared = p.length, flag = 0) =>
+      Buffer.concat([
+        Buffer.from([flag, declared >>> 24, (declared >>> 16) & 255, (declared >>> 8) & 255, declared & 255]),
+        p,
+      ]);
     if (kind === 0) return frame(payload);
     if (kind === 1) return frame(payload, payload.length + 1 + rng.int(1000));
     if (kind === 2) return frame(payload, payload.length, 1);
     if (kind === 3) return payload;
     if (kind === 4) {
       const mutated = Buffer.from(valid);
-      for (let i = 0; i < 1 + rng.int(5) && mutated.length > 0; i++) mutated[rng.int(mutated.length)] = rng.int(256);
+      for (let i = 0; i < 1 + rng.int(5) && mutated.length > 0; i++)
+        mutated[rng.int(mutated.length)] = rng.int(256);
       return frame(mutated);
     }
     return frame(Buffer.alloc(0));
@@ -301,7 +419,12 @@ async function rawGrpc(rng: Rng, t: Tally): Promise<void> {
   await pool(bodies.length, 32, async (i) => {
     const body = bodies[i]!;
     const answer = await new Promise<{ status: string | undefined; data: Buffer }>((resolve) => {
-      const stream = session.request({ ':method': 'POST', ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc', te: 'trailers' });
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/envoy.service.auth.v3.Authorization/Check',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
       const chunks: Buffer[] = [];
       let status: string | undefined;
       stream.on('response', (h) => (status = (h['grpc-status'] as string | undefined) ?? status));
@@ -327,23 +450,65 @@ async function rawGrpc(rng: Rng, t: Tally): Promise<void> {
 
 /** Spellings an upstream could route to /v1/export/x, the endpoint the free plan does not include. */
 const BYPASSES = [
-  '/v1/export/x', '/v1/export', '/v1/chat/../export/x', '/v1/chat/%2e%2e/export/x', '/v1/chat/%2E%2E/export/x', '/v1/chat/.%2e/export/x',
-  '/v1/chat/%2e%2e%2fexport/x', '/v1//export/x', '//v1/export/x', '/v1%2Fexport/x', '/v1%2fexport/x', '/v1%252Fexport/x', '/v1%25252Fexport/x',
-  '/V1/EXPORT/x', '/v1/Export/x', '/v1/export./x', '/v1/export../x', '/v1/export%2e/x', '/v1/export%20/x', '/v1/export;jsessionid=1/x',
-  '/v1;a=b/export/x', '/v1/chat/..;/export/x', '/v1\\export\\x', '/v1%5cexport/x', '/v1/./export/x', '/v1/export/x?../../chat', '/v1/export#/../chat',
-  '/v1/chat/%c0%ae%c0%ae/export/x', '/v1%c0%afexport/x', '/v1/chat/%e0%80%ae%e0%80%ae/export/x', '/v1/export%00/x', '/v1/%65xport/x',
-  '/./v1/export', '/../v1/export/x', '/v1/export/.', '/v1/items/../../v1/export',
+  '/v1/export/x',
+  '/v1/export',
+  '/v1/chat/../export/x',
+  '/v1/chat/%2e%2e/export/x',
+  '/v1/chat/%2E%2E/export/x',
+  '/v1/chat/.%2e/export/x',
+  '/v1/chat/%2e%2e%2fexport/x',
+  '/v1//export/x',
+  '//v1/export/x',
+  '/v1%2Fexport/x',
+  '/v1%2fexport/x',
+  '/v1%252Fexport/x',
+  '/v1%25252Fexport/x',
+  '/V1/EXPORT/x',
+  '/v1/Export/x',
+  '/v1/export./x',
+  '/v1/export../x',
+  '/v1/export%2e/x',
+  '/v1/export%20/x',
+  '/v1/export;jsessionid=1/x',
+  '/v1;a=b/export/x',
+  '/v1/chat/..;/export/x',
+  '/v1\\export\\x',
+  '/v1%5cexport/x',
+  '/v1/./export/x',
+  '/v1/export/x?../../chat',
+  '/v1/export#/../chat',
+  '/v1/chat/%c0%ae%c0%ae/export/x',
+  '/v1%c0%afexport/x',
+  '/v1/chat/%e0%80%ae%e0%80%ae/export/x',
+  '/v1/export%00/x',
+  '/v1/%65xport/x',
+  '/./v1/export',
+  '/../v1/export/x',
+  '/v1/export/.',
+  '/v1/items/../../v1/export',
 ];
-const ABSOLUTE = ['http://api.example.com/v1/export/x', 'HTTPS://api.example.com:443/v1/export', 'http://api.example.com/v1/chat/../export'];
+const ABSOLUTE = [
+  'http://api.example.com/v1/export/x',
+  'HTTPS://api.example.com:443/v1/export',
+  'http://api.example.com/v1/chat/../export',
+];
 
-function httpCode(path: string, headers: Record<string, string>): Promise<{ status: number; code: string | undefined }> {
+function httpCode(
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; code: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port: httpPort, path, headers }, (res) => {
       let body = '';
       res.on('data', (c) => (body += c));
       res.on('end', () => {
         const header = res.headers['x-tollgate-code'];
-        const code = typeof header === 'string' ? header : body ? (JSON.parse(body) as { code?: string }).code : undefined;
+        const code =
+          typeof header === 'string'
+            ? header
+            : body
+              ? (JSON.parse(body) as { code?: string }).code
+              : undefined;
         resolve({ status: res.statusCode!, code });
       });
     });
@@ -354,23 +519,40 @@ function httpCode(path: string, headers: Record<string, string>): Promise<{ stat
 
 describe('path normalisation: no bypass of a feature-gated endpoint (free plan, /v1/export/**)', () => {
   let client: AuthorizationClient;
-  beforeAll(() => void (client = new AuthorizationClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure())));
+  beforeAll(
+    () => void (client = new AuthorizationClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure())),
+  );
   afterAll(() => client?.close());
 
   const grpcCode = (path: string) =>
     new Promise<string | undefined>((resolve, reject) =>
       client.check(
-        CheckRequest.fromPartial({ attributes: { request: { http: { method: 'GET', path, headers: { 'x-api-key': freeKey, ':path': path } } } } }),
+        CheckRequest.fromPartial({
+          attributes: {
+            request: { http: { method: 'GET', path, headers: { 'x-api-key': freeKey, ':path': path } } },
+          },
+        }),
         (err, r) => (err ? reject(err) : resolve(r!.status?.code === 0 ? 'ALLOWED' : r!.status?.message)),
       ),
     );
 
-  it.each([...BYPASSES, ...ABSOLUTE])('%s → endpoint_not_in_plan on nginx /check, /ext_authz and gRPC', async (path) => {
-    const nginx = await httpCode('/check', { 'x-original-uri': path, 'x-original-method': 'GET', 'x-api-key': freeKey });
-    expect(nginx).toEqual({ status: 403, code: 'endpoint_not_in_plan' });
-    if (!ABSOLUTE.includes(path)) expect(await httpCode(`/ext_authz${path}`, { 'x-api-key': freeKey })).toEqual({ status: 403, code: 'endpoint_not_in_plan' });
-    expect(await grpcCode(path)).toBe('endpoint_not_in_plan');
-  });
+  it.each([...BYPASSES, ...ABSOLUTE])(
+    '%s → endpoint_not_in_plan on nginx /check, /ext_authz and gRPC',
+    async (path) => {
+      const nginx = await httpCode('/check', {
+        'x-original-uri': path,
+        'x-original-method': 'GET',
+        'x-api-key': freeKey,
+      });
+      expect(nginx).toEqual({ status: 403, code: 'endpoint_not_in_plan' });
+      if (!ABSOLUTE.includes(path))
+        expect(await httpCode(`/ext_authz${path}`, { 'x-api-key': freeKey })).toEqual({
+          status: 403,
+          code: 'endpoint_not_in_plan',
+        });
+      expect(await grpcCode(path)).toBe('endpoint_not_in_plan');
+    },
+  );
 
   it('control: an ungated path is allowed for the same key', async () => {
     expect((await httpCode('/ext_authz/v1/items/1', { 'x-api-key': freeKey })).status).toBe(200);
@@ -378,14 +560,22 @@ describe('path normalisation: no bypass of a feature-gated endpoint (free plan, 
 });
 
 describe('absurd route cost (tollgate.cost) → INVALID_ARGUMENT naming the extension', () => {
-  it.each(['-1', '1.5', '1e9', 'abc', '', '0x10', '99999999999999999999', '1000000000000', '1000000001'])('tollgate.cost=%j', async (cost) => {
-    const client = new AuthorizationClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
-    const request = CheckRequest.fromPartial({
-      attributes: { contextExtensions: { 'tollgate.cost': cost }, request: { http: { method: 'GET', path: '/v1/items', headers: { 'x-api-key': validKey } } } },
-    });
-    const err = await new Promise<ServiceError | null>((resolve) => client.check(request, (e) => resolve(e)));
-    client.close();
-    expect(err?.code).toBe(3);
-    expect(err?.details).toMatch(/tollgate\.cost.*(non-negative integer|at most 1000000000)/);
-  });
+  it.each(['-1', '1.5', '1e9', 'abc', '', '0x10', '99999999999999999999', '1000000000000', '1000000001'])(
+    'tollgate.cost=%j',
+    async (cost) => {
+      const client = new AuthorizationClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
+      const request = CheckRequest.fromPartial({
+        attributes: {
+          contextExtensions: { 'tollgate.cost': cost },
+          request: { http: { method: 'GET', path: '/v1/items', headers: { 'x-api-key': validKey } } },
+        },
+      });
+      const err = await new Promise<ServiceError | null>((resolve) =>
+        client.check(request, (e) => resolve(e)),
+      );
+      client.close();
+      expect(err?.code).toBe(3);
+      expect(err?.details).toMatch(/tollgate\.cost.*(non-negative integer|at most 1000000000)/);
+    },
+  );
 });

@@ -18,7 +18,8 @@ describe('shipped nginx config', () => {
   it('passes `nginx -t` as shipped', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-nginx-t-'));
     try {
-      for (const file of ['nginx.conf', 'tollgate.conf', 'tollgate-upstream-headers.conf']) copyFileSync(join(NGINX_DIR, file), join(dir, file));
+      for (const file of ['nginx.conf', 'tollgate.conf', 'tollgate-upstream-headers.conf'])
+        copyFileSync(join(NGINX_DIR, file), join(dir, file));
       const { code, output } = nginxTest(join(dir, 'nginx.conf'), dir);
       expect(output).toContain('test is successful');
       expect(code).toBe(0);
@@ -36,7 +37,13 @@ describe('nginx → Tollgate (demo policy) → app', () => {
 
   beforeAll(async () => {
     try {
-      tollgate = await startTollgate({ accounts: [{ label: 'limited', tier: 'free' }, { label: 'free', tier: 'free' }, { label: 'pro', tier: 'pro' }] });
+      tollgate = await startTollgate({
+        accounts: [
+          { label: 'limited', tier: 'free' },
+          { label: 'free', tier: 'free' },
+          { label: 'pro', tier: 'pro' },
+        ],
+      });
       upstream = await startUpstream();
       nginx = await startNginx({ sidecarPort: tollgate.httpPort, appPort: upstream.port });
       base = `http://127.0.0.1:${nginx.port}`;
@@ -65,7 +72,12 @@ describe('nginx → Tollgate (demo policy) → app', () => {
     expect(denied.headers.get('x-ratelimit-remaining')).toBe('0');
     expect(denied.headers.get('content-type')).toBe('application/problem+json');
     const body = (await denied.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ status: 429, code: 'rate_limit_exceeded', title: 'Rate limit exceeded', retry_after: Number(denied.headers.get('retry-after')) });
+    expect(body).toMatchObject({
+      status: 429,
+      code: 'rate_limit_exceeded',
+      title: 'Rate limit exceeded',
+      retry_after: Number(denied.headers.get('retry-after')),
+    });
     expect(body['detail']).toContain('per-minute');
   });
 
@@ -88,7 +100,11 @@ describe('nginx → Tollgate (demo policy) → app', () => {
   });
 
   it('tells the app who is calling, never the key, never a spoofed identity', async () => {
-    const res = await get('/v1/items?page=2', { 'x-api-key': tollgate!.keys.free!, 'x-tollgate-account': 'acct_spoofed', 'x-tollgate-tier': 'enterprise' });
+    const res = await get('/v1/items?page=2', {
+      'x-api-key': tollgate!.keys.free!,
+      'x-tollgate-account': 'acct_spoofed',
+      'x-tollgate-tier': 'enterprise',
+    });
     expect(res.status).toBe(200);
     const seen = upstream!.last();
     expect(seen.url).toBe('/v1/items?page=2');
@@ -102,7 +118,11 @@ describe('nginx → Tollgate (demo policy) → app', () => {
 
   it('passes a POST body to the app (Bearer key stripped) and counts chat at its cost', async () => {
     const body = JSON.stringify({ messages: [{ role: 'user', content: 'hello' }] });
-    const res = await fetch(`${base}/v1/chat/completions`, { method: 'POST', body, headers: { authorization: `Bearer ${tollgate!.keys.pro}`, 'content-type': 'application/json' } });
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      body,
+      headers: { authorization: `Bearer ${tollgate!.keys.pro}`, 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(200);
     const seen = upstream!.last();
     expect(seen.method).toBe('POST');
@@ -141,7 +161,8 @@ tiers:
   afterAll(() => stopAll(nginx, upstream, tollgate));
 
   it('answers 402 past the monthly quota with Retry-After to the period end and the upgrade link', async () => {
-    const call = () => fetch(`http://127.0.0.1:${nginx!.port}/v1/items`, { headers: { 'x-api-key': tollgate!.keys.tiny! } });
+    const call = () =>
+      fetch(`http://127.0.0.1:${nginx!.port}/v1/items`, { headers: { 'x-api-key': tollgate!.keys.tiny! } });
     for (let i = 0; i < 3; i++) expect((await call()).status).toBe(200);
     const res = await call();
     expect(res.status).toBe(402);
@@ -149,7 +170,12 @@ tiers:
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(31 * 86_400);
     expect(res.headers.get('ratelimit')).toMatch(/"monthly-quota";r=0;t=\d+/);
-    expect(await res.json()).toMatchObject({ status: 402, code: 'quota_exceeded', upgrade_url: 'https://example.com/upgrade', retry_after: retryAfter });
+    expect(await res.json()).toMatchObject({
+      status: 402,
+      code: 'quota_exceeded',
+      upgrade_url: 'https://example.com/upgrade',
+      retry_after: retryAfter,
+    });
     expect(upstream!.requests.length).toBe(3);
   });
 });
@@ -167,7 +193,9 @@ describe('nginx with the sidecar down', () => {
     const deadPort = dead.port;
     await dead.stop();
     nginx = await startNginx({ sidecarPort: deadPort, appPort: upstream.port });
-    const res = await fetch(`http://127.0.0.1:${nginx.port}/v1/items`, { headers: { 'x-api-key': 'tg_live_whatever' } });
+    const res = await fetch(`http://127.0.0.1:${nginx.port}/v1/items`, {
+      headers: { 'x-api-key': 'tg_live_whatever' },
+    });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
     expect(await res.json()).toMatchObject({ status: 503, code: 'unavailable' });

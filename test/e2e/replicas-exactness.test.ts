@@ -45,8 +45,14 @@ interface Replica {
 
 async function startReplica(env: Record<string, string>): Promise<Replica> {
   const server = startServer({
-    HOST: '127.0.0.1', HTTP_PORT: '0', GRPC_PORT: '0', ADMIN_PORT: '0', ADMIN_TOKEN: 'test-admin-token-0123456789',
-    REDIS_TIMEOUT_MS: '2000', LOG_LEVEL: 'info', ...env,
+    HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    GRPC_PORT: '0',
+    ADMIN_PORT: '0',
+    ADMIN_TOKEN: 'test-admin-token-0123456789',
+    REDIS_TIMEOUT_MS: '2000',
+    LOG_LEVEL: 'info',
+    ...env,
   });
   const output = await server.waitFor(/"msg":"tollgate listening"/, 30_000);
   const line = output.split('\n').find((l) => l.includes('"msg":"tollgate listening"'))!;
@@ -58,11 +64,16 @@ async function startReplica(env: Record<string, string>): Promise<Replica> {
  * Postgres lookup), then 200 clients, each calling twice in a row, alternating between the replicas.
  * The warm-up calls count: `statuses` holds them too.
  */
-async function hammer(replicas: Replica[], key: string): Promise<{ statuses: number[]; perReplica: number[]; ms: number }> {
+async function hammer(
+  replicas: Replica[],
+  key: string,
+): Promise<{ statuses: number[]; perReplica: number[]; ms: number }> {
   const perReplica = replicas.map(() => 0);
   const warm: number[] = [];
   for (const [r, replica] of replicas.entries()) {
-    const res = await fetch(`http://127.0.0.1:${replica.httpPort}/ext_authz/v1/items/warm`, { headers: { 'x-api-key': key } });
+    const res = await fetch(`http://127.0.0.1:${replica.httpPort}/ext_authz/v1/items/warm`, {
+      headers: { 'x-api-key': key },
+    });
     await res.arrayBuffer();
     if (res.status === 200) perReplica[r]!++;
     warm.push(res.status);
@@ -74,7 +85,9 @@ async function hammer(replicas: Replica[], key: string): Promise<{ statuses: num
         const out: number[] = [];
         for (let call = 0; call < CALLS_PER_CLIENT; call++) {
           const r = (client + call) % replicas.length;
-          const res = await fetch(`http://127.0.0.1:${replicas[r]!.httpPort}/ext_authz/v1/items/${client}`, { headers: { 'x-api-key': key } });
+          const res = await fetch(`http://127.0.0.1:${replicas[r]!.httpPort}/ext_authz/v1/items/${client}`, {
+            headers: { 'x-api-key': key },
+          });
           await res.arrayBuffer();
           if (res.status === 200) perReplica[r]!++;
           out.push(res.status);
@@ -110,12 +123,23 @@ async function dropSharedKeys(accountIds: string[]): Promise<void> {
 }
 
 describe.each([
-  ['redis', async (): Promise<Backend> => ({ env: { REDIS_URL }, stop: async () => {}, read: () => new Redis(REDIS_URL) })],
+  [
+    'redis',
+    async (): Promise<Backend> => ({
+      env: { REDIS_URL },
+      stop: async () => {},
+      read: () => new Redis(REDIS_URL),
+    }),
+  ],
   [
     'redis cluster',
     async (): Promise<Backend> => {
       const cluster: RedisCluster = await startRedisCluster();
-      return { env: { REDIS_CLUSTER_NODES: cluster.env }, stop: () => cluster.stop(), read: () => new Cluster(cluster.nodes) };
+      return {
+        env: { REDIS_CLUSTER_NODES: cluster.env },
+        stop: () => cluster.stop(),
+        read: () => new Cluster(cluster.nodes),
+      };
     },
   ],
 ])('two replicas on %s', (backend, setup) => {
@@ -129,7 +153,12 @@ describe.each([
 
   beforeAll(async () => {
     const s = await setup();
-    db = await prepareDatabase({ policyYaml: POLICY, accounts: ACCOUNTS.map((label) => (label === 'credits' ? { label, tier: label, credits: CREDITS } : { label, tier: label })) });
+    db = await prepareDatabase({
+      policyYaml: POLICY,
+      accounts: ACCOUNTS.map((label) =>
+        label === 'credits' ? { label, tier: label, credits: CREDITS } : { label, tier: label },
+      ),
+    });
     teardown = async () => {
       await s.stop();
       if (backend === 'redis') await dropSharedKeys(Object.values(db.accounts));
@@ -149,7 +178,12 @@ describe.each([
 
   it.each(['fw', 'tb'])('%s: exactly N of 402 allowed across both replicas', async (label) => {
     const r = await hammer(replicas, key(label));
-    results[label] = { allowed: count(r.statuses, 200), denied: count(r.statuses, 429), perReplica: r.perReplica, ms: r.ms };
+    results[label] = {
+      allowed: count(r.statuses, 200),
+      denied: count(r.statuses, 429),
+      perReplica: r.perReplica,
+      ms: r.ms,
+    };
     expect(count(r.statuses, 200)).toBe(N);
     expect(count(r.statuses, 429)).toBe(TOTAL - N);
     run++;
@@ -173,7 +207,12 @@ describe.each([
     const client = reader();
     const balance = Number(await client.get(`{a:${db.accounts['credits']}}:credits`));
     client.disconnect();
-    results['credits'] = { allowed: count(r.statuses, 200), insufficient: count(r.statuses, 402), balance, ms: r.ms };
+    results['credits'] = {
+      allowed: count(r.statuses, 200),
+      insufficient: count(r.statuses, 402),
+      balance,
+      ms: r.ms,
+    };
     expect(count(r.statuses, 200)).toBe(CREDITS);
     expect(count(r.statuses, 402)).toBe(TOTAL - CREDITS);
     expect(balance).toBe(0);

@@ -33,10 +33,17 @@ describe('RLS ShouldRateLimit through the running app', () => {
   });
 
   const ask = (request: DeepPartial<RateLimitRequest>) =>
-    new Promise<RateLimitResponse>((resolve, reject) => client.shouldRateLimit(RateLimitRequest.fromPartial(request), (err, res) => (err ? reject(err) : resolve(res))));
+    new Promise<RateLimitResponse>((resolve, reject) =>
+      client.shouldRateLimit(RateLimitRequest.fromPartial(request), (err, res) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
 
   it('counts per descriptor value and answers OVER_LIMIT past the rule, with headers and a body', async () => {
-    const request = { domain: DOMAIN, descriptors: [{ entries: [{ key: 'remote_address', value: '10.0.0.1' }] }] };
+    const request = {
+      domain: DOMAIN,
+      descriptors: [{ entries: [{ key: 'remote_address', value: '10.0.0.1' }] }],
+    };
     expect((await ask(request)).overallCode).toBe(Code.OK);
     expect((await ask(request)).overallCode).toBe(Code.OK);
     const over = await ask(request);
@@ -44,7 +51,10 @@ describe('RLS ShouldRateLimit through the running app', () => {
     expect(over.statuses[0]?.limitRemaining).toBe(0);
     expect(over.responseHeadersToAdd.map((h) => h.key)).toContain('retry-after');
     expect(JSON.parse(Buffer.from(over.rawBody).toString('utf8')).code).toBe('rate_limit_exceeded');
-    const other = await ask({ domain: DOMAIN, descriptors: [{ entries: [{ key: 'remote_address', value: '10.0.0.2' }] }] });
+    const other = await ask({
+      domain: DOMAIN,
+      descriptors: [{ entries: [{ key: 'remote_address', value: '10.0.0.2' }] }],
+    });
     expect(other.overallCode).toBe(Code.OK);
   });
 

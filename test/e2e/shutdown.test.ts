@@ -5,7 +5,11 @@
 
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HealthCheckResponse_ServingStatus as Status, HealthClient, type HealthCheckResponse } from '../../src/generated/grpc/health/v1/health.js';
+import {
+  HealthCheckResponse_ServingStatus as Status,
+  HealthClient,
+  type HealthCheckResponse,
+} from '../../src/generated/grpc/health/v1/health.js';
 import { PostgresSql } from '../../src/db/postgres-sql.js';
 import { startServer, type Server } from '../support/processes.js';
 import { prepareDatabase, REDIS_URL, type PreparedDatabase } from '../support/tollgate.js';
@@ -17,7 +21,6 @@ const EXIT_BOUND_MS = 10_000;
 /** The default of createApp (DEFAULT_DRAIN_DELAY_MS). */
 const DRAIN_DELAY_MS = 2_000;
 
-
 interface Outcome {
   startedAt: number;
   endedAt: number;
@@ -27,7 +30,8 @@ interface Outcome {
   error?: string;
 }
 
-const errorCode = (err: unknown) => ((err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code ?? String(err));
+const errorCode = (err: unknown) =>
+  (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code ?? String(err);
 
 describe('graceful shutdown on SIGTERM', () => {
   let db: PreparedDatabase | undefined;
@@ -56,7 +60,9 @@ describe('graceful shutdown on SIGTERM', () => {
     await server.waitFor(/tollgate listening/);
     const base = `http://127.0.0.1:${httpPort}`;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    const exited = new Promise<number | null>((resolve) => server!.child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      server!.child.once('exit', (code) => resolve(code)),
+    );
     let running = true;
     void exited.then(() => (running = false));
 
@@ -64,7 +70,10 @@ describe('graceful shutdown on SIGTERM', () => {
     let flippedAt: number | undefined;
     const poll = (async () => {
       while (running && flippedAt === undefined) {
-        const status = await fetch(`${base}/readyz`).then((r) => r.status, () => 0);
+        const status = await fetch(`${base}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (status === 503) flippedAt = performance.now();
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -85,9 +94,16 @@ describe('graceful shutdown on SIGTERM', () => {
       while (running) {
         const startedAt = performance.now();
         try {
-          const res = await fetch(`${base}/check`, { headers: { 'x-api-key': key, 'x-original-uri': '/v1/items', 'x-original-method': 'GET' } });
+          const res = await fetch(`${base}/check`, {
+            headers: { 'x-api-key': key, 'x-original-uri': '/v1/items', 'x-original-method': 'GET' },
+          });
           await res.arrayBuffer();
-          outcomes.push({ startedAt, endedAt: performance.now(), status: res.status, code: res.headers.get('x-tollgate-code') });
+          outcomes.push({
+            startedAt,
+            endedAt: performance.now(),
+            status: res.status,
+            code: res.headers.get('x-tollgate-code'),
+          });
         } catch (err) {
           outcomes.push({ startedAt, endedAt: performance.now(), error: errorCode(err) });
           if (errorCode(err) === 'ECONNREFUSED') return;
@@ -115,7 +131,11 @@ describe('graceful shutdown on SIGTERM', () => {
     const failed = outcomes.filter((o) => o.error !== undefined);
     // Every answer is a well-formed decision (enterprise: allowed, or rate-limited past 300/s).
     expect(answered.filter((o) => o.status === 204).length).toBeGreaterThan(0);
-    for (const o of answered) expect(o.status === 204 || (o.status === 403 && o.code === 'rate_limit_exceeded'), JSON.stringify(o)).toBe(true);
+    for (const o of answered)
+      expect(
+        o.status === 204 || (o.status === 403 && o.code === 'rate_limit_exceeded'),
+        JSON.stringify(o),
+      ).toBe(true);
     // Load kept being served after the flip (the drain delay), and before it nothing failed.
     expect(answered.filter((o) => o.startedAt > flippedAt!).length).toBeGreaterThan(0);
     // Connection errors come only once the listener closes, a drain delay (2 s) after the flip: refused,
@@ -130,7 +150,10 @@ describe('graceful shutdown on SIGTERM', () => {
 
     const sql = new PostgresSql(db.url);
     try {
-      const [row] = await sql.query<{ calls: number }>('select coalesce(sum(calls), 0)::bigint as calls from usage_monthly where account_id = $1', [db.accounts.ent]);
+      const [row] = await sql.query<{ calls: number }>(
+        'select coalesce(sum(calls), 0)::bigint as calls from usage_monthly where account_id = $1',
+        [db.accounts.ent],
+      );
       expect(row!.calls).toBe(answered.filter((o) => o.status === 204).length);
     } finally {
       await sql.close();

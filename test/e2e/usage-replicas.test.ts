@@ -32,7 +32,17 @@ let redis: Redis;
 const servers: Server[] = [];
 
 async function replica(env: Record<string, string> = {}): Promise<{ server: Server; port: number }> {
-  const server = startServer({ DATABASE_URL: db.url, REDIS_URL, USAGE_FLUSH_MS: '50', REDIS_TIMEOUT_MS: '2000', LOG_LEVEL: 'silent', ...env }, REPLICA);
+  const server = startServer(
+    {
+      DATABASE_URL: db.url,
+      REDIS_URL,
+      USAGE_FLUSH_MS: '50',
+      REDIS_TIMEOUT_MS: '2000',
+      LOG_LEVEL: 'silent',
+      ...env,
+    },
+    REPLICA,
+  );
   servers.push(server);
   const out = await server.waitFor(/listening \d+/);
   return { server, port: Number(/listening (\d+)/.exec(out)![1]) };
@@ -41,7 +51,9 @@ async function replica(env: Record<string, string> = {}): Promise<{ server: Serv
 /** One /check; the status, or 0 when the replica is not there. */
 async function check(port: number, key: string): Promise<number> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/check`, { headers: { 'x-api-key': key, 'x-original-uri': '/v1/chat/x', 'x-original-method': 'POST' } });
+    const res = await fetch(`http://127.0.0.1:${port}/check`, {
+      headers: { 'x-api-key': key, 'x-original-uri': '/v1/chat/x', 'x-original-method': 'POST' },
+    });
     return res.status;
   } catch {
     return 0;
@@ -49,28 +61,41 @@ async function check(port: number, key: string): Promise<number> {
 }
 
 /** `total` calls, `concurrency` at a time, to the port `pick(i)` chooses; counts the statuses. */
-async function load(total: number, concurrency: number, pick: (i: number) => number, key: string): Promise<Map<number, number>> {
+async function load(
+  total: number,
+  concurrency: number,
+  pick: (i: number) => number,
+  key: string,
+): Promise<Map<number, number>> {
   const counts = new Map<number, number>();
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) {
-      const status = await check(pick(next++), key);
-      counts.set(status, (counts.get(status) ?? 0) + 1);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const status = await check(pick(next++), key);
+        counts.set(status, (counts.get(status) ?? 0) + 1);
+      }
+    }),
+  );
   return counts;
 }
 
 async function flushed(accountId: string): Promise<{ calls: number; credits: number; debits: number }> {
   const [u] = await sql.query<{ calls: number; credits: number }>(
-    'select coalesce(sum(calls), 0)::bigint as calls, coalesce(sum(credits), 0)::bigint as credits from usage_monthly where account_id = $1', [accountId]);
-  const [l] = await sql.query<{ debits: number }>("select coalesce(sum(-delta), 0)::bigint as debits from credit_ledger where account_id = $1 and reason = 'usage'", [accountId]);
+    'select coalesce(sum(calls), 0)::bigint as calls, coalesce(sum(credits), 0)::bigint as credits from usage_monthly where account_id = $1',
+    [accountId],
+  );
+  const [l] = await sql.query<{ debits: number }>(
+    "select coalesce(sum(-delta), 0)::bigint as debits from credit_ledger where account_id = $1 and reason = 'usage'",
+    [accountId],
+  );
   return { calls: u!.calls, credits: u!.credits, debits: l!.debits };
 }
 
 async function eventually<T>(read: () => Promise<T>, want: T, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (JSON.stringify(await read()) !== JSON.stringify(want) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while (JSON.stringify(await read()) !== JSON.stringify(want) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
   expect(await read()).toEqual(want);
 }
 
@@ -109,8 +134,14 @@ describe('usage reaches Postgres exactly once', () => {
     const allowed = (both.get(204) ?? 0) + (afterKill.get(204) ?? 0);
     expect(allowed).toBe(1500);
     await b.server.stop(); // SIGTERM: a last flush
-    await eventually(() => flushed(db.accounts.killed!), { calls: allowed, credits: allowed, debits: allowed });
-    console.log(`SIGKILL test: ${allowed} allowed calls, ${allowed} in usage_monthly and ${allowed} credits debited in the ledger`);
+    await eventually(() => flushed(db.accounts.killed!), {
+      calls: allowed,
+      credits: allowed,
+      debits: allowed,
+    });
+    console.log(
+      `SIGKILL test: ${allowed} allowed calls, ${allowed} in usage_monthly and ${allowed} credits debited in the ledger`,
+    );
   });
 
   test('Postgres cut away under load: no decision for a cached key fails, usage is complete once it is back', async () => {
@@ -125,7 +156,13 @@ describe('usage reaches Postgres exactly once', () => {
     await new Promise((r) => setTimeout(r, 1500)); // several failed flushes
     await proxy.restore();
     const after = await load(100, 4, () => c.port, key);
-    const statuses = JSON.stringify({ before: [...before], during: [...during], after: [...after], exitCode: c.server.child.exitCode, replicaOutput: c.server.output().slice(-2000) });
+    const statuses = JSON.stringify({
+      before: [...before],
+      during: [...during],
+      after: [...after],
+      exitCode: c.server.child.exitCode,
+      replicaOutput: c.server.output().slice(-2000),
+    });
     expect([before.get(204), during.get(204), after.get(204)], statuses).toEqual([100, 1000, 100]);
     await eventually(() => flushed(db.accounts.outage!), { calls: 1200, credits: 1200, debits: 1200 });
     // The listener is back too: a revocation is refused within seconds. (The sub-second bound is
@@ -137,7 +174,9 @@ describe('usage reaches Postgres exactly once', () => {
       expect(performance.now() - started).toBeLessThan(5000);
       await new Promise((r) => setTimeout(r, 5));
     }
-    console.log(`Postgres outage test: 1000 of 1000 calls allowed while cut, 1200 calls in usage_monthly; revocation refused after ${Math.round(performance.now() - started)} ms`);
+    console.log(
+      `Postgres outage test: 1000 of 1000 calls allowed while cut, 1200 calls in usage_monthly; revocation refused after ${Math.round(performance.now() - started)} ms`,
+    );
     await c.server.stop();
     await proxy.close();
   });

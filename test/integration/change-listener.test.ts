@@ -53,7 +53,9 @@ describe('two replicas on Postgres + Redis', () => {
     ({ accountId, key } = await setup(db.sql));
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     pools = [new PostgresSql(db.url), new PostgresSql(db.url)];
-    replicas = await Promise.all(pools.map((sql) => startReplica({ sql, counters: new RedisCounterStore({ redis }) })));
+    replicas = await Promise.all(
+      pools.map((sql) => startReplica({ sql, counters: new RedisCounterStore({ redis }) })),
+    );
   });
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.close()));
@@ -81,29 +83,43 @@ describe('two replicas on Postgres + Redis', () => {
 
   test('a policy change reaches both replicas within a second', async () => {
     await savePolicy(db.sql, parsePolicy(GATED));
-    const ms = await Promise.all(replicas.map((r) => msUntil(async () => code(await r.check(key.key)) === 'endpoint_not_in_plan', 1000)));
+    const ms = await Promise.all(
+      replicas.map((r) => msUntil(async () => code(await r.check(key.key)) === 'endpoint_not_in_plan', 1000)),
+    );
     console.log(`policy change applied by both replicas after ${Math.max(...ms)} ms`);
     await savePolicy(db.sql, parsePolicy(POLICY));
-    await Promise.all(replicas.map((r) => msUntil(async () => code(await r.check(key.key)) === 'allowed', 1000)));
+    await Promise.all(
+      replicas.map((r) => msUntil(async () => code(await r.check(key.key)) === 'allowed', 1000)),
+    );
   });
 
   test('a suspended account is refused by both replicas within a second, and let in again', async () => {
     await setAccountStatus(db.sql, accountId, 'suspended');
-    const ms = await Promise.all(replicas.map((r) => msUntil(async () => code(await r.check(key.key)) === 'account_suspended', 1000)));
+    const ms = await Promise.all(
+      replicas.map((r) => msUntil(async () => code(await r.check(key.key)) === 'account_suspended', 1000)),
+    );
     console.log(`account suspension seen by both replicas after ${Math.max(...ms)} ms`);
     await setAccountStatus(db.sql, accountId, 'active');
-    await Promise.all(replicas.map((r) => msUntil(async () => code(await r.check(key.key)) === 'allowed', 1000)));
+    await Promise.all(
+      replicas.map((r) => msUntil(async () => code(await r.check(key.key)) === 'allowed', 1000)),
+    );
   });
 
   test('rotation with grace 0 and revocation are refused by both replicas within a second', async () => {
     const rotated = await rotateKey(db.sql, key.id, 0);
-    await Promise.all(replicas.map((r) => msUntil(async () => code(await r.check(key.key)) === 'invalid_api_key', 1000)));
+    await Promise.all(
+      replicas.map((r) => msUntil(async () => code(await r.check(key.key)) === 'invalid_api_key', 1000)),
+    );
     // The new key works at once.
     expect(code(await replicas[0]!.check(rotated.key))).toBe('allowed');
     const started = performance.now();
     await revokeKey(db.sql, rotated.id);
-    const ms = await Promise.all(replicas.map((r) => msUntil(async () => code(await r.check(rotated.key)) === 'invalid_api_key', 1000)));
-    console.log(`revoked key refused by both replicas after ${Math.max(...ms)} ms (revoke call included: ${Math.round(performance.now() - started)} ms)`);
+    const ms = await Promise.all(
+      replicas.map((r) => msUntil(async () => code(await r.check(rotated.key)) === 'invalid_api_key', 1000)),
+    );
+    console.log(
+      `revoked key refused by both replicas after ${Math.max(...ms)} ms (revoke call included: ${Math.round(performance.now() - started)} ms)`,
+    );
   });
 
   test('a key created after its hash was cached as unknown works at once (negative cache dropped)', async () => {
@@ -126,7 +142,9 @@ describe('two replicas on Postgres + Redis', () => {
     await cleared;
     // The listeners are back: a revocation is seen again.
     await revokeKey(db.sql, fresh.id);
-    await Promise.all(replicas.map((r) => msUntil(async () => code(await r.check(fresh.key)) === 'invalid_api_key', 2000)));
+    await Promise.all(
+      replicas.map((r) => msUntil(async () => code(await r.check(fresh.key)) === 'invalid_api_key', 2000)),
+    );
   });
 });
 

@@ -22,10 +22,18 @@ endpoints:
 `;
 
 function request(key: string | undefined, path = '/v1/report/x'): AccessRequest {
-  return { transport: 'cli', apiKey: key, keyHeader: key ? 'x-api-key' : undefined, method: 'GET', path, spoofedHeaders: [] };
+  return {
+    transport: 'cli',
+    apiKey: key,
+    keyHeader: key ? 'x-api-key' : undefined,
+    method: 'GET',
+    path,
+    spoofedHeaders: [],
+  };
 }
 
-const remaining = (decision: Decision) => Object.fromEntries(decision.policies.map((p) => [p.name, p.remaining]));
+const remaining = (decision: Decision) =>
+  Object.fromEntries(decision.policies.map((p) => [p.name, p.remaining]));
 
 describe('checkAccess on real Postgres and Redis', () => {
   let tollgate: TestTollgate;
@@ -49,7 +57,11 @@ describe('checkAccess on real Postgres and Redis', () => {
 
     const denied = await check();
     expect(denied.allowed).toBe(false);
-    expect(denied.allowed === false && [denied.status, denied.code, denied.violated]).toEqual([429, 'rate_limit_exceeded', ['tight']]);
+    expect(denied.allowed === false && [denied.status, denied.code, denied.violated]).toEqual([
+      429,
+      'rate_limit_exceeded',
+      ['tight'],
+    ]);
     expect(remaining(denied)).toEqual({ tight: 0, loose: 97, 'report-hour': 97, 'monthly-quota': 991 });
   });
 
@@ -59,7 +71,11 @@ describe('checkAccess on real Postgres and Redis', () => {
     expect((await check()).allowed).toBe(true);
     expect((await check()).allowed).toBe(true);
     const denied = await check();
-    expect(denied.allowed === false && [denied.status, denied.code, denied.upgradeUrl]).toEqual([402, 'insufficient_credits', 'https://example.com/upgrade']);
+    expect(denied.allowed === false && [denied.status, denied.code, denied.upgradeUrl]).toEqual([
+      402,
+      'insufficient_credits',
+      'https://example.com/upgrade',
+    ]);
     expect(remaining(denied)).toEqual({ tight: 1, loose: 98, 'report-hour': 98, 'monthly-quota': 994 });
   });
 

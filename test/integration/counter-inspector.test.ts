@@ -13,21 +13,47 @@ import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 
 const input = (accountId: string): DecideInput => ({
-  accountId, anchorDay: 1, units: 2, quota: { limit: 100, overage: false }, credits: { cost: 3, seed: 10 }, endpoint: 'chat',
-  limits: [{ id: 't:minute', name: 'minute', algorithm: 'fixed_window', limit: 10, windowMs: 60_000, shadow: false, hits: 1 }],
+  accountId,
+  anchorDay: 1,
+  units: 2,
+  quota: { limit: 100, overage: false },
+  credits: { cost: 3, seed: 10 },
+  endpoint: 'chat',
+  limits: [
+    {
+      id: 't:minute',
+      name: 'minute',
+      algorithm: 'fixed_window',
+      limit: 10,
+      windowMs: 60_000,
+      shadow: false,
+      hits: 1,
+    },
+  ],
 });
 
-async function expectSameShape(store: CounterStore, inspector: CounterInspector, accountId: string): Promise<void> {
+async function expectSameShape(
+  store: CounterStore,
+  inspector: CounterInspector,
+  accountId: string,
+): Promise<void> {
   await store.decide(input(accountId));
   const entries = await inspector.inspect(accountId);
   const tag = `{a:${accountId}}`;
-  expect(entries.map((e) => e.key)).toEqual([`${tag}:credits`, `${tag}:l:t:minute`, `${tag}:quota`, `${tag}:usage`]);
+  expect(entries.map((e) => e.key)).toEqual([
+    `${tag}:credits`,
+    `${tag}:l:t:minute`,
+    `${tag}:quota`,
+    `${tag}:usage`,
+  ]);
   const byKey = Object.fromEntries(entries.map((e) => [e.key.slice(tag.length + 1), e]));
   expect(byKey.credits).toMatchObject({ type: 'string', value: '7', pttlMs: null });
   expect(byKey['l:t:minute']).toMatchObject({ type: 'hash', value: { c: '1' } });
   expect(byKey['l:t:minute']!.pttlMs).toBeGreaterThan(60_000);
   expect(byKey.quota).toMatchObject({ type: 'hash', value: { u: '2' } });
-  expect(byKey.usage!.value).toEqual(expect.objectContaining({ [`${(byKey.quota!.value as Record<string, string>).p}|chat|calls`]: '1' }));
+  expect(byKey.usage!.value).toEqual(
+    expect.objectContaining({ [`${(byKey.quota!.value as Record<string, string>).p}|chat|calls`]: '1' }),
+  );
   expect(await inspector.inspect(`${accountId}x`)).toEqual([]);
 }
 

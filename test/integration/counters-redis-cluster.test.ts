@@ -23,7 +23,11 @@ afterAll(async () => {
 
 /** A Cluster client as production builds it (auto-pipelining on), and the store on it. */
 async function clusterStore(now?: () => number) {
-  const redis = new Cluster(cluster.nodes, { enableAutoPipelining: true, lazyConnect: true, redisOptions: { maxRetriesPerRequest: 1 } });
+  const redis = new Cluster(cluster.nodes, {
+    enableAutoPipelining: true,
+    lazyConnect: true,
+    redisOptions: { maxRetriesPerRequest: 1 },
+  });
   await redis.connect();
   const store = new RedisCounterStore(now ? { redis, now } : { redis });
   return Object.assign(store, {
@@ -39,7 +43,10 @@ describeCounterStore('redis cluster', (clock) => clusterStore(clock.now));
 
 // The usage flusher's take/ack scripts and per-master SCAN on the same cluster.
 describeUsageSource('redis cluster + postgres', async () => {
-  const redis = new Cluster(cluster.nodes, { enableAutoPipelining: true, redisOptions: { maxRetriesPerRequest: 1 } });
+  const redis = new Cluster(cluster.nodes, {
+    enableAutoPipelining: true,
+    redisOptions: { maxRetriesPerRequest: 1 },
+  });
   const db = await freshPostgres();
   return {
     counters: new RedisCounterStore({ redis }),
@@ -54,11 +61,41 @@ describeUsageSource('redis cluster + postgres', async () => {
 
 describe('Redis Cluster through openCounterStore (REDIS_CLUSTER_NODES)', () => {
   const call = (accountId: string, over: Partial<DecideInput> = {}): DecideInput => ({
-    accountId, anchorDay: 1, units: 1, quota: { limit: 1000, overage: false }, credits: { cost: 1, seed: 25 }, endpoint: 'chat',
+    accountId,
+    anchorDay: 1,
+    units: 1,
+    quota: { limit: 1000, overage: false },
+    credits: { cost: 1, seed: 25 },
+    endpoint: 'chat',
     limits: [
-      { id: 't:ten', name: 'ten', algorithm: 'fixed_window', limit: 10, windowMs: 60_000, shadow: false, hits: 1 },
-      { id: 'e:chat:sw', name: 'sw', algorithm: 'sliding_window', limit: 50, windowMs: 60_000, shadow: false, hits: 1 },
-      { id: 'e:chat:tb', name: 'tb', algorithm: 'token_bucket', limit: 50, windowMs: 60_000, burst: 50, shadow: false, hits: 1 },
+      {
+        id: 't:ten',
+        name: 'ten',
+        algorithm: 'fixed_window',
+        limit: 10,
+        windowMs: 60_000,
+        shadow: false,
+        hits: 1,
+      },
+      {
+        id: 'e:chat:sw',
+        name: 'sw',
+        algorithm: 'sliding_window',
+        limit: 50,
+        windowMs: 60_000,
+        shadow: false,
+        hits: 1,
+      },
+      {
+        id: 'e:chat:tb',
+        name: 'tb',
+        algorithm: 'token_bucket',
+        limit: 50,
+        windowMs: 60_000,
+        burst: 50,
+        shadow: false,
+        hits: 1,
+      },
     ],
     ...over,
   });
@@ -68,14 +105,20 @@ describe('Redis Cluster through openCounterStore (REDIS_CLUSTER_NODES)', () => {
     const store = await openCounterStore(config);
     try {
       const accounts = Array.from({ length: 64 }, () => `cl-${randomUUID()}`);
-      const results = await Promise.all(accounts.flatMap((id) => Array.from({ length: 30 }, () => store.decide(call(id)).then((r) => ({ id, r })))));
+      const results = await Promise.all(
+        accounts.flatMap((id) =>
+          Array.from({ length: 30 }, () => store.decide(call(id)).then((r) => ({ id, r }))),
+        ),
+      );
       const allowed = new Map<string, number>();
       for (const { id, r } of results) if (r.allowed) allowed.set(id, (allowed.get(id) ?? 0) + 1);
       expect([...allowed.values()]).toEqual(Array(64).fill(10));
       expect(results.every(({ r }) => !r.degraded)).toBe(true);
       expect(Math.min(...results.map(({ r }) => r.credits!.balance))).toBe(15);
       const slots = new Set(accounts.map((id) => slotOf(`a:${id}`)));
-      console.log(`[cluster] 64 accounts × 30 calls over ${slots.size} slots: ${results.length} decisions, ${[...allowed.values()].reduce((a, b) => a + b, 0)} allowed`);
+      console.log(
+        `[cluster] 64 accounts × 30 calls over ${slots.size} slots: ${results.length} decisions, ${[...allowed.values()].reduce((a, b) => a + b, 0)} allowed`,
+      );
     } finally {
       await store.close();
     }

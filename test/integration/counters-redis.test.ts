@@ -12,7 +12,12 @@ const REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** A connected client; fails loudly (never skips) when the test Redis is down. */
 async function connect(): Promise<Redis> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
   try {
     await redis.connect();
     await redis.ping();
@@ -52,8 +57,23 @@ describeCounterStore('redis', (clock) => redisStore(clock.now), dropAccounts);
 
 describe('RedisCounterStore on a server', () => {
   const call = (accountId: string, over: Partial<DecideInput> = {}): DecideInput => ({
-    accountId, anchorDay: 1, units: 1, quota: null, credits: null, endpoint: 'chat',
-    limits: [{ id: 't:ten', name: 'ten', algorithm: 'fixed_window', limit: 10, windowMs: 60_000, shadow: false, hits: 1 }],
+    accountId,
+    anchorDay: 1,
+    units: 1,
+    quota: null,
+    credits: null,
+    endpoint: 'chat',
+    limits: [
+      {
+        id: 't:ten',
+        name: 'ten',
+        algorithm: 'fixed_window',
+        limit: 10,
+        windowMs: 60_000,
+        shadow: false,
+        hits: 1,
+      },
+    ],
     ...over,
   });
 
@@ -92,7 +112,9 @@ describe('RedisCounterStore on a server', () => {
     const admin = await connect();
     try {
       await admin.hset(`{a:${accountId}}:credits`, 'wrong', 'type');
-      const err = await store.decide(call(accountId, { credits: { cost: 1, seed: 5 } })).catch((e: unknown) => e);
+      const err = await store
+        .decide(call(accountId, { credits: { cost: 1, seed: 5 } }))
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StoreUnavailable);
       expect((err as StoreUnavailable).store).toBe('redis');
     } finally {
@@ -100,7 +122,12 @@ describe('RedisCounterStore on a server', () => {
       admin.disconnect();
       await dropAccounts([accountId]);
     }
-    const down = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    const down = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+    });
     const offline = new RedisCounterStore({ redis: down });
     const err = await offline.decide(call('whatever')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreUnavailable);

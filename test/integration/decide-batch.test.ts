@@ -23,11 +23,41 @@ afterAll(async () => {
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 const call = (accountId: string): DecideInput => ({
-  accountId, anchorDay: 1, units: 2, endpoint: 'chat', quota: { limit: 30, overage: false }, credits: { cost: 1, seed: 12 },
+  accountId,
+  anchorDay: 1,
+  units: 2,
+  endpoint: 'chat',
+  quota: { limit: 30, overage: false },
+  credits: { cost: 1, seed: 12 },
   limits: [
-    { id: 't:ten', name: 'ten', algorithm: 'fixed_window', limit: 10, windowMs: 60_000, shadow: false, hits: 1 },
-    { id: 't:slide', name: 'slide', algorithm: 'sliding_window', limit: 8, windowMs: 60_000, shadow: true, hits: 1 },
-    { id: 't:bucket', name: 'bucket', algorithm: 'token_bucket', limit: 9, windowMs: 60_000, burst: 9, shadow: false, hits: 1 },
+    {
+      id: 't:ten',
+      name: 'ten',
+      algorithm: 'fixed_window',
+      limit: 10,
+      windowMs: 60_000,
+      shadow: false,
+      hits: 1,
+    },
+    {
+      id: 't:slide',
+      name: 'slide',
+      algorithm: 'sliding_window',
+      limit: 8,
+      windowMs: 60_000,
+      shadow: true,
+      hits: 1,
+    },
+    {
+      id: 't:bucket',
+      name: 'bucket',
+      algorithm: 'token_bucket',
+      limit: 9,
+      windowMs: 60_000,
+      burst: 9,
+      shadow: false,
+      hits: 1,
+    },
   ],
 });
 
@@ -42,7 +72,9 @@ test('200 concurrent decisions over 10 accounts: fewer script calls than decisio
   const accounts = Array.from({ length: 10 }, () => randomUUID());
   try {
     const before = await evalshaCalls();
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => batched.decide(call(`b-${accounts[i % 10]}`))));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => batched.decide(call(`b-${accounts[i % 10]}`))),
+    );
     const scriptCalls = (await evalshaCalls()) - before;
     expect(scriptCalls).toBeLessThan(200);
     expect(scriptCalls).toBeGreaterThan(0);
@@ -68,7 +100,9 @@ test('a key of the wrong type fails that decision alone, not the others in its b
   try {
     const inputs = Array.from({ length: 30 }, (_, i) => call(i === 15 ? broken : `ok-${randomUUID()}`));
     const settled = await Promise.allSettled(inputs.map((input) => store.decide(input)));
-    const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ i, reason: s.reason as Error }] : []));
+    const failed = settled.flatMap((s, i) =>
+      s.status === 'rejected' ? [{ i, reason: s.reason as Error }] : [],
+    );
     expect(failed.map((f) => f.i)).toEqual([15]);
     expect(failed[0]!.reason).toBeInstanceOf(StoreUnavailable);
     expect(failed[0]!.reason.message).toMatch(/WRONGTYPE/);
@@ -83,7 +117,9 @@ test('after SCRIPT FLUSH a burst of batched decisions re-caches the script and i
   try {
     await store.decide(call(`f-${randomUUID()}`));
     await admin.script('FLUSH');
-    const results = await Promise.all(Array.from({ length: 40 }, () => store.decide(call(`f-${randomUUID()}`))));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () => store.decide(call(`f-${randomUUID()}`))),
+    );
     expect(results.every((r) => r.allowed)).toBe(true);
     expect(await admin.script('EXISTS', DECIDE_SHA)).toEqual([1]);
   } finally {

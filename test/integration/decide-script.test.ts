@@ -12,7 +12,12 @@ let redis: Redis;
 const accountId = `ct-{odd}-${randomUUID()}`;
 
 beforeAll(async () => {
-  redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
   await redis.connect().catch((err: unknown) => {
     throw new Error(`these tests need Redis at ${REDIS_URL}, which is not reachable: ${String(err)}`);
   });
@@ -37,11 +42,41 @@ function keySlot(key: string): number {
 }
 
 const input = (): DecideInput => ({
-  accountId, anchorDay: 31, units: 2, endpoint: 'chat', quota: { limit: 100, overage: false }, credits: { cost: 1, seed: 10 },
+  accountId,
+  anchorDay: 31,
+  units: 2,
+  endpoint: 'chat',
+  quota: { limit: 100, overage: false },
+  credits: { cost: 1, seed: 10 },
   limits: [
-    { id: 't:per-minute', name: 'per-minute', algorithm: 'sliding_window', limit: 10, windowMs: 60_000, shadow: false, hits: 1 },
-    { id: 'e:chat:burst', name: 'burst', algorithm: 'token_bucket', limit: 5, windowMs: 1000, burst: 2, shadow: true, hits: 1 },
-    { id: 't:per-hour', name: 'per-hour', algorithm: 'fixed_window', limit: 100, windowMs: 3_600_000, shadow: false, hits: 1 },
+    {
+      id: 't:per-minute',
+      name: 'per-minute',
+      algorithm: 'sliding_window',
+      limit: 10,
+      windowMs: 60_000,
+      shadow: false,
+      hits: 1,
+    },
+    {
+      id: 'e:chat:burst',
+      name: 'burst',
+      algorithm: 'token_bucket',
+      limit: 5,
+      windowMs: 1000,
+      burst: 2,
+      shadow: true,
+      hits: 1,
+    },
+    {
+      id: 't:per-hour',
+      name: 'per-hour',
+      algorithm: 'fixed_window',
+      limit: 100,
+      windowMs: 3_600_000,
+      shadow: false,
+      hits: 1,
+    },
   ],
 });
 
@@ -87,14 +122,20 @@ test('every key a decision writes carries a TTL (garbage collection), also when 
 });
 
 test('every key the store sends shares the {a:<account>} hash tag and one cluster slot', async () => {
-  expect([keySlot('foo'), keySlot('somekey'), keySlot('{user1000}.following')]).toEqual([12182, 11058, keySlot('user1000')]);
+  expect([keySlot('foo'), keySlot('somekey'), keySlot('{user1000}.following')]).toEqual([
+    12182,
+    11058,
+    keySlot('user1000'),
+  ]);
   const sent: unknown[][] = [];
   const client = new Redis(REDIS_URL);
   const spy = new Proxy(client, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
       if (prop === 'evalsha' || prop === 'eval') {
-        return (...args: unknown[]) => (sent.push(args), (value as (...a: unknown[]) => unknown).apply(target, args));
+        return (...args: unknown[]) => (
+          sent.push(args), (value as (...a: unknown[]) => unknown).apply(target, args)
+        );
       }
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -122,7 +163,9 @@ test('the script names no key of its own: every redis.call on a key uses KEYS or
     expect(key, text).toMatch(/^(quota_key|credits_key|usage_key|key)$/);
   }
   // Those names are KEYS of the decision (offset ko: 0 alone, or its place in a batch).
-  expect(DECIDE_SCRIPT).toMatch(/local quota_key, credits_key, usage_key = KEYS\[ko \+ 1\], KEYS\[ko \+ 2\], KEYS\[ko \+ 3\]/);
+  expect(DECIDE_SCRIPT).toMatch(
+    /local quota_key, credits_key, usage_key = KEYS\[ko \+ 1\], KEYS\[ko \+ 2\], KEYS\[ko \+ 3\]/,
+  );
   expect(DECIDE_SCRIPT).toMatch(/local key = KEYS\[ko \+ 3 \+ i\]/);
 });
 
@@ -131,9 +174,20 @@ test('a free call (cost 0) passes on a negative live balance, a paid one is deni
   const store = new RedisCounterStore({ redis: new Redis(REDIS_URL) });
   try {
     await redis.set(`{a:${id}}:credits`, '-5'); // as an external correction could leave it
-    const call = (cost: number): DecideInput => ({ ...input(), accountId: id, limits: [], credits: { cost, seed: 10 } });
-    expect(await store.decide(call(0))).toMatchObject({ allowed: true, credits: { state: 'ok', balance: -5 } });
-    expect(await store.decide(call(1))).toMatchObject({ allowed: false, credits: { state: 'denied', balance: -5 } });
+    const call = (cost: number): DecideInput => ({
+      ...input(),
+      accountId: id,
+      limits: [],
+      credits: { cost, seed: 10 },
+    });
+    expect(await store.decide(call(0))).toMatchObject({
+      allowed: true,
+      credits: { state: 'ok', balance: -5 },
+    });
+    expect(await store.decide(call(1))).toMatchObject({
+      allowed: false,
+      credits: { state: 'denied', balance: -5 },
+    });
     expect(await redis.get(`{a:${id}}:credits`)).toBe('-5');
   } finally {
     await store.close();

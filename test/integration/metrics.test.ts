@@ -3,7 +3,11 @@
 
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthorizationClient, CheckRequest, type CheckResponse } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
+import {
+  AuthorizationClient,
+  CheckRequest,
+  type CheckResponse,
+} from '../../src/generated/envoy/service/auth/v3/external_auth.js';
 import { parsePrometheusText, sampleValue, type Sample } from '../support/prometheus-text.js';
 import { startTollgate, type TestTollgate } from '../support/tollgate.js';
 
@@ -17,13 +21,21 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
   const value = (name: string, labels: Record<string, string>) => sampleValue(samples, name, labels);
 
   const httpCheck = async (key: string, method: string, uri: string) =>
-    (await fetch(`http://127.0.0.1:${tollgate.httpPort}/check`, { headers: { 'x-api-key': key, 'x-original-uri': uri, 'x-original-method': method } })).status;
+    (
+      await fetch(`http://127.0.0.1:${tollgate.httpPort}/check`, {
+        headers: { 'x-api-key': key, 'x-original-uri': uri, 'x-original-method': method },
+      })
+    ).status;
 
   const grpcCheck = (key: string, method: string, path: string) =>
     new Promise<number>((resolve, reject) => {
       const headers = { ':method': method, ':path': path, ':authority': 'api.example.com', 'x-api-key': key };
-      const request = CheckRequest.fromPartial({ attributes: { request: { http: { method, path, headers } } } });
-      client.check(request, (err: Error | null, res: CheckResponse) => (err ? reject(err) : resolve(res.status?.code ?? -1)));
+      const request = CheckRequest.fromPartial({
+        attributes: { request: { http: { method, path, headers } } },
+      });
+      client.check(request, (err: Error | null, res: CheckResponse) =>
+        err ? reject(err) : resolve(res.status?.code ?? -1),
+      );
     });
 
   beforeAll(async () => {
@@ -54,13 +66,38 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
 
   it('counts every decision once, by transport, outcome, reason, tier and endpoint', () => {
     const decisions = samples.filter((s) => s.name === 'tollgate_decisions_total');
-    expect(decisions.map((s) => ({ ...s.labels, n: s.value })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
+    expect(
+      decisions
+        .map((s) => ({ ...s.labels, n: s.value }))
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual(
       [
         { transport: 'http', outcome: 'allowed', reason: 'ok', tier: 'free', endpoint: 'chat', n: 3 },
-        { transport: 'http', outcome: 'denied', reason: 'invalid_api_key', tier: 'none', endpoint: 'none', n: 2 },
-        { transport: 'http', outcome: 'denied', reason: 'endpoint_not_in_plan', tier: 'free', endpoint: 'export', n: 1 },
+        {
+          transport: 'http',
+          outcome: 'denied',
+          reason: 'invalid_api_key',
+          tier: 'none',
+          endpoint: 'none',
+          n: 2,
+        },
+        {
+          transport: 'http',
+          outcome: 'denied',
+          reason: 'endpoint_not_in_plan',
+          tier: 'free',
+          endpoint: 'export',
+          n: 1,
+        },
         { transport: 'grpc', outcome: 'allowed', reason: 'ok', tier: 'free', endpoint: 'chat', n: 2 },
-        { transport: 'grpc', outcome: 'denied', reason: 'rate_limit_exceeded', tier: 'free', endpoint: 'chat', n: 2 },
+        {
+          transport: 'grpc',
+          outcome: 'denied',
+          reason: 'rate_limit_exceeded',
+          tier: 'free',
+          endpoint: 'chat',
+          n: 2,
+        },
       ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
     );
   });
@@ -69,18 +106,47 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
     expect(value('tollgate_decision_duration_seconds_count', { transport: 'http' })).toBe(6);
     expect(value('tollgate_decision_duration_seconds_count', { transport: 'grpc' })).toBe(4);
     expect(value('tollgate_decision_duration_seconds_bucket', { transport: 'http', le: '+Inf' })).toBe(6);
-    const les = samples.filter((s) => s.name === 'tollgate_decision_duration_seconds_bucket' && s.labels.transport === 'grpc').map((s) => s.labels.le);
-    expect(les).toEqual(['0.0001', '0.00025', '0.0005', '0.00075', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '1', '+Inf']);
-    const buckets = samples.filter((s) => s.name === 'tollgate_decision_duration_seconds_bucket' && s.labels.transport === 'grpc').map((s) => s.value);
+    const les = samples
+      .filter((s) => s.name === 'tollgate_decision_duration_seconds_bucket' && s.labels.transport === 'grpc')
+      .map((s) => s.labels.le);
+    expect(les).toEqual([
+      '0.0001',
+      '0.00025',
+      '0.0005',
+      '0.00075',
+      '0.001',
+      '0.0025',
+      '0.005',
+      '0.01',
+      '0.025',
+      '0.05',
+      '0.1',
+      '0.25',
+      '1',
+      '+Inf',
+    ]);
+    const buckets = samples
+      .filter((s) => s.name === 'tollgate_decision_duration_seconds_bucket' && s.labels.transport === 'grpc')
+      .map((s) => s.value);
     expect(buckets).toEqual([...buckets].sort((a, b) => a - b)); // cumulative
     expect(value('tollgate_decision_duration_seconds_sum', { transport: 'grpc' })).toBeGreaterThan(0);
   });
 
   it('times store calls: one Redis decide per counted decision, one Postgres load per unknown hash', () => {
     expect(value('tollgate_store_duration_seconds_count', { store: 'redis', operation: 'decide' })).toBe(7);
-    expect(value('tollgate_store_duration_seconds_count', { store: 'postgres', operation: 'find_key' })).toBe(2);
+    expect(value('tollgate_store_duration_seconds_count', { store: 'postgres', operation: 'find_key' })).toBe(
+      2,
+    );
     // Series of the stores in use exist from the start (at 0), so rate() has a baseline.
-    expect(samples.filter((s) => s.name === 'tollgate_store_errors_total').map((s) => [s.labels.store, s.value]).sort()).toEqual([['postgres', 0], ['redis', 0]]);
+    expect(
+      samples
+        .filter((s) => s.name === 'tollgate_store_errors_total')
+        .map((s) => [s.labels.store, s.value])
+        .sort(),
+    ).toEqual([
+      ['postgres', 0],
+      ['redis', 0],
+    ]);
   });
 
   it('counts key cache hits, misses and negative hits', () => {
@@ -99,7 +165,9 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
   });
 
   it('exports the configured limits of the demo policy, and the degraded and flush-lag gauges at 0', () => {
-    const limits = samples.filter((s) => s.name === 'tollgate_policy_limit').map((s) => [s.labels.tier, s.labels.policy, s.labels.endpoint, s.value]);
+    const limits = samples
+      .filter((s) => s.name === 'tollgate_policy_limit')
+      .map((s) => [s.labels.tier, s.labels.policy, s.labels.endpoint, s.value]);
     expect(limits.sort()).toEqual(
       [
         ['free', 'per-minute', '*', 10],
@@ -119,14 +187,40 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
     const allowed: Record<string, Set<string>> = {
       transport: new Set(['http', 'grpc', 'envoy_http', 'cli']),
       outcome: new Set(['allowed', 'denied', 'error']),
-      reason: new Set(['ok', 'unavailable', 'internal', 'missing_api_key', 'invalid_api_key', 'account_suspended', 'endpoint_not_in_plan', 'rate_limit_exceeded', 'quota_exceeded', 'insufficient_credits']),
+      reason: new Set([
+        'ok',
+        'unavailable',
+        'internal',
+        'missing_api_key',
+        'invalid_api_key',
+        'account_suspended',
+        'endpoint_not_in_plan',
+        'rate_limit_exceeded',
+        'quota_exceeded',
+        'insufficient_credits',
+      ]),
       tier: new Set(['free', 'pro', 'enterprise', 'none']),
       endpoint: new Set(['chat', 'export', 'default', 'none', '*']),
       policy: new Set(['per-minute', 'burst', 'per-second', 'chat-minute', 'monthly-quota']),
       store: new Set(['redis', 'postgres', 'memory']),
       operation: new Set(['decide', 'find_key']),
       result: new Set(['hit', 'miss', 'negative_hit']),
-      le: new Set(['0.0001', '0.00025', '0.0005', '0.00075', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '1', '+Inf']),
+      le: new Set([
+        '0.0001',
+        '0.00025',
+        '0.0005',
+        '0.00075',
+        '0.001',
+        '0.0025',
+        '0.005',
+        '0.01',
+        '0.025',
+        '0.05',
+        '0.1',
+        '0.25',
+        '1',
+        '+Inf',
+      ]),
     };
     const ours = samples.filter((s) => s.name.startsWith('tollgate_'));
     expect(ours.length).toBeGreaterThan(20);

@@ -13,7 +13,10 @@ test('a process whose Postgres connections are cut 40 times mid-transaction keep
   const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
   const url = new URL(POSTGRES_ADMIN_URL);
   url.port = String(proxy.port);
-  const child = startServer({ DATABASE_URL: url.toString() }, `${ROOT}test/support/connection-loss-process.mjs`);
+  const child = startServer(
+    { DATABASE_URL: url.toString() },
+    `${ROOT}test/support/connection-loss-process.mjs`,
+  );
   try {
     await child.waitFor(/alive [1-9]/);
     for (let i = 0; i < 40; i++) {
@@ -24,7 +27,10 @@ test('a process whose Postgres connections are cut 40 times mid-transaction keep
     }
     const seen = child.output().length;
     // Still alive and still committing after the last restore.
-    await child.waitFor(new RegExp(`[\\s\\S]{${seen}}[\\s\\S]*alive \\d+ \\d+\\n[\\s\\S]*alive \\d+`), 10_000);
+    await child.waitFor(
+      new RegExp(`[\\s\\S]{${seen}}[\\s\\S]*alive \\d+ \\d+\\n[\\s\\S]*alive \\d+`),
+      10_000,
+    );
     expect(child.child.exitCode, child.output().slice(-2000)).toBeNull();
     const last = [...child.output().matchAll(/alive (\d+) (\d+)/g)].pop()!;
     expect(Number(last[1])).toBeGreaterThan(0);

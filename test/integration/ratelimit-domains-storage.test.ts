@@ -11,7 +11,11 @@ import { freshPglite, freshPostgres } from '../support/databases.js';
 import { demoPolicy } from '../support/policies.js';
 
 const DIR = new URL('../fixtures/envoy-ratelimit/valid/', import.meta.url);
-const { domains } = importEnvoyRatelimit(readdirSync(DIR).sort().map((name) => ({ name, text: readFileSync(new URL(name, DIR), 'utf8') })));
+const { domains } = importEnvoyRatelimit(
+  readdirSync(DIR)
+    .sort()
+    .map((name) => ({ name, text: readFileSync(new URL(name, DIR), 'utf8') })),
+);
 
 async function roundTrip(sql: Sql): Promise<void> {
   await migrate(sql);

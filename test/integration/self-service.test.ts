@@ -28,18 +28,40 @@ let sql: PostgresSql;
 let redis: Redis;
 const servers: Server[] = [];
 
-async function serve(counters: CounterStore, inspector: RedisCounterInspector | MemoryCounterInspector, limitPerMinute?: number): Promise<string> {
+async function serve(
+  counters: CounterStore,
+  inspector: RedisCounterInspector | MemoryCounterInspector,
+  limitPerMinute?: number,
+): Promise<string> {
   const policy = new PolicyResolver(await loadPolicy(sql));
   const keys = new CachedKeyStore({ inner: new SqlKeyStore(sql), ttlMs: 0, negativeTtlMs: 0 });
-  const routes = createSelfServiceRoutes({ keys, counters, sql, policy: () => policy, inspector, ...(limitPerMinute ? { limitPerMinute } : {}) });
-  const server = createHttpServer({ checkAccess: createCheckAccess({ keys, policy: () => policy, counters }), routes });
+  const routes = createSelfServiceRoutes({
+    keys,
+    counters,
+    sql,
+    policy: () => policy,
+    inspector,
+    ...(limitPerMinute ? { limitPerMinute } : {}),
+  });
+  const server = createHttpServer({
+    checkAccess: createCheckAccess({ keys, policy: () => policy, counters }),
+    routes,
+  });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 beforeAll(async () => {
-  db = await prepareDatabase({ accounts: [{ label: 'pro', tier: 'pro' }, { label: 'free', tier: 'free' }, { label: 'revoked', tier: 'free' }, { label: 'limited', tier: 'pro' }, { label: 'memory', tier: 'free' }] });
+  db = await prepareDatabase({
+    accounts: [
+      { label: 'pro', tier: 'pro' },
+      { label: 'free', tier: 'free' },
+      { label: 'revoked', tier: 'free' },
+      { label: 'limited', tier: 'pro' },
+      { label: 'memory', tier: 'free' },
+    ],
+  });
   sql = new PostgresSql(db.url);
   redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
@@ -63,7 +85,9 @@ describe('self-service on Redis', () => {
     const id = db.accounts.pro!;
     // Two allowed calls through /check put 2 units on the live quota counter.
     for (let i = 0; i < 2; i++) {
-      const check = await fetch(`${base}/check`, { headers: { 'x-api-key': db.keys.pro!, 'x-original-uri': '/v1/things', 'x-original-method': 'GET' } });
+      const check = await fetch(`${base}/check`, {
+        headers: { 'x-api-key': db.keys.pro!, 'x-original-uri': '/v1/things', 'x-original-method': 'GET' },
+      });
       expect(check.status).toBe(204);
     }
     const before = await redis.hgetall(`{a:${id}}:quota`);
@@ -102,10 +126,15 @@ describe('self-service on Redis', () => {
     expect(await usage.json()).toEqual({
       account_id: id,
       period: { start: new Date(period.startMs).toISOString(), end: new Date(period.endMs).toISOString() },
-      endpoints: [{ endpoint: 'chat', calls: 3, units: 15, credits: 0 }, { endpoint: 'default', calls: 4, units: 4, credits: 0 }],
+      endpoints: [
+        { endpoint: 'chat', calls: 3, units: 15, credits: 0 },
+        { endpoint: 'default', calls: 4, units: 4, credits: 0 },
+      ],
       totals: { calls: 7, units: 19, credits: 0 },
     });
-    const me = (await (await fetch(`${base}/v1/me`, { headers: { 'x-api-key': db.keys.free! } })).json()) as { quota: unknown };
+    const me = (await (await fetch(`${base}/v1/me`, { headers: { 'x-api-key': db.keys.free! } })).json()) as {
+      quota: unknown;
+    };
     expect(me.quota).toEqual({ limit: 100, used: 19, overage: false, remaining: 81 }); // no live counter yet: the flushed units
   });
 
@@ -116,11 +145,16 @@ describe('self-service on Redis', () => {
       expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
       expect(((await none.json()) as { code: string }).code).toBe('missing_api_key');
       const unknown = await fetch(base + path, { headers: { 'x-api-key': 'tg_live_nope' } });
-      expect([unknown.status, ((await unknown.json()) as { code: string }).code]).toEqual([401, 'invalid_api_key']);
+      expect([unknown.status, ((await unknown.json()) as { code: string }).code]).toEqual([
+        401,
+        'invalid_api_key',
+      ]);
     }
     await revokeKey(sql, db.keyIds.revoked!);
     expect((await fetch(`${base}/v1/me`, { headers: { 'x-api-key': db.keys.revoked! } })).status).toBe(401);
-    expect((await fetch(`${base}/v1/me`, { method: 'POST', headers: { 'x-api-key': db.keys.pro! } })).status).toBe(405);
+    expect(
+      (await fetch(`${base}/v1/me`, { method: 'POST', headers: { 'x-api-key': db.keys.pro! } })).status,
+    ).toBe(405);
   });
 });
 
@@ -128,15 +162,21 @@ describe('the self-service limit', () => {
   it('answers 429 with Retry-After and RateLimit headers past the per-key limit (Redis)', async () => {
     const base = await serve(new RedisCounterStore({ redis }), new RedisCounterInspector(redis), 3);
     const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${base}/v1/usage`, { headers: { 'x-api-key': db.keys.limited! } })).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push((await fetch(`${base}/v1/usage`, { headers: { 'x-api-key': db.keys.limited! } })).status);
     expect(statuses).toEqual([200, 200, 200]);
     const limited = await fetch(`${base}/v1/me`, { headers: { 'x-api-key': db.keys.limited! } });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(limited.headers.get('x-ratelimit-remaining')).toBe('0');
-    expect(await limited.json()).toMatchObject({ code: 'rate_limit_exceeded', 'violated-policies': ['self-service'] });
+    expect(await limited.json()).toMatchObject({
+      code: 'rate_limit_exceeded',
+      'violated-policies': ['self-service'],
+    });
     // The API itself is not affected: the account's own limits are separate counters.
-    const check = await fetch(`${base}/check`, { headers: { 'x-api-key': db.keys.limited!, 'x-original-uri': '/v1/x', 'x-original-method': 'GET' } });
+    const check = await fetch(`${base}/check`, {
+      headers: { 'x-api-key': db.keys.limited!, 'x-original-uri': '/v1/x', 'x-original-method': 'GET' },
+    });
     expect(check.status).toBe(204);
   });
 
@@ -144,7 +184,8 @@ describe('the self-service limit', () => {
     const store = new MemoryCounterStore();
     const base = await serve(store, new MemoryCounterInspector(store), 2);
     const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${base}/v1/me`, { headers: { 'x-api-key': db.keys.memory! } })).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push((await fetch(`${base}/v1/me`, { headers: { 'x-api-key': db.keys.memory! } })).status);
     expect(statuses).toEqual([200, 200, 429]);
     const counters = await new MemoryCounterInspector(store).inspect(db.accounts.memory!);
     expect(counters.map((c) => c.key)).toEqual([`{a:${db.accounts.memory}}:l:self:${db.keyIds.memory}`]);

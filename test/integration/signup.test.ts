@@ -12,13 +12,23 @@ const randomIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(256)}
 
 async function signup(body: unknown, ip: string, init: RequestInit = {}): Promise<Response> {
   return fetch(`http://127.0.0.1:${tg.httpPort}/v1/signup`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': `${ip}, 192.0.2.1` },
-    body: typeof body === 'string' ? body : JSON.stringify(body), ...init,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': `${ip}, 192.0.2.1` },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...init,
   });
 }
 
 beforeAll(async () => {
-  tg = await startTollgate({ accounts: [], env: { SIGNUP_ENABLED: 'on', TRUST_PROXY: 'on', SIGNUP_PER_IP_PER_HOUR: '3', SIGNUP_GLOBAL_PER_MINUTE: '1000' } });
+  tg = await startTollgate({
+    accounts: [],
+    env: {
+      SIGNUP_ENABLED: 'on',
+      TRUST_PROXY: 'on',
+      SIGNUP_PER_IP_PER_HOUR: '3',
+      SIGNUP_GLOBAL_PER_MINUTE: '1000',
+    },
+  });
   sql = new PostgresSql(tg.databaseUrl);
 });
 afterAll(async () => {
@@ -36,9 +46,20 @@ describe('POST /v1/signup', () => {
     const me = await fetch(`http://127.0.0.1:${tg.httpPort}/v1/me`, { headers: { 'x-api-key': body.key } });
     expect(me.status).toBe(200);
     expect(await me.json()).toMatchObject({ account_id: body.account_id, tier: 'free' });
-    const audit = await sql.query<{ action: string; actor: string; details: Record<string, unknown> }>('select action, actor, details from audit_log where target = $1', [body.account_id]);
-    expect(audit).toEqual([{ action: 'account.signup', actor: 'signup', details: expect.objectContaining({ tier: 'free' }) }]);
-    const dump = JSON.stringify(await sql.query('select a.*, s.* from accounts a join signups s on s.account_id = a.id where a.id = $1', [body.account_id])) + JSON.stringify(audit);
+    const audit = await sql.query<{ action: string; actor: string; details: Record<string, unknown> }>(
+      'select action, actor, details from audit_log where target = $1',
+      [body.account_id],
+    );
+    expect(audit).toEqual([
+      { action: 'account.signup', actor: 'signup', details: expect.objectContaining({ tier: 'free' }) },
+    ]);
+    const dump =
+      JSON.stringify(
+        await sql.query(
+          'select a.*, s.* from accounts a join signups s on s.account_id = a.id where a.id = $1',
+          [body.account_id],
+        ),
+      ) + JSON.stringify(audit);
     expect(dump.toLowerCase()).not.toContain('example.com');
   });
 
@@ -53,8 +74,11 @@ describe('POST /v1/signup', () => {
 
   test('bad bodies get a clear 400; other methods 405', async () => {
     const cases: Array<[unknown, RegExp]> = [
-      ['not json', /must be JSON/], [{}, /email: is required/], [{ email: 'nope' }, /email address/],
-      [{ email: 'a@b.co', name: 'x' }, /unknown field: name/], [[1], /JSON object/],
+      ['not json', /must be JSON/],
+      [{}, /email: is required/],
+      [{ email: 'nope' }, /email address/],
+      [{ email: 'a@b.co', name: 'x' }, /unknown field: name/],
+      [[1], /JSON object/],
     ];
     for (const [body, detail] of cases) {
       const res = await signup(body, randomIp());
@@ -67,7 +91,8 @@ describe('POST /v1/signup', () => {
 
   test('beyond the per-address limit: 429 with Retry-After; another address still signs up', async () => {
     const ip = randomIp();
-    for (let i = 0; i < 3; i++) expect((await signup({ email: `limit${randomInt(1e9)}@example.org` }, ip)).status).toBe(201);
+    for (let i = 0; i < 3; i++)
+      expect((await signup({ email: `limit${randomInt(1e9)}@example.org` }, ip)).status).toBe(201);
     const refused = await signup({ email: `limit${randomInt(1e9)}@example.org` }, ip);
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -78,7 +103,9 @@ describe('POST /v1/signup', () => {
   test('off by default: no /v1/signup route', async () => {
     const off = await startTollgate({ accounts: [] });
     try {
-      expect((await fetch(`http://127.0.0.1:${off.httpPort}/v1/signup`, { method: 'POST', body: '{}' })).status).toBe(404);
+      expect(
+        (await fetch(`http://127.0.0.1:${off.httpPort}/v1/signup`, { method: 'POST', body: '{}' })).status,
+      ).toBe(404);
     } finally {
       await off.stop();
     }

@@ -9,7 +9,6 @@ import { PgliteSql } from '../../src/db/pglite-sql.js';
 import { sqlStoreContract } from '../contracts/sql-store.contract.js';
 import { freshPglite, MIGRATIONS } from '../support/databases.js';
 
-
 sqlStoreContract('pglite', async () => {
   const sql = await freshPglite();
   return { sql, close: () => sql.close() };
@@ -23,7 +22,9 @@ test('PGlite in a data directory keeps its data across restarts', async () => {
     await first.close();
     const second = await PgliteSql.open(dir);
     expect(await migrate(second)).toEqual([]);
-    expect(await second.query('select version from schema_migrations order by version')).toEqual(MIGRATIONS.map((version) => ({ version })));
+    expect(await second.query('select version from schema_migrations order by version')).toEqual(
+      MIGRATIONS.map((version) => ({ version })),
+    );
     await second.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -27,7 +27,10 @@ async function admin<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
   try {
     return await fn(sql);
   } catch (err) {
-    throw new Error(`Postgres is needed by this test and is not usable at ${POSTGRES_ADMIN_URL} (set TEST_POSTGRES_URL): ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `Postgres is needed by this test and is not usable at ${POSTGRES_ADMIN_URL} (set TEST_POSTGRES_URL): ${(err as Error).message}`,
+      { cause: err },
+    );
   } finally {
     await sql.close();
   }

@@ -17,7 +17,9 @@ export function nginxBinary(): string {
   for (const candidate of candidates) if (candidate && existsSync(candidate)) return candidate;
   const which = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
   if (which.status === 0 && which.stdout.trim()) return which.stdout.trim();
-  throw new Error('nginx is not installed (looked for NGINX_BIN, /usr/sbin/nginx and PATH): install it, e.g. `apt-get install nginx` (.ci/ does)');
+  throw new Error(
+    'nginx is not installed (looked for NGINX_BIN, /usr/sbin/nginx and PATH): install it, e.g. `apt-get install nginx` (.ci/ does)',
+  );
 }
 
 export interface TestNginx {
@@ -48,14 +50,22 @@ export async function startNginx(opts: { sidecarPort: number; appPort: number })
     mkdirSync(join(dir, sub));
     chmodSync(join(dir, sub), 0o777);
   }
-  writeFileSync(join(dir, 'tollgate.conf'), rewrite('tollgate.conf', [
-    ['listen 8000;', `listen 127.0.0.1:${port};`],
-    ['server 127.0.0.1:8080;', `server 127.0.0.1:${opts.sidecarPort};`],
-    ['server 127.0.0.1:3000;', `server 127.0.0.1:${opts.appPort};`],
-  ]));
-  writeFileSync(join(dir, 'tollgate-upstream-headers.conf'), readFileSync(join(NGINX_DIR, 'tollgate-upstream-headers.conf')));
+  writeFileSync(
+    join(dir, 'tollgate.conf'),
+    rewrite('tollgate.conf', [
+      ['listen 8000;', `listen 127.0.0.1:${port};`],
+      ['server 127.0.0.1:8080;', `server 127.0.0.1:${opts.sidecarPort};`],
+      ['server 127.0.0.1:3000;', `server 127.0.0.1:${opts.appPort};`],
+    ]),
+  );
+  writeFileSync(
+    join(dir, 'tollgate-upstream-headers.conf'),
+    readFileSync(join(NGINX_DIR, 'tollgate-upstream-headers.conf')),
+  );
   // Test-only top level: foreground, one worker, everything writable under the temp dir.
-  writeFileSync(join(dir, 'main.conf'), `
+  writeFileSync(
+    join(dir, 'main.conf'),
+    `
 worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
@@ -70,12 +80,16 @@ http {
   scgi_temp_path ${dir}/scgi;
   include tollgate.conf;
 }
-`);
-  const child = spawn(bin, ['-p', dir, '-c', join(dir, 'main.conf'), '-e', join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
+`,
+  );
+  const child = spawn(bin, ['-p', dir, '-c', join(dir, 'main.conf'), '-e', join(dir, 'error.log')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
-  const errorLog = () => (existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '');
+  const errorLog = () =>
+    existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
   const stop = () => stopChild(child).finally(() => rmSync(dir, { recursive: true, force: true }));
   try {
     await waitForPort(port, child, () => `${output}\n${errorLog()}`);
@@ -88,7 +102,21 @@ http {
 
 /** `nginx -t` on a config dir; returns the combined output and exit code. */
 export function nginxTest(confPath: string, prefix: string): { code: number | null; output: string } {
-  const result = spawnSync(nginxBinary(), ['-t', '-p', prefix, '-c', confPath, '-e', join(prefix, 'error.log'), '-g', `pid ${join(prefix, 'nginx.pid')};`], { encoding: 'utf8' });
+  const result = spawnSync(
+    nginxBinary(),
+    [
+      '-t',
+      '-p',
+      prefix,
+      '-c',
+      confPath,
+      '-e',
+      join(prefix, 'error.log'),
+      '-g',
+      `pid ${join(prefix, 'nginx.pid')};`,
+    ],
+    { encoding: 'utf8' },
+  );
   return { code: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
@@ -105,18 +133,19 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-
 async function waitForPort(port: number, child: ChildProcess, diagnostics: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}) at start:\n${diagnostics()}`);
+    if (child.exitCode !== null)
+      throw new Error(`nginx exited (${child.exitCode}) at start:\n${diagnostics()}`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => (socket.destroy(), resolve(true)));
       socket.once('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port} within 10 s:\n${diagnostics()}`);
+    if (Date.now() > deadline)
+      throw new Error(`nginx did not listen on ${port} within 10 s:\n${diagnostics()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

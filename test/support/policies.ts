@@ -8,21 +8,27 @@ export function demoPolicy(): Policy {
     tiers: {
       free: {
         name: 'free',
-        limits: [{ name: 'per-minute', algorithm: 'sliding_window', limit: 10, windowMs: 60_000, shadow: false }],
+        limits: [
+          { name: 'per-minute', algorithm: 'sliding_window', limit: 10, windowMs: 60_000, shadow: false },
+        ],
         quota: { units: 100, overage: false },
         creditsPerRequest: 0,
         upgradeUrl: 'https://example.com/pricing',
       },
       pro: {
         name: 'pro',
-        limits: [{ name: 'burst', algorithm: 'token_bucket', limit: 60, windowMs: 60_000, burst: 20, shadow: false }],
+        limits: [
+          { name: 'burst', algorithm: 'token_bucket', limit: 60, windowMs: 60_000, burst: 20, shadow: false },
+        ],
         quota: { units: 10_000, overage: true },
         creditsPerRequest: 0,
         price: { monthly: 49, overagePer1000: 0.5, currency: 'usd' },
       },
       enterprise: {
         name: 'enterprise',
-        limits: [{ name: 'per-second', algorithm: 'fixed_window', limit: 300, windowMs: 1000, shadow: false }],
+        limits: [
+          { name: 'per-second', algorithm: 'fixed_window', limit: 300, windowMs: 1000, shadow: false },
+        ],
         quota: null,
         creditsPerRequest: 0,
       },
@@ -34,11 +40,33 @@ export function demoPolicy(): Policy {
         path: '/v1/chat/**',
         cost: 5,
         overrides: {
-          free: { allowed: true, limits: [{ name: 'chat-minute', algorithm: 'sliding_window', limit: 5, windowMs: 60_000, shadow: false }] },
-          pro: { allowed: true, limits: [{ name: 'chat-minute', algorithm: 'sliding_window', limit: 30, windowMs: 60_000, shadow: false }] },
+          free: {
+            allowed: true,
+            limits: [
+              { name: 'chat-minute', algorithm: 'sliding_window', limit: 5, windowMs: 60_000, shadow: false },
+            ],
+          },
+          pro: {
+            allowed: true,
+            limits: [
+              {
+                name: 'chat-minute',
+                algorithm: 'sliding_window',
+                limit: 30,
+                windowMs: 60_000,
+                shadow: false,
+              },
+            ],
+          },
         },
       },
-      { name: 'export', methods: [], path: '/v1/export/**', cost: 1, overrides: { free: { allowed: false, limits: [] } } },
+      {
+        name: 'export',
+        methods: [],
+        path: '/v1/export/**',
+        cost: 1,
+        overrides: { free: { allowed: false, limits: [] } },
+      },
     ],
   };
 }

@@ -14,13 +14,17 @@ export interface CliResult {
 }
 
 function assertBuilt(): void {
-  if (!existsSync(`${ROOT}dist/cli/main.js`)) throw new Error('dist/ is missing: run `npm run build` (npm test does it in pretest)');
+  if (!existsSync(`${ROOT}dist/cli/main.js`))
+    throw new Error('dist/ is missing: run `npm run build` (npm test does it in pretest)');
 }
 
 export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
   assertBuilt();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: ROOT });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      cwd: ROOT,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -41,7 +45,10 @@ export interface Server {
 /** `script`: another entry than dist/main.js (e.g. test/support/replica-process.mjs). */
 export function startServer(env: Record<string, string>, script = `${ROOT}dist/main.js`): Server {
   assertBuilt();
-  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: ROOT });
+  const child = spawn(process.execPath, [script], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    cwd: ROOT,
+  });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -52,7 +59,8 @@ export function startServer(env: Record<string, string>, script = `${ROOT}dist/m
     async waitFor(pattern, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(output)) {
-        if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before ${pattern}:\n${output}`);
+        if (child.exitCode !== null)
+          throw new Error(`server exited (${child.exitCode}) before ${pattern}:\n${output}`);
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${output}`);
         await new Promise((r) => setTimeout(r, 50));
       }

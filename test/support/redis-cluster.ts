@@ -41,10 +41,21 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     for (const port of ports) {
       const nodeDir = join(dir, String(port));
       mkdirSync(nodeDir);
-      children.push(spawnRedis(port, nodeDir, ['--cluster-enabled', 'yes', '--cluster-config-file', join(nodeDir, 'nodes.conf'), '--cluster-node-timeout', '2000']));
+      children.push(
+        spawnRedis(port, nodeDir, [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(nodeDir, 'nodes.conf'),
+          '--cluster-node-timeout',
+          '2000',
+        ]),
+      );
     }
     await Promise.all(ports.map((port) => waitForRedis(port)));
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { timeout: 30_000 });
+    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], {
+      timeout: 30_000,
+    });
     await waitForClusterOk(ports);
   } catch (err) {
     await stop();
@@ -57,9 +68,12 @@ export async function startRedisCluster(): Promise<RedisCluster> {
 async function waitForClusterOk(ports: number[], timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const states = await Promise.all(ports.map((port) => run('redis-cli', ['-p', String(port), 'cluster', 'info']).then((r) => r.stdout)));
+    const states = await Promise.all(
+      ports.map((port) => run('redis-cli', ['-p', String(port), 'cluster', 'info']).then((r) => r.stdout)),
+    );
     if (states.every((info) => info.includes('cluster_state:ok'))) return;
-    if (Date.now() > deadline) throw new Error(`cluster did not reach cluster_state:ok:\n${states.join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`cluster did not reach cluster_state:ok:\n${states.join('\n')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -41,9 +41,27 @@ export async function freePort(from = 20_000, to = 29_000, offsets: number[] = [
 }
 
 export function spawnRedis(port: number, dir: string, extra: string[] = []): ChildProcess {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no', ...extra], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--protected-mode',
+      'no',
+      ...extra,
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   child.on('error', (err) => {
     throw new Error(`redis-server could not start (is it installed?): ${err.message}`);
   });
@@ -54,7 +72,14 @@ export function spawnRedis(port: number, dir: string, extra: string[] = []): Chi
 export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 500 });
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 500,
+    });
     client.on('error', () => {});
     try {
       await client.connect();

@@ -26,18 +26,26 @@ const sql = new PostgresSql(config.database.url, { connectTimeoutSec: 1 });
 const counters = await openCounterStore(config);
 const usage = await openUsageStore(config);
 const policy = await PolicyHolder.load(sql, logger, 30_000);
-const keys = new CachedKeyStore({ inner: new SqlKeyStore(sql, { timeoutMs: 1000 }), ttlMs: Number(process.env.KEY_CACHE_TTL_MS ?? 60_000) });
+const keys = new CachedKeyStore({
+  inner: new SqlKeyStore(sql, { timeoutMs: 1000 }),
+  ttlMs: Number(process.env.KEY_CACHE_TTL_MS ?? 60_000),
+});
 const checkAccess = createCheckAccess({ keys, policy: () => policy.current, counters });
 const listener = await startChangeListener({ sql, keys, policy, credits: usage.credits, logger });
 const flusher = startUsageFlusher({ sources: [usage.source], sql, logger, intervalMs: config.usageFlushMs });
 
 const server = createServer((req, res) => {
   const request = {
-    transport: 'http', apiKey: req.headers['x-api-key'], keyHeader: 'x-api-key', spoofedHeaders: [],
-    method: String(req.headers['x-original-method'] ?? 'GET'), path: String(req.headers['x-original-uri'] ?? '/'),
+    transport: 'http',
+    apiKey: req.headers['x-api-key'],
+    keyHeader: 'x-api-key',
+    spoofedHeaders: [],
+    method: String(req.headers['x-original-method'] ?? 'GET'),
+    path: String(req.headers['x-original-uri'] ?? '/'),
   };
   checkAccess(request).then(
-    (d) => res.writeHead(d.allowed ? 204 : d.status, { 'x-tollgate-code': d.allowed ? 'allowed' : d.code }).end(),
+    (d) =>
+      res.writeHead(d.allowed ? 204 : d.status, { 'x-tollgate-code': d.allowed ? 'allowed' : d.code }).end(),
     () => res.writeHead(503, { 'x-tollgate-code': 'unavailable' }).end(),
   );
 });

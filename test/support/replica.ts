@@ -23,20 +23,43 @@ export interface Replica {
   close(): Promise<void>;
 }
 
-export async function startReplica(opts: { sql: Sql; counters: CounterStore & LiveCredits; usage?: UsageSource; flushMs?: number }): Promise<Replica> {
+export async function startReplica(opts: {
+  sql: Sql;
+  counters: CounterStore & LiveCredits;
+  usage?: UsageSource;
+  flushMs?: number;
+}): Promise<Replica> {
   const logger = createLogger('silent');
   const policy = await PolicyHolder.load(opts.sql, logger, 3_600_000);
-  const keys = new CachedKeyStore({ inner: new SqlKeyStore(opts.sql), ttlMs: 3_600_000, negativeTtlMs: 3_600_000 });
+  const keys = new CachedKeyStore({
+    inner: new SqlKeyStore(opts.sql),
+    ttlMs: 3_600_000,
+    negativeTtlMs: 3_600_000,
+  });
   const checkAccess = createCheckAccess({ keys, policy: () => policy.current, counters: opts.counters });
   const listener = await startChangeListener({ sql: opts.sql, keys, policy, credits: opts.counters, logger });
-  const flusher = opts.usage && startUsageFlusher({ sources: [opts.usage], sql: opts.sql, logger, intervalMs: opts.flushMs ?? 3_600_000 });
+  const flusher =
+    opts.usage &&
+    startUsageFlusher({
+      sources: [opts.usage],
+      sql: opts.sql,
+      logger,
+      intervalMs: opts.flushMs ?? 3_600_000,
+    });
   return {
     keys,
     policy,
     listener,
     flusher,
     check: (apiKey, path = '/v1/chat/x', method = 'POST') => {
-      const request: AccessRequest = { transport: 'http', apiKey, keyHeader: 'x-api-key', method, path, spoofedHeaders: [] };
+      const request: AccessRequest = {
+        transport: 'http',
+        apiKey,
+        keyHeader: 'x-api-key',
+        method,
+        path,
+        spoofedHeaders: [],
+      };
       return checkAccess(request);
     },
     async close() {

@@ -13,7 +13,10 @@ import { parsePolicy } from '../../src/policy/policy-file.js';
 import { savePolicy } from '../../src/policy/policy-repository.js';
 import { freshPostgres } from './databases.js';
 
-export const DEMO_POLICY_YAML = readFileSync(new URL('../../src/policy/demo-policy.yaml', import.meta.url), 'utf8');
+export const DEMO_POLICY_YAML = readFileSync(
+  new URL('../../src/policy/demo-policy.yaml', import.meta.url),
+  'utf8',
+);
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface TestAccount {
@@ -67,7 +70,10 @@ export interface PreparedDatabase {
 }
 
 /** A fresh Postgres database with the policy stored and one key per account, as the CLI would set it up. */
-export async function prepareDatabase(opts: { policyYaml?: string; accounts: TestAccount[] }): Promise<PreparedDatabase> {
+export async function prepareDatabase(opts: {
+  policyYaml?: string;
+  accounts: TestAccount[];
+}): Promise<PreparedDatabase> {
   const db = await freshPostgres();
   const keys: Record<string, string> = {};
   const accounts: Record<string, string> = {};
@@ -105,7 +111,10 @@ export async function startTollgate(opts: StartTollgateOptions): Promise<TestTol
     LOG_LEVEL: 'silent',
     ...opts.env,
   });
-  const app = await createApp(config, opts.logger ?? createLogger('silent'), { drainDelayMs: 0, ...opts.app });
+  const app = await createApp(config, opts.logger ?? createLogger('silent'), {
+    drainDelayMs: 0,
+    ...opts.app,
+  });
   const ports = await app.listen();
   return {
     ...ports,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { billingMonth } from '../../src/billing/billing-month.js';
 import { overageAmountCents } from '../../src/billing/billing-summary.js';
 import { clusterSlot } from '../../src/counters/cluster-slot.js';
-import { InputError } from '../../src/errors.js';
+import type { InputError } from '../../src/errors.js';
 import { adminTokenChecker } from '../../src/transports/admin/admin-auth.js';
 import { toJsonSchema, validateObject, type ObjectSchema } from '../../src/transports/admin/body-schema.js';
 
@@ -13,7 +13,15 @@ describe('adminTokenChecker', () => {
   it('accepts exactly the bearer token', () => {
     expect(ok('Bearer s3cret-token-0123456789')).toBe(true);
     expect(ok('bearer  s3cret-token-0123456789 ')).toBe(true);
-    for (const header of [undefined, '', 'Bearer', 'Bearer s3cret-token-012345678', 'Bearer s3cret-token-01234567890', 'Basic s3cret-token-0123456789', 's3cret-token-0123456789']) {
+    for (const header of [
+      undefined,
+      '',
+      'Bearer',
+      'Bearer s3cret-token-012345678',
+      'Bearer s3cret-token-01234567890',
+      'Basic s3cret-token-0123456789',
+      's3cret-token-0123456789',
+    ]) {
       expect(ok(header), String(header)).toBe(false);
     }
   });
@@ -22,7 +30,12 @@ describe('adminTokenChecker', () => {
 
 describe('validateObject', () => {
   const schema: ObjectSchema = {
-    properties: { name: { type: 'string', minLength: 1, maxLength: 5 }, n: { type: 'integer', minimum: 1, not: { const: 3 } }, c: { type: 'string', nullable: true }, at: { type: 'string', format: 'date-time' } },
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 5 },
+      n: { type: 'integer', minimum: 1, not: { const: 3 } },
+      c: { type: 'string', nullable: true },
+      at: { type: 'string', format: 'date-time' },
+    },
     required: ['name'],
   };
   const problems = (value: unknown) => {
@@ -42,7 +55,12 @@ describe('validateObject', () => {
     expect(problems([])).toEqual(['body']);
   });
   it('publishes the same rules as JSON Schema', () => {
-    expect(toJsonSchema(schema)).toMatchObject({ type: 'object', additionalProperties: false, required: ['name'], properties: { c: { type: ['string', 'null'] } } });
+    expect(toJsonSchema(schema)).toMatchObject({
+      type: 'object',
+      additionalProperties: false,
+      required: ['name'],
+      properties: { c: { type: ['string', 'null'] } },
+    });
   });
 });
 
@@ -51,7 +69,10 @@ describe('billingMonth', () => {
     const nov = billingMonth('2026-11', 1, 0);
     expect([nov.period.startMs, nov.period.endMs]).toEqual([Date.UTC(2026, 10, 1), Date.UTC(2026, 11, 1)]);
     const feb31 = billingMonth('2027-02', 31, 0);
-    expect([feb31.period.startMs, feb31.period.endMs]).toEqual([Date.UTC(2027, 1, 28), Date.UTC(2027, 2, 31)]);
+    expect([feb31.period.startMs, feb31.period.endMs]).toEqual([
+      Date.UTC(2027, 1, 28),
+      Date.UTC(2027, 2, 31),
+    ]);
     expect([feb31.fromMs, feb31.toMs]).toEqual([Date.UTC(2027, 1, 1), Date.UTC(2027, 2, 1)]);
   });
   it('defaults to the month the current period started in', () => {
@@ -59,7 +80,8 @@ describe('billingMonth', () => {
     expect(billingMonth(undefined, 1, Date.UTC(2026, 10, 3)).month).toBe('2026-11');
   });
   it('refuses other spellings, naming the field', () => {
-    for (const bad of ['2026-13', '2026-1', '26-11', "2026-11' --"]) expect(() => billingMonth(bad, 1, 0, '--month')).toThrow(/--month/);
+    for (const bad of ['2026-13', '2026-1', '26-11', "2026-11' --"])
+      expect(() => billingMonth(bad, 1, 0, '--month')).toThrow(/--month/);
   });
 });
 

@@ -15,7 +15,14 @@ import { savePolicy } from '../../src/policy/policy-repository.js';
 import { freshPglite } from '../support/databases.js';
 
 const record = (keyId: string): KeyRecord => ({
-  keyId, accountId: 'acc_aaaaaaaaaaaaaaaa', tier: 'free', accountStatus: 'active', expiresAt: null, revoked: false, billingAnchorDay: 1, creditBalance: 0,
+  keyId,
+  accountId: 'acc_aaaaaaaaaaaaaaaa',
+  tier: 'free',
+  accountStatus: 'active',
+  expiresAt: null,
+  revoked: false,
+  billingAnchorDay: 1,
+  creditBalance: 0,
 });
 
 /** A small in-memory KeyStore that counts calls and can be made to fail or to wait. */
@@ -33,7 +40,9 @@ class MemoryKeyStore implements KeyStore {
   }
 }
 
-function setup(options: { ttlMs?: number; negativeTtlMs?: number; maxEntries?: number; staleRetryMs?: number } = {}) {
+function setup(
+  options: { ttlMs?: number; negativeTtlMs?: number; maxEntries?: number; staleRetryMs?: number } = {},
+) {
   const inner = new MemoryKeyStore();
   const clock = { now: 1_000_000 };
   const cache = new CachedKeyStore({ inner, now: () => clock.now, ...options });
@@ -190,7 +199,12 @@ describe('CachedKeyStore over SqlKeyStore on PGlite', () => {
     const { id, key } = await createKey(sql, { accountId });
     const hash = hashApiKey(key);
     const cache = new CachedKeyStore({ inner: new SqlKeyStore(sql) });
-    expect(await cache.findByHash(hash)).toMatchObject({ keyId: id, accountId, revoked: false, creditBalance: 7 });
+    expect(await cache.findByHash(hash)).toMatchObject({
+      keyId: id,
+      accountId,
+      revoked: false,
+      creditBalance: 7,
+    });
     expect(await cache.findByHash(hashApiKey('tg_live_nope'))).toBeNull();
     await revokeKey(sql, id);
     expect(await cache.findByHash(hash)).toMatchObject({ revoked: false });

@@ -13,8 +13,14 @@ describe('loadConfig', () => {
   });
 
   it('picks Postgres, Redis and Redis Cluster from the environment', () => {
-    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@h/db' });
-    expect(loadConfig({ REDIS_URL: 'redis://h:6379' }).counters).toEqual({ kind: 'redis', url: 'redis://h:6379' });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db' }).database).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u@h/db',
+    });
+    expect(loadConfig({ REDIS_URL: 'redis://h:6379' }).counters).toEqual({
+      kind: 'redis',
+      url: 'redis://h:6379',
+    });
     expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001' }).counters).toEqual({
       kind: 'redis-cluster',
       nodes: [
@@ -27,14 +33,28 @@ describe('loadConfig', () => {
   it('reports every bad variable by name, without echoing secrets', () => {
     let error: unknown;
     try {
-      loadConfig({ HTTP_PORT: 'eighty', FAILURE_MODE: 'maybe', DATABASE_URL: 'mysql://user:s3cret@h/db', REDIS_CLUSTER_NODES: 'a', ADMIN_TOKEN: 'short' });
+      loadConfig({
+        HTTP_PORT: 'eighty',
+        FAILURE_MODE: 'maybe',
+        DATABASE_URL: 'mysql://user:s3cret@h/db',
+        REDIS_CLUSTER_NODES: 'a',
+        ADMIN_TOKEN: 'short',
+      });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(InputError);
     const paths = (error as InputError).problems.map((p) => p.path);
-    expect(paths.sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'FAILURE_MODE', 'HTTP_PORT', 'REDIS_CLUSTER_NODES']);
+    expect(paths.sort()).toEqual([
+      'ADMIN_TOKEN',
+      'DATABASE_URL',
+      'FAILURE_MODE',
+      'HTTP_PORT',
+      'REDIS_CLUSTER_NODES',
+    ]);
     expect((error as InputError).message).not.toContain('s3cret');
-    expect((error as InputError).message).toContain('HTTP_PORT: expected an integer from 0 to 65535 but got "eighty"');
+    expect((error as InputError).message).toContain(
+      'HTTP_PORT: expected an integer from 0 to 65535 but got "eighty"',
+    );
   });
 });

@@ -10,7 +10,9 @@ function heldSend() {
   const releases: Array<(replies: unknown[] | Error) => void> = [];
   const send = (calls: DecideCall[]) => {
     sent.push(calls.map((c) => c.keys[0]!));
-    return new Promise<unknown[]>((resolve, reject) => releases.push((r) => (r instanceof Error ? reject(r) : resolve(r))));
+    return new Promise<unknown[]>((resolve, reject) =>
+      releases.push((r) => (r instanceof Error ? reject(r) : resolve(r))),
+    );
   };
   return { sent, releases, send };
 }
@@ -57,7 +59,11 @@ test('an Error in the replies fails that call alone; a failed send fails its who
   const wrongType = new Error('WRONGTYPE');
   releases[1]!(['B', wrongType, 'D']);
   const settled = await Promise.allSettled(batch);
-  expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual(['B', 'WRONGTYPE', 'D']);
+  expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([
+    'B',
+    'WRONGTYPE',
+    'D',
+  ]);
   // Still working afterwards.
   const after = batcher.run(call('e'));
   releases[2]!(['E']);

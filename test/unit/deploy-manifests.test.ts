@@ -25,7 +25,8 @@ const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 const compose: Json = parse(read('docker-compose.yml'));
 const k8sDocs: Json[] = parseAllDocuments(read('kubernetes.yaml')).map((doc) => {
-  if (doc.errors.length > 0) throw new Error(`kubernetes.yaml: ${doc.errors.map((e) => e.message).join('; ')}`);
+  if (doc.errors.length > 0)
+    throw new Error(`kubernetes.yaml: ${doc.errors.map((e) => e.message).join('; ')}`);
   return doc.toJS();
 });
 const dockerfile = read('Dockerfile');
@@ -53,7 +54,9 @@ function configOf(env: Env): Readonly<Config> {
  * `env[name]` inside helpers counts) plus the `env.X` / `(env, 'X'` references in its source. */
 function configEnvNames(): Set<string> {
   const names = new Set<string>();
-  loadConfig(new Proxy({} as Env, { get: (_t, key) => (typeof key === 'string' && names.add(key), undefined) }));
+  loadConfig(
+    new Proxy({} as Env, { get: (_t, key) => (typeof key === 'string' && names.add(key), undefined) }),
+  );
   const source = read('src/config.ts');
   for (const m of source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)) names.add(m[1]!);
   for (const m of source.matchAll(/\(env, '([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]!);
@@ -63,7 +66,10 @@ const CONFIG_ENV = configEnvNames();
 
 /** Compose `${VAR:-default}` / `${VAR-default}` → the default (what `docker compose up` uses with no .env). */
 function interpolate(value: unknown): string {
-  return String(value).replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_all, _name, fallback: string | undefined) => fallback ?? '');
+  return String(value).replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g,
+    (_all, _name, fallback: string | undefined) => fallback ?? '',
+  );
 }
 
 function composeEnv(service: string): Env {
@@ -115,15 +121,19 @@ function hostPort(url: string, defaultPort: number): { host: string; port: numbe
 
 /** The deployment env must be production-shaped: Postgres + Redis + a fixed admin token. */
 function expectProductionConfig(env: Env, where: string): Readonly<Config> {
-  for (const name of Object.keys(env)) expect(CONFIG_ENV, `${where}: ${name} is not read by src/config.ts`).toContain(name);
-  for (const required of ['DATABASE_URL', 'ADMIN_TOKEN', 'POLICY_FILE']) expect(env, `${where}: ${required} is required`).toHaveProperty(required);
-  expect(env.REDIS_URL ?? env.REDIS_CLUSTER_NODES, `${where}: REDIS_URL or REDIS_CLUSTER_NODES is required`).toBeDefined();
+  for (const name of Object.keys(env))
+    expect(CONFIG_ENV, `${where}: ${name} is not read by src/config.ts`).toContain(name);
+  for (const required of ['DATABASE_URL', 'ADMIN_TOKEN', 'POLICY_FILE'])
+    expect(env, `${where}: ${required} is required`).toHaveProperty(required);
+  expect(
+    env.REDIS_URL ?? env.REDIS_CLUSTER_NODES,
+    `${where}: REDIS_URL or REDIS_CLUSTER_NODES is required`,
+  ).toBeDefined();
   const config = loadConfig(env); // throws InputError naming the variable on a bad value
   expect(config.database.kind).toBe('postgres');
   expect(config.counters.kind).not.toBe('memory');
   return config;
 }
-
 
 const temps: string[] = [];
 const tempDir = (prefix: string) => {
@@ -139,7 +149,21 @@ afterAll(() => {
 
 describe('src/config.ts as the reference', () => {
   it('reads the documented variables (the cross-checks below rely on this list)', () => {
-    for (const name of ['DATABASE_URL', 'REDIS_URL', 'REDIS_CLUSTER_NODES', 'ADMIN_TOKEN', 'DATA_DIR', 'HOST', 'HTTP_PORT', 'GRPC_PORT', 'ADMIN_PORT', 'FAILURE_MODE', 'REDIS_TIMEOUT_MS', 'LOG_LEVEL', 'POLICY_FILE']) {
+    for (const name of [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'REDIS_CLUSTER_NODES',
+      'ADMIN_TOKEN',
+      'DATA_DIR',
+      'HOST',
+      'HTTP_PORT',
+      'GRPC_PORT',
+      'ADMIN_PORT',
+      'FAILURE_MODE',
+      'REDIS_TIMEOUT_MS',
+      'LOG_LEVEL',
+      'POLICY_FILE',
+    ]) {
       expect(CONFIG_ENV).toContain(name);
     }
     expect([DEFAULTS.httpPort, DEFAULTS.grpcPort, DEFAULTS.adminPort]).toEqual([8080, 8081, 8082]);
@@ -148,7 +172,8 @@ describe('src/config.ts as the reference', () => {
 
 describe('Dockerfile', () => {
   const lines = dockerfile.split('\n').filter((l) => !l.trimStart().startsWith('#'));
-  const instructions = (name: string) => lines.filter((l) => new RegExp(`^${name}\\s`, 'i').test(l)).map((l) => l.replace(/^\S+\s+/, '').trim());
+  const instructions = (name: string) =>
+    lines.filter((l) => new RegExp(`^${name}\\s`, 'i').test(l)).map((l) => l.replace(/^\S+\s+/, '').trim());
   const args = Object.fromEntries(instructions('ARG').map((a) => a.split('=') as [string, string]));
   const stages = instructions('FROM').map((f) => {
     const [image, , stage] = f.split(/\s+/);
@@ -158,7 +183,7 @@ describe('Dockerfile', () => {
   it('is multi-stage on a pinned Node 20 base', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     for (const { image } of stages) {
-      expect(image).toMatch(/^node:20[.\-]/);
+      expect(image).toMatch(/^node:20[.-]/);
       expectPinned(image, 'Dockerfile FROM');
     }
   });
@@ -176,21 +201,29 @@ describe('Dockerfile', () => {
     expect(instructions('RUN')).toContain('npx patch-package');
     const patched = readdirSync(join(ROOT, 'patches')).map((f) => f.replace(/\+[^+]*\.patch$/, ''));
     expect(patched.length).toBeGreaterThan(0);
-    for (const name of patched) expect(instructions('COPY')).toContain(`--from=build /src/node_modules/${name} ./node_modules/${name}`);
+    for (const name of patched)
+      expect(instructions('COPY')).toContain(`--from=build /src/node_modules/${name} ./node_modules/${name}`);
   });
 
   it("the runtime stage's production dependencies cover every package src/ imports at run time", () => {
     const dependencies = Object.keys(JSON.parse(read('package.json')).dependencies ?? {});
     const imported = new Set<string>();
     const walk = (dir: string): string[] =>
-      readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : []));
+      readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? walk(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : [],
+      );
     for (const file of walk('src')) {
       const source = read(file);
       // Static imports and re-exports that survive compilation (`import type` is erased), and import().
-      const specifiers = [...source.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\sfrom\s+['"]([^'"]+)['"]/gm), ...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]!);
+      const specifiers = [
+        ...source.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\sfrom\s+['"]([^'"]+)['"]/gm),
+        ...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+      ].map((m) => m[1]!);
       for (const specifier of specifiers) {
         if (specifier.startsWith('.') || specifier.startsWith('node:')) continue;
-        imported.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
+        imported.add(
+          specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!,
+        );
       }
     }
     expect(imported.size).toBeGreaterThan(0);
@@ -198,7 +231,10 @@ describe('Dockerfile', () => {
   });
 
   it('EXPOSEs exactly the default listeners of src/config.ts', () => {
-    const exposed = instructions('EXPOSE').flatMap((e) => e.split(/\s+/)).map(Number).sort((a, b) => a - b);
+    const exposed = instructions('EXPOSE')
+      .flatMap((e) => e.split(/\s+/))
+      .map(Number)
+      .sort((a, b) => a - b);
     expect(exposed).toEqual([DEFAULTS.httpPort, DEFAULTS.grpcPort, DEFAULTS.adminPort].sort((a, b) => a - b));
   });
 
@@ -221,17 +257,31 @@ describe('Dockerfile', () => {
   });
 
   it('copies only what .dockerignore lets into the build context', () => {
-    const ignore = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignore = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     expect(ignore[0]).toBe('*'); // an allow-list
     const allowed = ignore.slice(1).map((l) => l.replace(/^!/, '').replace(/\/$/, ''));
-    const sources = instructions('COPY').filter((c) => !c.startsWith('--from')).flatMap((c) => c.split(/\s+/).slice(0, -1));
+    const sources = instructions('COPY')
+      .filter((c) => !c.startsWith('--from'))
+      .flatMap((c) => c.split(/\s+/).slice(0, -1));
     expect(sources.length).toBeGreaterThan(0);
     for (const source of sources) {
       expect(allowed, `COPY ${source}`).toContain(source);
       expect(existsSync(join(ROOT, source)), `COPY ${source}`).toBe(true);
     }
     // Everything the build reads is in the context.
-    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'src', 'bin']) expect(allowed).toContain(needed);
+    for (const needed of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'scripts',
+      'src',
+      'bin',
+    ])
+      expect(allowed).toContain(needed);
   });
 });
 
@@ -251,7 +301,14 @@ describe('docker-compose.yml', () => {
   const config = configOf(tollgateEnv);
 
   it('has tollgate, Redis, Postgres, Envoy, nginx and a demo upstream, every image pinned', () => {
-    expect(Object.keys(services).sort()).toEqual(['demo-upstream', 'envoy', 'nginx', 'postgres', 'redis', 'tollgate']);
+    expect(Object.keys(services).sort()).toEqual([
+      'demo-upstream',
+      'envoy',
+      'nginx',
+      'postgres',
+      'redis',
+      'tollgate',
+    ]);
     for (const [name, service] of Object.entries(services)) {
       expect(service.image, `service ${name}`).toBeDefined();
       expectPinned(service.image, `service ${name}`);
@@ -285,7 +342,11 @@ describe('docker-compose.yml', () => {
     expect(policy, 'POLICY_FILE is mounted').toBeDefined();
     expect(policy![0]).toBe('./src/policy/demo-policy.yaml');
     expect(existsSync(join(ROOT, policy![0]!))).toBe(true);
-    expect(mounts.some(([source, target]) => target === config.dataDir && compose.volumes && source! in compose.volumes)).toBe(true);
+    expect(
+      mounts.some(
+        ([source, target]) => target === config.dataDir && compose.volumes && source! in compose.volumes,
+      ),
+    ).toBe(true);
   });
 
   it("publishes the sidecar's listeners on the config's ports (admin on loopback only)", () => {
@@ -311,7 +372,8 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(Object.keys(services.tollgate.depends_on).sort()).toEqual(['postgres', 'redis']);
-    for (const proxy of ['nginx', 'envoy']) expect(Object.keys(services[proxy].depends_on).sort()).toEqual(['demo-upstream', 'tollgate']);
+    for (const proxy of ['nginx', 'envoy'])
+      expect(Object.keys(services[proxy].depends_on).sort()).toEqual(['demo-upstream', 'tollgate']);
   });
 
   /** The proxies mount the shipped directory and deploy/<proxy>/start.sh; returns the start.sh env. */
@@ -359,18 +421,26 @@ describe('docker-compose.yml', () => {
 
     // Only the two upstream servers differ from the shipped files.
     const rendered = readFileSync(join(out, 'tollgate.conf'), 'utf8');
-    const upstreams = Object.fromEntries([...rendered.matchAll(/upstream\s+(\S+)\s*\{[^}]*?server\s+([^\s;]+)/g)].map((m) => [m[1], m[2]]));
+    const upstreams = Object.fromEntries(
+      [...rendered.matchAll(/upstream\s+(\S+)\s*\{[^}]*?server\s+([^\s;]+)/g)].map((m) => [m[1], m[2]]),
+    );
     expect(upstreams).toEqual({ tollgate_sidecar: env.SIDECAR_ADDR, tollgate_app: env.APP_ADDR });
     const shippedLines = read('nginx/tollgate.conf').split('\n');
     const changed = rendered.split('\n').filter((line, i) => line !== shippedLines[i]);
     expect(changed.map((l) => l.trim())).toEqual([`server ${env.SIDECAR_ADDR};`, `server ${env.APP_ADDR};`]);
-    for (const file of ['nginx.conf', 'tollgate-upstream-headers.conf']) expect(readFileSync(join(out, file), 'utf8')).toBe(read(`nginx/${file}`));
+    for (const file of ['nginx.conf', 'tollgate-upstream-headers.conf'])
+      expect(readFileSync(join(out, file), 'utf8')).toBe(read(`nginx/${file}`));
     expect(rendered).toMatch(/listen 8000;/); // the published port
 
     // nginx resolves upstream host names when it loads the config, and `tollgate` / `demo-upstream`
     // only resolve inside the compose network: for the syntax check they become 127.0.0.1 (same
     // ports). The check covers everything else: directives, maps, includes, variables.
-    writeFileSync(join(out, 'tollgate.conf'), rendered.replace(`server ${env.SIDECAR_ADDR};`, `server 127.0.0.1:${config.httpPort};`).replace(`server ${env.APP_ADDR};`, `server 127.0.0.1:${appPort};`));
+    writeFileSync(
+      join(out, 'tollgate.conf'),
+      rendered
+        .replace(`server ${env.SIDECAR_ADDR};`, `server 127.0.0.1:${config.httpPort};`)
+        .replace(`server ${env.APP_ADDR};`, `server 127.0.0.1:${appPort};`),
+    );
     const result = nginxTest(join(out, 'nginx.conf'), out);
     expect(result.output).toMatch(/test is successful/);
     expect(result.code).toBe(0);
@@ -379,9 +449,18 @@ describe('docker-compose.yml', () => {
   it('nginx: start.sh refuses a shipped config whose addresses it cannot find', () => {
     const src = tempDir('tollgate-compose-nginx-src-');
     writeFileSync(join(src, 'nginx.conf'), read('nginx/nginx.conf'));
-    writeFileSync(join(src, 'tollgate.conf'), read('nginx/tollgate.conf').replace('server 127.0.0.1:3000;', 'server 127.0.0.1:3001;'));
+    writeFileSync(
+      join(src, 'tollgate.conf'),
+      read('nginx/tollgate.conf').replace('server 127.0.0.1:3000;', 'server 127.0.0.1:3001;'),
+    );
     const result = spawnSync('sh', [join(ROOT, 'deploy/nginx/start.sh'), 'render'], {
-      env: { PATH: process.env.PATH ?? '', NGINX_SRC: src, NGINX_OUT: join(src, 'out'), SIDECAR_ADDR: 'tollgate:8080', APP_ADDR: 'demo-upstream:3000' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NGINX_SRC: src,
+        NGINX_OUT: join(src, 'out'),
+        SIDECAR_ADDR: 'tollgate:8080',
+        APP_ADDR: 'demo-upstream:3000',
+      },
       encoding: 'utf8',
     });
     expect(result.status).not.toBe(0);
@@ -395,7 +474,12 @@ describe('docker-compose.yml', () => {
 
     const out = join(tempDir('tollgate-compose-envoy-'), 'envoy.yaml');
     const render = spawnSync('sh', [join(ROOT, 'deploy/envoy/start.sh'), 'render'], {
-      env: { PATH: process.env.PATH ?? '', ...env, ENVOY_SRC: join(ROOT, 'envoy/envoy.yaml'), ENVOY_OUT: out },
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...env,
+        ENVOY_SRC: join(ROOT, 'envoy/envoy.yaml'),
+        ENVOY_OUT: out,
+      },
       encoding: 'utf8',
     });
     expect(render.stderr).toBe('');
@@ -405,10 +489,21 @@ describe('docker-compose.yml', () => {
 
     const endpoint = (cfg: Json, name: string) => {
       const cluster = cfg.static_resources.clusters.find((c: Json) => c.name === name);
-      return { type: cluster.type, ...cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address };
+      return {
+        type: cluster.type,
+        ...cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address,
+      };
     };
-    expect(endpoint(rendered, 'tollgate')).toEqual({ type: 'STRICT_DNS', address: 'tollgate', port_value: config.grpcPort });
-    expect(endpoint(rendered, 'app')).toEqual({ type: 'STRICT_DNS', address: 'demo-upstream', port_value: appPort });
+    expect(endpoint(rendered, 'tollgate')).toEqual({
+      type: 'STRICT_DNS',
+      address: 'tollgate',
+      port_value: config.grpcPort,
+    });
+    expect(endpoint(rendered, 'app')).toEqual({
+      type: 'STRICT_DNS',
+      address: 'demo-upstream',
+      port_value: appPort,
+    });
     expect(rendered.static_resources.listeners[0].address.socket_address.port_value).toBe(10000); // published
     // ext_authz goes to the sidecar's cluster, which still speaks HTTP/2.
     expect(extAuthzCluster(rendered)).toBe('tollgate');
@@ -418,7 +513,8 @@ describe('docker-compose.yml', () => {
       const cluster = rendered.static_resources.clusters.find((c: Json) => c.name === name);
       const original = shipped.static_resources.clusters.find((c: Json) => c.name === name);
       cluster.type = original.type;
-      cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address = original.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
+      cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address =
+        original.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
     }
     expect(rendered).toEqual(shipped);
   });
@@ -429,7 +525,10 @@ function extAuthzCluster(envoy: Json): string {
   const extAuthz = hcm.http_filters.find((f: Json) => f.name === 'envoy.filters.http.ext_authz');
   const cluster = extAuthz.typed_config.grpc_service.envoy_grpc.cluster_name;
   const def = envoy.static_resources.clusters.find((c: Json) => c.name === cluster);
-  expect(def.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config.http2_protocol_options).toBeDefined();
+  expect(
+    def.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']
+      .explicit_http_config.http2_protocol_options,
+  ).toBeDefined();
   return cluster;
 }
 
@@ -439,25 +538,43 @@ describe('kubernetes.yaml', () => {
 
   it('has every object the pod needs, in the tollgate namespace, with current API versions', () => {
     const kinds = k8sDocs.map((d) => `${d.apiVersion} ${d.kind}`);
-    for (const expected of ['v1 Namespace', 'v1 Secret', 'v1 ConfigMap', 'apps/v1 Deployment', 'v1 Service', 'apps/v1 StatefulSet', 'autoscaling/v2 HorizontalPodAutoscaler', 'policy/v1 PodDisruptionBudget', 'networking.k8s.io/v1 NetworkPolicy']) {
+    for (const expected of [
+      'v1 Namespace',
+      'v1 Secret',
+      'v1 ConfigMap',
+      'apps/v1 Deployment',
+      'v1 Service',
+      'apps/v1 StatefulSet',
+      'autoscaling/v2 HorizontalPodAutoscaler',
+      'policy/v1 PodDisruptionBudget',
+      'networking.k8s.io/v1 NetworkPolicy',
+    ]) {
       expect(kinds).toContain(expected);
     }
-    for (const doc of k8sDocs.filter((d) => d.kind !== 'Namespace')) expect(doc.metadata.namespace, `${doc.kind} ${doc.metadata.name}`).toBe('tollgate');
+    for (const doc of k8sDocs.filter((d) => d.kind !== 'Namespace'))
+      expect(doc.metadata.namespace, `${doc.kind} ${doc.metadata.name}`).toBe('tollgate');
     expect(k8s('Namespace', 'tollgate')).toBeDefined();
   });
 
   it('pins every image to a version tag', () => {
     const images = k8sDocs
       .filter((d) => d.spec?.template?.spec)
-      .flatMap((d) => [...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers].map((c: Json) => [`${d.metadata.name}/${c.name}`, c.image] as const));
+      .flatMap((d) =>
+        [...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers].map(
+          (c: Json) => [`${d.metadata.name}/${c.name}`, c.image] as const,
+        ),
+      );
     expect(images.length).toBeGreaterThanOrEqual(5);
     for (const [where, image] of images) expectPinned(image, where);
     expect(sidecar.image).toBe(`tollgate:${JSON.parse(read('package.json')).version}`);
   });
 
-  it("sets only the sidecar variables src/config.ts reads, from the Secret and ConfigMap, with values it accepts", () => {
+  it('sets only the sidecar variables src/config.ts reads, from the Secret and ConfigMap, with values it accepts', () => {
     expectProductionConfig(env, 'k8s tollgate');
-    const fromSecret = (sidecar.env as Json[]).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name).sort();
+    const fromSecret = (sidecar.env as Json[])
+      .filter((e) => e.valueFrom?.secretKeyRef)
+      .map((e) => e.name)
+      .sort();
     expect(fromSecret).toEqual(['ADMIN_TOKEN', 'DATABASE_URL']);
     expect(Object.keys(k8s('Secret', 'tollgate').stringData).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL']);
   });
@@ -497,8 +614,12 @@ describe('kubernetes.yaml', () => {
     expect(sidecar.livenessProbe.grpc.service ?? '').toBe('');
     expect(sidecar.readinessProbe.grpc).toEqual({ port: config.grpcPort, service: 'readiness' });
     if (sidecar.startupProbe) expect(sidecar.startupProbe.grpc.port).toBe(config.grpcPort);
-    for (const probe of [sidecar.livenessProbe, sidecar.readinessProbe, sidecar.startupProbe].filter(Boolean)) {
-      expect(Object.keys(probe).filter((k) => ['grpc', 'httpGet', 'tcpSocket', 'exec'].includes(k))).toEqual(['grpc']);
+    for (const probe of [sidecar.livenessProbe, sidecar.readinessProbe, sidecar.startupProbe].filter(
+      Boolean,
+    )) {
+      expect(Object.keys(probe).filter((k) => ['grpc', 'httpGet', 'tcpSocket', 'exec'].includes(k))).toEqual([
+        'grpc',
+      ]);
     }
   });
 
@@ -511,7 +632,9 @@ describe('kubernetes.yaml', () => {
     };
     const policyDir = env.POLICY_FILE!.slice(0, env.POLICY_FILE!.lastIndexOf('/'));
     const configMap = k8s('ConfigMap', volumeAt(policyDir).configMap.name);
-    expect(configMap.data[env.POLICY_FILE!.slice(policyDir.length + 1)]).toBe(read('src/policy/demo-policy.yaml'));
+    expect(configMap.data[env.POLICY_FILE!.slice(policyDir.length + 1)]).toBe(
+      read('src/policy/demo-policy.yaml'),
+    );
     expect(volumeAt(config.dataDir).emptyDir).toBeDefined();
     expect(volumeAt('/tmp').emptyDir).toBeDefined();
     expect(podSpec.securityContext.runAsNonRoot).toBe(true);
@@ -532,12 +655,17 @@ describe('kubernetes.yaml', () => {
     const configPath = envoyContainer.command[envoyContainer.command.indexOf('-c') + 1] as string;
     const dir = configPath.slice(0, configPath.lastIndexOf('/'));
     const mount = (envoyContainer.volumeMounts as Json[]).find((m) => m.mountPath === dir);
-    const configMap = k8s('ConfigMap', (podSpec.volumes as Json[]).find((v) => v.name === mount.name).configMap.name);
+    const configMap = k8s(
+      'ConfigMap',
+      (podSpec.volumes as Json[]).find((v) => v.name === mount.name).configMap.name,
+    );
     const text = configMap.data[configPath.slice(dir.length + 1)];
     expect(text).toBe(read('envoy/envoy.yaml'));
 
     const envoy: Json = parse(text);
-    const endpoint = (name: string) => envoy.static_resources.clusters.find((c: Json) => c.name === name).load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
+    const endpoint = (name: string) =>
+      envoy.static_resources.clusters.find((c: Json) => c.name === name).load_assignment.endpoints[0]
+        .lb_endpoints[0].endpoint.address.socket_address;
     expect(endpoint(extAuthzCluster(envoy))).toEqual({ address: '127.0.0.1', port_value: config.grpcPort });
     const app = container('app');
     const appEnv = k8sEnv(app);
@@ -556,14 +684,21 @@ describe('kubernetes.yaml', () => {
     const script = app.command.at(-1) as string;
     const dir = script.slice(0, script.lastIndexOf('/'));
     const mount = (app.volumeMounts as Json[]).find((m) => m.mountPath === dir);
-    const configMap = k8s('ConfigMap', (podSpec.volumes as Json[]).find((v) => v.name === mount.name).configMap.name);
+    const configMap = k8s(
+      'ConfigMap',
+      (podSpec.volumes as Json[]).find((v) => v.name === mount.name).configMap.name,
+    );
     expect(configMap.data[script.slice(dir.length + 1)]).toBe(read('deploy/demo-upstream/app.py'));
   });
 
   it('selects real pods from every Service, the HPA and the PDB', () => {
-    const podLabels = k8sDocs.filter((d) => d.spec?.template?.metadata?.labels).map((d) => d.spec.template.metadata.labels as Env);
-    const matches = (selector: Env) => podLabels.some((labels) => Object.entries(selector).every(([k, v]) => labels[k] === v));
-    for (const service of k8sAll('Service')) expect(matches(service.spec.selector), `Service ${service.metadata.name}`).toBe(true);
+    const podLabels = k8sDocs
+      .filter((d) => d.spec?.template?.metadata?.labels)
+      .map((d) => d.spec.template.metadata.labels as Env);
+    const matches = (selector: Env) =>
+      podLabels.some((labels) => Object.entries(selector).every(([k, v]) => labels[k] === v));
+    for (const service of k8sAll('Service'))
+      expect(matches(service.spec.selector), `Service ${service.metadata.name}`).toBe(true);
     for (const workload of [...k8sAll('Deployment'), ...k8sAll('StatefulSet')]) {
       expect(workload.spec.template.metadata.labels).toMatchObject(workload.spec.selector.matchLabels);
     }
@@ -578,8 +713,16 @@ describe('kubernetes.yaml', () => {
 
   it("NetworkPolicy: the API only on Envoy's port (and /metrics for monitoring), never the admin port; Redis and Postgres only from the API pods", () => {
     const policies = k8sAll('NetworkPolicy');
-    expect(policies.some((p) => Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress)).toBe(true); // default deny
-    const selects = (p: Json, name: string) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === name;
+    expect(
+      policies.some(
+        (p) =>
+          Object.keys(p.spec.podSelector).length === 0 &&
+          p.spec.policyTypes.includes('Ingress') &&
+          !p.spec.ingress,
+      ),
+    ).toBe(true); // default deny
+    const selects = (p: Json, name: string) =>
+      p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === name;
 
     const api = policies.find((p) => selects(p, 'api'));
     const envoyPort = k8s('Service', 'api').spec.ports[0].targetPort;
@@ -599,7 +742,9 @@ describe('kubernetes.yaml', () => {
       expect(policy, `NetworkPolicy for ${store}`).toBeDefined();
       const servicePorts = k8s('Service', store).spec.ports.map((p: Json) => p.port);
       for (const rule of policy.spec.ingress as Json[]) {
-        expect(rule.from).toEqual([{ podSelector: { matchLabels: apiDeployment.spec.selector.matchLabels } }]);
+        expect(rule.from).toEqual([
+          { podSelector: { matchLabels: apiDeployment.spec.selector.matchLabels } },
+        ]);
         expect(rule.ports.map((p: Json) => p.port)).toEqual(servicePorts);
       }
     }
@@ -607,15 +752,25 @@ describe('kubernetes.yaml', () => {
 });
 
 describe('deploy/grafana/tollgate-dashboard.json', () => {
-  const COUNTERS = ['tollgate_decisions_total', 'tollgate_store_errors_total', 'tollgate_key_cache_total', 'tollgate_shadow_denied_total', 'tollgate_near_limit_total'];
+  const COUNTERS = [
+    'tollgate_decisions_total',
+    'tollgate_store_errors_total',
+    'tollgate_key_cache_total',
+    'tollgate_shadow_denied_total',
+    'tollgate_near_limit_total',
+  ];
   const HISTOGRAMS = ['tollgate_decision_duration_seconds', 'tollgate_store_duration_seconds'];
   const GAUGES = ['tollgate_degraded', 'tollgate_usage_flush_lag_seconds', 'tollgate_policy_limit'];
   const panels = (dashboard.panels as Json[]).flatMap((p) => [p, ...(p.panels ?? [])]);
   const exprs = panels.flatMap((p) => (p.targets ?? []).map((t: Json) => t.expr as string));
-  const variableQueries = (dashboard.templating.list as Json[]).map((v) => (typeof v.query === 'string' ? v.query : v.query?.query)).filter(Boolean) as string[];
+  const variableQueries = (dashboard.templating.list as Json[])
+    .map((v) => (typeof v.query === 'string' ? v.query : v.query?.query))
+    .filter(Boolean) as string[];
 
   it('queries only the metrics Tollgate exports, each the way its type allows', () => {
-    const used = [...exprs, ...variableQueries].flatMap((e) => [...e.matchAll(/\btollgate_[a-z0-9_]+/g)].map((m) => m[0]));
+    const used = [...exprs, ...variableQueries].flatMap((e) =>
+      [...e.matchAll(/\btollgate_[a-z0-9_]+/g)].map((m) => m[0]),
+    );
     expect(used.length).toBeGreaterThan(0);
     for (const name of used) {
       const histogram = HISTOGRAMS.find((h) => name.startsWith(`${h}_`));
@@ -623,7 +778,9 @@ describe('deploy/grafana/tollgate-dashboard.json', () => {
       else expect([...COUNTERS, ...GAUGES], name).toContain(name);
     }
     for (const expr of exprs) {
-      for (const counter of COUNTERS) if (expr.includes(counter)) expect(expr, 'counters are read as rates').toMatch(new RegExp(`(rate|increase)\\(${counter}`));
+      for (const counter of COUNTERS)
+        if (expr.includes(counter))
+          expect(expr, 'counters are read as rates').toMatch(new RegExp(`(rate|increase)\\(${counter}`));
     }
   });
 
@@ -631,11 +788,16 @@ describe('deploy/grafana/tollgate-dashboard.json', () => {
     const has = (re: RegExp) => exprs.some((e) => re.test(e));
     expect(has(/sum by \(outcome\) \(rate\(tollgate_decisions_total/)).toBe(true);
     expect(has(/sum by \(reason\) \(rate\(tollgate_decisions_total\{outcome="denied"/)).toBe(true);
-    for (const q of ['0.5', '0.9', '0.99']) expect(has(new RegExp(`histogram_quantile\\(${q}, .*tollgate_decision_duration_seconds_bucket`))).toBe(true);
+    for (const q of ['0.5', '0.9', '0.99'])
+      expect(has(new RegExp(`histogram_quantile\\(${q}, .*tollgate_decision_duration_seconds_bucket`))).toBe(
+        true,
+      );
     expect(has(/tollgate_degraded/)).toBe(true);
     expect(has(/tollgate_usage_flush_lag_seconds/)).toBe(true);
     expect(has(/tollgate_store_errors_total/)).toBe(true);
-    expect(has(/tollgate_key_cache_total\{result=~"hit\|negative_hit"\}.*\/.*tollgate_key_cache_total/)).toBe(true);
+    expect(has(/tollgate_key_cache_total\{result=~"hit\|negative_hit"\}.*\/.*tollgate_key_cache_total/)).toBe(
+      true,
+    );
   });
 
   it('uses a Prometheus datasource variable everywhere, with unique panel ids', () => {
@@ -653,38 +815,64 @@ describe('deploy/grafana/tollgate-dashboard.json', () => {
 
 describe('deploy/demo-upstream (Python)', () => {
   const python = spawnSync('python3', ['--version']).status === 0;
-  it.skipIf(!python)('echoes the x-tollgate-* identity as JSON and logs it to stdout (skipped without python3)', async () => {
-    const port = await freePort();
-    const child = spawn('python3', [join(ROOT, 'deploy/demo-upstream/app.py')], { env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    try {
-      const deadline = Date.now() + 10_000;
-      while (!stdout.includes('listening')) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`demo upstream did not start: ${stdout}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const response = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'x-tollgate-account': 'acc_1', 'x-tollgate-tier': 'pro', 'x-tollgate-key-id': 'key_1', 'x-request-id': 'r1' },
-        body: '{"prompt":"hi"}',
+  it.skipIf(!python)(
+    'echoes the x-tollgate-* identity as JSON and logs it to stdout (skipped without python3)',
+    async () => {
+      const port = await freePort();
+      const child = spawn('python3', [join(ROOT, 'deploy/demo-upstream/app.py')], {
+        env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      expect(response.status).toBe(200);
-      const body = (await response.json()) as Json;
-      expect(body).toMatchObject({ method: 'POST', path: '/v1/chat/completions', api_key_received: false, request_id: 'r1' });
-      expect(body.tollgate).toEqual({ 'x-tollgate-account': 'acc_1', 'x-tollgate-tier': 'pro', 'x-tollgate-key-id': 'key_1' });
-      const leaked = (await (await fetch(`http://127.0.0.1:${port}/x`, { headers: { 'x-api-key': 'tg_live_secret' } })).json()) as Json;
-      expect(leaked.api_key_received).toBe(true);
-      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-      const logged = stdout.split('\n').filter((l) => l.includes('/v1/chat/completions')).map((l) => JSON.parse(l));
-      expect(logged).toHaveLength(1);
-      expect(logged[0].tollgate['x-tollgate-account']).toBe('acc_1');
-    } finally {
-      child.kill('SIGTERM'); // handled: exits cleanly, as PID 1 in a container must
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 5_000))]);
-      if (code === 'timeout') child.kill('SIGKILL');
-      expect(code).toBe(0);
-    }
-  });
+      let stdout = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      try {
+        const deadline = Date.now() + 10_000;
+        while (!stdout.includes('listening')) {
+          if (Date.now() > deadline || child.exitCode !== null)
+            throw new Error(`demo upstream did not start: ${stdout}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const response = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+          method: 'POST',
+          headers: {
+            'x-tollgate-account': 'acc_1',
+            'x-tollgate-tier': 'pro',
+            'x-tollgate-key-id': 'key_1',
+            'x-request-id': 'r1',
+          },
+          body: '{"prompt":"hi"}',
+        });
+        expect(response.status).toBe(200);
+        const body = (await response.json()) as Json;
+        expect(body).toMatchObject({
+          method: 'POST',
+          path: '/v1/chat/completions',
+          api_key_received: false,
+          request_id: 'r1',
+        });
+        expect(body.tollgate).toEqual({
+          'x-tollgate-account': 'acc_1',
+          'x-tollgate-tier': 'pro',
+          'x-tollgate-key-id': 'key_1',
+        });
+        const leaked = (await (
+          await fetch(`http://127.0.0.1:${port}/x`, { headers: { 'x-api-key': 'tg_live_secret' } })
+        ).json()) as Json;
+        expect(leaked.api_key_received).toBe(true);
+        expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+        const logged = stdout
+          .split('\n')
+          .filter((l) => l.includes('/v1/chat/completions'))
+          .map((l) => JSON.parse(l));
+        expect(logged).toHaveLength(1);
+        expect(logged[0].tollgate['x-tollgate-account']).toBe('acc_1');
+      } finally {
+        child.kill('SIGTERM'); // handled: exits cleanly, as PID 1 in a container must
+        const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 5_000))]);
+        if (code === 'timeout') child.kill('SIGKILL');
+        expect(code).toBe(0);
+      }
+    },
+  );
 });

@@ -9,31 +9,56 @@ import { encodeCheckResponse } from '../../src/transports/grpc/encode-check-resp
 
 const generated = (m: CheckResponse) => Buffer.from(CheckResponse.encode(m).finish());
 const NO_BYTES = Buffer.alloc(0);
-const option = (key: string, value: string, over: Partial<HeaderValueOption> = {}): HeaderValueOption =>
-  ({ header: { key, value, rawValue: NO_BYTES }, append: false, appendAction: 0, keepEmptyValue: false, ...over });
+const option = (key: string, value: string, over: Partial<HeaderValueOption> = {}): HeaderValueOption => ({
+  header: { key, value, rawValue: NO_BYTES },
+  append: false,
+  appendAction: 0,
+  keepEmptyValue: false,
+  ...over,
+});
 
 const long = 'x'.repeat(200); // a 2-byte length varint
 const huge = 'y'.repeat(20_000); // 3-byte length varints up the tree
 const cases: Record<string, CheckResponse> = {
   empty: {},
-  'ok, nothing else': { status: { code: 0, message: '', details: [] }, okResponse: { headers: [], headersToRemove: [], responseHeadersToAdd: [], queryParametersToSet: [], queryParametersToRemove: [] } },
+  'ok, nothing else': {
+    status: { code: 0, message: '', details: [] },
+    okResponse: {
+      headers: [],
+      headersToRemove: [],
+      responseHeadersToAdd: [],
+      queryParametersToSet: [],
+      queryParametersToRemove: [],
+    },
+  },
   'allow as rendered': {
     status: { code: 0, message: '', details: [] },
     okResponse: {
       headers: [option('x-tollgate-account', 'acct_1'), option('x-tollgate-tier', 'pro')],
       headersToRemove: ['x-api-key', 'x-tollgate-spoofed', ''],
-      responseHeadersToAdd: [option('ratelimit-policy', '"per-minute";q=100;w=60'), option('ratelimit', '"per-minute";r=99;t=60')],
+      responseHeadersToAdd: [
+        option('ratelimit-policy', '"per-minute";q=100;w=60'),
+        option('ratelimit', '"per-minute";r=99;t=60'),
+      ],
       queryParametersToSet: [],
       queryParametersToRemove: ['key', ''],
     },
   },
   'deny with body': {
     status: { code: 8, message: 'rate_limit_exceeded', details: [] },
-    deniedResponse: { status: { code: 429 }, headers: [option('retry-after', '7'), option('content-type', 'application/problem+json')], body: '{"title":"Rate limit exceeded"}' },
+    deniedResponse: {
+      status: { code: 429 },
+      headers: [option('retry-after', '7'), option('content-type', 'application/problem+json')],
+      body: '{"title":"Rate limit exceeded"}',
+    },
   },
   'multi-byte text, long and huge values': {
     status: { code: 7, message: 'zugriff verweigert — ✋ 拒否', details: [] },
-    deniedResponse: { status: { code: 403 }, headers: [option('x-long', long), option('x-huge', huge), option('x-ümlaut', 'ä😀')], body: huge },
+    deniedResponse: {
+      status: { code: 403 },
+      headers: [option('x-long', long), option('x-huge', huge), option('x-ümlaut', 'ä😀')],
+      body: huge,
+    },
   },
   'option variants': {
     okResponse: {
@@ -45,11 +70,17 @@ const cases: Record<string, CheckResponse> = {
         option('raw', '', { header: { key: 'raw', value: '', rawValue: Buffer.from([0, 1, 2, 255]) } }),
         { header: undefined, append: undefined, appendAction: 0, keepEmptyValue: false },
       ],
-      headersToRemove: [], responseHeadersToAdd: [], queryParametersToSet: [], queryParametersToRemove: [],
+      headersToRemove: [],
+      responseHeadersToAdd: [],
+      queryParametersToSet: [],
+      queryParametersToRemove: [],
     },
   },
   'denied without a status': { deniedResponse: { status: undefined, headers: [], body: '' } },
-  'high status code (2-byte varint)': { status: { code: 16, message: '', details: [] }, deniedResponse: { status: { code: 511 }, headers: [], body: '' } },
+  'high status code (2-byte varint)': {
+    status: { code: 16, message: '', details: [] },
+    deniedResponse: { status: { code: 511 }, headers: [], body: '' },
+  },
 };
 
 for (const [name, message] of Object.entries(cases)) {
@@ -61,21 +92,73 @@ for (const [name, message] of Object.entries(cases)) {
 }
 
 test('what it does not write goes to the generated encoder: nothing is dropped', () => {
-  const withMetadata: CheckResponse = { status: { code: 0, message: '', details: [] }, dynamicMetadata: { tollgate: { account: 'a' } } };
-  const withQuery: CheckResponse = { okResponse: { headers: [], headersToRemove: [], responseHeadersToAdd: [], queryParametersToSet: [{ key: 'a', value: 'b' }], queryParametersToRemove: [] } };
-  const withDetails: CheckResponse = { status: { code: 3, message: 'x', details: [{ typeUrl: 't', value: Buffer.from([1]) }] } };
-  const negativeAction: CheckResponse = { okResponse: { headers: [option('a', 'b', { appendAction: -1 })], headersToRemove: [], responseHeadersToAdd: [], queryParametersToSet: [], queryParametersToRemove: [] } };
-  for (const m of [withMetadata, withQuery, withDetails, negativeAction]) expect(encodeCheckResponse(m).equals(generated(m))).toBe(true);
+  const withMetadata: CheckResponse = {
+    status: { code: 0, message: '', details: [] },
+    dynamicMetadata: { tollgate: { account: 'a' } },
+  };
+  const withQuery: CheckResponse = {
+    okResponse: {
+      headers: [],
+      headersToRemove: [],
+      responseHeadersToAdd: [],
+      queryParametersToSet: [{ key: 'a', value: 'b' }],
+      queryParametersToRemove: [],
+    },
+  };
+  const withDetails: CheckResponse = {
+    status: { code: 3, message: 'x', details: [{ typeUrl: 't', value: Buffer.from([1]) }] },
+  };
+  const negativeAction: CheckResponse = {
+    okResponse: {
+      headers: [option('a', 'b', { appendAction: -1 })],
+      headersToRemove: [],
+      responseHeadersToAdd: [],
+      queryParametersToSet: [],
+      queryParametersToRemove: [],
+    },
+  };
+  for (const m of [withMetadata, withQuery, withDetails, negativeAction])
+    expect(encodeCheckResponse(m).equals(generated(m))).toBe(true);
 });
 
 test('every answer the decision path renders encodes to the generated bytes', () => {
   const identity = { accountId: 'acct_9', keyId: 'key_9', tier: 'pro' };
-  const policies = [{ name: 'per-minute', limit: 100, windowSec: 60, remaining: 0, resetSec: 12 }, { name: 'monthly-quota', limit: 10_000, windowSec: 2_592_000, remaining: 5, resetSec: 86_400 }];
+  const policies = [
+    { name: 'per-minute', limit: 100, windowSec: 60, remaining: 0, resetSec: 12 },
+    { name: 'monthly-quota', limit: 10_000, windowSec: 2_592_000, remaining: 5, resetSec: 86_400 },
+  ];
   const request = { keyHeader: 'authorization' as const, spoofedHeaders: ['x-tollgate-account'] };
   const decisions = [
-    { allowed: true, identity, endpoint: 'chat', policies, shadowDenied: ['burst'], overage: true, degraded: true },
-    { allowed: false, code: 'rate_limit_exceeded', status: 429, detail: 'Limit per-minute reached.', identity, endpoint: 'chat', policies, violated: ['per-minute'], shadowDenied: [], retryAfterSec: 12 },
-    { allowed: false, code: 'missing_api_key', status: 401, detail: 'Send your API key.', policies: [], violated: [], shadowDenied: [] },
+    {
+      allowed: true,
+      identity,
+      endpoint: 'chat',
+      policies,
+      shadowDenied: ['burst'],
+      overage: true,
+      degraded: true,
+    },
+    {
+      allowed: false,
+      code: 'rate_limit_exceeded',
+      status: 429,
+      detail: 'Limit per-minute reached.',
+      identity,
+      endpoint: 'chat',
+      policies,
+      violated: ['per-minute'],
+      shadowDenied: [],
+      retryAfterSec: 12,
+    },
+    {
+      allowed: false,
+      code: 'missing_api_key',
+      status: 401,
+      detail: 'Send your API key.',
+      policies: [],
+      violated: [],
+      shadowDenied: [],
+    },
   ] as unknown as Decision[];
   for (const decision of decisions) {
     const message = checkResponseFromDecision(decision, request);

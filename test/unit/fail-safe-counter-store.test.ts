@@ -1,7 +1,12 @@
 // FAILURE_MODE and the over-limit cache as decorators, on a scripted inner store (no Redis).
 
 import { describe, expect, it } from 'vitest';
-import type { CounterStore, DecideInput, DecideResult, DegradedState } from '../../src/counters/counter-store.js';
+import type {
+  CounterStore,
+  DecideInput,
+  DecideResult,
+  DegradedState,
+} from '../../src/counters/counter-store.js';
 import { FailSafeCounterStore } from '../../src/counters/fail-safe-counter-store.js';
 import { MemoryCounterStore } from '../../src/counters/memory-counter-store.js';
 import { OverLimitCache } from '../../src/counters/over-limit-cache.js';
@@ -11,9 +16,23 @@ import { decisionFromCounters } from '../../src/access/decision-from-counters.js
 import { renderDecision } from '../../src/transports/headers.js';
 
 const input: DecideInput = {
-  accountId: 'acct', anchorDay: 1, units: 1, endpoint: 'chat',
-  limits: [{ id: 't:ten', name: 'ten', algorithm: 'fixed_window', limit: 2, windowMs: 60_000, shadow: false, hits: 1 }],
-  quota: { limit: 100, overage: false }, credits: { cost: 1, seed: 7 },
+  accountId: 'acct',
+  anchorDay: 1,
+  units: 1,
+  endpoint: 'chat',
+  limits: [
+    {
+      id: 't:ten',
+      name: 'ten',
+      algorithm: 'fixed_window',
+      limit: 2,
+      windowMs: 60_000,
+      shadow: false,
+      hits: 1,
+    },
+  ],
+  quota: { limit: 100, overage: false },
+  credits: { cost: 1, seed: 7 },
 };
 
 /** An inner store whose behaviour the test switches: answer, hang forever, or fail. */
@@ -37,7 +56,11 @@ function scripted() {
   };
   const probe = () => {
     pings++;
-    return mode === 'ok' || mode === 'reply-error' ? Promise.resolve('PONG') : mode === 'hang' ? new Promise(() => {}) : Promise.reject(new Error('down'));
+    return mode === 'ok' || mode === 'reply-error'
+      ? Promise.resolve('PONG')
+      : mode === 'hang'
+        ? new Promise(() => {})
+        : Promise.reject(new Error('down'));
   };
   return { store, probe, set: (m: typeof mode) => void (mode = m), calls: () => calls, pings: () => pings };
 }
@@ -47,7 +70,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('FailSafeCounterStore', () => {
   it('closed: a hung store answers StoreUnavailable within the timeout, then fails fast without touching it until the probe succeeds', async () => {
     const s = scripted();
-    const store = new FailSafeCounterStore({ inner: s.store, mode: 'closed', timeoutMs: 30, probe: s.probe, probeIntervalMs: 20 });
+    const store = new FailSafeCounterStore({
+      inner: s.store,
+      mode: 'closed',
+      timeoutMs: 30,
+      probe: s.probe,
+      probeIntervalMs: 20,
+    });
     const changes: boolean[] = [];
     store.onChange((d) => changes.push(d));
     expect((await store.decide(input)).allowed).toBe(true);
@@ -74,14 +103,34 @@ describe('FailSafeCounterStore', () => {
   it('open: allowed and flagged degraded, with the policies at full size; the flag reaches the upstream headers', async () => {
     const s = scripted();
     s.set('fail');
-    const store = new FailSafeCounterStore({ inner: s.store, mode: 'open', timeoutMs: 30, probe: s.probe, probeIntervalMs: 20 });
+    const store = new FailSafeCounterStore({
+      inner: s.store,
+      mode: 'open',
+      timeoutMs: 30,
+      probe: s.probe,
+      probeIntervalMs: 20,
+    });
     const result = await store.decide(input);
-    expect(result).toMatchObject({ allowed: true, degraded: true, credits: { state: 'ok', balance: 7 }, quota: { state: 'ok', remaining: 100 } });
+    expect(result).toMatchObject({
+      allowed: true,
+      degraded: true,
+      credits: { state: 'ok', balance: 7 },
+      quota: { state: 'ok', remaining: 100 },
+    });
     expect(result.limits[0]).toMatchObject({ state: 'ok', remaining: 2, retryAfterMs: 0 });
-    const call = { endpoint: 'chat', allowed: true, cost: 1, limits: input.limits, tier: { name: 'basic' } } as unknown as Parameters<typeof decisionFromCounters>[1];
+    const call = {
+      endpoint: 'chat',
+      allowed: true,
+      cost: 1,
+      limits: input.limits,
+      tier: { name: 'basic' },
+    } as unknown as Parameters<typeof decisionFromCounters>[1];
     const decision = decisionFromCounters({ accountId: 'acct', keyId: 'k', tier: 'basic' }, call, result);
     expect(decision).toMatchObject({ allowed: true, degraded: true });
-    const rendered = renderDecision(decision, { keyHeader: 'x-api-key', spoofedHeaders: ['x-tollgate-degraded'] });
+    const rendered = renderDecision(decision, {
+      keyHeader: 'x-api-key',
+      spoofedHeaders: ['x-tollgate-degraded'],
+    });
     expect(rendered.upstreamHeaders).toContainEqual(['x-tollgate-degraded', 'true']);
     expect(rendered.removeHeaders).toEqual(['x-api-key']);
     await store.close();
@@ -90,10 +139,22 @@ describe('FailSafeCounterStore', () => {
   it('local: per-replica insurance limits while degraded; bad input is still a plain error', async () => {
     const s = scripted();
     s.set('fail');
-    const store = new FailSafeCounterStore({ inner: s.store, mode: 'local', timeoutMs: 30, probe: s.probe, probeIntervalMs: 20, local: new MemoryCounterStore({}) });
+    const store = new FailSafeCounterStore({
+      inner: s.store,
+      mode: 'local',
+      timeoutMs: 30,
+      probe: s.probe,
+      probeIntervalMs: 20,
+      local: new MemoryCounterStore({}),
+    });
     const answers = [];
     for (let i = 0; i < 4; i++) answers.push(await store.decide(input));
-    expect(answers.map((a) => [a.allowed, a.degraded])).toEqual([[true, true], [true, true], [false, true], [false, true]]);
+    expect(answers.map((a) => [a.allowed, a.degraded])).toEqual([
+      [true, true],
+      [true, true],
+      [false, true],
+      [false, true],
+    ]);
     await expect(store.decide({ ...input, units: -1 })).rejects.not.toBeInstanceOf(StoreUnavailable);
     await store.close();
   });
@@ -110,7 +171,13 @@ describe('FailSafeCounterStore', () => {
   it('one background probe at a time while down, stopped by close()', async () => {
     const s = scripted();
     s.set('hang');
-    const store = new FailSafeCounterStore({ inner: s.store, mode: 'open', timeoutMs: 20, probe: s.probe, probeIntervalMs: 10 });
+    const store = new FailSafeCounterStore({
+      inner: s.store,
+      mode: 'open',
+      timeoutMs: 20,
+      probe: s.probe,
+      probeIntervalMs: 10,
+    });
     store.startDegraded();
     await Promise.all(Array.from({ length: 200 }, () => store.decide(input)));
     await sleep(150);
@@ -180,9 +247,16 @@ describe('OverLimitCache', () => {
   });
 
   it('stays bounded', async () => {
-    let now = 0;
+    const now = 0;
     const denyAll: CounterStore & DegradedState = {
-      decide: async (i) => ({ allowed: false, nowMs: now, limits: [{ name: 'x', state: 'denied', remaining: 0, resetMs: 1000, retryAfterMs: 1000 }], quota: null, credits: null, ...(i ? {} : {}) }),
+      decide: async (i) => ({
+        allowed: false,
+        nowMs: now,
+        limits: [{ name: 'x', state: 'denied', remaining: 0, resetMs: 1000, retryAfterMs: 1000 }],
+        quota: null,
+        credits: null,
+        ...(i ? {} : {}),
+      }),
       close: async () => {},
       degraded: false,
       onChange: () => () => {},

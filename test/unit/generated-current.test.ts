@@ -20,7 +20,10 @@ describe('generated protobuf code', () => {
   afterAll(() => rmSync(fresh, { recursive: true, force: true }));
 
   it('is current with proto/ and buf.gen.yaml (else run `npm run proto:gen`)', () => {
-    execFileSync(process.execPath, [join(root, 'scripts/gen-proto.mjs'), fresh], { cwd: root, stdio: 'pipe' });
+    execFileSync(process.execPath, [join(root, 'scripts/gen-proto.mjs'), fresh], {
+      cwd: root,
+      stdio: 'pipe',
+    });
     const expected = listFiles(fresh);
     expect(expected.length).toBeGreaterThan(10);
     const actual = listFiles(committed);

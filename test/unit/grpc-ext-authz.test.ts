@@ -7,17 +7,45 @@ import type { AccessRequest } from '../../src/access/access-request.js';
 import type { Allowed, Decision, Denied } from '../../src/access/decision.js';
 import { StoreUnavailable } from '../../src/errors.js';
 import type { HeaderValueOption } from '../../src/generated/envoy/config/core/v3/base.js';
-import { AuthorizationClient, CheckRequest, type CheckResponse, type DeepPartial } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
+import {
+  AuthorizationClient,
+  CheckRequest,
+  type CheckResponse,
+  type DeepPartial,
+} from '../../src/generated/envoy/service/auth/v3/external_auth.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createGrpcServer, listenGrpc } from '../../src/transports/grpc/grpc-server.js';
 
 const KEY = 'tg_live_unit_secret_4f9a2c';
 const identity = { accountId: 'acc_1', keyId: 'key_1', tier: 'free' };
-const perMinute = { name: 'per-minute', kind: 'rate' as const, limit: 10, windowSec: 60, remaining: 7, resetSec: 31 };
+const perMinute = {
+  name: 'per-minute',
+  kind: 'rate' as const,
+  limit: 10,
+  windowSec: 60,
+  remaining: 7,
+  resetSec: 31,
+};
 
-const allowed: Allowed = { allowed: true, identity, endpoint: 'chat', overage: false, policies: [perMinute], shadowDenied: [] };
+const allowed: Allowed = {
+  allowed: true,
+  identity,
+  endpoint: 'chat',
+  overage: false,
+  policies: [perMinute],
+  shadowDenied: [],
+};
 function denied(code: Denied['code'], status: Denied['status'], extra: Partial<Denied> = {}): Denied {
-  return { allowed: false, code, status, detail: `because ${code}`, policies: [], violated: [], shadowDenied: [], ...extra };
+  return {
+    allowed: false,
+    code,
+    status,
+    detail: `because ${code}`,
+    policies: [],
+    violated: [],
+    shadowDenied: [],
+    ...extra,
+  };
 }
 
 let next: (request: AccessRequest) => Decision | Promise<Decision>;
@@ -37,7 +65,9 @@ let client: AuthorizationClient;
 
 function check(request: DeepPartial<CheckRequest>): Promise<CheckResponse> {
   return new Promise((resolve, reject) =>
-    client.check(CheckRequest.fromPartial(request), (err, response) => (err ? reject(err) : resolve(response))),
+    client.check(CheckRequest.fromPartial(request), (err, response) =>
+      err ? reject(err) : resolve(response),
+    ),
   );
 }
 
@@ -48,16 +78,27 @@ function checkError(request: DeepPartial<CheckRequest>): Promise<ServiceError> {
   );
 }
 
-function envoyRequest(headers: Record<string, string>, extensions: Record<string, string> = {}, path = '/v1/chat/completions?stream=1'): DeepPartial<CheckRequest> {
+function envoyRequest(
+  headers: Record<string, string>,
+  extensions: Record<string, string> = {},
+  path = '/v1/chat/completions?stream=1',
+): DeepPartial<CheckRequest> {
   return {
     attributes: {
-      request: { http: { method: 'POST', path, headers: { ':method': 'POST', ':path': path, ':authority': 'api.example.com', ...headers } } },
+      request: {
+        http: {
+          method: 'POST',
+          path,
+          headers: { ':method': 'POST', ':path': path, ':authority': 'api.example.com', ...headers },
+        },
+      },
       contextExtensions: extensions,
     },
   };
 }
 
-const asMap = (options: HeaderValueOption[] = []) => Object.fromEntries(options.map((o) => [o.header?.key, o.header?.value]));
+const asMap = (options: HeaderValueOption[] = []) =>
+  Object.fromEntries(options.map((o) => [o.header?.key, o.header?.value]));
 const appends = (options: HeaderValueOption[] = []) => options.map((o) => o.append);
 
 beforeAll(async () => {
@@ -78,7 +119,12 @@ beforeEach(() => {
 
 describe('Authorization/Check: request mapping', () => {
   it('turns headers, method, path and context_extensions into one AccessRequest', async () => {
-    await check(envoyRequest({ 'x-api-key': KEY, 'x-request-id': 'req-1', 'x-tollgate-tier': 'enterprise' }, { 'tollgate.endpoint': 'chat', 'tollgate.cost': '3' }));
+    await check(
+      envoyRequest(
+        { 'x-api-key': KEY, 'x-request-id': 'req-1', 'x-tollgate-tier': 'enterprise' },
+        { 'tollgate.endpoint': 'chat', 'tollgate.cost': '3' },
+      ),
+    );
     expect(seen).toEqual([
       {
         transport: 'grpc',
@@ -98,7 +144,13 @@ describe('Authorization/Check: request mapping', () => {
     await check(envoyRequest({ authorization: `Bearer ${KEY}` }));
     await check({
       attributes: {
-        request: { http: { method: 'GET', path: '/v1/items', headerMap: { headers: [{ key: 'x-api-key', value: '', rawValue: Buffer.from(KEY) }] } } },
+        request: {
+          http: {
+            method: 'GET',
+            path: '/v1/items',
+            headerMap: { headers: [{ key: 'x-api-key', value: '', rawValue: Buffer.from(KEY) }] },
+          },
+        },
       },
     });
     expect(seen.map((r) => [r.keyHeader, r.apiKey, r.method, r.path])).toEqual([
@@ -115,21 +167,31 @@ describe('Authorization/Check: request mapping', () => {
     expect(response.deniedResponse?.status?.code).toBe(401);
   });
 
-  it.each(['1.5', '-1', 'five', ''])('tollgate.cost %j is an operator error: INVALID_ARGUMENT naming the field', async (cost) => {
-    const err = await checkError(envoyRequest({ 'x-api-key': KEY }, { 'tollgate.cost': cost }));
-    expect(err.code).toBe(GrpcStatus.INVALID_ARGUMENT);
-    expect(err.details).toContain('context_extensions["tollgate.cost"]');
-    expect(seen).toEqual([]);
-  });
+  it.each(['1.5', '-1', 'five', ''])(
+    'tollgate.cost %j is an operator error: INVALID_ARGUMENT naming the field',
+    async (cost) => {
+      const err = await checkError(envoyRequest({ 'x-api-key': KEY }, { 'tollgate.cost': cost }));
+      expect(err.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+      expect(err.details).toContain('context_extensions["tollgate.cost"]');
+      expect(seen).toEqual([]);
+    },
+  );
 });
 
 describe('Authorization/Check: allow', () => {
   it('status 0, identity upstream, key and spoofed headers removed, RateLimit headers to the client, append false everywhere', async () => {
-    const response = await check(envoyRequest({ 'x-api-key': KEY, 'x-tollgate-account': 'acc_evil', 'x-tollgate-admin': 'yes' }));
+    const response = await check(
+      envoyRequest({ 'x-api-key': KEY, 'x-tollgate-account': 'acc_evil', 'x-tollgate-admin': 'yes' }),
+    );
     expect(response.status).toEqual({ code: 0, message: '', details: [] });
     expect(response.deniedResponse).toBeUndefined();
     const ok = response.okResponse!;
-    expect(asMap(ok.headers)).toEqual({ 'x-tollgate-account': 'acc_1', 'x-tollgate-key-id': 'key_1', 'x-tollgate-tier': 'free', 'x-tollgate-endpoint': 'chat' });
+    expect(asMap(ok.headers)).toEqual({
+      'x-tollgate-account': 'acc_1',
+      'x-tollgate-key-id': 'key_1',
+      'x-tollgate-tier': 'free',
+      'x-tollgate-endpoint': 'chat',
+    });
     // x-tollgate-account is overwritten (append false), the other spoofed header removed.
     expect(ok.headersToRemove).toEqual(['x-api-key', 'x-tollgate-admin']);
     expect(asMap(ok.responseHeadersToAdd)).toEqual({
@@ -139,7 +201,9 @@ describe('Authorization/Check: allow', () => {
       'x-ratelimit-remaining': '7',
       'x-ratelimit-reset': '31',
     });
-    expect([...appends(ok.headers), ...appends(ok.responseHeadersToAdd)].every((a) => a === false)).toBe(true);
+    expect([...appends(ok.headers), ...appends(ok.responseHeadersToAdd)].every((a) => a === false)).toBe(
+      true,
+    );
     expect(ok.responseHeadersToAdd.every((o) => o.appendAction === 0)).toBe(true);
   });
 });
@@ -147,35 +211,73 @@ describe('Authorization/Check: allow', () => {
 describe('Authorization/Check: deny', () => {
   const problem = 'application/problem+json';
   const cases: Array<[string, Denied, number, Record<string, string>]> = [
-    ['401 missing key', denied('missing_api_key', 401), GrpcStatus.UNAUTHENTICATED, { 'www-authenticate': 'Bearer realm="tollgate"' }],
-    ['401 invalid key', denied('invalid_api_key', 401), GrpcStatus.UNAUTHENTICATED, { 'www-authenticate': 'Bearer realm="tollgate"' }],
-    ['402 quota', denied('quota_exceeded', 402, { identity, retryAfterSec: 86_400, violated: ['monthly-quota'], upgradeUrl: 'https://example.com/pricing' }), GrpcStatus.RESOURCE_EXHAUSTED, { 'retry-after': '86400' }],
-    ['402 credits', denied('insufficient_credits', 402, { identity, violated: ['credits'] }), GrpcStatus.RESOURCE_EXHAUSTED, {}],
+    [
+      '401 missing key',
+      denied('missing_api_key', 401),
+      GrpcStatus.UNAUTHENTICATED,
+      { 'www-authenticate': 'Bearer realm="tollgate"' },
+    ],
+    [
+      '401 invalid key',
+      denied('invalid_api_key', 401),
+      GrpcStatus.UNAUTHENTICATED,
+      { 'www-authenticate': 'Bearer realm="tollgate"' },
+    ],
+    [
+      '402 quota',
+      denied('quota_exceeded', 402, {
+        identity,
+        retryAfterSec: 86_400,
+        violated: ['monthly-quota'],
+        upgradeUrl: 'https://example.com/pricing',
+      }),
+      GrpcStatus.RESOURCE_EXHAUSTED,
+      { 'retry-after': '86400' },
+    ],
+    [
+      '402 credits',
+      denied('insufficient_credits', 402, { identity, violated: ['credits'] }),
+      GrpcStatus.RESOURCE_EXHAUSTED,
+      {},
+    ],
     ['403 suspended', denied('account_suspended', 403, { identity }), GrpcStatus.PERMISSION_DENIED, {}],
-    ['403 not in plan', denied('endpoint_not_in_plan', 403, { identity, endpoint: 'export' }), GrpcStatus.PERMISSION_DENIED, {}],
+    [
+      '403 not in plan',
+      denied('endpoint_not_in_plan', 403, { identity, endpoint: 'export' }),
+      GrpcStatus.PERMISSION_DENIED,
+      {},
+    ],
     [
       '429 rate limit',
-      denied('rate_limit_exceeded', 429, { identity, retryAfterSec: 12, violated: ['per-minute'], policies: [{ ...perMinute, remaining: 0, resetSec: 12 }] }),
+      denied('rate_limit_exceeded', 429, {
+        identity,
+        retryAfterSec: 12,
+        violated: ['per-minute'],
+        policies: [{ ...perMinute, remaining: 0, resetSec: 12 }],
+      }),
       GrpcStatus.RESOURCE_EXHAUSTED,
       { 'retry-after': '12', ratelimit: '"per-minute";r=0;t=12', 'x-envoy-ratelimited': 'true' },
     ],
   ];
 
-  it.each(cases)('%s: non-zero status, denied_response with HTTP status, headers (append false) and problem+json', async (_name, decision, grpcCode, headers) => {
-    next = () => decision;
-    const response = await check(envoyRequest({ 'x-api-key': KEY }));
-    expect(response.status).toEqual({ code: grpcCode, message: decision.code, details: [] });
-    expect(response.okResponse).toBeUndefined();
-    const deny = response.deniedResponse!;
-    expect(deny.status?.code).toBe(decision.status);
-    const map = asMap(deny.headers);
-    expect(map).toMatchObject({ 'content-type': problem, ...headers });
-    expect('x-envoy-ratelimited' in map).toBe(decision.status === 429);
-    expect(appends(deny.headers).every((a) => a === false)).toBe(true);
-    const body = JSON.parse(deny.body) as Record<string, unknown>;
-    expect(body).toMatchObject({ status: decision.status, code: decision.code, detail: decision.detail });
-    if (decision.violated.length > 0) expect(body['violated-policies']).toEqual(decision.violated);
-  });
+  it.each(cases)(
+    '%s: non-zero status, denied_response with HTTP status, headers (append false) and problem+json',
+    async (_name, decision, grpcCode, headers) => {
+      next = () => decision;
+      const response = await check(envoyRequest({ 'x-api-key': KEY }));
+      expect(response.status).toEqual({ code: grpcCode, message: decision.code, details: [] });
+      expect(response.okResponse).toBeUndefined();
+      const deny = response.deniedResponse!;
+      expect(deny.status?.code).toBe(decision.status);
+      const map = asMap(deny.headers);
+      expect(map).toMatchObject({ 'content-type': problem, ...headers });
+      expect('x-envoy-ratelimited' in map).toBe(decision.status === 429);
+      expect(appends(deny.headers).every((a) => a === false)).toBe(true);
+      const body = JSON.parse(deny.body) as Record<string, unknown>;
+      expect(body).toMatchObject({ status: decision.status, code: decision.code, detail: decision.detail });
+      if (decision.violated.length > 0) expect(body['violated-policies']).toEqual(decision.violated);
+    },
+  );
 });
 
 describe('Authorization/Check: failures are RPC errors', () => {

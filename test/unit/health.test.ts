@@ -2,20 +2,34 @@
 
 import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HealthCheckResponse_ServingStatus as Status, HealthClient, type HealthCheckResponse } from '../../src/generated/grpc/health/v1/health.js';
+import {
+  HealthCheckResponse_ServingStatus as Status,
+  HealthClient,
+  type HealthCheckResponse,
+} from '../../src/generated/grpc/health/v1/health.js';
 import { Readiness } from '../../src/health/readiness.js';
 import { closeGrpcServer, createGrpcServer, listenGrpc } from '../../src/transports/grpc/grpc-server.js';
 import { createHealthService, type GrpcHealth } from '../../src/transports/grpc/health.js';
 
-const NAMES = ['', 'readiness', 'envoy.service.auth.v3.Authorization', 'envoy.service.ratelimit.v3.RateLimitService'];
+const NAMES = [
+  '',
+  'readiness',
+  'envoy.service.auth.v3.Authorization',
+  'envoy.service.ratelimit.v3.RateLimitService',
+];
 const deadline = () => ({ deadline: Date.now() + 2_000 });
 
 describe('grpc.health.v1.Health', () => {
   let dependencyUp = true;
   const readiness = new Readiness({
-    checks: [{ name: 'dependency', run: async () => {
-      if (!dependencyUp) throw new Error('down');
-    } }],
+    checks: [
+      {
+        name: 'dependency',
+        run: async () => {
+          if (!dependencyUp) throw new Error('down');
+        },
+      },
+    ],
     policyLoaded: () => true,
     intervalMs: 60_000,
   });
@@ -24,7 +38,9 @@ describe('grpc.health.v1.Health', () => {
   let client: HealthClient;
 
   const check = (service: string) =>
-    new Promise<HealthCheckResponse>((resolve, reject) => client.check({ service }, new Metadata(), deadline(), (err, res) => (err ? reject(err) : resolve(res))));
+    new Promise<HealthCheckResponse>((resolve, reject) =>
+      client.check({ service }, new Metadata(), deadline(), (err, res) => (err ? reject(err) : resolve(res))),
+    );
 
   /** Collects Watch messages; `next(n)` resolves once n have arrived. */
   function watch(service: string) {
@@ -42,7 +58,8 @@ describe('grpc.health.v1.Health', () => {
     const next = async (count: number) => {
       const until = Date.now() + 2_000;
       while (statuses.length < count) {
-        if (Date.now() > until) throw new Error(`Watch(${service}) got ${JSON.stringify(statuses)}, wanted ${count} messages`);
+        if (Date.now() > until)
+          throw new Error(`Watch(${service}) got ${JSON.stringify(statuses)}, wanted ${count} messages`);
         await new Promise<void>((wake) => {
           waiters.push(wake);
           setTimeout(wake, 100);
@@ -56,7 +73,12 @@ describe('grpc.health.v1.Health', () => {
   beforeAll(async () => {
     await readiness.start();
     health = createHealthService(readiness);
-    server = createGrpcServer({ checkAccess: async () => { throw new Error('not used'); }, health: health.service });
+    server = createGrpcServer({
+      checkAccess: async () => {
+        throw new Error('not used');
+      },
+      health: health.service,
+    });
     const port = await listenGrpc(server, '127.0.0.1', 0);
     client = new HealthClient(`127.0.0.1:${port}`, credentials.createInsecure());
   });
@@ -109,7 +131,10 @@ describe('grpc.health.v1.Health', () => {
   it('Watch of an unknown name sends SERVICE_UNKNOWN and keeps the stream open', async () => {
     const unknown = watch('no.such.Service');
     expect(await unknown.next(1)).toEqual([Status.SERVICE_UNKNOWN]);
-    const outcome = await Promise.race([unknown.ended.then(() => 'ended'), new Promise((r) => setTimeout(() => r('open'), 300))]);
+    const outcome = await Promise.race([
+      unknown.ended.then(() => 'ended'),
+      new Promise((r) => setTimeout(() => r('open'), 300)),
+    ]);
     expect(outcome).toBe('open');
     unknown.stream.cancel();
   });

@@ -12,13 +12,42 @@ import { jsonStringContent } from '../../src/transports/http/nginx-check.js';
 import { closeHttpServer, listenHttp } from '../../src/transports/http/listen-http.js';
 
 const identity = { accountId: 'acc_1', keyId: 'key_1', tier: 'free' };
-const policies = [{ name: 'per-minute', kind: 'rate' as const, limit: 10, windowSec: 60, remaining: 0, resetSec: 30 }];
-const denied = (d: Partial<Denied> & Pick<Denied, 'code' | 'status'>): Denied => ({ allowed: false, detail: `no: ${d.code}`, policies, violated: [], shadowDenied: [], ...d });
+const policies = [
+  { name: 'per-minute', kind: 'rate' as const, limit: 10, windowSec: 60, remaining: 0, resetSec: 30 },
+];
+const denied = (d: Partial<Denied> & Pick<Denied, 'code' | 'status'>): Denied => ({
+  allowed: false,
+  detail: `no: ${d.code}`,
+  policies,
+  violated: [],
+  shadowDenied: [],
+  ...d,
+});
 
 const DECISIONS: Record<string, Decision | Error> = {
-  'k-allow': { allowed: true, identity, endpoint: 'chat', overage: true, shadowDenied: ['shadowy'], policies: [{ ...policies[0]!, remaining: 9, resetSec: 6 }] },
-  'k-429': denied({ code: 'rate_limit_exceeded', status: 429, retryAfterSec: 30, violated: ['per-minute'], identity }),
-  'k-402': denied({ code: 'quota_exceeded', status: 402, retryAfterSec: 86_400, upgradeUrl: 'https://example.com/pricing', detail: 'Quota "free" — used up', identity }),
+  'k-allow': {
+    allowed: true,
+    identity,
+    endpoint: 'chat',
+    overage: true,
+    shadowDenied: ['shadowy'],
+    policies: [{ ...policies[0]!, remaining: 9, resetSec: 6 }],
+  },
+  'k-429': denied({
+    code: 'rate_limit_exceeded',
+    status: 429,
+    retryAfterSec: 30,
+    violated: ['per-minute'],
+    identity,
+  }),
+  'k-402': denied({
+    code: 'quota_exceeded',
+    status: 402,
+    retryAfterSec: 86_400,
+    upgradeUrl: 'https://example.com/pricing',
+    detail: 'Quota "free" — used up',
+    identity,
+  }),
   'k-credits': denied({ code: 'insufficient_credits', status: 402, identity }),
   'k-403': denied({ code: 'endpoint_not_in_plan', status: 403, identity, policies: [] }),
   'k-suspended': denied({ code: 'account_suspended', status: 403, identity, policies: [] }),
@@ -37,7 +66,10 @@ beforeAll(async () => {
       seen.push(request);
       const answer = request.apiKey ? DECISIONS[request.apiKey] : undefined;
       if (answer instanceof Error) throw answer;
-      return answer ?? denied({ code: request.apiKey ? 'invalid_api_key' : 'missing_api_key', status: 401, policies: [] });
+      return (
+        answer ??
+        denied({ code: request.apiKey ? 'invalid_api_key' : 'missing_api_key', status: 401, policies: [] })
+      );
     },
   });
   port = await listenHttp(server, '127.0.0.1', 0);
@@ -46,7 +78,9 @@ beforeAll(async () => {
 afterAll(() => closeHttpServer(server));
 
 const check = (headers: Record<string, string>) =>
-  fetch(`${base}/check`, { headers: { 'x-original-uri': '/v1/chat/completions?x=1', 'x-original-method': 'POST', ...headers } });
+  fetch(`${base}/check`, {
+    headers: { 'x-original-uri': '/v1/chat/completions?x=1', 'x-original-method': 'POST', ...headers },
+  });
 const lastSeen = () => seen[seen.length - 1]!;
 
 describe('nginx /check', () => {
@@ -63,11 +97,20 @@ describe('nginx /check', () => {
     expect(res.headers.get('x-tollgate-overage')).toBe('true');
     expect(res.headers.get('x-tollgate-shadow-denied')).toBe('shadowy');
     expect(res.headers.get('x-tollgate-status')).toBeNull();
-    expect(lastSeen()).toMatchObject({ transport: 'http', method: 'POST', path: '/v1/chat/completions?x=1', keyHeader: 'x-api-key' });
+    expect(lastSeen()).toMatchObject({
+      transport: 'http',
+      method: 'POST',
+      path: '/v1/chat/completions?x=1',
+      keyHeader: 'x-api-key',
+    });
   });
 
   it('reads a Bearer key and drops the scheme://host of an absolute-form X-Original-URI', async () => {
-    const res = await check({ authorization: 'Bearer k-allow', 'x-original-uri': 'http://evil.example/v1/export/x', 'x-original-method': 'get' });
+    const res = await check({
+      authorization: 'Bearer k-allow',
+      'x-original-uri': 'http://evil.example/v1/export/x',
+      'x-original-method': 'get',
+    });
     expect(res.status).toBe(204);
     expect(lastSeen()).toMatchObject({ method: 'GET', path: '/v1/export/x', keyHeader: 'authorization' });
   });
@@ -110,7 +153,11 @@ describe('nginx /check', () => {
 
   it('fails closed with 403 proxy_misconfigured when X-Original-URI or X-Original-Method is missing', async () => {
     const before = seen.length;
-    const broken: Array<Record<string, string>> = [{ 'x-original-uri': '' }, { 'x-original-method': '' }, { 'x-original-method': 'P0ST!' }];
+    const broken: Array<Record<string, string>> = [
+      { 'x-original-uri': '' },
+      { 'x-original-method': '' },
+      { 'x-original-method': 'P0ST!' },
+    ];
     for (const headers of broken) {
       const res = await check({ 'x-api-key': 'k-allow', ...headers });
       expect(res.status).toBe(403);
@@ -140,7 +187,12 @@ describe('Envoy HTTP /ext_authz/*', () => {
   it('allows with exactly 200, identity headers, headers-to-remove and RateLimit headers', async () => {
     const res = await fetch(`${base}/ext_authz/v1/chat/completions?stream=true`, {
       method: 'POST',
-      headers: { 'x-api-key': 'k-allow', 'x-tollgate-account': 'spoofed', 'x-tollgate-degraded': 'true', 'x-request-id': 'req-1' },
+      headers: {
+        'x-api-key': 'k-allow',
+        'x-tollgate-account': 'spoofed',
+        'x-tollgate-degraded': 'true',
+        'x-request-id': 'req-1',
+      },
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-tollgate-account')).toBe('acc_1');
@@ -148,7 +200,12 @@ describe('Envoy HTTP /ext_authz/*', () => {
     expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBe('x-api-key, x-tollgate-degraded');
     expect(res.headers.get('ratelimit')).toBe('"per-minute";r=9;t=6');
     expect(await res.text()).toBe('');
-    expect(lastSeen()).toMatchObject({ transport: 'envoy_http', method: 'POST', path: '/v1/chat/completions?stream=true', requestId: 'req-1' });
+    expect(lastSeen()).toMatchObject({
+      transport: 'envoy_http',
+      method: 'POST',
+      path: '/v1/chat/completions?stream=true',
+      requestId: 'req-1',
+    });
   });
 
   it('maps a bare /ext_authz and a query-only target to the root path', async () => {
@@ -165,7 +222,10 @@ describe('Envoy HTTP /ext_authz/*', () => {
     ['k-403', 403, 'endpoint_not_in_plan'],
     ['k-unknown', 401, 'invalid_api_key'],
   ])('key %s → the real status %i with a problem+json body', async (key, status, code) => {
-    const res = await fetch(`${base}/ext_authz/v1/anything`, { method: 'DELETE', headers: { 'x-api-key': key } });
+    const res = await fetch(`${base}/ext_authz/v1/anything`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': key },
+    });
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBeNull();
@@ -204,20 +264,26 @@ describe('router and bad input', () => {
 
   it('answers 400 to NUL and control bytes in the target or headers, and keeps serving', async () => {
     expect(await raw('GET /ext_authz/v1/\0x HTTP/1.1\r\nhost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
-    expect(await raw('GET /check HTTP/1.1\r\nhost: x\r\nx-original-uri: /a\0b\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await raw('GET /check HTTP/1.1\r\nhost: x\r\nx-original-uri: /a\0b\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 400 /,
+    );
     expect(await raw('GARBAGE\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
   it('refuses raw non-ASCII bytes in the target, passes encoded ones through to the core untouched', async () => {
     expect(await raw('GET /ext_authz/v1/\xff HTTP/1.1\r\nhost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
-    const res = await raw(`GET /ext_authz/v1/%00/%ff/..//export HTTP/1.1\r\nhost: x\r\nx-api-key: k-403\r\nconnection: close\r\n\r\n`);
+    const res = await raw(
+      `GET /ext_authz/v1/%00/%ff/..//export HTTP/1.1\r\nhost: x\r\nx-api-key: k-403\r\nconnection: close\r\n\r\n`,
+    );
     expect(res).toMatch(/^HTTP\/1\.1 403 /);
     expect(lastSeen().path).toBe('/v1/%00/%ff/..//export');
   });
 
   it('accepts latin1 bytes in X-Original-URI (nginx forwards them raw)', async () => {
-    const res = await raw(`GET /check HTTP/1.1\r\nhost: x\r\nx-original-method: GET\r\nx-original-uri: /v1/\xe9t\xe9\r\nx-api-key: k-403\r\nconnection: close\r\n\r\n`);
+    const res = await raw(
+      `GET /check HTTP/1.1\r\nhost: x\r\nx-original-method: GET\r\nx-original-uri: /v1/\xe9t\xe9\r\nx-api-key: k-403\r\nconnection: close\r\n\r\n`,
+    );
     expect(res).toMatch(/^HTTP\/1\.1 403 /);
     expect(lastSeen().path).toBe('/v1/\xe9t\xe9');
   });

@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { parsePolicy, serializePolicy } from '../../src/policy/policy-file.js';
-import type { Policy } from '../../src/policy/policy.js';
 import { demoPolicy } from '../support/policies.js';
 
 const DEMO_YAML = readFileSync(new URL('../../src/policy/demo-policy.yaml', import.meta.url), 'utf8');
@@ -55,7 +54,8 @@ endpoints:
   });
 
   test('a broken file reports every problem with its path, and nothing else', () => {
-    expect(problems(`
+    expect(
+      problems(`
 tiers:
   free:
     limtis: []
@@ -88,7 +88,8 @@ endpoints:
     sizes: 1
   nomatch: {}
 extra: true
-`)).toEqual([
+`),
+    ).toEqual([
       'policy.extra: unknown key (expected one of: tiers, endpoints)',
       'tiers.free.limtis: unknown key (expected one of: limits, quota, credits_per_request, upgrade_url, price)',
       'tiers.free.limits[0].limit: expected an integer >= 1',
@@ -132,7 +133,11 @@ extra: true
     expect(problems('')).toEqual(['tiers: required: at least one tier']);
     expect(problems('tiers: {}\n')).toEqual(['tiers: required: at least one tier']);
     expect(problems('- a\n')).toEqual(['policy: expected a mapping']);
-    expect(problems(`tiers:\n  free: { quota: unlimited, limits: [{ name: ${'a'.repeat(65)}, limit: 1, window: 1s }] }\n`)).toEqual([
+    expect(
+      problems(
+        `tiers:\n  free: { quota: unlimited, limits: [{ name: ${'a'.repeat(65)}, limit: 1, window: 1s }] }\n`,
+      ),
+    ).toEqual([
       'tiers.free.limits[0].name: expected a name of a-z, 0-9, _ . - starting with a letter or digit (at most 64 characters)',
     ]);
   });
@@ -141,7 +146,9 @@ extra: true
     expect(problems('tiers:\n  free: [\n  x: 1\n')).toEqual([
       'line 3, column 3: Flow sequence in block collection must be sufficiently indented and end with a ]',
     ]);
-    expect(problems('tiers:\n  free: { quota: unlimited }\n  free: { quota: unlimited }\n')).toEqual(['line 3, column 3: Map keys must be unique']);
+    expect(problems('tiers:\n  free: { quota: unlimited }\n  free: { quota: unlimited }\n')).toEqual([
+      'line 3, column 3: Map keys must be unique',
+    ]);
   });
 });
 

@@ -36,11 +36,35 @@ describe('ratelimit_domains', () => {
     expect(policy.ratelimitDomains).toStrictEqual({
       edge: {
         descriptors: [
-          { key: 'remote_address', shadow: false, shareThreshold: false, descriptors: [], rateLimit: { name: 'per-ip', replaces: [], limit: { algorithm: 'sliding_window', limit: 10, windowMs: 10_000 } } },
           {
-            key: 'user', shadow: true, shareThreshold: false,
-            rateLimit: { replaces: ['per-ip'], limit: { algorithm: 'token_bucket', limit: 5, windowMs: 60_000, burst: 20 } },
-            descriptors: [{ key: 'path', value: '/v1/*', shadow: false, shareThreshold: true, descriptors: [], rateLimit: { replaces: [], limit: null } }],
+            key: 'remote_address',
+            shadow: false,
+            shareThreshold: false,
+            descriptors: [],
+            rateLimit: {
+              name: 'per-ip',
+              replaces: [],
+              limit: { algorithm: 'sliding_window', limit: 10, windowMs: 10_000 },
+            },
+          },
+          {
+            key: 'user',
+            shadow: true,
+            shareThreshold: false,
+            rateLimit: {
+              replaces: ['per-ip'],
+              limit: { algorithm: 'token_bucket', limit: 5, windowMs: 60_000, burst: 20 },
+            },
+            descriptors: [
+              {
+                key: 'path',
+                value: '/v1/*',
+                shadow: false,
+                shareThreshold: true,
+                descriptors: [],
+                rateLimit: { replaces: [], limit: null },
+              },
+            ],
           },
           { key: 'free_pass', shadow: false, shareThreshold: false, descriptors: [] },
         ],
@@ -55,7 +79,8 @@ describe('ratelimit_domains', () => {
   });
 
   test('every problem with its path', () => {
-    expect(problems(`ratelimit_domains:
+    expect(
+      problems(`ratelimit_domains:
   edge:
     descriptors:
       - key: a
@@ -69,7 +94,8 @@ describe('ratelimit_domains', () => {
         rate_limit: { name: n, replaces: [n, ""], algorithm: token_bucket, limit: 0, window: 1s }
   other: {}
   third: []
-`)).toEqual([
+`),
+    ).toEqual([
       'ratelimit_domains.edge.descriptors[0].rate_limit.limit: expected an integer >= 0',
       'ratelimit_domains.edge.descriptors[0].rate_limit.window: expected a duration like 60s, 1m, 1h, 1d',
       'ratelimit_domains.edge.descriptors[0].rate_limit.burst: only allowed with algorithm token_bucket',
@@ -86,7 +112,9 @@ describe('ratelimit_domains', () => {
   });
 
   test('the same key and value twice at one level', () => {
-    expect(problems('ratelimit_domains:\n  d:\n    descriptors: [{ key: a, value: x }, { key: a, value: x }]\n')).toEqual([
+    expect(
+      problems('ratelimit_domains:\n  d:\n    descriptors: [{ key: a, value: x }, { key: a, value: x }]\n'),
+    ).toEqual([
       'ratelimit_domains.d.descriptors[1]: key a with value x is already used at ratelimit_domains.d.descriptors[0]',
     ]);
   });

@@ -24,7 +24,14 @@ describe('PolicyResolver', () => {
   });
 
   it('feature-gates an endpoint per tier, whatever the spelling of the path', () => {
-    for (const path of ['/v1/export/x', '/v1//export/x', '/v1/chat/../export/x', '/V1/EXPORT', '/v1/%65xport/x', '/v1/export;x=1/y']) {
+    for (const path of [
+      '/v1/export/x',
+      '/v1//export/x',
+      '/v1/chat/../export/x',
+      '/V1/EXPORT',
+      '/v1/%65xport/x',
+      '/v1/export;x=1/y',
+    ]) {
       expect(resolver.resolve('free', 'GET', path)!.allowed, path).toBe(false);
     }
     expect(resolver.resolve('pro', 'GET', '/v1/export/x')!.allowed).toBe(true);

@@ -8,14 +8,23 @@ import { InputError } from '../../src/errors.js';
 import type { Policy } from '../../src/policy/policy.js';
 import { DescriptorMatcher } from '../../src/ratelimit/descriptor-matcher.js';
 import { importEnvoyRatelimit } from '../../src/ratelimit/import-envoy-ratelimit.js';
-import { createShouldRateLimit, UNLIMITED_REMAINING, type RlsDescriptor } from '../../src/ratelimit/should-rate-limit.js';
+import {
+  createShouldRateLimit,
+  UNLIMITED_REMAINING,
+  type RlsDescriptor,
+} from '../../src/ratelimit/should-rate-limit.js';
 
 const DIR = new URL('../fixtures/envoy-ratelimit/valid/', import.meta.url);
-const { domains } = importEnvoyRatelimit(readdirSync(DIR).sort().map((name) => ({ name, text: readFileSync(new URL(name, DIR), 'utf8') })));
+const { domains } = importEnvoyRatelimit(
+  readdirSync(DIR)
+    .sort()
+    .map((name) => ({ name, text: readFileSync(new URL(name, DIR), 'utf8') })),
+);
 const matcher = new DescriptorMatcher(domains);
 
 /** "k=v,k2=v2" → entries. */
-const entries = (text: string) => text.split(',').map((pair) => ({ key: pair.split('=')[0]!, value: pair.split('=').slice(1).join('=') }));
+const entries = (text: string) =>
+  text.split(',').map((pair) => ({ key: pair.split('=')[0]!, value: pair.split('=').slice(1).join('=') }));
 
 describe('matching (exact value, then wildcard, then key only; depth must match)', () => {
   // [domain, request entries, the rule that applies (its place in the tree) or null]
@@ -65,19 +74,33 @@ describe('decisions', () => {
   const setup = () => {
     const clock = { now: start };
     const counters = new MemoryCounterStore({ now: () => clock.now });
-    return { clock, should: createShouldRateLimit({ counters, policy: () => ({ policy }), now: () => clock.now }) };
+    return {
+      clock,
+      should: createShouldRateLimit({ counters, policy: () => ({ policy }), now: () => clock.now }),
+    };
   };
-  const d = (text: string, extra: Partial<RlsDescriptor> = {}): RlsDescriptor => ({ entries: entries(text), ...extra });
+  const d = (text: string, extra: Partial<RlsDescriptor> = {}): RlsDescriptor => ({
+    entries: entries(text),
+    ...extra,
+  });
 
   test('fixed window per value: the 3rd call of 2 per minute is over; the window edge resets it', async () => {
     const { clock, should } = setup();
     const codes = [];
-    for (let i = 0; i < 3; i++) codes.push((await should({ domain: 'features', descriptors: [d('path=/foo/a')], hitsAddend: 0 })).over);
+    for (let i = 0; i < 3; i++)
+      codes.push((await should({ domain: 'features', descriptors: [d('path=/foo/a')], hitsAddend: 0 })).over);
     expect(codes).toEqual([false, false, true]);
-    expect((await should({ domain: 'features', descriptors: [d('path=/foo/b')], hitsAddend: 0 })).over).toBe(false);
+    expect((await should({ domain: 'features', descriptors: [d('path=/foo/b')], hitsAddend: 0 })).over).toBe(
+      false,
+    );
     clock.now = start + 60_000;
     const next = await should({ domain: 'features', descriptors: [d('path=/foo/a')], hitsAddend: 0 });
-    expect(next.statuses[0]).toMatchObject({ over: false, remaining: 1, resetMs: 60_000, limit: { limit: 2, unit: 'minute', name: '' } });
+    expect(next.statuses[0]).toMatchObject({
+      over: false,
+      remaining: 1,
+      resetMs: 60_000,
+      limit: { limit: 2, unit: 'minute', name: '' },
+    });
   });
 
   test('replaces: a matched rule drops the rule it names for this request', async () => {
@@ -85,7 +108,11 @@ describe('decisions', () => {
     await should({ domain: 'features', descriptors: [d('user=u1')], hitsAddend: 0 });
     const alone = await should({ domain: 'features', descriptors: [d('user=u1')], hitsAddend: 0 });
     expect(alone.over).toBe(true);
-    const withVip = await should({ domain: 'features', descriptors: [d('user=u1'), d('vip=u1')], hitsAddend: 0 });
+    const withVip = await should({
+      domain: 'features',
+      descriptors: [d('user=u1'), d('vip=u1')],
+      hitsAddend: 0,
+    });
     expect(withVip.over).toBe(false);
     expect(withVip.statuses[0]).toEqual({ over: false, remaining: 0, retryAfterMs: 0 });
     expect(withVip.statuses[1]!.limit?.limit).toBe(100);
@@ -93,8 +120,17 @@ describe('decisions', () => {
 
   test('unlimited: OK with limit_remaining max uint32 and nothing counted', async () => {
     const { should } = setup();
-    const result = await should({ domain: 'features', descriptors: [d('tenant=internal')], hitsAddend: 1000 });
-    expect(result).toEqual({ over: false, statuses: [{ over: false, remaining: UNLIMITED_REMAINING, retryAfterMs: 0 }], policies: [], violated: [] });
+    const result = await should({
+      domain: 'features',
+      descriptors: [d('tenant=internal')],
+      hitsAddend: 1000,
+    });
+    expect(result).toEqual({
+      over: false,
+      statuses: [{ over: false, remaining: UNLIMITED_REMAINING, retryAfterMs: 0 }],
+      policies: [],
+      violated: [],
+    });
   });
 
   test('shadow mode: over the limit is reported with 0 remaining but never OVER_LIMIT', async () => {
@@ -107,13 +143,33 @@ describe('decisions', () => {
 
   test('limit 0 (Example 3 black list) is over for counted calls; hits 0 only checks', async () => {
     const { should } = setup();
-    expect((await should({ domain: 'edge_proxy_per_ip', descriptors: [d('remote_address=50.0.0.5')], hitsAddend: 0 })).over).toBe(true);
-    expect((await should({ domain: 'edge_proxy_per_ip', descriptors: [d('remote_address=50.0.0.5', { hits: 0 })], hitsAddend: 0 })).over).toBe(false);
+    expect(
+      (
+        await should({
+          domain: 'edge_proxy_per_ip',
+          descriptors: [d('remote_address=50.0.0.5')],
+          hitsAddend: 0,
+        })
+      ).over,
+    ).toBe(true);
+    expect(
+      (
+        await should({
+          domain: 'edge_proxy_per_ip',
+          descriptors: [d('remote_address=50.0.0.5', { hits: 0 })],
+          hitsAddend: 0,
+        })
+      ).over,
+    ).toBe(false);
   });
 
   test('hits: request-level 0 means 1, per-descriptor 0 checks only, per-descriptor N overrides', async () => {
     const { should } = setup();
-    const r1 = await should({ domain: 'features', descriptors: [d('tenant=a', { hits: 0 }), d('tenant=b', { hits: 2 }), d('tenant=c')], hitsAddend: 0 });
+    const r1 = await should({
+      domain: 'features',
+      descriptors: [d('tenant=a', { hits: 0 }), d('tenant=b', { hits: 2 }), d('tenant=c')],
+      hitsAddend: 0,
+    });
     expect(r1.statuses.map((s) => s.remaining)).toEqual([3, 1, 2]);
     const r2 = await should({ domain: 'features', descriptors: [d('tenant=a')], hitsAddend: 4 });
     expect(r2.over).toBe(true);
@@ -122,15 +178,29 @@ describe('decisions', () => {
   test('an override in the request replaces the rules (fixed window of its unit); unknown domain: no limit', async () => {
     const { should } = setup();
     const override = { requestsPerUnit: 1, unit: 'hour' as const };
-    const first = await should({ domain: 'mongo_cps', descriptors: [d('database=users', { override })], hitsAddend: 0 });
+    const first = await should({
+      domain: 'mongo_cps',
+      descriptors: [d('database=users', { override })],
+      hitsAddend: 0,
+    });
     expect(first.statuses[0]).toMatchObject({ over: false, remaining: 0, limit: { limit: 1, unit: 'hour' } });
-    expect((await should({ domain: 'mongo_cps', descriptors: [d('database=users', { override })], hitsAddend: 0 })).over).toBe(true);
-    expect((await should({ domain: 'nope', descriptors: [d('database=users', { override })], hitsAddend: 0 })).statuses[0]).toEqual({ over: false, remaining: 0, retryAfterMs: 0 });
+    expect(
+      (await should({ domain: 'mongo_cps', descriptors: [d('database=users', { override })], hitsAddend: 0 }))
+        .over,
+    ).toBe(true);
+    expect(
+      (await should({ domain: 'nope', descriptors: [d('database=users', { override })], hitsAddend: 0 }))
+        .statuses[0],
+    ).toEqual({ over: false, remaining: 0, retryAfterMs: 0 });
   });
 
   test('an empty domain or no descriptors is a bad request', async () => {
     const { should } = setup();
-    await expect(should({ domain: '', descriptors: [d('a=b')], hitsAddend: 0 })).rejects.toBeInstanceOf(InputError);
-    await expect(should({ domain: 'mongo_cps', descriptors: [], hitsAddend: 0 })).rejects.toThrow('rate limit descriptor list must not be empty');
+    await expect(should({ domain: '', descriptors: [d('a=b')], hitsAddend: 0 })).rejects.toBeInstanceOf(
+      InputError,
+    );
+    await expect(should({ domain: 'mongo_cps', descriptors: [], hitsAddend: 0 })).rejects.toThrow(
+      'rate limit descriptor list must not be empty',
+    );
   });
 });

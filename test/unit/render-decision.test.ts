@@ -6,7 +6,10 @@ import { renderDecision } from '../../src/transports/headers.js';
 import { demoPolicy } from '../support/policies.js';
 
 const identity = { accountId: 'acc_1', keyId: 'key_1', tier: 'free' };
-const request = { keyHeader: 'x-api-key' as const, spoofedHeaders: ['x-tollgate-account', 'x-tollgate-admin'] };
+const request = {
+  keyHeader: 'x-api-key' as const,
+  spoofedHeaders: ['x-tollgate-account', 'x-tollgate-admin'],
+};
 const chat = new PolicyResolver(demoPolicy()).resolve('free', 'POST', '/v1/chat/x')!;
 const period = { periodStartMs: Date.UTC(2026, 10, 1), periodEndMs: Date.UTC(2026, 11, 1) };
 const nowMs = Date.UTC(2026, 10, 21, 12, 0, 0);
@@ -73,7 +76,10 @@ describe('decisionFromCounters + renderDecision', () => {
 
   it('402 quota: retry at the period end, upgrade link', () => {
     const quota = { state: 'denied' as const, limit: 100, used: 98, remaining: 2, ...period };
-    const rendered = renderDecision(decisionFromCounters(identity, chat, result({ allowed: false, quota })), request);
+    const rendered = renderDecision(
+      decisionFromCounters(identity, chat, result({ allowed: false, quota })),
+      request,
+    );
     const body = JSON.parse(rendered.body);
     expect(rendered.status).toBe(402);
     expect(body.code).toBe('quota_exceeded');
@@ -87,17 +93,33 @@ describe('decisionFromCounters + renderDecision', () => {
     const decision = decisionFromCounters(identity, chat, result({ allowed: false, credits }));
     expect(decision.allowed === false && decision.code).toBe('insufficient_credits');
     const unauthenticated = renderDecision(
-      { allowed: false, code: 'invalid_api_key', status: 401, detail: 'x', policies: [], violated: [], shadowDenied: [] },
+      {
+        allowed: false,
+        code: 'invalid_api_key',
+        status: 401,
+        detail: 'x',
+        policies: [],
+        violated: [],
+        shadowDenied: [],
+      },
       request,
     );
     expect(unauthenticated.status).toBe(401);
-    expect(Object.fromEntries(unauthenticated.clientHeaders)['www-authenticate']).toBe('Bearer realm="tollgate"');
+    expect(Object.fromEntries(unauthenticated.clientHeaders)['www-authenticate']).toBe(
+      'Bearer realm="tollgate"',
+    );
     expect(Object.fromEntries(unauthenticated.clientHeaders)['ratelimit']).toBeUndefined();
   });
 
   it('soft gate and shadow mode reach the upstream as flags', () => {
     const limits = [
-      { name: 'per-minute', state: 'shadow_denied' as const, remaining: 0, resetMs: 1000, retryAfterMs: 1000 },
+      {
+        name: 'per-minute',
+        state: 'shadow_denied' as const,
+        remaining: 0,
+        resetMs: 1000,
+        retryAfterMs: 1000,
+      },
       { name: 'chat-minute', state: 'ok' as const, remaining: 2, resetMs: 30_500, retryAfterMs: 0 },
     ];
     const quota = { state: 'overage' as const, limit: 100, used: 105, remaining: 0, ...period };

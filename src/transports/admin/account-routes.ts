@@ -11,8 +11,18 @@ import type { AdminDeps, AdminRoute } from './admin-route.js';
 import { ACCOUNT_SCHEMA, accountJson, KEY_SCHEMA, keyJson } from './admin-views.js';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 200 } as const;
-const TIER = { type: 'string', minLength: 1, maxLength: 100, description: 'A tier of the current policy.' } as const;
-const ANCHOR = { type: 'integer', minimum: 1, maximum: 31, description: 'Day of the month billing periods start (UTC); 1 = calendar months.' } as const;
+const TIER = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 100,
+  description: 'A tier of the current policy.',
+} as const;
+const ANCHOR = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 31,
+  description: 'Day of the month billing periods start (UTC); 1 = calendar months.',
+} as const;
 
 export async function requireAccountView(sql: Sql, id: string): Promise<AccountView> {
   const account = await findAccount(sql, id);
@@ -27,7 +37,12 @@ export function accountRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] 
       path: '/admin/accounts',
       summary: 'Open an account on a tier, with optional starting credits',
       body: {
-        properties: { name: NAME, tier: TIER, billing_anchor_day: ANCHOR, credits: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
+        properties: {
+          name: NAME,
+          tier: TIER,
+          billing_anchor_day: ANCHOR,
+          credits: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+        },
         required: ['name', 'tier'],
       },
       responses: { 201: { description: 'The new account', schema: ACCOUNT_SCHEMA } },
@@ -37,10 +52,24 @@ export function accountRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] 
         if (body.credits !== undefined) input.credits = body.credits as number;
         const account = await sql.transaction(async (tx) => {
           const { id } = await createAccount(tx, input);
-          await writeAudit(tx, { actor, action: 'account.create', target: id, details: { name: input.name, tier: input.tier, billing_anchor_day: input.billingAnchorDay ?? 1, credits: input.credits ?? 0 } });
+          await writeAudit(tx, {
+            actor,
+            action: 'account.create',
+            target: id,
+            details: {
+              name: input.name,
+              tier: input.tier,
+              billing_anchor_day: input.billingAnchorDay ?? 1,
+              credits: input.credits ?? 0,
+            },
+          });
           return requireAccountView(tx, id);
         });
-        return { status: 201, json: accountJson(account), headers: ['location', `/admin/accounts/${account.id}`] };
+        return {
+          status: 201,
+          json: accountJson(account),
+          headers: ['location', `/admin/accounts/${account.id}`],
+        };
       },
     },
     {
@@ -48,12 +77,32 @@ export function accountRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] 
       path: '/admin/accounts/{id}',
       summary: 'An account with its credit balance and keys (never key material)',
       responses: {
-        200: { description: 'The account', schema: { ...ACCOUNT_SCHEMA, properties: { ...ACCOUNT_SCHEMA.properties, credit_balance: { type: 'integer' }, keys: { type: 'array', items: KEY_SCHEMA } } } },
+        200: {
+          description: 'The account',
+          schema: {
+            ...ACCOUNT_SCHEMA,
+            properties: {
+              ...ACCOUNT_SCHEMA.properties,
+              credit_balance: { type: 'integer' },
+              keys: { type: 'array', items: KEY_SCHEMA },
+            },
+          },
+        },
       },
       async handle({ params }) {
         const account = await requireAccountView(sql, params.id!);
-        const [balance, keys] = await Promise.all([creditBalance(sql, account.id), listAccountKeys(sql, account.id)]);
-        return { status: 200, json: { ...accountJson(account), credit_balance: balance, keys: keys.map((k) => keyJson(k, now())) } };
+        const [balance, keys] = await Promise.all([
+          creditBalance(sql, account.id),
+          listAccountKeys(sql, account.id),
+        ]);
+        return {
+          status: 200,
+          json: {
+            ...accountJson(account),
+            credit_balance: balance,
+            keys: keys.map((k) => keyJson(k, now())),
+          },
+        };
       },
     },
     {
@@ -65,7 +114,13 @@ export function accountRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] 
           tier: TIER,
           status: { type: 'string', enum: ['active', 'suspended'] },
           billing_anchor_day: ANCHOR,
-          billing_customer_id: { type: 'string', minLength: 1, maxLength: 200, nullable: true, description: 'The id in the billing system; null clears it.' },
+          billing_customer_id: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 200,
+            nullable: true,
+            description: 'The id in the billing system; null clears it.',
+          },
         },
         minProperties: 1,
       },
@@ -75,16 +130,19 @@ export function accountRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] 
         if (body.tier !== undefined) patch.tier = body.tier as string;
         if (body.status !== undefined) patch.status = body.status as AccountPatch['status'];
         if (body.billing_anchor_day !== undefined) patch.billingAnchorDay = body.billing_anchor_day as number;
-        if (body.billing_customer_id !== undefined) patch.billingCustomerId = body.billing_customer_id as string | null;
+        if (body.billing_customer_id !== undefined)
+          patch.billingCustomerId = body.billing_customer_id as string | null;
         const account = await sql.transaction(async (tx) => {
           const before = accountJson(await requireAccountView(tx, params.id!));
           await updateAccount(tx, params.id!, patch);
           const after = await requireAccountView(tx, params.id!);
           const changes: Record<string, { from: unknown; to: unknown }> = {};
           for (const field of Object.keys(body)) {
-            if (before[field] !== accountJson(after)[field]) changes[field] = { from: before[field], to: accountJson(after)[field] };
+            if (before[field] !== accountJson(after)[field])
+              changes[field] = { from: before[field], to: accountJson(after)[field] };
           }
-          if (Object.keys(changes).length > 0) await writeAudit(tx, { actor, action: 'account.update', target: after.id, details: { changes } });
+          if (Object.keys(changes).length > 0)
+            await writeAudit(tx, { actor, action: 'account.update', target: after.id, details: { changes } });
           return after;
         });
         return { status: 200, json: accountJson(account) };

@@ -19,29 +19,74 @@ export class HttpError extends Error {
   }
 }
 
-export const notFound = (what: string, id: string) => new HttpError(404, 'not_found', 'Not found', `unknown ${what} "${id}"`);
+export const notFound = (what: string, id: string) =>
+  new HttpError(404, 'not_found', 'Not found', `unknown ${what} "${id}"`);
 
 /** The domain functions name fields in camelCase; the API speaks snake_case. */
 const FIELD_NAMES: Record<string, string> = {
-  billingAnchorDay: 'billing_anchor_day', billingCustomerId: 'billing_customer_id', expiresAt: 'expires_at',
-  graceMs: 'grace_seconds', idempotencyKey: 'idempotency_key', accountId: 'account_id', keyId: 'key_id',
+  billingAnchorDay: 'billing_anchor_day',
+  billingCustomerId: 'billing_customer_id',
+  expiresAt: 'expires_at',
+  graceMs: 'grace_seconds',
+  idempotencyKey: 'idempotency_key',
+  accountId: 'account_id',
+  keyId: 'key_id',
 };
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: string[] = []): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, [...headers, 'content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(text))]);
+  res.writeHead(status, [
+    ...headers,
+    'content-type',
+    'application/json; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(text)),
+  ]);
   res.end(text);
 }
 
-export function sendText(res: ServerResponse, status: number, contentType: string, text: string, headers: string[] = []): void {
-  res.writeHead(status, [...headers, 'content-type', contentType, 'content-length', String(Buffer.byteLength(text))]);
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  text: string,
+  headers: string[] = [],
+): void {
+  res.writeHead(status, [
+    ...headers,
+    'content-type',
+    contentType,
+    'content-length',
+    String(Buffer.byteLength(text)),
+  ]);
   res.end(text);
 }
 
-export function sendAdminProblem(res: ServerResponse, status: number, code: string, title: string, detail: string, extra: Record<string, unknown> = {}, headers: string[] = []): void {
+export function sendAdminProblem(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  title: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+  headers: string[] = [],
+): void {
   if (res.headersSent) return void res.destroy();
-  const text = JSON.stringify({ type: `urn:tollgate:problem:${code}`, title, status, detail, code, ...extra });
-  res.writeHead(status, [...headers, 'content-type', PROBLEM_CONTENT_TYPE, 'content-length', String(Buffer.byteLength(text))]);
+  const text = JSON.stringify({
+    type: `urn:tollgate:problem:${code}`,
+    title,
+    status,
+    detail,
+    code,
+    ...extra,
+  });
+  res.writeHead(status, [
+    ...headers,
+    'content-type',
+    PROBLEM_CONTENT_TYPE,
+    'content-length',
+    String(Buffer.byteLength(text)),
+  ]);
   res.end(text);
 }
 
@@ -49,12 +94,27 @@ export function sendAdminProblem(res: ServerResponse, status: number, code: stri
 export function sendAdminError(res: ServerResponse, err: unknown, logger: Logger | undefined): void {
   if (err instanceof InputError) {
     const errors = err.problems.map((p) => ({ path: FIELD_NAMES[p.path] ?? p.path, message: p.message }));
-    sendAdminProblem(res, 400, 'invalid_request', 'Invalid request', errors.map((p) => `${p.path}: ${p.message}`).join('; '), { errors });
+    sendAdminProblem(
+      res,
+      400,
+      'invalid_request',
+      'Invalid request',
+      errors.map((p) => `${p.path}: ${p.message}`).join('; '),
+      { errors },
+    );
   } else if (err instanceof HttpError) {
     sendAdminProblem(res, err.status, err.code, err.title, err.message, {}, err.headers);
   } else if (err instanceof StoreUnavailable) {
     logger?.warn({ err }, 'admin request failed: store unavailable');
-    sendAdminProblem(res, 503, 'unavailable', 'Service unavailable', `${err.store} is unavailable; retry shortly.`, {}, ['retry-after', '1']);
+    sendAdminProblem(
+      res,
+      503,
+      'unavailable',
+      'Service unavailable',
+      `${err.store} is unavailable; retry shortly.`,
+      {},
+      ['retry-after', '1'],
+    );
   } else {
     logger?.error({ err }, 'unexpected error in the admin API');
     sendAdminProblem(res, 500, 'internal_error', 'Internal error', 'The request failed; see the server log.');
@@ -63,7 +123,14 @@ export function sendAdminError(res: ServerResponse, err: unknown, logger: Logger
 
 /** The body as UTF-8; HttpError 413 past `maxBytes` (checked on content-length first, then while reading). */
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
-  const tooLarge = () => new HttpError(413, 'payload_too_large', 'Payload too large', `request bodies are limited to ${maxBytes} bytes`, ['connection', 'close']);
+  const tooLarge = () =>
+    new HttpError(
+      413,
+      'payload_too_large',
+      'Payload too large',
+      `request bodies are limited to ${maxBytes} bytes`,
+      ['connection', 'close'],
+    );
   if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
@@ -79,7 +146,12 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
 export function parseJsonBody(text: string, contentType: string | undefined): unknown {
   if (text.trim() === '') return {};
   if (contentType !== undefined && !/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
-    throw new HttpError(415, 'unsupported_media_type', 'Unsupported media type', 'send the body as application/json');
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      'Unsupported media type',
+      'send the body as application/json',
+    );
   }
   try {
     return JSON.parse(text);

@@ -15,12 +15,15 @@ export interface Router {
 export function createRouter(routes: readonly AdminRoute[]): Router {
   const compiled = routes.map((route) => {
     const names: string[] = [];
-    const source = route.path.split('/').map((segment) => {
-      const param = /^\{(\w+)\}$/.exec(segment);
-      if (!param) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      names.push(param[1]!);
-      return '([^/]+)';
-    }).join('/');
+    const source = route.path
+      .split('/')
+      .map((segment) => {
+        const param = /^\{(\w+)\}$/.exec(segment);
+        if (!param) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        names.push(param[1]!);
+        return '([^/]+)';
+      })
+      .join('/');
     return { route, names, regex: new RegExp(`^${source}$`) };
   });
   return {

@@ -4,7 +4,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from '../../observability/logger.js';
 import { accountRoutes } from './account-routes.js';
 import { adminTokenChecker } from './admin-auth.js';
-import { HttpError, parseJsonBody, readBody, sendAdminError, sendAdminProblem, sendJson, sendText } from './admin-http.js';
+import {
+  HttpError,
+  parseJsonBody,
+  readBody,
+  sendAdminError,
+  sendAdminProblem,
+  sendJson,
+  sendText,
+} from './admin-http.js';
 import type { AdminCall, AdminDeps, AdminReply, AdminRoute } from './admin-route.js';
 import { createRouter } from './admin-router.js';
 import { validateObject } from './body-schema.js';
@@ -28,11 +36,19 @@ export interface AdminServerOptions extends AdminDeps {
 
 /** Every route the admin listener serves, the OpenAPI document's own route included. */
 export function adminRoutes(deps: AdminDeps): AdminRoute[] {
-  const routes = [...accountRoutes(deps), ...keyRoutes(deps), ...creditRoutes(deps), ...policyRoutes(deps), ...reportRoutes(deps), ...outboxRoutes(deps)];
+  const routes = [
+    ...accountRoutes(deps),
+    ...keyRoutes(deps),
+    ...creditRoutes(deps),
+    ...policyRoutes(deps),
+    ...reportRoutes(deps),
+    ...outboxRoutes(deps),
+  ];
   const openapi: AdminRoute = {
     method: 'GET',
     path: '/admin/openapi.json',
-    summary: 'This document (behind the token too: it maps the whole admin surface, and one rule for every route is simpler to audit)',
+    summary:
+      'This document (behind the token too: it maps the whole admin surface, and one rule for every route is simpler to audit)',
     responses: { 200: { description: 'OpenAPI 3.1' } },
     handle: async () => ({ status: 200, json: document }),
   };
@@ -45,33 +61,75 @@ export function createAdminServer(options: AdminServerOptions): Server {
   const { adminToken, logger, ...deps } = options;
   const authorized = adminTokenChecker(adminToken);
   const router = createRouter(adminRoutes(deps));
-  return createServer({ headersTimeout: 10_000, requestTimeout: 30_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
-    if (!authorized(req.headers.authorization)) {
-      return sendAdminProblem(res, 401, 'unauthorized', 'Unauthorized', 'Send Authorization: Bearer <ADMIN_TOKEN>.', {}, ['www-authenticate', 'Bearer realm="tollgate-admin"']);
-    }
-    const url = new URL(req.url ?? '/', 'http://admin.invalid');
-    const matched = router.match(req.method ?? 'GET', url.pathname);
-    if (!matched) return sendAdminProblem(res, 404, 'not_found', 'Not found', `no admin route ${url.pathname}`);
-    if ('allowed' in matched) return sendAdminProblem(res, 405, 'method_not_allowed', 'Method not allowed', `use ${matched.allowed.join(', ')}`, {}, ['allow', matched.allowed.join(', ')]);
-    const { route, params } = matched.found;
-    run(route, params, url.searchParams, req)
-      .then((reply) => send(res, reply))
-      .catch((err: unknown) => sendAdminError(res, err, logger));
-  });
+  return createServer(
+    { headersTimeout: 10_000, requestTimeout: 30_000, maxHeaderSize: 16 * 1024 },
+    (req, res) => {
+      if (!authorized(req.headers.authorization)) {
+        return sendAdminProblem(
+          res,
+          401,
+          'unauthorized',
+          'Unauthorized',
+          'Send Authorization: Bearer <ADMIN_TOKEN>.',
+          {},
+          ['www-authenticate', 'Bearer realm="tollgate-admin"'],
+        );
+      }
+      const url = new URL(req.url ?? '/', 'http://admin.invalid');
+      const matched = router.match(req.method ?? 'GET', url.pathname);
+      if (!matched)
+        return sendAdminProblem(res, 404, 'not_found', 'Not found', `no admin route ${url.pathname}`);
+      if ('allowed' in matched)
+        return sendAdminProblem(
+          res,
+          405,
+          'method_not_allowed',
+          'Method not allowed',
+          `use ${matched.allowed.join(', ')}`,
+          {},
+          ['allow', matched.allowed.join(', ')],
+        );
+      const { route, params } = matched.found;
+      run(route, params, url.searchParams, req)
+        .then((reply) => send(res, reply))
+        .catch((err: unknown) => sendAdminError(res, err, logger));
+    },
+  );
 }
 
-async function run(route: AdminRoute, params: Record<string, string>, search: URLSearchParams, req: IncomingMessage): Promise<AdminReply> {
-  const call: AdminCall = { params, query: readQuery(route, search), body: {}, text: '', headers: req.headers, actor: actorOf(req) };
+async function run(
+  route: AdminRoute,
+  params: Record<string, string>,
+  search: URLSearchParams,
+  req: IncomingMessage,
+): Promise<AdminReply> {
+  const call: AdminCall = {
+    params,
+    query: readQuery(route, search),
+    body: {},
+    text: '',
+    headers: req.headers,
+    actor: actorOf(req),
+  };
   const contentType = req.headers['content-type'];
   if (route.rawBody) {
     call.text = await readBody(req, route.rawBody.maxBytes);
     const accepted = route.rawBody.contentTypes.concat(['text/yaml', 'application/x-yaml', 'text/plain']);
     if (contentType !== undefined && !accepted.some((type) => contentType.toLowerCase().startsWith(type))) {
-      throw new HttpError(415, 'unsupported_media_type', 'Unsupported media type', `send the body as ${route.rawBody.contentTypes.join(' or ')}`);
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        'Unsupported media type',
+        `send the body as ${route.rawBody.contentTypes.join(' or ')}`,
+      );
     }
-    if (call.text.trim() === '') throw new HttpError(400, 'invalid_request', 'Invalid request', 'the body is empty');
+    if (call.text.trim() === '')
+      throw new HttpError(400, 'invalid_request', 'Invalid request', 'the body is empty');
   } else if (route.method !== 'GET') {
-    call.body = validateObject(parseJsonBody(await readBody(req, MAX_BODY_BYTES), contentType), route.body ?? { properties: {} });
+    call.body = validateObject(
+      parseJsonBody(await readBody(req, MAX_BODY_BYTES), contentType),
+      route.body ?? { properties: {} },
+    );
   }
   return route.handle(call);
 }
@@ -84,7 +142,13 @@ function readQuery(route: AdminRoute, search: URLSearchParams): Record<string, s
     if (Object.hasOwn(query, name)) repeated.push(name);
     query[name] = value;
   }
-  if (repeated.length > 0) throw new HttpError(400, 'invalid_request', 'Invalid request', `repeated query parameter: ${repeated.join(', ')}`);
+  if (repeated.length > 0)
+    throw new HttpError(
+      400,
+      'invalid_request',
+      'Invalid request',
+      `repeated query parameter: ${repeated.join(', ')}`,
+    );
   validateObject(query, route.query ?? { properties: {} });
   return query;
 }

@@ -17,7 +17,11 @@ export function accountJson(account: AccountView): Record<string, unknown> {
 }
 
 export function keyJson(key: KeyView, nowMs: number): Record<string, unknown> {
-  const state = key.revokedAt ? 'revoked' : key.expiresAt && key.expiresAt.getTime() <= nowMs ? 'expired' : 'active';
+  const state = key.revokedAt
+    ? 'revoked'
+    : key.expiresAt && key.expiresAt.getTime() <= nowMs
+      ? 'expired'
+      : 'active';
   return {
     id: key.id,
     account_id: key.accountId,
@@ -46,24 +50,56 @@ const time = { type: 'string', format: 'date-time' } as const;
 const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const int = { type: 'integer' } as const;
 
-const object = (properties: Record<string, unknown>) => ({ type: 'object', properties, required: Object.keys(properties) });
+const object = (properties: Record<string, unknown>) => ({
+  type: 'object',
+  properties,
+  required: Object.keys(properties),
+});
 
 export const ACCOUNT_SCHEMA = object({
-  id: str, name: str, tier: str, status: { type: 'string', enum: ['active', 'suspended'] }, billing_anchor_day: int,
-  billing_customer_id: nullableStr, created_at: time,
+  id: str,
+  name: str,
+  tier: str,
+  status: { type: 'string', enum: ['active', 'suspended'] },
+  billing_anchor_day: int,
+  billing_customer_id: nullableStr,
+  created_at: time,
 });
 export const KEY_SCHEMA = object({
-  id: str, account_id: str, prefix: str, name: nullableStr, state: { type: 'string', enum: ['active', 'expired', 'revoked'] },
-  created_at: time, expires_at: nullableTime, revoked_at: nullableTime,
+  id: str,
+  account_id: str,
+  prefix: str,
+  name: nullableStr,
+  state: { type: 'string', enum: ['active', 'expired', 'revoked'] },
+  created_at: time,
+  expires_at: nullableTime,
+  revoked_at: nullableTime,
 });
 export const NEW_KEY_SCHEMA = object({
-  id: str, key: { type: 'string', description: 'The plaintext key: shown in this answer only, never again.' }, prefix: str, account_id: str,
-  name: nullableStr, expires_at: nullableTime,
+  id: str,
+  key: { type: 'string', description: 'The plaintext key: shown in this answer only, never again.' },
+  prefix: str,
+  account_id: str,
+  name: nullableStr,
+  expires_at: nullableTime,
 });
-export const LEDGER_SCHEMA = object({ id: int, amount: int, reason: str, idempotency_key: nullableStr, created_at: time });
+export const LEDGER_SCHEMA = object({
+  id: int,
+  amount: int,
+  reason: str,
+  idempotency_key: nullableStr,
+  created_at: time,
+});
 export const CREDIT_RESULT_SCHEMA = object({
-  ledger_id: int, account_id: str, amount: int, idempotency_key: str, created_at: time,
-  balance: { type: 'integer', description: 'The ledger balance right after this top-up (the same on a replay).' },
+  ledger_id: int,
+  account_id: str,
+  amount: int,
+  idempotency_key: str,
+  created_at: time,
+  balance: {
+    type: 'integer',
+    description: 'The ledger balance right after this top-up (the same on a replay).',
+  },
 });
 export const USAGE_ROW_SCHEMA = object({ endpoint: str, calls: int, units: int, credits: int });
 export const PERIOD_SCHEMA = object({ start: time, end: time });

@@ -15,38 +15,69 @@ export function creditRoutes({ sql }: AdminDeps): AdminRoute[] {
     {
       method: 'POST',
       path: '/admin/accounts/{id}/credits',
-      summary: 'Add credits (negative = correction). A replay with the same idempotency_key changes nothing and answers the same body',
+      summary:
+        'Add credits (negative = correction). A replay with the same idempotency_key changes nothing and answers the same body',
       body: {
         properties: {
-          amount: { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, not: { const: 0 }, description: 'Credits; not 0.' },
-          idempotency_key: { type: 'string', minLength: 1, maxLength: 200, description: 'The same key applies at most once (across accounts).' },
+          amount: {
+            type: 'integer',
+            minimum: -Number.MAX_SAFE_INTEGER,
+            maximum: Number.MAX_SAFE_INTEGER,
+            not: { const: 0 },
+            description: 'Credits; not 0.',
+          },
+          idempotency_key: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 200,
+            description: 'The same key applies at most once (across accounts).',
+          },
         },
         required: ['amount', 'idempotency_key'],
       },
-      responses: { 200: { description: 'The ledger row of this top-up (header idempotent-replayed: true on a replay)', schema: CREDIT_RESULT_SCHEMA } },
+      responses: {
+        200: {
+          description: 'The ledger row of this top-up (header idempotent-replayed: true on a replay)',
+          schema: CREDIT_RESULT_SCHEMA,
+        },
+      },
       async handle({ params, body, actor }) {
         const amount = body.amount as number;
         const key = body.idempotency_key as string;
         const { applied, entry } = await sql.transaction(async (tx) => {
           await requireAccountView(tx, params.id!);
-          let result;
+          let result: Awaited<ReturnType<typeof addCredits>>;
           try {
             result = await addCredits(tx, params.id!, amount, key);
           } catch (err) {
             if (err instanceof InputError && err.problems.some((p) => p.path === 'idempotencyKey')) {
-              throw new HttpError(409, 'idempotency_key_reused', 'Idempotency key reused', 'idempotency_key was already used for a different account or amount');
+              throw new HttpError(
+                409,
+                'idempotency_key_reused',
+                'Idempotency key reused',
+                'idempotency_key was already used for a different account or amount',
+              );
             }
             throw err;
           }
           const found = (await creditEntryByKey(tx, key))!;
           if (result.applied) {
-            await writeAudit(tx, { actor, action: 'credits.add', target: params.id!, details: { amount, idempotency_key: key, ledger_id: found.entry.id } });
+            await writeAudit(tx, {
+              actor,
+              action: 'credits.add',
+              target: params.id!,
+              details: { amount, idempotency_key: key, ledger_id: found.entry.id },
+            });
           }
           return { applied: result.applied, entry: found };
         });
         const json = {
-          ledger_id: entry.entry.id, account_id: entry.entry.accountId, amount: entry.entry.delta, idempotency_key: key,
-          created_at: entry.entry.createdAt.toISOString(), balance: entry.balanceAfter,
+          ledger_id: entry.entry.id,
+          account_id: entry.entry.accountId,
+          amount: entry.entry.delta,
+          idempotency_key: key,
+          created_at: entry.entry.createdAt.toISOString(),
+          balance: entry.balanceAfter,
         };
         return { status: 200, json, headers: applied ? [] : ['idempotent-replayed', 'true'] };
       },
@@ -58,12 +89,23 @@ export function creditRoutes({ sql }: AdminDeps): AdminRoute[] {
       responses: {
         200: {
           description: 'Balance and ledger',
-          schema: { type: 'object', properties: { account_id: { type: 'string' }, balance: { type: 'integer' }, ledger: { type: 'array', items: LEDGER_SCHEMA } }, required: ['account_id', 'balance', 'ledger'] },
+          schema: {
+            type: 'object',
+            properties: {
+              account_id: { type: 'string' },
+              balance: { type: 'integer' },
+              ledger: { type: 'array', items: LEDGER_SCHEMA },
+            },
+            required: ['account_id', 'balance', 'ledger'],
+          },
         },
       },
       async handle({ params }) {
         const account = await requireAccountView(sql, params.id!);
-        const [balance, ledger] = await Promise.all([creditBalance(sql, account.id), creditLedger(sql, account.id)]);
+        const [balance, ledger] = await Promise.all([
+          creditBalance(sql, account.id),
+          creditLedger(sql, account.id),
+        ]);
         return { status: 200, json: { account_id: account.id, balance, ledger: ledger.map(ledgerJson) } };
       },
     },

@@ -29,31 +29,75 @@ export function keyRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] {
       method: 'POST',
       path: '/admin/accounts/{id}/keys',
       summary: 'Issue a key for the account; the plaintext is in this answer only',
-      body: { properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, expires_at: { type: 'string', format: 'date-time', description: 'In the future; omitted = never.' } } },
-      responses: { 201: { description: 'The new key, with its plaintext (shown once)', schema: NEW_KEY_SCHEMA } },
+      body: {
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 200 },
+          expires_at: { type: 'string', format: 'date-time', description: 'In the future; omitted = never.' },
+        },
+      },
+      responses: {
+        201: { description: 'The new key, with its plaintext (shown once)', schema: NEW_KEY_SCHEMA },
+      },
       async handle({ params, body, actor }) {
         const input: NewKey = { accountId: params.id! };
         if (body.name !== undefined) input.name = body.name as string;
         if (body.expires_at !== undefined) {
           input.expiresAt = new Date(body.expires_at as string);
-          if (input.expiresAt.getTime() <= now()) throw new InputError([{ path: 'expires_at', message: 'must be in the future' }]);
+          if (input.expiresAt.getTime() <= now())
+            throw new InputError([{ path: 'expires_at', message: 'must be in the future' }]);
         }
         const created = await sql.transaction(async (tx) => {
           await requireAccountView(tx, params.id!);
           const key = await createKey(tx, input);
-          await writeAudit(tx, { actor, action: 'key.create', target: key.id, details: { account_id: input.accountId, name: input.name ?? null, expires_at: input.expiresAt?.toISOString() ?? null } });
+          await writeAudit(tx, {
+            actor,
+            action: 'key.create',
+            target: key.id,
+            details: {
+              account_id: input.accountId,
+              name: input.name ?? null,
+              expires_at: input.expiresAt?.toISOString() ?? null,
+            },
+          });
           return key;
         });
-        const json = { id: created.id, key: created.key, prefix: created.prefix, account_id: input.accountId, name: input.name ?? null, expires_at: input.expiresAt?.toISOString() ?? null };
+        const json = {
+          id: created.id,
+          key: created.key,
+          prefix: created.prefix,
+          account_id: input.accountId,
+          name: input.name ?? null,
+          expires_at: input.expiresAt?.toISOString() ?? null,
+        };
         return { status: 201, json, headers: NO_STORE };
       },
     },
     {
       method: 'GET',
       path: '/admin/keys',
-      summary: 'Keys whose prefix starts with the given characters (support lookups); never hashes or plaintext',
-      query: { properties: { prefix: { type: 'string', minLength: 1, maxLength: PREFIX_LENGTH, description: 'e.g. tg_live_ab12' } }, required: ['prefix'] },
-      responses: { 200: { description: 'Matching keys (at most 100)', schema: { type: 'object', properties: { keys: { type: 'array', items: KEY_SCHEMA } }, required: ['keys'] } } },
+      summary:
+        'Keys whose prefix starts with the given characters (support lookups); never hashes or plaintext',
+      query: {
+        properties: {
+          prefix: {
+            type: 'string',
+            minLength: 1,
+            maxLength: PREFIX_LENGTH,
+            description: 'e.g. tg_live_ab12',
+          },
+        },
+        required: ['prefix'],
+      },
+      responses: {
+        200: {
+          description: 'Matching keys (at most 100)',
+          schema: {
+            type: 'object',
+            properties: { keys: { type: 'array', items: KEY_SCHEMA } },
+            required: ['keys'],
+          },
+        },
+      },
       async handle({ query }) {
         const keys = await listKeysByPrefix(sql, query.prefix!);
         return { status: 200, json: { keys: keys.map((k) => keyJson(k, now())) } };
@@ -67,21 +111,45 @@ export function keyRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] {
       responses: {
         201: {
           description: 'The new key, with its plaintext (shown once)',
-          schema: { ...NEW_KEY_SCHEMA, properties: { ...NEW_KEY_SCHEMA.properties, replaces: { type: 'string' }, replaced_key_expires_at: { type: ['string', 'null'], format: 'date-time' } } },
+          schema: {
+            ...NEW_KEY_SCHEMA,
+            properties: {
+              ...NEW_KEY_SCHEMA.properties,
+              replaces: { type: 'string' },
+              replaced_key_expires_at: { type: ['string', 'null'], format: 'date-time' },
+            },
+          },
         },
       },
       async handle({ params, body, actor }) {
         const graceSeconds = (body.grace_seconds as number | undefined) ?? DEFAULT_GRACE_SECONDS;
         const { created, old } = await sql.transaction(async (tx) => {
           const before = await requireKey(tx, params.id!);
-          if (before.revokedAt) throw new HttpError(409, 'key_revoked', 'Key revoked', `key "${before.id}" is revoked; issue a new key instead`);
+          if (before.revokedAt)
+            throw new HttpError(
+              409,
+              'key_revoked',
+              'Key revoked',
+              `key "${before.id}" is revoked; issue a new key instead`,
+            );
           const key = await rotateKey(tx, before.id, graceSeconds * 1000);
-          await writeAudit(tx, { actor, action: 'key.rotate', target: before.id, details: { account_id: before.accountId, new_key_id: key.id, grace_seconds: graceSeconds } });
+          await writeAudit(tx, {
+            actor,
+            action: 'key.rotate',
+            target: before.id,
+            details: { account_id: before.accountId, new_key_id: key.id, grace_seconds: graceSeconds },
+          });
           return { created: key, old: await requireKey(tx, before.id) };
         });
         const json = {
-          id: created.id, key: created.key, prefix: created.prefix, account_id: old.accountId, name: old.name,
-          expires_at: null as string | null, replaces: old.id, replaced_key_expires_at: old.expiresAt?.toISOString() ?? null,
+          id: created.id,
+          key: created.key,
+          prefix: created.prefix,
+          account_id: old.accountId,
+          name: old.name,
+          expires_at: null as string | null,
+          replaces: old.id,
+          replaced_key_expires_at: old.expiresAt?.toISOString() ?? null,
         };
         const fresh = await findKey(sql, created.id);
         json.expires_at = fresh?.expiresAt?.toISOString() ?? null;
@@ -98,7 +166,13 @@ export function keyRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] {
         const key = await sql.transaction(async (tx) => {
           const before = await requireKey(tx, params.id!);
           await revokeKey(tx, before.id);
-          if (!before.revokedAt) await writeAudit(tx, { actor, action: 'key.revoke', target: before.id, details: { account_id: before.accountId } });
+          if (!before.revokedAt)
+            await writeAudit(tx, {
+              actor,
+              action: 'key.revoke',
+              target: before.id,
+              details: { account_id: before.accountId },
+            });
           return requireKey(tx, before.id);
         });
         return { status: 200, json: keyJson(key, now()) };

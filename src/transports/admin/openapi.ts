@@ -6,19 +6,35 @@ import type { AdminRoute } from './admin-route.js';
 const PROBLEM = {
   type: 'object',
   properties: {
-    type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' },
-    errors: { type: 'array', description: 'On 400: every problem, each with the field (path) at fault.', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string' },
+    errors: {
+      type: 'array',
+      description: 'On 400: every problem, each with the field (path) at fault.',
+      items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } },
+    },
   },
   required: ['type', 'title', 'status', 'detail', 'code'],
 };
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+});
 
 export function openApiDocument(routes: readonly AdminRoute[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route);
   return {
     openapi: '3.1.0',
-    info: { title: 'Tollgate admin API', version, description: 'Accounts, keys, credits, policy, usage and billing. Every route needs Authorization: Bearer $ADMIN_TOKEN.' },
+    info: {
+      title: 'Tollgate admin API',
+      version,
+      description:
+        'Accounts, keys, credits, policy, usage and billing. Every route needs Authorization: Bearer $ADMIN_TOKEN.',
+    },
     security: [{ adminToken: [] }],
     paths,
     components: {
@@ -29,36 +45,74 @@ export function openApiDocument(routes: readonly AdminRoute[], version: string):
 }
 
 function operation(route: AdminRoute): Record<string, unknown> {
-  const parameters: unknown[] = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const parameters: unknown[] = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+    name: m[1],
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }));
   for (const [name, schema] of Object.entries(route.query?.properties ?? {})) {
     parameters.push({ name, in: 'query', required: route.query?.required?.includes(name) ?? false, schema });
   }
-  parameters.push({ name: 'x-tollgate-actor', in: 'header', required: false, schema: { type: 'string', maxLength: 100 }, description: 'Who is acting, recorded in the audit log.' });
+  parameters.push({
+    name: 'x-tollgate-actor',
+    in: 'header',
+    required: false,
+    schema: { type: 'string', maxLength: 100 },
+    description: 'Who is acting, recorded in the audit log.',
+  });
   const responses: Record<string, unknown> = {};
   for (const [status, doc] of Object.entries(route.responses)) {
     const content: Record<string, unknown> = { 'application/json': { schema: doc.schema ?? {} } };
     for (const type of doc.contentTypes ?? []) content[type] = { schema: { type: 'string' } };
-    responses[status] = Number(status) >= 400 ? problem(doc.description) : { description: doc.description, content };
+    responses[status] =
+      Number(status) >= 400 ? problem(doc.description) : { description: doc.description, content };
   }
   Object.assign(responses, {
     400: problem('Invalid request: every problem with its path'),
     401: problem('Missing or wrong admin token'),
     ...(route.path.includes('{') ? { 404: problem('Unknown account or key') } : {}),
-    ...(route.body || route.rawBody ? { 413: problem('Body too large'), 415: problem('Unsupported media type') } : {}),
+    ...(route.body || route.rawBody
+      ? { 413: problem('Body too large'), 415: problem('Unsupported media type') }
+      : {}),
   });
-  const op: Record<string, unknown> = { operationId: operationId(route), summary: route.summary, parameters, responses };
-  if (route.body) op.requestBody = { required: (route.body.required?.length ?? 0) > 0, content: { 'application/json': { schema: toJsonSchema(route.body) } } };
+  const op: Record<string, unknown> = {
+    operationId: operationId(route),
+    summary: route.summary,
+    parameters,
+    responses,
+  };
+  if (route.body)
+    op.requestBody = {
+      required: (route.body.required?.length ?? 0) > 0,
+      content: { 'application/json': { schema: toJsonSchema(route.body) } },
+    };
   if (route.rawBody) {
     op.requestBody = {
       required: true,
       description: route.rawBody.description,
-      content: Object.fromEntries(route.rawBody.contentTypes.map((type) => [type, { schema: { type: type.endsWith('json') ? 'object' : 'string' } }])),
+      content: Object.fromEntries(
+        route.rawBody.contentTypes.map((type) => [
+          type,
+          { schema: { type: type.endsWith('json') ? 'object' : 'string' } },
+        ]),
+      ),
     };
   }
   return op;
 }
 
 function operationId(route: AdminRoute): string {
-  const words = route.path.replace(/^\/admin\//, '').split('/').map((s) => s.replace(/[{}]/g, '')).filter((s) => s !== 'id');
-  return [route.method.toLowerCase(), ...words].map((w, i) => (i === 0 ? w : w.charAt(0).toUpperCase() + w.slice(1).replace(/[._-](\w)/g, (_, c: string) => c.toUpperCase()))).join('');
+  const words = route.path
+    .replace(/^\/admin\//, '')
+    .split('/')
+    .map((s) => s.replace(/[{}]/g, ''))
+    .filter((s) => s !== 'id');
+  return [route.method.toLowerCase(), ...words]
+    .map((w, i) =>
+      i === 0
+        ? w
+        : w.charAt(0).toUpperCase() + w.slice(1).replace(/[._-](\w)/g, (_, c: string) => c.toUpperCase()),
+    )
+    .join('');
 }

@@ -11,7 +11,11 @@ export const POLICY_MAX_BYTES = 1024 * 1024;
 const YAML_TYPE = 'application/yaml; charset=utf-8';
 const SUMMARY_SCHEMA = {
   type: 'object',
-  properties: { tiers: { type: 'array', items: { type: 'string' } }, endpoints: { type: 'array', items: { type: 'string' } }, ratelimit_domains: { type: 'array', items: { type: 'string' } } },
+  properties: {
+    tiers: { type: 'array', items: { type: 'string' } },
+    endpoints: { type: 'array', items: { type: 'string' } },
+    ratelimit_domains: { type: 'array', items: { type: 'string' } },
+  },
   required: ['tiers', 'endpoints', 'ratelimit_domains'],
 };
 
@@ -21,21 +25,30 @@ export function policyRoutes({ sql, reloadPolicy }: AdminDeps): AdminRoute[] {
       method: 'GET',
       path: '/admin/policy',
       summary: 'The stored policy in the policy-file grammar: YAML, or JSON with Accept: application/json',
-      responses: { 200: { description: 'The policy document (tiers, endpoints, ratelimit_domains)', schema: { type: 'object' }, contentTypes: ['application/yaml'] } },
+      responses: {
+        200: {
+          description: 'The policy document (tiers, endpoints, ratelimit_domains)',
+          schema: { type: 'object' },
+          contentTypes: ['application/yaml'],
+        },
+      },
       async handle({ headers }) {
         const yaml = serializePolicy(await loadPolicy(sql));
-        if (/\bapplication\/json\b/i.test(headers.accept ?? '')) return { status: 200, json: parseYaml(yaml) as unknown };
+        if (/\bapplication\/json\b/i.test(headers.accept ?? ''))
+          return { status: 200, json: parseYaml(yaml) as unknown };
         return { status: 200, text: yaml, contentType: YAML_TYPE };
       },
     },
     {
       method: 'PUT',
       path: '/admin/policy',
-      summary: 'Replace the whole policy. Validated whole: a 400 lists every problem with its path, and nothing changes',
+      summary:
+        'Replace the whole policy. Validated whole: a 400 lists every problem with its path, and nothing changes',
       rawBody: {
         contentTypes: ['application/yaml', 'application/json'],
         maxBytes: POLICY_MAX_BYTES,
-        description: 'The policy file (DESIGN §3) as YAML, or the same document as JSON (JSON is read as YAML 1.2, of which it is a subset).',
+        description:
+          'The policy file (DESIGN §3) as YAML, or the same document as JSON (JSON is read as YAML 1.2, of which it is a subset).',
       },
       responses: { 200: { description: 'What was stored', schema: SUMMARY_SCHEMA } },
       async handle({ text, actor }) {

@@ -39,10 +39,21 @@ export function accessRequestFromCheck(check: CheckRequest): AccessRequest {
 function parseCost(value: string): number {
   const trimmed = value.trim();
   if (!NON_NEGATIVE_INTEGER.test(trimmed)) {
-    throw new InputError([{ path: `context_extensions["${COST_EXTENSION}"]`, message: 'must be a non-negative integer (quota units per call)' }]);
+    throw new InputError([
+      {
+        path: `context_extensions["${COST_EXTENSION}"]`,
+        message: 'must be a non-negative integer (quota units per call)',
+      },
+    ]);
   }
   const cost = Number(trimmed);
-  if (cost > MAX_COST) throw new InputError([{ path: `context_extensions["${COST_EXTENSION}"]`, message: `must be at most ${MAX_COST} quota units per call` }]);
+  if (cost > MAX_COST)
+    throw new InputError([
+      {
+        path: `context_extensions["${COST_EXTENSION}"]`,
+        message: `must be at most ${MAX_COST} quota units per call`,
+      },
+    ]);
   return cost;
 }
 

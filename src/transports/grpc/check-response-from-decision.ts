@@ -23,7 +23,10 @@ const GRPC_CODE_FOR_HTTP: Record<number, number> = {
 
 const NO_BYTES = Buffer.alloc(0);
 
-export function checkResponseFromDecision(decision: Decision, request: Pick<AccessRequest, 'keyHeader' | 'spoofedHeaders'>): CheckResponse {
+export function checkResponseFromDecision(
+  decision: Decision,
+  request: Pick<AccessRequest, 'keyHeader' | 'spoofedHeaders'>,
+): CheckResponse {
   const rendered = renderDecision(decision, request);
   // `status` is always set: an absent status would be read as code 0, i.e. allow.
   if (decision.allowed) {
@@ -42,7 +45,11 @@ export function checkResponseFromDecision(decision: Decision, request: Pick<Acce
   // What Envoy's own rate-limit filter adds to its 429s: an Envoy in front will not retry.
   if (rendered.status === 429) headers.push(option('x-envoy-ratelimited', 'true'));
   return {
-    status: { code: GRPC_CODE_FOR_HTTP[rendered.status] ?? GRPC_PERMISSION_DENIED, message: decision.code, details: [] },
+    status: {
+      code: GRPC_CODE_FOR_HTTP[rendered.status] ?? GRPC_PERMISSION_DENIED,
+      message: decision.code,
+      details: [],
+    },
     deniedResponse: {
       // 401/402/403/429 are all members of envoy.type.v3.StatusCode.
       status: { code: rendered.status as StatusCode },
@@ -61,5 +68,10 @@ function options(headers: HeaderList): HeaderValueOption[] {
  * every Envoy version reads the same way (contracts §1.5).
  */
 function option(key: string, value: string): HeaderValueOption {
-  return { header: { key, value, rawValue: NO_BYTES }, append: false, appendAction: 0, keepEmptyValue: false };
+  return {
+    header: { key, value, rawValue: NO_BYTES },
+    append: false,
+    appendAction: 0,
+    keepEmptyValue: false,
+  };
 }

@@ -9,7 +9,11 @@
 // generated encoder, so no field is ever dropped.
 
 import type { HeaderValue, HeaderValueOption } from '../../generated/envoy/config/core/v3/base.js';
-import { CheckResponse, type DeniedHttpResponse, type OkHttpResponse } from '../../generated/envoy/service/auth/v3/external_auth.js';
+import {
+  CheckResponse,
+  type DeniedHttpResponse,
+  type OkHttpResponse,
+} from '../../generated/envoy/service/auth/v3/external_auth.js';
 import type { Status } from '../../generated/google/rpc/status.js';
 
 export function encodeCheckResponse(message: CheckResponse): Buffer {
@@ -33,9 +37,20 @@ export function encodeCheckResponse(message: CheckResponse): Buffer {
 function supported(m: CheckResponse): boolean {
   if (m.errorResponse !== undefined || m.dynamicMetadata !== undefined) return false;
   if (m.status && (m.status.details.length > 0 || m.status.code < 0)) return false;
-  if (m.deniedResponse && ((m.deniedResponse.status?.code ?? 0) < 0 || !m.deniedResponse.headers.every(optionSupported))) return false;
+  if (
+    m.deniedResponse &&
+    ((m.deniedResponse.status?.code ?? 0) < 0 || !m.deniedResponse.headers.every(optionSupported))
+  )
+    return false;
   const ok = m.okResponse;
-  if (ok && (ok.dynamicMetadata !== undefined || ok.queryParametersToSet.length > 0 || !ok.headers.every(optionSupported) || !ok.responseHeadersToAdd.every(optionSupported))) return false;
+  if (
+    ok &&
+    (ok.dynamicMetadata !== undefined ||
+      ok.queryParametersToSet.length > 0 ||
+      !ok.headers.every(optionSupported) ||
+      !ok.responseHeadersToAdd.every(optionSupported))
+  )
+    return false;
   return true;
 }
 const optionSupported = (o: HeaderValueOption) => o.appendAction >= 0;
@@ -49,7 +64,11 @@ const stringField = (s: string) => (s === '' ? 0 : field(Buffer.byteLength(s)));
 const intField = (v: number) => (v === 0 ? 0 : 1 + varintSize(v));
 
 function checkResponseSize(m: CheckResponse): number {
-  return (m.status ? field(statusSize(m.status)) : 0) + (m.deniedResponse ? field(deniedSize(m.deniedResponse)) : 0) + (m.okResponse ? field(okSize(m.okResponse)) : 0);
+  return (
+    (m.status ? field(statusSize(m.status)) : 0) +
+    (m.deniedResponse ? field(deniedSize(m.deniedResponse)) : 0) +
+    (m.okResponse ? field(okSize(m.okResponse)) : 0)
+  );
 }
 const statusSize = (s: Status) => intField(s.code) + stringField(s.message);
 function deniedSize(d: DeniedHttpResponse): number {
@@ -66,9 +85,15 @@ function okSize(ok: OkHttpResponse): number {
   return size;
 }
 function optionSize(o: HeaderValueOption): number {
-  return (o.header ? field(headerSize(o.header)) : 0) + (o.append === undefined ? 0 : field(o.append ? 2 : 0)) + intField(o.appendAction) + (o.keepEmptyValue ? 2 : 0);
+  return (
+    (o.header ? field(headerSize(o.header)) : 0) +
+    (o.append === undefined ? 0 : field(o.append ? 2 : 0)) +
+    intField(o.appendAction) +
+    (o.keepEmptyValue ? 2 : 0)
+  );
 }
-const headerSize = (h: HeaderValue) => stringField(h.key) + stringField(h.value) + (h.rawValue.length === 0 ? 0 : field(h.rawValue.length));
+const headerSize = (h: HeaderValue) =>
+  stringField(h.key) + stringField(h.value) + (h.rawValue.length === 0 ? 0 : field(h.rawValue.length));
 
 // ── Writing (the generated encoders' field order) ──────────────────────────────────────────────
 

@@ -5,7 +5,11 @@ import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall } from '
 import type { AccessRequest } from '../../access/access-request.js';
 import type { CheckAccess } from '../../access/check-access.js';
 import { InputError, StoreUnavailable } from '../../errors.js';
-import type { AuthorizationServer, CheckRequest, CheckResponse } from '../../generated/envoy/service/auth/v3/external_auth.js';
+import type {
+  AuthorizationServer,
+  CheckRequest,
+  CheckResponse,
+} from '../../generated/envoy/service/auth/v3/external_auth.js';
 import type { Logger } from '../../observability/logger.js';
 import { accessRequestFromCheck } from './access-request-from-check.js';
 import { checkResponseFromDecision } from './check-response-from-decision.js';
@@ -18,7 +22,10 @@ export interface ExtAuthzDeps {
 type GrpcError = { code: GrpcStatus; details: string };
 
 export function createExtAuthz({ checkAccess, logger }: ExtAuthzDeps): AuthorizationServer {
-  async function check(call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>): Promise<void> {
+  async function check(
+    call: ServerUnaryCall<CheckRequest, CheckResponse>,
+    callback: sendUnaryData<CheckResponse>,
+  ): Promise<void> {
     let request: AccessRequest | undefined;
     let response: CheckResponse;
     try {

@@ -4,7 +4,10 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { CheckAccess } from '../../access/check-access.js';
 import { AuthorizationService } from '../../generated/envoy/service/auth/v3/external_auth.js';
 import { HealthService, type HealthServer } from '../../generated/grpc/health/v1/health.js';
-import { RateLimitServiceService, type RateLimitServiceServer } from '../../generated/envoy/service/ratelimit/v3/rls.js';
+import {
+  RateLimitServiceService,
+  type RateLimitServiceServer,
+} from '../../generated/envoy/service/ratelimit/v3/rls.js';
 import type { Logger } from '../../observability/logger.js';
 import { encodeCheckResponse } from './encode-check-response.js';
 import { createExtAuthz } from './ext-authz.js';
@@ -34,7 +37,9 @@ const SERVER_OPTIONS = {
 };
 
 /** ext_authz with the single-buffer CheckResponse encoder (same bytes as the generated one, less garbage). */
-const AUTHORIZATION_SERVICE = { check: { ...AuthorizationService.check, responseSerialize: encodeCheckResponse } };
+const AUTHORIZATION_SERVICE = {
+  check: { ...AuthorizationService.check, responseSerialize: encodeCheckResponse },
+};
 
 export function createGrpcServer({ checkAccess, rateLimit, logger, health }: GrpcServerDeps): Server {
   const server = new Server(SERVER_OPTIONS);
@@ -63,6 +68,8 @@ export function listenGrpc(server: Server, host: string, port: number): Promise<
   const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
   return new Promise((resolve, reject) => {
     // grpc-js >= 1.10 starts serving on bind; Server.start() is deprecated.
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, boundPort) => (err ? reject(err) : resolve(boundPort)));
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, boundPort) =>
+      err ? reject(err) : resolve(boundPort),
+    );
   });
 }

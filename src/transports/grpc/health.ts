@@ -6,11 +6,20 @@
 // outage that FAILURE_MODE handles.
 
 import { status as GrpcStatus, type ServerWritableStream } from '@grpc/grpc-js';
-import { HealthCheckResponse_ServingStatus as Status, type HealthCheckRequest, type HealthCheckResponse, type HealthServer } from '../../generated/grpc/health/v1/health.js';
+import {
+  HealthCheckResponse_ServingStatus as Status,
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+  type HealthServer,
+} from '../../generated/grpc/health/v1/health.js';
 import type { HealthState } from '../../health/readiness.js';
 
 export const READINESS_SERVICES = ['readiness'] as const;
-export const API_SERVICES = ['', 'envoy.service.auth.v3.Authorization', 'envoy.service.ratelimit.v3.RateLimitService'] as const;
+export const API_SERVICES = [
+  '',
+  'envoy.service.auth.v3.Authorization',
+  'envoy.service.ratelimit.v3.RateLimitService',
+] as const;
 const REGISTERED = new Set<string>([...READINESS_SERVICES, ...API_SERVICES]);
 
 export interface GrpcHealth {
@@ -24,7 +33,9 @@ export function createHealthService(state: HealthState): GrpcHealth {
   let ended = false;
   const statusOf = (service: string): Status | undefined => {
     if (!REGISTERED.has(service)) return undefined;
-    const serving = (READINESS_SERVICES as readonly string[]).includes(service) ? state.ready : !state.draining;
+    const serving = (READINESS_SERVICES as readonly string[]).includes(service)
+      ? state.ready
+      : !state.draining;
     return serving ? Status.SERVING : Status.NOT_SERVING;
   };
   const service: HealthServer = {

@@ -18,7 +18,13 @@ import { RateLimitUnit } from '../../generated/envoy/type/v3/ratelimit_unit.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RateUnit } from '../../ratelimit/rate-units.js';
-import { createShouldRateLimit, type RlsDescriptor, type RlsRequest, type RlsResult, type RlsStatus } from '../../ratelimit/should-rate-limit.js';
+import {
+  createShouldRateLimit,
+  type RlsDescriptor,
+  type RlsRequest,
+  type RlsResult,
+  type RlsStatus,
+} from '../../ratelimit/should-rate-limit.js';
 import { PROBLEM_CONTENT_TYPE, rateLimitHeaders, type HeaderList } from '../headers.js';
 
 export interface RateLimitServiceDeps {
@@ -30,20 +36,37 @@ export interface RateLimitServiceDeps {
 }
 
 const REQUEST_UNITS: Partial<Record<RateLimitUnit, RateUnit>> = {
-  [RateLimitUnit.SECOND]: 'second', [RateLimitUnit.MINUTE]: 'minute', [RateLimitUnit.HOUR]: 'hour',
-  [RateLimitUnit.DAY]: 'day', [RateLimitUnit.MONTH]: 'month', [RateLimitUnit.YEAR]: 'year',
+  [RateLimitUnit.SECOND]: 'second',
+  [RateLimitUnit.MINUTE]: 'minute',
+  [RateLimitUnit.HOUR]: 'hour',
+  [RateLimitUnit.DAY]: 'day',
+  [RateLimitUnit.MONTH]: 'month',
+  [RateLimitUnit.YEAR]: 'year',
 };
 const RESPONSE_UNITS: Record<RateUnit, WireUnit> = {
-  second: WireUnit.SECOND, minute: WireUnit.MINUTE, hour: WireUnit.HOUR, day: WireUnit.DAY,
-  week: WireUnit.WEEK, month: WireUnit.MONTH, year: WireUnit.YEAR,
+  second: WireUnit.SECOND,
+  minute: WireUnit.MINUTE,
+  hour: WireUnit.HOUR,
+  day: WireUnit.DAY,
+  week: WireUnit.WEEK,
+  month: WireUnit.MONTH,
+  year: WireUnit.YEAR,
 };
 const MAX_UINT32 = 4_294_967_295;
 const QUOTA_EXCEEDED_TYPE = 'https://iana.org/assignments/http-problem-types#quota-exceeded';
 const NO_BYTES = Buffer.alloc(0);
 
-export function createRateLimitService({ counters, policy, logger, now }: RateLimitServiceDeps): RateLimitServiceServer {
+export function createRateLimitService({
+  counters,
+  policy,
+  logger,
+  now,
+}: RateLimitServiceDeps): RateLimitServiceServer {
   const shouldRateLimit = createShouldRateLimit(now ? { counters, policy, now } : { counters, policy });
-  async function handle(call: ServerUnaryCall<RateLimitRequest, RateLimitResponse>, callback: sendUnaryData<RateLimitResponse>): Promise<void> {
+  async function handle(
+    call: ServerUnaryCall<RateLimitRequest, RateLimitResponse>,
+    callback: sendUnaryData<RateLimitResponse>,
+  ): Promise<void> {
     let response: RateLimitResponse;
     try {
       response = responseFromResult(await shouldRateLimit(rlsRequestFromWire(call.request)));
@@ -60,15 +83,26 @@ export function createRateLimitService({ counters, policy, logger, now }: RateLi
 export const MAX_HITS = 1_000_000_000;
 
 export function rlsRequestFromWire(request: RateLimitRequest): RlsRequest {
-  return { domain: request.domain, hitsAddend: boundedHits(request.hitsAddend, 'hits_addend'), descriptors: request.descriptors.map(descriptorFromWire) };
+  return {
+    domain: request.domain,
+    hitsAddend: boundedHits(request.hitsAddend, 'hits_addend'),
+    descriptors: request.descriptors.map(descriptorFromWire),
+  };
 }
 
 function descriptorFromWire(wire: RateLimitDescriptor, i: number): RlsDescriptor {
   const descriptor: RlsDescriptor = { entries: wire.entries.map(({ key, value }) => ({ key, value })) };
-  if (wire.hitsAddend !== undefined) descriptor.hits = boundedHits(wire.hitsAddend, `descriptors[${i}].hits_addend`);
+  if (wire.hitsAddend !== undefined)
+    descriptor.hits = boundedHits(wire.hitsAddend, `descriptors[${i}].hits_addend`);
   if (wire.limit) {
     const unit = REQUEST_UNITS[wire.limit.unit];
-    if (!unit) throw new InputError([{ path: `descriptors[${i}].limit.unit`, message: 'expected SECOND, MINUTE, HOUR, DAY, MONTH or YEAR' }]);
+    if (!unit)
+      throw new InputError([
+        {
+          path: `descriptors[${i}].limit.unit`,
+          message: 'expected SECOND, MINUTE, HOUR, DAY, MONTH or YEAR',
+        },
+      ]);
     descriptor.override = { requestsPerUnit: wire.limit.requestsPerUnit, unit };
   }
   return descriptor;
@@ -88,12 +122,22 @@ export function responseFromResult(result: RlsResult): RateLimitResponse {
   const headers = rateLimitHeaders(result.policies);
   let rawBody = NO_BYTES;
   if (result.over) {
-    const retryAfterSec = Math.max(1, ...result.statuses.filter((s) => s.over).map((s) => Math.ceil(s.retryAfterMs / 1000)));
+    const retryAfterSec = Math.max(
+      1,
+      ...result.statuses.filter((s) => s.over).map((s) => Math.ceil(s.retryAfterMs / 1000)),
+    );
     headers.push(['retry-after', String(retryAfterSec)], ['content-type', PROBLEM_CONTENT_TYPE]);
-    rawBody = Buffer.from(JSON.stringify({
-      type: QUOTA_EXCEEDED_TYPE, title: 'Rate limit exceeded', status: 429, code: 'rate_limit_exceeded',
-      detail: `over the rate limit: ${result.violated.join(', ')}`, 'violated-policies': result.violated, retry_after: retryAfterSec,
-    }));
+    rawBody = Buffer.from(
+      JSON.stringify({
+        type: QUOTA_EXCEEDED_TYPE,
+        title: 'Rate limit exceeded',
+        status: 429,
+        code: 'rate_limit_exceeded',
+        detail: `over the rate limit: ${result.violated.join(', ')}`,
+        'violated-policies': result.violated,
+        retry_after: retryAfterSec,
+      }),
+    );
   }
   return {
     overallCode: result.over ? Code.OVER_LIMIT : Code.OK,
@@ -105,10 +149,17 @@ export function responseFromResult(result: RlsResult): RateLimitResponse {
 }
 
 function statusToWire(status: RlsStatus): RateLimitResponse_DescriptorStatus {
-  const wire: RateLimitResponse_DescriptorStatus = { code: status.over ? Code.OVER_LIMIT : Code.OK, limitRemaining: Math.min(MAX_UINT32, status.remaining) };
+  const wire: RateLimitResponse_DescriptorStatus = {
+    code: status.over ? Code.OVER_LIMIT : Code.OK,
+    limitRemaining: Math.min(MAX_UINT32, status.remaining),
+  };
   if (status.limit) {
     const { name, limit, unit } = status.limit;
-    wire.currentLimit = { name, requestsPerUnit: Math.min(MAX_UINT32, limit), unit: unit ? RESPONSE_UNITS[unit] : WireUnit.UNKNOWN };
+    wire.currentLimit = {
+      name,
+      requestsPerUnit: Math.min(MAX_UINT32, limit),
+      unit: unit ? RESPONSE_UNITS[unit] : WireUnit.UNKNOWN,
+    };
   }
   if (status.resetMs !== undefined) {
     const ms = Math.max(0, status.resetMs);
@@ -122,7 +173,11 @@ function headerValues(headers: HeaderList): HeaderValue[] {
 }
 
 /** A failed RPC (not an OVER_LIMIT), so Envoy's failure_mode_deny decides. Messages never carry descriptor values. */
-function grpcError(err: unknown, domain: string, logger: Logger | undefined): { code: GrpcStatus; details: string } {
+function grpcError(
+  err: unknown,
+  domain: string,
+  logger: Logger | undefined,
+): { code: GrpcStatus; details: string } {
   if (err instanceof InputError) {
     logger?.warn({ domain, problems: err.problems }, 'rls: bad request');
     return { code: GrpcStatus.INVALID_ARGUMENT, details: err.message };
@@ -131,6 +186,15 @@ function grpcError(err: unknown, domain: string, logger: Logger | undefined): { 
     logger?.warn({ domain, store: err.store }, 'rls: store unavailable');
     return { code: GrpcStatus.UNAVAILABLE, details: `${err.store} unavailable` };
   }
-  logger?.error({ domain, err: err instanceof Error ? { type: err.name, message: err.message, stack: err.stack } : { type: typeof err } }, 'rls: unexpected error');
+  logger?.error(
+    {
+      domain,
+      err:
+        err instanceof Error
+          ? { type: err.name, message: err.message, stack: err.stack }
+          : { type: typeof err },
+    },
+    'rls: unexpected error',
+  );
   return { code: GrpcStatus.INTERNAL, details: 'internal error' };
 }

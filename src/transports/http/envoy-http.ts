@@ -13,7 +13,11 @@ import { flatHeaders, sendFailure } from './send-problem.js';
 
 export const ENVOY_HTTP_PREFIX = '/ext_authz';
 
-export async function envoyHttp(ctx: DecisionContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function envoyHttp(
+  ctx: DecisionContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   try {
     const rest = (req.url ?? '').slice(ENVOY_HTTP_PREFIX.length);
     const path = rest.startsWith('/') ? rest : `/${rest}`;
@@ -23,7 +27,8 @@ export async function envoyHttp(ctx: DecisionContext, req: IncomingMessage, res:
     const headers = flatHeaders([], rendered.clientHeaders);
     if (decision.allowed) {
       flatHeaders(headers, rendered.upstreamHeaders);
-      if (rendered.removeHeaders.length > 0) headers.push('x-envoy-auth-headers-to-remove', rendered.removeHeaders.join(', '));
+      if (rendered.removeHeaders.length > 0)
+        headers.push('x-envoy-auth-headers-to-remove', rendered.removeHeaders.join(', '));
       headers.push('content-length', '0');
       res.writeHead(200, headers);
       res.end();

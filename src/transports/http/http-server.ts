@@ -31,11 +31,22 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 const ENVOY_HTTP_DIR = `${ENVOY_HTTP_PREFIX}/`;
 
-export function createHttpServer({ checkAccess, logger, ready = () => true, routes = {} }: HttpServerOptions): Server {
+export function createHttpServer({
+  checkAccess,
+  logger,
+  ready = () => true,
+  routes = {},
+}: HttpServerOptions): Server {
   const ctx: DecisionContext = { checkAccess, logger };
   const extra = new Map(Object.entries(routes));
   const server = createServer(
-    { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, noDelay: true },
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      noDelay: true,
+    },
     (req, res) => {
       const url = req.url ?? '/';
       const query = url.indexOf('?');
@@ -52,7 +63,8 @@ export function createHttpServer({ checkAccess, logger, ready = () => true, rout
   // Requests the parser rejects (oversize or malformed headers, invalid bytes in the target) never
   // reach the router: answer 431 / 400 and close, without letting a socket error escape.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) return void socket.destroy();
+    if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage)
+      return void socket.destroy();
     const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
@@ -69,7 +81,12 @@ function plain(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
-function runRoute(route: HttpRoute, req: IncomingMessage, res: ServerResponse, logger: Logger | undefined): void {
+function runRoute(
+  route: HttpRoute,
+  req: IncomingMessage,
+  res: ServerResponse,
+  logger: Logger | undefined,
+): void {
   try {
     const pending = route(req, res);
     if (pending) pending.catch((err: unknown) => sendFailure(res, err, logger));

@@ -40,7 +40,8 @@ export function refuseKeepAlive(server: Server): void {
   refusing.add(server);
   server.prependListener('request', (_req, res) => (res.shouldKeepAlive = false));
   for (const socket of connections.get(server) ?? []) {
-    const inFlight = (socket as { _httpMessage?: { headersSent: boolean; shouldKeepAlive: boolean } })._httpMessage;
+    const inFlight = (socket as { _httpMessage?: { headersSent: boolean; shouldKeepAlive: boolean } })
+      ._httpMessage;
     if (inFlight && !inFlight.headersSent) inFlight.shouldKeepAlive = false;
   }
 }

@@ -6,7 +6,12 @@ import type { HttpRoute } from './http-server.js';
 export function metricsRoute(registry: Registry): HttpRoute {
   return async (_req, res) => {
     const body = await registry.metrics();
-    res.writeHead(200, ['content-type', registry.contentType, 'content-length', String(Buffer.byteLength(body))]);
+    res.writeHead(200, [
+      'content-type',
+      registry.contentType,
+      'content-length',
+      String(Buffer.byteLength(body)),
+    ]);
     res.end(body);
   };
 }

@@ -22,7 +22,11 @@ export interface DecisionContext {
   logger: Logger | undefined;
 }
 
-export async function nginxCheck(ctx: DecisionContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function nginxCheck(
+  ctx: DecisionContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   try {
     const uri = req.headers['x-original-uri'];
     const method = req.headers['x-original-method'];
@@ -39,7 +43,10 @@ export async function nginxCheck(ctx: DecisionContext, req: IncomingMessage, res
       res.end();
       return;
     }
-    const headers = flatHeaders(['x-tollgate-status', String(decision.status), 'x-tollgate-code', decision.code], rendered.clientHeaders);
+    const headers = flatHeaders(
+      ['x-tollgate-status', String(decision.status), 'x-tollgate-code', decision.code],
+      rendered.clientHeaders,
+    );
     headers.push('x-tollgate-detail', jsonStringContent(decision.detail));
     if (decision.upgradeUrl) headers.push('x-tollgate-upgrade-url', jsonStringContent(decision.upgradeUrl));
     headers.push('content-length', String(Buffer.byteLength(rendered.body)));
@@ -58,12 +65,18 @@ export async function nginxCheck(ctx: DecisionContext, req: IncomingMessage, res
  * `X-Tollgate-Status: 403` + code `proxy_misconfigured` reach the client; the log says what to fix.
  */
 function misconfigured(ctx: DecisionContext, res: ServerResponse): void {
-  ctx.logger?.warn('/check without X-Original-URI / X-Original-Method: set both in the auth_request location');
-  const detail = 'The gateway did not say which request to check (X-Original-URI and X-Original-Method are required).';
+  ctx.logger?.warn(
+    '/check without X-Original-URI / X-Original-Method: set both in the auth_request location',
+  );
+  const detail =
+    'The gateway did not say which request to check (X-Original-URI and X-Original-Method are required).';
   sendProblem(res, 403, 'proxy_misconfigured', 'Gateway misconfigured', detail, [
-    'x-tollgate-status', '403',
-    'x-tollgate-code', 'proxy_misconfigured',
-    'x-tollgate-detail', detail,
+    'x-tollgate-status',
+    '403',
+    'x-tollgate-code',
+    'proxy_misconfigured',
+    'x-tollgate-detail',
+    detail,
   ]);
 }
 

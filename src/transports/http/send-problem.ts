@@ -6,13 +6,26 @@ import type { Logger } from '../../observability/logger.js';
 import { PROBLEM_CONTENT_TYPE } from '../headers.js';
 
 /** Writes a problem+json answer (RFC 9457); a no-op when the answer has already started. */
-export function sendProblem(res: ServerResponse, status: number, code: string, title: string, detail: string, headers: string[] = []): void {
+export function sendProblem(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  title: string,
+  detail: string,
+  headers: string[] = [],
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = JSON.stringify({ type: `urn:tollgate:problem:${code}`, title, status, detail, code });
-  res.writeHead(status, [...headers, 'content-type', PROBLEM_CONTENT_TYPE, 'content-length', String(Buffer.byteLength(body))]);
+  res.writeHead(status, [
+    ...headers,
+    'content-type',
+    PROBLEM_CONTENT_TYPE,
+    'content-length',
+    String(Buffer.byteLength(body)),
+  ]);
   res.end(body);
 }
 
@@ -24,7 +37,14 @@ export function sendProblem(res: ServerResponse, status: number, code: string, t
 export function sendFailure(res: ServerResponse, err: unknown, logger: Logger | undefined): void {
   // Logged (and counted) once by observeCheckAccess, where every store failure passes.
   if (err instanceof StoreUnavailable) {
-    sendProblem(res, 503, 'unavailable', 'Service unavailable', 'The rate-limit store is unavailable; retry shortly.', ['retry-after', '1']);
+    sendProblem(
+      res,
+      503,
+      'unavailable',
+      'Service unavailable',
+      'The rate-limit store is unavailable; retry shortly.',
+      ['retry-after', '1'],
+    );
     return;
   }
   logger?.error({ err }, 'unexpected error in the HTTP decision path');

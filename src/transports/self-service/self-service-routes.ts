@@ -48,37 +48,81 @@ export function createSelfServiceRoutes(options: SelfServiceOptions): Record<str
     '/v1/me': guard(async (caller, res) => {
       const { record } = caller;
       const tier = options.policy().policy.tiers[record.tier];
-      const quota = tier?.quota ? { limit: tier.quota.units, used: await quotaUsed(options, caller), overage: tier.quota.overage } : null;
+      const quota = tier?.quota
+        ? { limit: tier.quota.units, used: await quotaUsed(options, caller), overage: tier.quota.overage }
+        : null;
       const body = {
         account_id: record.accountId,
         tier: record.tier,
         status: record.accountStatus,
-        key: { id: record.keyId, prefix: caller.prefix, expires_at: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString() },
+        key: {
+          id: record.keyId,
+          prefix: caller.prefix,
+          expires_at: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString(),
+        },
         quota: quota && { ...quota, remaining: Math.max(0, quota.limit - quota.used) },
-        limits: (tier?.limits ?? []).map((l) => ({ name: l.name, algorithm: l.algorithm, limit: l.limit, window_seconds: l.windowMs / 1000 })),
-        credits: tier && tier.creditsPerRequest > 0 ? { balance: await creditBalance(sql, record.accountId), per_unit: tier.creditsPerRequest } : null,
+        limits: (tier?.limits ?? []).map((l) => ({
+          name: l.name,
+          algorithm: l.algorithm,
+          limit: l.limit,
+          window_seconds: l.windowMs / 1000,
+        })),
+        credits:
+          tier && tier.creditsPerRequest > 0
+            ? { balance: await creditBalance(sql, record.accountId), per_unit: tier.creditsPerRequest }
+            : null,
         period: periodJson(caller.period),
       };
       json(res, 200, body);
     }),
     '/v1/usage': guard(async (caller, res) => {
-      const endpoints = await readUsage(sql, caller.record.accountId, caller.period.startMs, caller.period.endMs);
-      json(res, 200, { account_id: caller.record.accountId, period: periodJson(caller.period), endpoints, totals: usageTotals(endpoints) });
+      const endpoints = await readUsage(
+        sql,
+        caller.record.accountId,
+        caller.period.startMs,
+        caller.period.endMs,
+      );
+      json(res, 200, {
+        account_id: caller.record.accountId,
+        period: periodJson(caller.period),
+        endpoints,
+        totals: usageTotals(endpoints),
+      });
     }),
   };
 
   /** Key check, then the small limit; the handler runs only for a known key within its limit. */
   function guard(handler: (caller: Caller, res: ServerResponse) => Promise<void>): HttpRoute {
     return async (req: IncomingMessage, res: ServerResponse) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendProblem(res, 405, 'method_not_allowed', 'Method not allowed', 'Use GET.', ['allow', 'GET']);
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return sendProblem(res, 405, 'method_not_allowed', 'Method not allowed', 'Use GET.', [
+          'allow',
+          'GET',
+        ]);
       const request = accessRequestFromHeaders('http', req.headers, 'GET', req.url ?? '/');
-      if (!request.apiKey) return deny(res, 'missing_api_key', 'Send your API key in the x-api-key header or as Authorization: Bearer.');
-      const record = request.apiKey.length > MAX_KEY_LENGTH ? null : await options.keys.findByHash(hashApiKey(request.apiKey));
-      if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now())) return deny(res, 'invalid_api_key', 'The API key is unknown, expired or revoked.');
-      const decision = await selfServiceLimit(options.counters, record, options.limitPerMinute ?? SELF_SERVICE_LIMIT);
+      if (!request.apiKey)
+        return deny(
+          res,
+          'missing_api_key',
+          'Send your API key in the x-api-key header or as Authorization: Bearer.',
+        );
+      const record =
+        request.apiKey.length > MAX_KEY_LENGTH
+          ? null
+          : await options.keys.findByHash(hashApiKey(request.apiKey));
+      if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now()))
+        return deny(res, 'invalid_api_key', 'The API key is unknown, expired or revoked.');
+      const decision = await selfServiceLimit(
+        options.counters,
+        record,
+        options.limitPerMinute ?? SELF_SERVICE_LIMIT,
+      );
       const rendered = renderDecision(decision, { keyHeader: undefined, spoofedHeaders: [] });
       if (!decision.allowed) {
-        res.writeHead(429, rendered.clientHeaders.flat().concat(['content-length', String(Buffer.byteLength(rendered.body))]));
+        res.writeHead(
+          429,
+          rendered.clientHeaders.flat().concat(['content-length', String(Buffer.byteLength(rendered.body))]),
+        );
         return void res.end(rendered.body);
       }
       for (const [name, value] of rendered.clientHeaders) res.setHeader(name, value);
@@ -89,20 +133,54 @@ export function createSelfServiceRoutes(options: SelfServiceOptions): Record<str
 }
 
 /** One counters-only decision on the key's own limit, as a Decision so the usual headers render it. */
-async function selfServiceLimit(counters: CounterStore, record: KeyRecord, perMinute: number): Promise<Decision> {
+async function selfServiceLimit(
+  counters: CounterStore,
+  record: KeyRecord,
+  perMinute: number,
+): Promise<Decision> {
   const result = await counters.decide(limitInput(record, perMinute));
   const limit = result.limits[0]!;
-  const policies = [{ name: 'self-service', kind: 'rate' as const, limit: perMinute, windowSec: 60, remaining: limit.remaining, resetSec: Math.ceil(limit.resetMs / 1000) }];
+  const policies = [
+    {
+      name: 'self-service',
+      kind: 'rate' as const,
+      limit: perMinute,
+      windowSec: 60,
+      remaining: limit.remaining,
+      resetSec: Math.ceil(limit.resetMs / 1000),
+    },
+  ];
   const identity = { accountId: record.accountId, keyId: record.keyId, tier: record.tier };
-  if (result.allowed) return { allowed: true, identity, endpoint: '', overage: false, policies, shadowDenied: [] };
+  if (result.allowed)
+    return { allowed: true, identity, endpoint: '', overage: false, policies, shadowDenied: [] };
   const retryAfterSec = Math.max(1, Math.ceil(limit.retryAfterMs / 1000));
-  return { allowed: false, code: 'rate_limit_exceeded', status: 429, detail: `At most ${perMinute} self-service calls per minute per key.`, identity, policies, violated: ['self-service'], shadowDenied: [], retryAfterSec };
+  return {
+    allowed: false,
+    code: 'rate_limit_exceeded',
+    status: 429,
+    detail: `At most ${perMinute} self-service calls per minute per key.`,
+    identity,
+    policies,
+    violated: ['self-service'],
+    shadowDenied: [],
+    retryAfterSec,
+  };
 }
 
 function limitInput(record: KeyRecord, perMinute: number): DecideInput {
   return {
     accountId: record.accountId,
-    limits: [{ id: limitId(record.keyId), name: 'self-service', algorithm: 'sliding_window', limit: perMinute, windowMs: 60_000, shadow: false, hits: 1 }],
+    limits: [
+      {
+        id: limitId(record.keyId),
+        name: 'self-service',
+        algorithm: 'sliding_window',
+        limit: perMinute,
+        windowMs: 60_000,
+        shadow: false,
+        hits: 1,
+      },
+    ],
     anchorDay: record.billingAnchorDay,
     units: 0,
     quota: null,
@@ -115,8 +193,10 @@ function limitInput(record: KeyRecord, perMinute: number): DecideInput {
 async function quotaUsed(options: SelfServiceOptions, caller: Caller): Promise<number> {
   const { accountId } = caller.record;
   const live = (await options.inspector?.inspect(accountId))?.find((c) => c.key.endsWith(':quota'))?.value;
-  if (live && typeof live === 'object' && Number(live.p) === caller.period.startMs) return Number(live.u ?? 0);
-  return usageTotals(await readUsage(options.sql, accountId, caller.period.startMs, caller.period.endMs)).units;
+  if (live && typeof live === 'object' && Number(live.p) === caller.period.startMs)
+    return Number(live.u ?? 0);
+  return usageTotals(await readUsage(options.sql, accountId, caller.period.startMs, caller.period.endMs))
+    .units;
 }
 
 function periodJson(period: { startMs: number; endMs: number }) {
@@ -124,14 +204,32 @@ function periodJson(period: { startMs: number; endMs: number }) {
 }
 
 function deny(res: ServerResponse, code: 'missing_api_key' | 'invalid_api_key', detail: string): void {
-  const denied: Denied = { allowed: false, code, status: 401, detail, policies: [], violated: [], shadowDenied: [] };
+  const denied: Denied = {
+    allowed: false,
+    code,
+    status: 401,
+    detail,
+    policies: [],
+    violated: [],
+    shadowDenied: [],
+  };
   const rendered = renderDecision(denied, { keyHeader: undefined, spoofedHeaders: [] });
-  res.writeHead(401, rendered.clientHeaders.flat().concat(['content-length', String(Buffer.byteLength(rendered.body))]));
+  res.writeHead(
+    401,
+    rendered.clientHeaders.flat().concat(['content-length', String(Buffer.byteLength(rendered.body))]),
+  );
   res.end(rendered.body);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(text))]);
+  res.writeHead(status, [
+    'content-type',
+    'application/json; charset=utf-8',
+    'cache-control',
+    'no-store',
+    'content-length',
+    String(Buffer.byteLength(text)),
+  ]);
   res.end(text);
 }
