@@ -12,7 +12,7 @@ import { startBackgroundWork } from './background-work.js';
 import { seedDemo, type DemoKey } from './demo/seed-demo.js';
 import { Readiness, type DependencyCheck } from './health/readiness.js';
 import { createRedisPing } from './health/redis-ping.js';
-import type { Logger } from './observability/logger.js';
+import type { Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { applyPolicyFile } from './policy/apply-policy-file.js';
 import type { PolicyHolder } from './policy/policy-holder.js';
@@ -156,7 +156,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
 /**
  * Ready = a policy is loaded, not draining, and — only with FAILURE_MODE=closed, where every call
  * would fail — Redis answers. Postgres is not a readiness dependency: cached keys keep being served
- * while it is down (DESIGN §5), and in a sidecar pod an unready Tollgate takes the whole app pod out
+ * while it is down, and in a sidecar pod an unready Tollgate takes the whole app pod out
  * of its Service.
  */
 function createReadiness(

@@ -1,6 +1,6 @@
 // Billing (CLI, admin API): credit top-ups and corrections, one ledger row each, idempotent by key.
 
-import { notifyChange } from '../changes/notify-change.js';
+import { notifyChange } from '../db/notify-change.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { requireAccount } from './create-account.js';

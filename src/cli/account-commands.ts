@@ -8,7 +8,7 @@ import { createDecisionPath } from '../decision-path.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger } from '../logger.js';
 import { renderDecision } from '../transports/headers.js';
 import { optionalDuration, optionalInt, parseFlags, requireString } from './flags.js';
 import { print } from './output.js';
@@ -106,7 +106,7 @@ export async function checkCommand(sql: Sql, args: string[], config: Readonly<Co
     endpoint: { type: 'string' },
     cost: { type: 'string' },
   });
-  const key = typeof values.key === 'string' ? values.key : process.env.TOLLGATE_KEY;
+  const key = typeof values.key === 'string' ? values.key : config.cliKey;
   const request = accessRequestFromHeaders(
     'cli',
     key ? { 'x-api-key': key } : {},

@@ -6,7 +6,7 @@ import { migrate } from '../db/migrate.js';
 import { InputError } from '../errors.js';
 import { openExportRoute } from '../export/open-export-route.js';
 import { drainOnce, startOutboxExporter } from '../export/start-outbox-exporter.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger } from '../logger.js';
 import { parseFlags } from './flags.js';
 import { print } from './output.js';
 

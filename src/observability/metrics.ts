@@ -7,7 +7,7 @@ import type { Transport } from '../access/access-request.js';
 import type { Decision } from '../access/decision.js';
 import { QUOTA_POLICY } from '../access/decision-from-counters.js';
 import type { Policy } from '../policy/policy.js';
-import { exportMetrics } from '../export/export-metrics.js';
+import { exportMetrics } from './export-metrics.js';
 import { counterCells } from './counter-cells.js';
 import { histogramCells } from './histogram-cells.js';
 

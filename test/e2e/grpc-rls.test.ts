@@ -25,7 +25,7 @@ import {
   type RateLimitResponse,
 } from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
 import { RateLimitUnit } from '../../src/generated/envoy/type/v3/ratelimit_unit.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { PolicyHolder } from '../../src/policy/policy-holder.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';

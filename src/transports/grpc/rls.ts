@@ -15,16 +15,16 @@ import {
   type RateLimitServiceServer,
 } from '../../generated/envoy/service/ratelimit/v3/rls.js';
 import { RateLimitUnit } from '../../generated/envoy/type/v3/ratelimit_unit.js';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../../logger.js';
 import type { Policy } from '../../policy/policy.js';
-import type { RateUnit } from '../../ratelimit/rate-units.js';
+import type { RateUnit } from '../../rls/rate-units.js';
 import {
   createShouldRateLimit,
   type RlsDescriptor,
   type RlsRequest,
   type RlsResult,
   type RlsStatus,
-} from '../../ratelimit/should-rate-limit.js';
+} from '../../rls/should-rate-limit.js';
 import { PROBLEM_CONTENT_TYPE, rateLimitHeaders, type HeaderList } from '../headers.js';
 
 export interface RateLimitServiceDeps {

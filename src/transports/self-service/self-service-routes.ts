@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decision, Denied } from '../../access/decision.js';
 import { creditBalance } from '../../accounts/credits.js';
 import { readUsage, usageTotals } from '../../billing/usage-report.js';
-import { billingPeriod } from '../../counters/billing-period.js';
+import { billingPeriod } from '../../billing/billing-period.js';
 import type { CounterInspector } from '../../counters/counter-inspector.js';
 import type { CounterStore, DecideInput } from '../../counters/counter-store.js';
 import type { Sql } from '../../db/sql.js';
