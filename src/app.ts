@@ -19,6 +19,8 @@ import type { PolicyHolder } from './policy/policy-holder.js';
 import { closeGrpcServer, createGrpcServer, listenGrpc } from './transports/grpc/grpc-server.js';
 import { createHealthService } from './transports/grpc/health.js';
 import { createRateLimitService } from './transports/grpc/rls.js';
+import { createShouldRateLimit } from './rls/should-rate-limit.js';
+import { observeShouldRateLimit } from './observability/observe-should-rate-limit.js';
 import { createHttpServer } from './transports/http/http-server.js';
 import { closeHttpServer, listenHttp, refuseKeepAlive } from './transports/http/listen-http.js';
 import { metricsRoute } from './transports/http/metrics-route.js';
@@ -70,7 +72,13 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const { checkAccess, policy, counters } = path;
     const background = await startBackgroundWork({ config, sql, path, metrics, logger });
     cleanup.unshift(background.close);
-    const rateLimit = createRateLimitService({ counters, policy: () => policy.current, logger });
+    const shouldRateLimit = observeShouldRateLimit({
+      inner: createShouldRateLimit({ counters, policy: () => policy.current }),
+      metrics,
+      logger,
+      policy: () => policy.current,
+    });
+    const rateLimit = createRateLimitService({ shouldRateLimit, logger });
     const readiness = createReadiness(config, policy, options, logger);
     cleanup.unshift(readiness.close);
     const health = createHealthService(readiness);

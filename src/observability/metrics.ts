@@ -109,6 +109,16 @@ export class Metrics {
     }
   }
 
+  /** RLS has no account: tier is `none` and the endpoint label carries the (configured) domain. */
+  recordRlsDecision(
+    domain: string,
+    code: 'ok' | 'rate_limit_exceeded' | 'invalid_argument',
+    seconds: number,
+  ): void {
+    this.decisions.get('rls', code === 'ok' ? 'allowed' : 'denied', code, NONE, domain).value++;
+    this.decisionDuration.get('rls').observe(seconds);
+  }
+
   recordError(transport: Transport, reason: ErrorReason, seconds: number): void {
     this.decisions.get(transport, 'error', reason, NONE, NONE).value++;
     this.decisionDuration.get(transport).observe(seconds);
