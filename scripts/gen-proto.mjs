@@ -2,9 +2,8 @@
 // Regenerates the ts-proto code from proto/ into <outDir> (default src/generated) with buf and the
 // options of buf.gen.yaml: no system protoc, no BSR.
 //
-// buf is run through `npx` at a pinned version instead of being a devDependency: its npm package
-// pulls one optional binary package per platform, and `npm ci` refuses a lockfile that lacks any of
-// them — which happens whenever the registry in use does not serve every platform's build.
+// buf comes from the pinned devDependency @bufbuild/buf (its binary ships in a per-platform npm
+// package, all of which the lockfile records), so the freshness test runs offline.
 // Usage: node scripts/gen-proto.mjs <outDir>
 
 import { execFileSync } from 'node:child_process';
@@ -27,8 +26,8 @@ for (const plugin of template.plugins) plugin.out = relative(root, outDir) || '.
 
 // buf accepts the template inline as JSON; `clean: true` empties outDir first, so deleted protos
 // leave no stale files behind.
-const BUF = '@bufbuild/buf@1.75.0';
-execFileSync('npx', ['--yes', BUF, 'generate', '--template', JSON.stringify(template)], {
+const BUF = join(root, 'node_modules/.bin/buf');
+execFileSync(BUF, ['generate', '--template', JSON.stringify(template)], {
   cwd: root,
   stdio: 'inherit',
 });

@@ -12,13 +12,15 @@ import { startBackgroundWork } from './background-work.js';
 import { seedDemo, type DemoKey } from './demo/seed-demo.js';
 import { Readiness, type DependencyCheck } from './health/readiness.js';
 import { createRedisPing } from './health/redis-ping.js';
-import type { Logger } from './observability/logger.js';
+import type { Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { applyPolicyFile } from './policy/apply-policy-file.js';
 import type { PolicyHolder } from './policy/policy-holder.js';
 import { closeGrpcServer, createGrpcServer, listenGrpc } from './transports/grpc/grpc-server.js';
 import { createHealthService } from './transports/grpc/health.js';
 import { createRateLimitService } from './transports/grpc/rls.js';
+import { createShouldRateLimit } from './rls/should-rate-limit.js';
+import { observeShouldRateLimit } from './observability/observe-should-rate-limit.js';
 import { createHttpServer } from './transports/http/http-server.js';
 import { closeHttpServer, listenHttp, refuseKeepAlive } from './transports/http/listen-http.js';
 import { metricsRoute } from './transports/http/metrics-route.js';
@@ -70,7 +72,13 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const { checkAccess, policy, counters } = path;
     const background = await startBackgroundWork({ config, sql, path, metrics, logger });
     cleanup.unshift(background.close);
-    const rateLimit = createRateLimitService({ counters, policy: () => policy.current, logger });
+    const shouldRateLimit = observeShouldRateLimit({
+      inner: createShouldRateLimit({ counters, policy: () => policy.current }),
+      metrics,
+      logger,
+      policy: () => policy.current,
+    });
+    const rateLimit = createRateLimitService({ shouldRateLimit, logger });
     const readiness = createReadiness(config, policy, options, logger);
     cleanup.unshift(readiness.close);
     const health = createHealthService(readiness);
@@ -156,7 +164,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
 /**
  * Ready = a policy is loaded, not draining, and — only with FAILURE_MODE=closed, where every call
  * would fail — Redis answers. Postgres is not a readiness dependency: cached keys keep being served
- * while it is down (DESIGN §5), and in a sidecar pod an unready Tollgate takes the whole app pod out
+ * while it is down, and in a sidecar pod an unready Tollgate takes the whole app pod out
  * of its Service.
  */
 function createReadiness(

@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import { openUsageStore } from './counters/open-usage-store.js';
 import type { Sql } from './db/sql.js';
 import type { DecisionPath } from './decision-path.js';
-import type { Logger } from './observability/logger.js';
+import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { startUsageFlusher } from './usage/start-usage-flusher.js';
 import { openExportRoute } from './export/open-export-route.js';

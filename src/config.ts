@@ -35,6 +35,8 @@ export interface Config {
   trustProxy: boolean;
   signup: SignupConfig;
   export: ExportConfig;
+  /** TOLLGATE_KEY: the API key `tollgate check` sends when --key is absent (a secret: never logged). */
+  cliKey: string | undefined;
 }
 
 /** Where the exporter delivers outbox rows (usage → Stripe if set, else the webhook; quota.threshold → the webhook). */
@@ -113,11 +115,21 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       globalPerMinute: int(env, 'SIGNUP_GLOBAL_PER_MINUTE', 60, 1, 1_000_000, fail),
     },
     export: exportConfig(env, fail),
+    cliKey: env.TOLLGATE_KEY || undefined,
   };
   if (config.adminToken !== undefined && config.adminToken.length < 16)
     fail('ADMIN_TOKEN', 'must be at least 16 characters');
   if (problems.length > 0) throw new InputError(problems);
-  return Object.freeze(config);
+  return deepFreeze(config);
+}
+
+/** Frozen all the way down: nothing may change the configuration after start. */
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 function counters(env: Env, fail: (name: string, message: string) => void): CountersConfig {

@@ -9,7 +9,7 @@ import { openCounterStore, type OpenedCounterStore } from './counters/open-count
 import type { Sql } from './db/sql.js';
 import { CachedKeyStore } from './keys/cached-key-store.js';
 import { SqlKeyStore } from './keys/sql-key-store.js';
-import type { Logger } from './observability/logger.js';
+import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { observeCheckAccess } from './observability/observe-check-access.js';
 import { observeCounterStore } from './observability/observe-counter-store.js';

@@ -3,7 +3,7 @@
 import { resolveAdminToken } from './admin/admin-token.js';
 import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
-import { createLogger } from './observability/logger.js';
+import { createLogger } from './logger.js';
 
 /** A stuck shutdown must not keep a pod from terminating. */
 const SHUTDOWN_BOUND_MS = 10_000;

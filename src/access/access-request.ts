@@ -1,6 +1,7 @@
 // The transport-neutral question every proxy asks: who is calling, what are they calling.
 
-export type Transport = 'grpc' | 'http' | 'envoy_http' | 'cli';
+/** Where a decision came from; `rls` is Envoy's rate-limit service (ShouldRateLimit). */
+export type Transport = 'grpc' | 'http' | 'envoy_http' | 'cli' | 'rls';
 
 export interface AccessRequest {
   transport: Transport;

@@ -1,16 +1,13 @@
 // The decision use case: key → account → policy → one atomic counter call → Decision.
 
 import type { CounterStore, DecideInput } from '../counters/counter-store.js';
-import { hashApiKey } from '../keys/api-key.js';
 import type { KeyStore } from '../keys/key-store.js';
+import { KEY_DETAILS, verifyKey } from '../keys/verify-key.js';
 import type { PolicyResolver } from '../policy/policy-resolver.js';
 import type { AccessRequest } from './access-request.js';
 import type { CheckAccess } from './check-access.js';
 import type { Decision, Denied } from './decision.js';
 import { decisionFromCounters } from './decision-from-counters.js';
-
-/** Longer strings are not keys: refused without a lookup, so junk cannot fill the caches. */
-const MAX_KEY_LENGTH = 256;
 
 export interface CheckAccessDeps {
   keys: KeyStore;
@@ -23,17 +20,9 @@ export interface CheckAccessDeps {
 
 export function createCheckAccess({ keys, policy, counters, now = Date.now }: CheckAccessDeps): CheckAccess {
   return async function checkAccess(request: AccessRequest): Promise<Decision> {
-    const { apiKey } = request;
-    if (!apiKey)
-      return deny(
-        'missing_api_key',
-        401,
-        'Send your API key in the x-api-key header or as Authorization: Bearer.',
-      );
-    if (apiKey.length > MAX_KEY_LENGTH) return invalidKey();
-    const record = await keys.findByHash(hashApiKey(apiKey));
-    if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now()))
-      return invalidKey();
+    const verdict = await verifyKey(keys, request.apiKey, now());
+    if (!verdict.valid) return deny(verdict.code, 401, KEY_DETAILS[verdict.code]);
+    const { record } = verdict;
     const identity = { accountId: record.accountId, keyId: record.keyId, tier: record.tier };
     if (record.accountStatus !== 'active') {
       return { ...deny('account_suspended', 403, 'This account is suspended.'), identity };
@@ -79,10 +68,6 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
     };
     return decisionFromCounters(identity, call, await counters.decide(input));
   };
-}
-
-function invalidKey(): Denied {
-  return deny('invalid_api_key', 401, 'The API key is unknown, expired or revoked.');
 }
 
 function deny(code: Denied['code'], status: Denied['status'], detail: string): Denied {

@@ -1,6 +1,6 @@
 // Support (CLI, admin API): suspend or re-activate an account; its keys answer 403 account_suspended while suspended.
 
-import { notifyChange } from '../changes/notify-change.js';
+import { notifyChange } from '../db/notify-change.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
 

@@ -1,6 +1,6 @@
 // Support (CLI, admin API): issue, revoke and rotate API keys. The plaintext is returned once; only its hash is stored.
 
-import { notifyChange } from '../changes/notify-change.js';
+import { notifyChange } from '../db/notify-change.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { generateApiKey, randomBase32 } from '../keys/api-key.js';

@@ -1,6 +1,6 @@
 // Billing (CLI, admin API): credit top-ups and corrections, one ledger row each, idempotent by key.
 
-import { notifyChange } from '../changes/notify-change.js';
+import { notifyChange } from '../db/notify-change.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { requireAccount } from './create-account.js';
@@ -8,6 +8,8 @@ import { requireAccount } from './create-account.js';
 export interface CreditsResult {
   /** false when the idempotency key was already used (the earlier top-up stands). */
   applied: boolean;
+  /** The ledger row this call wrote; null when it applied nothing. */
+  ledgerId: number | null;
   /** Ledger balance in Postgres after this call (credits). */
   balance: number;
 }
@@ -55,7 +57,8 @@ export async function addCredits(
         ]);
       }
     }
-    return { applied: inserted.length > 0, balance: await creditBalance(tx, accountId) };
+    const ledgerId = inserted[0] ? Number(inserted[0].id) : null;
+    return { applied: ledgerId !== null, ledgerId, balance: await creditBalance(tx, accountId) };
   });
 }
 

@@ -1,6 +1,6 @@
 // Support and billing (admin API): change an account's tier, status, billing anchor day or billing customer id.
 
-import { notifyChange } from '../changes/notify-change.js';
+import { notifyChange } from '../db/notify-change.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import type { AccountStatus } from './account-status.js';

@@ -1,6 +1,6 @@
 // Billing: `2026-11` ↔ the account's billing period that starts in that month (UTC, anchor day aware).
 
-import { billingPeriod, type BillingPeriod } from '../counters/billing-period.js';
+import { billingPeriod, type BillingPeriod } from './billing-period.js';
 import { InputError } from '../errors.js';
 
 export const MONTH_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])$';

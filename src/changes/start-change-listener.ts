@@ -8,8 +8,8 @@
 
 import type { LiveCredits } from '../counters/counter-store.js';
 import type { Sql } from '../db/sql.js';
-import type { Logger } from '../observability/logger.js';
-import { CHANGES_CHANNEL, parseChange, type Change } from './notify-change.js';
+import type { Logger } from '../logger.js';
+import { CHANGES_CHANNEL, parseChange, type Change } from '../db/notify-change.js';
 
 export interface ChangeListenerOptions {
   sql: Sql;

@@ -1,14 +1,21 @@
 // `tollgate accounts|keys|credits|check`: support and billing operations straight on the database.
 
-import { addCredits } from '../accounts/credits.js';
-import { createAccount } from '../accounts/create-account.js';
-import { createKey, revokeKey, rotateKey } from '../accounts/api-keys.js';
+import {
+  addCreditsAudited,
+  CLI_ACTOR,
+  issueKey,
+  openAccount,
+  revokeKeyAudited,
+  rotateKeyAudited,
+} from '../accounts/account-changes.js';
+import type { NewKey } from '../accounts/api-keys.js';
+import type { NewAccount } from '../accounts/create-account.js';
 import { accessRequestFromHeaders } from '../transports/access-request-from-headers.js';
 import { createDecisionPath } from '../decision-path.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger } from '../logger.js';
 import { renderDecision } from '../transports/headers.js';
 import { optionalDuration, optionalInt, parseFlags, requireString } from './flags.js';
 import { print } from './output.js';
@@ -32,7 +39,7 @@ export async function accountsCommand(sql: Sql, args: string[]): Promise<void> {
     'anchor-day': { type: 'string' },
     credits: { type: 'string' },
   });
-  const input: Parameters<typeof createAccount>[1] = {
+  const input: NewAccount = {
     name: requireString(values, 'name'),
     tier: requireString(values, 'tier'),
   };
@@ -40,7 +47,7 @@ export async function accountsCommand(sql: Sql, args: string[]): Promise<void> {
   const credits = optionalInt(values, 'credits', 0, Number.MAX_SAFE_INTEGER);
   if (anchorDay !== undefined) input.billingAnchorDay = anchorDay;
   if (credits !== undefined) input.credits = credits;
-  const { id } = await createAccount(sql, input);
+  const { id } = await openAccount(sql, CLI_ACTOR, input);
   print(rest, { id, name: input.name, tier: input.tier }, `created account ${id} on ${input.tier}`);
 }
 
@@ -53,11 +60,11 @@ export async function keysCommand(sql: Sql, args: string[]): Promise<void> {
     grace: { type: 'string' },
   });
   if (sub === 'create') {
-    const input: Parameters<typeof createKey>[1] = { accountId: requireString(values, 'account') };
+    const input: NewKey = { accountId: requireString(values, 'account') };
     if (typeof values.name === 'string') input.name = values.name;
     const expiresIn = optionalDuration(values, 'expires-in');
     if (expiresIn !== undefined) input.expiresAt = new Date(Date.now() + expiresIn);
-    const created = await createKey(sql, input);
+    const created = await issueKey(sql, CLI_ACTOR, input);
     print(
       rest,
       created,
@@ -69,12 +76,12 @@ export async function keysCommand(sql: Sql, args: string[]): Promise<void> {
   if (!keyId)
     throw new InputError([{ path: 'key-id', message: `name the key: tollgate keys ${sub} <key-id>` }]);
   if (sub === 'revoke') {
-    await revokeKey(sql, keyId);
+    await revokeKeyAudited(sql, CLI_ACTOR, keyId);
     print(rest, { revoked: keyId }, `revoked ${keyId}`);
     return;
   }
   const grace = optionalDuration(values, 'grace') ?? DEFAULT_GRACE_MS;
-  const created = await rotateKey(sql, keyId, grace);
+  const created = await rotateKeyAudited(sql, CLI_ACTOR, keyId, grace);
   print(
     rest,
     { ...created, replaces: keyId, graceMs: grace },
@@ -94,7 +101,7 @@ export async function creditsCommand(sql: Sql, args: string[]): Promise<void> {
   if (amount === undefined || amount === 0)
     throw new InputError([{ path: '--amount', message: 'is required and must not be 0' }]);
   const key = typeof values['idempotency-key'] === 'string' ? values['idempotency-key'] : undefined;
-  const result = await addCredits(sql, accountId, amount, key);
+  const result = await addCreditsAudited(sql, CLI_ACTOR, accountId, amount, key);
   print(rest, result, `credits of ${accountId}: ${JSON.stringify(result)}`);
 }
 
@@ -106,7 +113,7 @@ export async function checkCommand(sql: Sql, args: string[], config: Readonly<Co
     endpoint: { type: 'string' },
     cost: { type: 'string' },
   });
-  const key = typeof values.key === 'string' ? values.key : process.env.TOLLGATE_KEY;
+  const key = typeof values.key === 'string' ? values.key : config.cliKey;
   const request = accessRequestFromHeaders(
     'cli',
     key ? { 'x-api-key': key } : {},

@@ -6,7 +6,7 @@ import { migrate } from '../db/migrate.js';
 import { InputError } from '../errors.js';
 import { openExportRoute } from '../export/open-export-route.js';
 import { drainOnce, startOutboxExporter } from '../export/start-outbox-exporter.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger } from '../logger.js';
 import { parseFlags } from './flags.js';
 import { print } from './output.js';
 
@@ -30,13 +30,14 @@ export async function exportCommand(sql: Sql, args: string[], config: Readonly<C
     return;
   }
   const exporter = startOutboxExporter(options);
+  const stop = () => void exporter.stop();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  // Logged once the signals are handled: from here on a SIGTERM stops the exporter cleanly.
   logger.info(
     { sinks: [config.export.stripe && 'stripe', config.export.webhook && 'webhook'].filter(Boolean) },
     'exporter running',
   );
-  const stop = () => void exporter.stop();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
   await exporter.done;
   logger.info('exporter stopped');
 }

@@ -4,8 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { Document } from 'yaml';
 import { InputError } from '../errors.js';
-import { importEnvoyRatelimit, type EnvoyConfigFile } from '../ratelimit/import-envoy-ratelimit.js';
-import { ratelimitDomainsToYaml } from '../ratelimit/serialize-ratelimit-domains.js';
+import { importEnvoyRatelimit, type EnvoyConfigFile } from '../rls/import-envoy-ratelimit.js';
+import { ratelimitDomainsToYaml } from '../policy/serialize-ratelimit-domains.js';
 import { parseFlags } from './flags.js';
 
 export async function importEnvoyRatelimitCommand(args: string[]): Promise<void> {

@@ -1,14 +1,6 @@
 // The counter seam: one atomic decision over rate limits, monthly quota and credits for one account.
 
-import type { LimitRule } from '../policy/policy.js';
-
-/** A policy limit as the store counts it for one call. */
-export interface LimitCheck extends LimitRule {
-  /** Stable counter id within the account, e.g. `t:per-minute` (tier) or `e:chat:chat-minute`. */
-  id: string;
-  /** Units this call consumes from this limit (1 per request). */
-  hits: number;
-}
+import type { LimitCheck } from '../policy/limit-rule.js';
 
 export interface DecideInput {
   accountId: string;

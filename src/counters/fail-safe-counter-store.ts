@@ -11,7 +11,7 @@
 
 import { StoreUnavailable } from '../errors.js';
 import type { FailureMode } from '../config.js';
-import { billingPeriod } from './billing-period.js';
+import { billingPeriod } from '../billing/billing-period.js';
 import { checkDecideInput } from './check-decide-input.js';
 import type { CounterStore, DecideInput, DecideResult, DegradedState } from './counter-store.js';
 

@@ -1,6 +1,6 @@
 // Counters: the three rate-limit algorithms in plain JS for the in-process store; mirrors decide.lua line for line.
 
-import type { LimitCheck } from './counter-store.js';
+import type { LimitCheck } from '../policy/limit-rule.js';
 
 /** One limit's stored state: the same fields as the Redis hash (see decide.lua). */
 export interface LimitState {

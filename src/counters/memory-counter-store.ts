@@ -1,6 +1,6 @@
 // Counters: the in-process CounterStore (no Redis) with decide.lua's semantics; atomic because decide is synchronous.
 
-import { billingPeriod } from './billing-period.js';
+import { billingPeriod } from '../billing/billing-period.js';
 import { checkDecideInput } from './check-decide-input.js';
 import type {
   CounterStore,

@@ -7,7 +7,8 @@
 // local clock from the moment Redis answered. Only rate-limit denials are cached (credits can be
 // topped up at any time; quota is rarely hammered), and never degraded answers.
 
-import type { CounterStore, DecideInput, DecideResult, DegradedState, LimitCheck } from './counter-store.js';
+import type { LimitCheck } from '../policy/limit-rule.js';
+import type { CounterStore, DecideInput, DecideResult, DegradedState } from './counter-store.js';
 
 /** Bound on remembered denials; the oldest are dropped first beyond it. */
 const MAX_ENTRIES = 10_000;

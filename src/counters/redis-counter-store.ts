@@ -8,12 +8,12 @@ import type {
   CounterStore,
   DecideInput,
   DecideResult,
-  LimitCheck,
   LimitResult,
   LiveCredits,
   QuotaResult,
 } from './counter-store.js';
 import { RedisScript } from './redis-script.js';
+import type { LimitCheck } from '../policy/limit-rule.js';
 
 const APPLY_CREDITS = new RedisScript('apply-credits.lua');
 /** ms a ledger row id is remembered as applied: far longer than any notification delay or replay. */

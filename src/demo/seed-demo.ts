@@ -1,4 +1,4 @@
-// Embedded mode on a fresh DATA_DIR: the DESIGN §3 demo policy, one account per tier, and fresh demo keys
+// Embedded mode on a fresh DATA_DIR: the demo policy (demo-policy.yaml), one account per tier, and fresh demo keys
 // at every start (plaintext keys are never stored, so the previous start's cannot be shown again).
 
 import { readFile } from 'node:fs/promises';

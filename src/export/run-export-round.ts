@@ -6,8 +6,8 @@
 // event per identifier (tollgate-outbox-<id>) — exactly once where it counts.
 
 import type { Sql } from '../db/sql.js';
-import type { Logger } from '../observability/logger.js';
-import type { ExportMetrics } from './export-metrics.js';
+import type { Logger } from '../logger.js';
+import type { ExportMetrics } from '../observability/export-metrics.js';
 import type { OutboxRow, SinkRoute } from './export-sink.js';
 
 export interface ExportRoundOptions {

@@ -3,8 +3,8 @@
 
 import type { ExportConfig } from '../config.js';
 import type { Sql } from '../db/sql.js';
-import type { Logger } from '../observability/logger.js';
-import type { ExportMetrics } from './export-metrics.js';
+import type { Logger } from '../logger.js';
+import type { ExportMetrics } from '../observability/export-metrics.js';
 import type { SinkRoute } from './export-sink.js';
 import { runExportRound } from './run-export-round.js';
 

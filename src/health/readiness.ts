@@ -1,7 +1,7 @@
 // Probes (HTTP /readyz, gRPC health): is this replica ready for traffic? Dependencies are checked on
 // a timer, never per probe, so a probe storm cannot load Postgres or Redis; draining is final.
 
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 
 export interface DependencyCheck {
   name: string;

@@ -7,7 +7,7 @@ import type { Transport } from '../access/access-request.js';
 import type { Decision } from '../access/decision.js';
 import { QUOTA_POLICY } from '../access/decision-from-counters.js';
 import type { Policy } from '../policy/policy.js';
-import { exportMetrics } from '../export/export-metrics.js';
+import { exportMetrics } from './export-metrics.js';
 import { counterCells } from './counter-cells.js';
 import { histogramCells } from './histogram-cells.js';
 
@@ -107,6 +107,16 @@ export class Metrics {
       const policy = policies[i]!;
       if (policy.remaining <= policy.limit * NEAR_LIMIT_SHARE) this.nearLimit.get(tier, policy.name).value++;
     }
+  }
+
+  /** RLS has no account: tier is `none` and the endpoint label carries the (configured) domain. */
+  recordRlsDecision(
+    domain: string,
+    code: 'ok' | 'rate_limit_exceeded' | 'invalid_argument',
+    seconds: number,
+  ): void {
+    this.decisions.get('rls', code === 'ok' ? 'allowed' : 'denied', code, NONE, domain).value++;
+    this.decisionDuration.get('rls').observe(seconds);
   }
 
   recordError(transport: Transport, reason: ErrorReason, seconds: number): void {

@@ -6,7 +6,7 @@ import type { AccessRequest } from '../access/access-request.js';
 import type { CheckAccess } from '../access/check-access.js';
 import type { Decision } from '../access/decision.js';
 import { StoreUnavailable } from '../errors.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
 import { nextRequestId } from './request-ids.js';
 

@@ -1,10 +1,10 @@
-// Policy file (YAML, DESIGN §3) → validated Policy; every problem reported with its path, or none at all.
+// Policy file (YAML, see demo-policy.yaml) → validated Policy; every problem reported with its path, or none at all.
 
 import { parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
 import { parseEndpoint } from './parse-endpoint.js';
 import { parseTier } from './parse-tier.js';
-import { parseRatelimitDomains } from '../ratelimit/parse-ratelimit-domains.js';
+import { parseRatelimitDomains } from './parse-ratelimit-domains.js';
 import { PolicyChecks } from './policy-checks.js';
 import type { Policy } from './policy.js';
 

@@ -2,7 +2,7 @@
 // and on demand (a later LISTEN/NOTIFY listener calls reload()).
 
 import type { Sql } from '../db/sql.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 import type { Policy } from './policy.js';
 import { PolicyResolver } from './policy-resolver.js';
 import { loadPolicy } from './policy-repository.js';

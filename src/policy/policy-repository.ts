@@ -1,9 +1,9 @@
 // Policy storage: `tollgate apply` / admin API write the whole policy; the decision path loads it at start and on reload.
 
-import { notifyChange } from '../changes/notify-change.js';
+import { notifyChange } from '../db/notify-change.js';
 import type { Row, Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
-import type { RatelimitDomain } from '../ratelimit/ratelimit-rules.js';
+import type { RatelimitDomain } from './ratelimit-rules.js';
 import type { Endpoint, LimitRule, Policy, Tier } from './policy.js';
 
 /** pg_advisory_xact_lock key: two applies at once run one after the other. */

@@ -1,7 +1,7 @@
 // Tier + method + path → the endpoint, its feature gate, cost and every limit that applies.
 // Everything that does not depend on the request is computed once per policy load.
 
-import type { LimitCheck } from '../counters/counter-store.js';
+import type { LimitCheck } from './limit-rule.js';
 import { DEFAULT_ENDPOINT, type Endpoint, type LimitRule, type Policy, type Tier } from './policy.js';
 import { normalizePath } from './normalize-path.js';
 import { compilePathPattern } from './route-match.js';

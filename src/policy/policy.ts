@@ -1,20 +1,9 @@
 // The validated, in-memory policy: tiers, their limits and quota, endpoints and per-tier overrides.
 
-import type { RatelimitDomains } from '../ratelimit/ratelimit-rules.js';
+import type { LimitRule } from './limit-rule.js';
+import type { RatelimitDomains } from './ratelimit-rules.js';
 
-export type Algorithm = 'fixed_window' | 'sliding_window' | 'token_bucket';
-
-export interface LimitRule {
-  name: string;
-  algorithm: Algorithm;
-  /** Requests allowed per window (token_bucket: refill rate per window). */
-  limit: number;
-  windowMs: number;
-  /** token_bucket only: bucket capacity (defaults to limit). */
-  burst?: number;
-  /** Shadow mode: counted and reported, never denies. */
-  shadow: boolean;
-}
+export type { Algorithm, LimitRule } from './limit-rule.js';
 
 /** Monthly quota in units (endpoint cost); period = calendar month UTC or the account's anchor day. */
 export interface Quota {

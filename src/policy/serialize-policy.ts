@@ -1,7 +1,7 @@
-// Policy → YAML in the policy file grammar (DESIGN §3), so a stored policy can be exported and re-applied.
+// Policy → YAML in the policy file grammar (see demo-policy.yaml), so a stored policy can be exported and re-applied.
 
 import { stringify } from 'yaml';
-import { ratelimitDomainsToYaml } from '../ratelimit/serialize-ratelimit-domains.js';
+import { ratelimitDomainsToYaml } from './serialize-ratelimit-domains.js';
 import { formatDuration } from './policy-checks.js';
 import type { LimitRule, Policy, Tier } from './policy.js';
 

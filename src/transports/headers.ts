@@ -60,24 +60,38 @@ export function renderDecision(
   if (decision.retryAfterSec !== undefined)
     clientHeaders.push(['retry-after', String(decision.retryAfterSec)]);
   clientHeaders.push(['content-type', PROBLEM_CONTENT_TYPE]);
-  const problem: Record<string, unknown> = {
-    type:
-      decision.code === 'rate_limit_exceeded' ? QUOTA_EXCEEDED_TYPE : `urn:tollgate:problem:${decision.code}`,
-    title: TITLES[decision.code],
-    status: decision.status,
-    detail: decision.detail,
-    code: decision.code,
-  };
-  if (decision.violated.length > 0) problem['violated-policies'] = decision.violated;
-  if (decision.retryAfterSec !== undefined) problem['retry_after'] = decision.retryAfterSec;
-  if (decision.upgradeUrl) problem['upgrade_url'] = decision.upgradeUrl;
   return {
     status: decision.status,
     clientHeaders,
     upstreamHeaders,
     removeHeaders,
-    body: JSON.stringify(problem),
+    body: problemJson(decision),
   };
+}
+
+export interface Problem {
+  code: string;
+  status: number;
+  detail: string;
+  violated: string[];
+  retryAfterSec?: number | undefined;
+  upgradeUrl?: string | undefined;
+}
+
+/** The RFC 9457 body of a denial, the same for every transport (RLS included). */
+export function problemJson(problem: Problem): string {
+  const body: Record<string, unknown> = {
+    type:
+      problem.code === 'rate_limit_exceeded' ? QUOTA_EXCEEDED_TYPE : `urn:tollgate:problem:${problem.code}`,
+    title: TITLES[problem.code],
+    status: problem.status,
+    detail: problem.detail,
+    code: problem.code,
+  };
+  if (problem.violated.length > 0) body['violated-policies'] = problem.violated;
+  if (problem.retryAfterSec !== undefined) body['retry_after'] = problem.retryAfterSec;
+  if (problem.upgradeUrl) body['upgrade_url'] = problem.upgradeUrl;
+  return JSON.stringify(body);
 }
 
 /** IETF draft-10 `RateLimit-Policy` / `RateLimit` for every policy, plus `X-RateLimit-*` for the tightest. */

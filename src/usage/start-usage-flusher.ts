@@ -11,7 +11,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Sql } from '../db/sql.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 import type { UsageBatch, UsageSource } from './usage-source.js';
 import { writeUsageBatches } from './write-usage-batches.js';
 

@@ -1,8 +1,8 @@
 // Usage flushing, Postgres side: batches → usage_monthly + credit_ledger in ONE transaction, each batch at most once.
 
 import type { Sql } from '../db/sql.js';
-import { detectQuotaThresholds, lockAccountsForThresholds } from '../export/detect-quota-thresholds.js';
-import { writeUsageOutbox } from '../export/write-usage-outbox.js';
+import { detectQuotaThresholds, lockAccountsForThresholds } from './detect-quota-thresholds.js';
+import { writeUsageOutbox } from './write-usage-outbox.js';
 import type { UsageBatch } from './usage-source.js';
 
 export interface WriteUsageOptions {

@@ -2,13 +2,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { billingPeriod } from '../../src/counters/billing-period.js';
-import type {
-  CounterStore,
-  DecideInput,
-  DecideResult,
-  LimitCheck,
-} from '../../src/counters/counter-store.js';
+import { billingPeriod } from '../../src/billing/billing-period.js';
+import type { CounterStore, DecideInput, DecideResult } from '../../src/counters/counter-store.js';
+import type { LimitCheck } from '../../src/policy/limit-rule.js';
 import { StoreUnavailable } from '../../src/errors.js';
 
 /** A store under test can also show an account's unflushed usage record. */

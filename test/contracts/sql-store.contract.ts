@@ -236,9 +236,16 @@ export function sqlStoreContract(
       await savePolicy(sql, DEMO);
       const { id: accountId } = await createAccount(sql, { name: 'payer', tier: 'free', credits: 10 });
       const { key } = await createKey(sql, { accountId });
-      expect(await addCredits(sql, accountId, 100, 'invoice-7')).toEqual({ applied: true, balance: 110 });
-      expect(await addCredits(sql, accountId, 100, 'invoice-7')).toEqual({ applied: false, balance: 110 });
-      expect(await addCredits(sql, accountId, -30)).toEqual({ applied: true, balance: 80 });
+      const topUp = await addCredits(sql, accountId, 100, 'invoice-7');
+      expect(topUp).toEqual({ applied: true, ledgerId: expect.any(Number), balance: 110 });
+      expect(await addCredits(sql, accountId, 100, 'invoice-7')).toEqual({
+        applied: false,
+        ledgerId: null,
+        balance: 110,
+      });
+      const correction = await addCredits(sql, accountId, -30);
+      expect(correction).toEqual({ applied: true, ledgerId: expect.any(Number), balance: 80 });
+      expect(correction.ledgerId).toBeGreaterThan(topUp.ledgerId!);
       expect((await inputError(() => addCredits(sql, accountId, 99, 'invoice-7'))).problems[0]?.path).toBe(
         'idempotencyKey',
       );

@@ -3,12 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createAccount } from '../../src/accounts/create-account.js';
-import { billingPeriod } from '../../src/counters/billing-period.js';
+import { billingPeriod } from '../../src/billing/billing-period.js';
 import type { CounterStore, DecideInput } from '../../src/counters/counter-store.js';
 import { migrate } from '../../src/db/migrate.js';
 import type { Sql } from '../../src/db/sql.js';
 import { StoreUnavailable } from '../../src/errors.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { savePolicy } from '../../src/policy/policy-repository.js';
 import { startUsageFlusher } from '../../src/usage/start-usage-flusher.js';

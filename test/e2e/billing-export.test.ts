@@ -23,7 +23,7 @@ function exporter(env: Record<string, string>): {
   output: () => string;
 } {
   const child = spawn(process.execPath, [`${ROOT}bin/tollgate.js`, 'export'], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
     cwd: ROOT,
   });
   let output = '';
@@ -117,6 +117,11 @@ async function scenario(sink: 'webhook' | 'stripe'): Promise<void> {
           await sql.query<{ n: number }>('select count(*)::int as n from outbox where delivered_at is null')
         )[0]!.n === 0,
       45_000,
+    );
+    // One exporter can finish every row before the other has even started: a SIGTERM sent before the
+    // process handles it would end it by signal (exit code null), which is not what this test checks.
+    await until('both exporters running', () =>
+      [second, third].every((e) => e.output().includes('exporter running')),
     );
     second.child.kill('SIGTERM');
     third.child.kill('SIGTERM');

@@ -77,6 +77,29 @@ describe('tollgate CLI', () => {
     expect([revoked.status, revoked.decision.code]).toEqual([401, 'invalid_api_key']);
   });
 
+  it('audits every account, key and credit change it makes, as actor cli', async () => {
+    const account = await cli('accounts', 'create', '--name', 'audited', '--tier', 'pro', '--json');
+    const key = await cli('keys', 'create', '--account', account.id, '--json');
+    const rotated = await cli('keys', 'rotate', key.id, '--grace', '0s', '--json');
+    await cli('keys', 'revoke', rotated.id, '--json');
+    await cli('keys', 'revoke', rotated.id, '--json'); // idempotent: no second row
+    const top = ['credits', 'add', '--account', account.id, '--amount', '7', '--idempotency-key', 'a-1'];
+    await cli(...top, '--json');
+    await cli(...top, '--json'); // replayed: no second row
+    const rows = await db.sql.query<{ actor: string; action: string; target: string }>(
+      `select actor, action, target from audit_log
+       where target = any($1::text[]) order by id`,
+      [[account.id, key.id, rotated.id]],
+    );
+    expect(rows).toEqual([
+      { actor: 'cli', action: 'account.create', target: account.id },
+      { actor: 'cli', action: 'key.create', target: key.id },
+      { actor: 'cli', action: 'key.rotate', target: key.id },
+      { actor: 'cli', action: 'key.revoke', target: rotated.id },
+      { actor: 'cli', action: 'credits.add', target: account.id },
+    ]);
+  });
+
   it('names the bad flag or field', async () => {
     const unknownTier = await runCli(['accounts', 'create', '--name', 'x', '--tier', 'gold'], env);
     expect(unknownTier.code).toBe(2);

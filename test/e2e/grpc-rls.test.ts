@@ -25,10 +25,11 @@ import {
   type RateLimitResponse,
 } from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
 import { RateLimitUnit } from '../../src/generated/envoy/type/v3/ratelimit_unit.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { PolicyHolder } from '../../src/policy/policy-holder.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
+import { createShouldRateLimit } from '../../src/rls/should-rate-limit.js';
 import { createRateLimitService } from '../../src/transports/grpc/rls.js';
 import { freshPostgres, type FreshPostgres } from '../support/databases.js';
 import { REDIS_URL } from '../support/tollgate.js';
@@ -99,7 +100,12 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
       throw new Error(`this test needs Redis at ${REDIS_URL}: ${String(err)}`);
     });
     ({ server, client } = await startServer(
-      createRateLimitService({ counters: new RedisCounterStore({ redis }), policy: () => holder.current }),
+      createRateLimitService({
+        shouldRateLimit: createShouldRateLimit({
+          counters: new RedisCounterStore({ redis }),
+          policy: () => holder.current,
+        }),
+      }),
     ));
   });
 
@@ -213,8 +219,10 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
     });
     const broken = await startServer(
       createRateLimitService({
-        counters: new RedisCounterStore({ redis: dead }),
-        policy: () => holder.current,
+        shouldRateLimit: createShouldRateLimit({
+          counters: new RedisCounterStore({ redis: dead }),
+          policy: () => holder.current,
+        }),
       }),
     );
     try {

@@ -9,6 +9,9 @@ import {
   type DeepPartial,
   type RateLimitResponse,
 } from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/logger.js';
+import { parsePrometheusText, sampleValue } from '../support/prometheus-text.js';
 import { DEMO_POLICY_YAML, startTollgate, type TestTollgate } from '../support/tollgate.js';
 
 const DOMAIN = `app_${randomBytes(4).toString('hex')}`;
@@ -23,8 +26,15 @@ ratelimit_domains:
 describe('RLS ShouldRateLimit through the running app', () => {
   let tollgate: TestTollgate;
   let client: RateLimitServiceClient;
+  let logText = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logText += chunk.toString('utf8');
+      done();
+    },
+  });
   beforeAll(async () => {
-    tollgate = await startTollgate({ policyYaml: POLICY, accounts: [] });
+    tollgate = await startTollgate({ policyYaml: POLICY, accounts: [], logger: createLogger('debug', sink) });
     client = new RateLimitServiceClient(`127.0.0.1:${tollgate.grpcPort}`, credentials.createInsecure());
   });
   afterAll(async () => {
@@ -61,5 +71,30 @@ describe('RLS ShouldRateLimit through the running app', () => {
   it('an unknown domain is not limited, and overall_code is always set', async () => {
     const response = await ask({ domain: 'nobody', descriptors: [{ entries: [{ key: 'x', value: 'y' }] }] });
     expect(response.overallCode).toBe(Code.OK);
+  });
+
+  it('every RLS decision is in tollgate_decisions_total and the decision log, values never logged', async () => {
+    const res = await fetch(`http://127.0.0.1:${tollgate.httpPort}/metrics`);
+    const samples = parsePrometheusText(await res.text());
+    const count = (labels: Record<string, string>) =>
+      sampleValue(samples, 'tollgate_decisions_total', { transport: 'rls', tier: 'none', ...labels });
+    // The test above: 3 allowed and 1 denied on the configured domain; then one on an unknown domain.
+    expect(count({ outcome: 'allowed', reason: 'ok', endpoint: DOMAIN })).toBe(3);
+    expect(count({ outcome: 'denied', reason: 'rate_limit_exceeded', endpoint: DOMAIN })).toBe(1);
+    expect(count({ outcome: 'allowed', reason: 'ok', endpoint: 'unknown' })).toBe(1);
+    const lines = logText
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((l) => l.transport === 'rls');
+    expect(lines.filter((l) => l.msg === 'rls allowed')).toHaveLength(4);
+    const denied = lines.filter((l) => l.msg === 'rls denied');
+    expect(denied).toHaveLength(1);
+    expect(denied[0]).toMatchObject({
+      domain: DOMAIN,
+      descriptorKeys: ['remote_address'],
+      violated: ['per-ip'],
+    });
+    expect(logText).not.toContain('10.0.0.1');
   });
 });

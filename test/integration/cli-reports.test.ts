@@ -73,8 +73,12 @@ describe('report commands', () => {
       'cli-1',
       '--json',
     ];
-    expect(await output(() => creditsCommand(sql, args))).toEqual({ applied: true, balance: 25 });
-    expect(await output(() => creditsCommand(sql, args))).toEqual({ applied: false, balance: 25 });
+    expect(await output(() => creditsCommand(sql, args))).toMatchObject({ applied: true, balance: 25 });
+    expect(await output(() => creditsCommand(sql, args))).toEqual({
+      applied: false,
+      ledgerId: null,
+      balance: 25,
+    });
     const ledger = await sql.query(
       'select delta, reason, idempotency_key from credit_ledger where account_id = $1 order by id',
       [db.accounts.pro],

@@ -9,7 +9,7 @@ import {
   CheckRequest,
   type CheckResponse,
 } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { startTollgate, type TestTollgate } from '../support/tollgate.js';
 
 const BOGUS_KEY = 'tg_live_thisisnotakeythisisnotakey2345';

@@ -6,7 +6,7 @@ import { migrate } from '../../src/db/migrate.js';
 import type { Sql } from '../../src/db/sql.js';
 import type { Policy } from '../../src/policy/policy.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
-import { importEnvoyRatelimit } from '../../src/ratelimit/import-envoy-ratelimit.js';
+import { importEnvoyRatelimit } from '../../src/rls/import-envoy-ratelimit.js';
 import { freshPglite, freshPostgres } from '../support/databases.js';
 import { demoPolicy } from '../support/policies.js';
 

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeKey } from '../../src/accounts/api-keys.js';
 import { createCheckAccess } from '../../src/access/create-check-access.js';
-import { billingPeriod } from '../../src/counters/billing-period.js';
+import { billingPeriod } from '../../src/billing/billing-period.js';
 import type { CounterStore } from '../../src/counters/counter-store.js';
 import { MemoryCounterInspector } from '../../src/counters/memory-counter-inspector.js';
 import { MemoryCounterStore } from '../../src/counters/memory-counter-store.js';

@@ -2,7 +2,7 @@
 
 import type { Policy } from '../../src/policy/policy.js';
 
-/** The demo policy of DESIGN §3, as the parser produces it. */
+/** The demo policy (src/policy/demo-policy.yaml), as the parser produces it. */
 export function demoPolicy(): Policy {
   return {
     tiers: {

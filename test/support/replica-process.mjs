@@ -18,7 +18,7 @@ const { SqlKeyStore } = await load('keys/sql-key-store.js');
 const { createCheckAccess } = await load('access/create-check-access.js');
 const { startChangeListener } = await load('changes/start-change-listener.js');
 const { startUsageFlusher } = await load('usage/start-usage-flusher.js');
-const { createLogger } = await load('observability/logger.js');
+const { createLogger } = await load('logger.js');
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel);

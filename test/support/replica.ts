@@ -9,7 +9,7 @@ import type { CounterStore, LiveCredits } from '../../src/counters/counter-store
 import type { Sql } from '../../src/db/sql.js';
 import { CachedKeyStore } from '../../src/keys/cached-key-store.js';
 import { SqlKeyStore } from '../../src/keys/sql-key-store.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { PolicyHolder } from '../../src/policy/policy-holder.js';
 import { startUsageFlusher, type UsageFlusher } from '../../src/usage/start-usage-flusher.js';
 import type { UsageSource } from '../../src/usage/usage-source.js';

@@ -8,7 +8,7 @@ import { setAccountStatus } from '../../src/accounts/account-status.js';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { migrate } from '../../src/db/migrate.js';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { savePolicy } from '../../src/policy/policy-repository.js';
 import { freshPostgres } from './databases.js';

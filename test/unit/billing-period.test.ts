@@ -1,7 +1,7 @@
 // The quota period arithmetic (UTC, anchor day capped at the month's end) against a day-by-day reference.
 
 import { describe, expect, test } from 'vitest';
-import { billingPeriod } from '../../src/counters/billing-period.js';
+import { billingPeriod } from '../../src/billing/billing-period.js';
 
 const DAY = 86_400_000;
 const utc = (y: number, m: number, d: number, ms = 0) => Date.UTC(y, m - 1, d) + ms;

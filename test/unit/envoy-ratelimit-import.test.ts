@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { renderImport } from '../../src/cli/ratelimit-commands.js';
 import { InputError } from '../../src/errors.js';
 import { parsePolicy, serializePolicy } from '../../src/policy/policy-file.js';
-import { importEnvoyRatelimit, type EnvoyConfigFile } from '../../src/ratelimit/import-envoy-ratelimit.js';
+import { importEnvoyRatelimit, type EnvoyConfigFile } from '../../src/rls/import-envoy-ratelimit.js';
 
 const DIR = new URL('../fixtures/envoy-ratelimit/', import.meta.url);
 const fixture = (name: string): EnvoyConfigFile => ({ name, text: readFileSync(new URL(name, DIR), 'utf8') });

@@ -13,7 +13,7 @@ import {
   type CheckResponse,
   type DeepPartial,
 } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { createGrpcServer, listenGrpc } from '../../src/transports/grpc/grpc-server.js';
 
 const KEY = 'tg_live_unit_secret_4f9a2c';

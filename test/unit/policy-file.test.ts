@@ -1,4 +1,4 @@
-// The policy file grammar (DESIGN §3): the demo policy, every error with its path, and round-trips.
+// The policy file grammar (src/policy/demo-policy.yaml): the demo policy, every error with its path, and round-trips.
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
@@ -19,7 +19,7 @@ function problems(yaml: string): string[] {
 }
 
 describe('parsePolicy', () => {
-  test('the demo policy parses to the DESIGN §3 object (tier order and endpoint order kept)', () => {
+  test('the demo policy parses to the README policy object (tier order and endpoint order kept)', () => {
     const policy = parsePolicy(DEMO_YAML);
     expect(policy).toStrictEqual(demoPolicy());
     expect(Object.keys(policy.tiers)).toEqual(['free', 'pro', 'enterprise']);

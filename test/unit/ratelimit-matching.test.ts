@@ -6,13 +6,13 @@ import { describe, expect, test } from 'vitest';
 import { MemoryCounterStore } from '../../src/counters/memory-counter-store.js';
 import { InputError } from '../../src/errors.js';
 import type { Policy } from '../../src/policy/policy.js';
-import { DescriptorMatcher } from '../../src/ratelimit/descriptor-matcher.js';
-import { importEnvoyRatelimit } from '../../src/ratelimit/import-envoy-ratelimit.js';
+import { DescriptorMatcher } from '../../src/rls/descriptor-matcher.js';
+import { importEnvoyRatelimit } from '../../src/rls/import-envoy-ratelimit.js';
 import {
   createShouldRateLimit,
   UNLIMITED_REMAINING,
   type RlsDescriptor,
-} from '../../src/ratelimit/should-rate-limit.js';
+} from '../../src/rls/should-rate-limit.js';
 
 const DIR = new URL('../fixtures/envoy-ratelimit/valid/', import.meta.url);
 const { domains } = importEnvoyRatelimit(

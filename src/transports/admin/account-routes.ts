@@ -1,10 +1,10 @@
 // Admin API: accounts — open, read, change (tier, status, billing anchor, billing customer id). Each change audited.
 
 import { findAccount, listAccountKeys, type AccountView } from '../../accounts/account-queries.js';
-import { writeAudit } from '../../accounts/audit-log.js';
-import { createAccount, type NewAccount } from '../../accounts/create-account.js';
+import { changeAccount, openAccount } from '../../accounts/account-changes.js';
+import type { NewAccount } from '../../accounts/create-account.js';
 import { creditBalance } from '../../accounts/credits.js';
-import { updateAccount, type AccountPatch } from '../../accounts/update-account.js';
+import type { AccountPatch } from '../../accounts/update-account.js';
 import type { Sql } from '../../db/sql.js';
 import { notFound } from './admin-http.js';
 import type { AdminDeps, AdminRoute } from './admin-route.js';
@@ -51,18 +51,7 @@ export function accountRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] 
         if (body.billing_anchor_day !== undefined) input.billingAnchorDay = body.billing_anchor_day as number;
         if (body.credits !== undefined) input.credits = body.credits as number;
         const account = await sql.transaction(async (tx) => {
-          const { id } = await createAccount(tx, input);
-          await writeAudit(tx, {
-            actor,
-            action: 'account.create',
-            target: id,
-            details: {
-              name: input.name,
-              tier: input.tier,
-              billing_anchor_day: input.billingAnchorDay ?? 1,
-              credits: input.credits ?? 0,
-            },
-          });
+          const { id } = await openAccount(tx, actor, input);
           return requireAccountView(tx, id);
         });
         return {
@@ -133,17 +122,9 @@ export function accountRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] 
         if (body.billing_customer_id !== undefined)
           patch.billingCustomerId = body.billing_customer_id as string | null;
         const account = await sql.transaction(async (tx) => {
-          const before = accountJson(await requireAccountView(tx, params.id!));
-          await updateAccount(tx, params.id!, patch);
-          const after = await requireAccountView(tx, params.id!);
-          const changes: Record<string, { from: unknown; to: unknown }> = {};
-          for (const field of Object.keys(body)) {
-            if (before[field] !== accountJson(after)[field])
-              changes[field] = { from: before[field], to: accountJson(after)[field] };
-          }
-          if (Object.keys(changes).length > 0)
-            await writeAudit(tx, { actor, action: 'account.update', target: after.id, details: { changes } });
-          return after;
+          await requireAccountView(tx, params.id!);
+          await changeAccount(tx, actor, params.id!, patch);
+          return requireAccountView(tx, params.id!);
         });
         return { status: 200, json: accountJson(account) };
       },

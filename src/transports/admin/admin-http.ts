@@ -2,7 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InputError, StoreUnavailable } from '../../errors.js';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../../logger.js';
 import { PROBLEM_CONTENT_TYPE } from '../headers.js';
 
 /** A non-2xx answer a handler chooses (404, 409, 413, 415 …). */

@@ -1,7 +1,7 @@
 // Admin listener (ADMIN_PORT): bearer-token check, route table, body and query validation, one error mapping.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../../logger.js';
 import { accountRoutes } from './account-routes.js';
 import { adminTokenChecker } from './admin-auth.js';
 import {

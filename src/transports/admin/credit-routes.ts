@@ -2,8 +2,8 @@
 // replicas, which apply the row to the live balance), balance and ledger.
 
 import { creditEntryByKey, creditLedger } from '../../accounts/account-queries.js';
-import { writeAudit } from '../../accounts/audit-log.js';
-import { addCredits, creditBalance } from '../../accounts/credits.js';
+import { addCreditsAudited } from '../../accounts/account-changes.js';
+import { creditBalance } from '../../accounts/credits.js';
 import { InputError } from '../../errors.js';
 import { requireAccountView } from './account-routes.js';
 import { HttpError } from './admin-http.js';
@@ -46,9 +46,9 @@ export function creditRoutes({ sql }: AdminDeps): AdminRoute[] {
         const key = body.idempotency_key as string;
         const { applied, entry } = await sql.transaction(async (tx) => {
           await requireAccountView(tx, params.id!);
-          let result: Awaited<ReturnType<typeof addCredits>>;
+          let result: Awaited<ReturnType<typeof addCreditsAudited>>;
           try {
-            result = await addCredits(tx, params.id!, amount, key);
+            result = await addCreditsAudited(tx, actor, params.id!, amount, key);
           } catch (err) {
             if (err instanceof InputError && err.problems.some((p) => p.path === 'idempotencyKey')) {
               throw new HttpError(
@@ -61,14 +61,6 @@ export function creditRoutes({ sql }: AdminDeps): AdminRoute[] {
             throw err;
           }
           const found = (await creditEntryByKey(tx, key))!;
-          if (result.applied) {
-            await writeAudit(tx, {
-              actor,
-              action: 'credits.add',
-              target: params.id!,
-              details: { amount, idempotency_key: key, ledger_id: found.entry.id },
-            });
-          }
           return { applied: result.applied, entry: found };
         });
         const json = {

@@ -1,8 +1,8 @@
 // Admin API: API keys — issue (plaintext shown once), find by prefix, rotate with a grace period, revoke. Each change audited.
 
 import { findKey, listKeysByPrefix, type KeyView } from '../../accounts/account-queries.js';
-import { createKey, revokeKey, rotateKey, type NewKey } from '../../accounts/api-keys.js';
-import { writeAudit } from '../../accounts/audit-log.js';
+import { issueKey, revokeKeyAudited, rotateKeyAudited } from '../../accounts/account-changes.js';
+import type { NewKey } from '../../accounts/api-keys.js';
 import type { Sql } from '../../db/sql.js';
 import { InputError } from '../../errors.js';
 import { PREFIX_LENGTH } from '../../keys/api-key.js';
@@ -48,18 +48,7 @@ export function keyRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] {
         }
         const created = await sql.transaction(async (tx) => {
           await requireAccountView(tx, params.id!);
-          const key = await createKey(tx, input);
-          await writeAudit(tx, {
-            actor,
-            action: 'key.create',
-            target: key.id,
-            details: {
-              account_id: input.accountId,
-              name: input.name ?? null,
-              expires_at: input.expiresAt?.toISOString() ?? null,
-            },
-          });
-          return key;
+          return issueKey(tx, actor, input);
         });
         const json = {
           id: created.id,
@@ -132,13 +121,7 @@ export function keyRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] {
               'Key revoked',
               `key "${before.id}" is revoked; issue a new key instead`,
             );
-          const key = await rotateKey(tx, before.id, graceSeconds * 1000);
-          await writeAudit(tx, {
-            actor,
-            action: 'key.rotate',
-            target: before.id,
-            details: { account_id: before.accountId, new_key_id: key.id, grace_seconds: graceSeconds },
-          });
+          const key = await rotateKeyAudited(tx, actor, before.id, graceSeconds * 1000);
           return { created: key, old: await requireKey(tx, before.id) };
         });
         const json = {
@@ -165,14 +148,7 @@ export function keyRoutes({ sql, now = Date.now }: AdminDeps): AdminRoute[] {
       async handle({ params, actor }) {
         const key = await sql.transaction(async (tx) => {
           const before = await requireKey(tx, params.id!);
-          await revokeKey(tx, before.id);
-          if (!before.revokedAt)
-            await writeAudit(tx, {
-              actor,
-              action: 'key.revoke',
-              target: before.id,
-              details: { account_id: before.accountId },
-            });
+          await revokeKeyAudited(tx, actor, before.id);
           return requireKey(tx, before.id);
         });
         return { status: 200, json: keyJson(key, now()) };

@@ -48,7 +48,7 @@ export function policyRoutes({ sql, reloadPolicy }: AdminDeps): AdminRoute[] {
         contentTypes: ['application/yaml', 'application/json'],
         maxBytes: POLICY_MAX_BYTES,
         description:
-          'The policy file (DESIGN §3) as YAML, or the same document as JSON (JSON is read as YAML 1.2, of which it is a subset).',
+          'The policy file (the grammar of src/policy/demo-policy.yaml) as YAML, or the same document as JSON (JSON is read as YAML 1.2, of which it is a subset).',
       },
       responses: { 200: { description: 'What was stored', schema: SUMMARY_SCHEMA } },
       async handle({ text, actor }) {

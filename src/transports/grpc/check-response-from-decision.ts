@@ -65,7 +65,9 @@ function options(headers: HeaderList): HeaderValueOption[] {
 
 /**
  * `append` is set explicitly to false (overwrite) and append_action left at 0: the one combination
- * every Envoy version reads the same way (contracts §1.5).
+ * every Envoy version reads the same way. Older releases read only `append`; newer ones use
+ * `append_action` only when `append` is absent, and one release line briefly appended when both were
+ * unset (HeaderValueOption in proto/envoy/config/core/v3/base.proto).
  */
 function option(key: string, value: string): HeaderValueOption {
   return {

@@ -10,7 +10,7 @@ import type {
   CheckRequest,
   CheckResponse,
 } from '../../generated/envoy/service/auth/v3/external_auth.js';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../../logger.js';
 import { accessRequestFromCheck } from './access-request-from-check.js';
 import { checkResponseFromDecision } from './check-response-from-decision.js';
 

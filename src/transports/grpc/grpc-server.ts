@@ -8,7 +8,7 @@ import {
   RateLimitServiceService,
   type RateLimitServiceServer,
 } from '../../generated/envoy/service/ratelimit/v3/rls.js';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../../logger.js';
 import { encodeCheckResponse } from './encode-check-response.js';
 import { createExtAuthz } from './ext-authz.js';
 

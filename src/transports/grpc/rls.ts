@@ -2,7 +2,6 @@
 // → wire answer. The one place where failures map to gRPC statuses for this service.
 
 import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
-import type { CounterStore } from '../../counters/counter-store.js';
 import { InputError, StoreUnavailable } from '../../errors.js';
 import type { HeaderValue } from '../../generated/envoy/config/core/v3/base.js';
 import type { RateLimitDescriptor } from '../../generated/envoy/extensions/common/ratelimit/v3/ratelimit.js';
@@ -15,24 +14,21 @@ import {
   type RateLimitServiceServer,
 } from '../../generated/envoy/service/ratelimit/v3/rls.js';
 import { RateLimitUnit } from '../../generated/envoy/type/v3/ratelimit_unit.js';
-import type { Logger } from '../../observability/logger.js';
-import type { Policy } from '../../policy/policy.js';
-import type { RateUnit } from '../../ratelimit/rate-units.js';
-import {
-  createShouldRateLimit,
-  type RlsDescriptor,
-  type RlsRequest,
-  type RlsResult,
-  type RlsStatus,
-} from '../../ratelimit/should-rate-limit.js';
-import { PROBLEM_CONTENT_TYPE, rateLimitHeaders, type HeaderList } from '../headers.js';
+import type { Logger } from '../../logger.js';
+import type { RateUnit } from '../../rls/rate-units.js';
+import type {
+  RlsDescriptor,
+  RlsRequest,
+  RlsResult,
+  RlsStatus,
+  ShouldRateLimit,
+} from '../../rls/should-rate-limit.js';
+import { PROBLEM_CONTENT_TYPE, problemJson, rateLimitHeaders, type HeaderList } from '../headers.js';
 
 export interface RateLimitServiceDeps {
-  counters: CounterStore;
-  /** The current policy (a PolicyResolver fits): its `ratelimitDomains` are the rules. */
-  policy: () => { policy: Policy };
+  /** The use case, as composed in app.ts (observed there). */
+  shouldRateLimit: ShouldRateLimit;
   logger?: Logger;
-  now?: () => number;
 }
 
 const REQUEST_UNITS: Partial<Record<RateLimitUnit, RateUnit>> = {
@@ -53,16 +49,12 @@ const RESPONSE_UNITS: Record<RateUnit, WireUnit> = {
   year: WireUnit.YEAR,
 };
 const MAX_UINT32 = 4_294_967_295;
-const QUOTA_EXCEEDED_TYPE = 'https://iana.org/assignments/http-problem-types#quota-exceeded';
 const NO_BYTES = Buffer.alloc(0);
 
 export function createRateLimitService({
-  counters,
-  policy,
+  shouldRateLimit,
   logger,
-  now,
 }: RateLimitServiceDeps): RateLimitServiceServer {
-  const shouldRateLimit = createShouldRateLimit(now ? { counters, policy, now } : { counters, policy });
   async function handle(
     call: ServerUnaryCall<RateLimitRequest, RateLimitResponse>,
     callback: sendUnaryData<RateLimitResponse>,
@@ -128,14 +120,12 @@ export function responseFromResult(result: RlsResult): RateLimitResponse {
     );
     headers.push(['retry-after', String(retryAfterSec)], ['content-type', PROBLEM_CONTENT_TYPE]);
     rawBody = Buffer.from(
-      JSON.stringify({
-        type: QUOTA_EXCEEDED_TYPE,
-        title: 'Rate limit exceeded',
-        status: 429,
+      problemJson({
         code: 'rate_limit_exceeded',
+        status: 429,
         detail: `over the rate limit: ${result.violated.join(', ')}`,
-        'violated-policies': result.violated,
-        retry_after: retryAfterSec,
+        violated: result.violated,
+        retryAfterSec,
       }),
     );
   }

@@ -2,7 +2,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { CheckAccess } from '../../access/check-access.js';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../../logger.js';
 import { ENVOY_HTTP_PREFIX, envoyHttp } from './envoy-http.js';
 import { nginxCheck, type DecisionContext } from './nginx-check.js';
 import { sendFailure, sendProblem } from './send-problem.js';

@@ -7,7 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CheckAccess } from '../../access/check-access.js';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../../logger.js';
 import { accessRequestFromHeaders } from '../access-request-from-headers.js';
 import { renderDecision } from '../headers.js';
 import { flatHeaders, sendFailure, sendProblem } from './send-problem.js';

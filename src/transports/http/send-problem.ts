@@ -2,7 +2,7 @@
 
 import type { ServerResponse } from 'node:http';
 import { StoreUnavailable } from '../../errors.js';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../../logger.js';
 import { PROBLEM_CONTENT_TYPE } from '../headers.js';
 
 /** Writes a problem+json answer (RFC 9457); a no-op when the answer has already started. */

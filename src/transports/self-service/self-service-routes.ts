@@ -6,11 +6,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decision, Denied } from '../../access/decision.js';
 import { creditBalance } from '../../accounts/credits.js';
 import { readUsage, usageTotals } from '../../billing/usage-report.js';
-import { billingPeriod } from '../../counters/billing-period.js';
+import { billingPeriod } from '../../billing/billing-period.js';
 import type { CounterInspector } from '../../counters/counter-inspector.js';
 import type { CounterStore, DecideInput } from '../../counters/counter-store.js';
 import type { Sql } from '../../db/sql.js';
-import { hashApiKey, PREFIX_LENGTH } from '../../keys/api-key.js';
+import { PREFIX_LENGTH } from '../../keys/api-key.js';
+import { KEY_DETAILS, verifyKey } from '../../keys/verify-key.js';
 import type { KeyRecord, KeyStore } from '../../keys/key-store.js';
 import type { PolicyResolver } from '../../policy/policy-resolver.js';
 import { accessRequestFromHeaders } from '../access-request-from-headers.js';
@@ -22,7 +23,6 @@ import { sendProblem } from '../http/send-problem.js';
 export const SELF_SERVICE_LIMIT = 60;
 /** The counter id under the account's tag (`{a:ID}:l:self:<key id>`): apart from every policy limit id (`t:…`, `e:…`). */
 const limitId = (keyId: string) => `self:${keyId}`;
-const MAX_KEY_LENGTH = 256;
 
 export interface SelfServiceOptions {
   /** The decision path's (cached) key store, so revocations reach these routes as fast as /check. */
@@ -100,18 +100,9 @@ export function createSelfServiceRoutes(options: SelfServiceOptions): Record<str
           'GET',
         ]);
       const request = accessRequestFromHeaders('http', req.headers, 'GET', req.url ?? '/');
-      if (!request.apiKey)
-        return deny(
-          res,
-          'missing_api_key',
-          'Send your API key in the x-api-key header or as Authorization: Bearer.',
-        );
-      const record =
-        request.apiKey.length > MAX_KEY_LENGTH
-          ? null
-          : await options.keys.findByHash(hashApiKey(request.apiKey));
-      if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now()))
-        return deny(res, 'invalid_api_key', 'The API key is unknown, expired or revoked.');
+      const verdict = await verifyKey(options.keys, request.apiKey, now());
+      if (!verdict.valid) return deny(res, verdict.code, KEY_DETAILS[verdict.code]);
+      const { record } = verdict;
       const decision = await selfServiceLimit(
         options.counters,
         record,
@@ -127,7 +118,7 @@ export function createSelfServiceRoutes(options: SelfServiceOptions): Record<str
       }
       for (const [name, value] of rendered.clientHeaders) res.setHeader(name, value);
       const period = billingPeriod(now(), record.billingAnchorDay);
-      await handler({ record, prefix: request.apiKey.slice(0, PREFIX_LENGTH), period }, res);
+      await handler({ record, prefix: request.apiKey!.slice(0, PREFIX_LENGTH), period }, res);
     };
   }
 }

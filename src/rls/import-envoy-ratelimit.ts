@@ -4,7 +4,7 @@
 import { InputError } from '../errors.js';
 import { formatDuration } from '../policy/policy-checks.js';
 import { RATE_UNITS, UNIT_MS, type RateUnit } from './rate-units.js';
-import type { DescriptorRule, RatelimitDomains } from './ratelimit-rules.js';
+import type { DescriptorRule, RatelimitDomains } from '../policy/ratelimit-rules.js';
 import {
   ConfigProblem,
   readEnvoyConfig,

@@ -1,6 +1,6 @@
 // The Envoy rate-limit service rules (policy section `ratelimit_domains`): domains of nested descriptors.
 
-import type { Algorithm } from '../policy/policy.js';
+import type { Algorithm } from './limit-rule.js';
 
 /** One Tollgate limit on a descriptor; any algorithm and window, not only envoyproxy/ratelimit's fixed windows. */
 export interface DescriptorLimit {

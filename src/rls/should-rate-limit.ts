@@ -8,7 +8,7 @@ import { InputError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import { DescriptorMatcher, type DescriptorEntry } from './descriptor-matcher.js';
 import { UNIT_MS, unitOfWindow, type RateUnit } from './rate-units.js';
-import type { DescriptorLimit } from './ratelimit-rules.js';
+import type { DescriptorLimit } from '../policy/ratelimit-rules.js';
 
 export interface RlsDescriptor {
   entries: DescriptorEntry[];

@@ -1,6 +1,6 @@
 // RatelimitDomains → the `ratelimit_domains` section of the policy file (plain objects for `yaml`).
 
-import { formatDuration } from '../policy/policy-checks.js';
+import { formatDuration } from './policy-checks.js';
 import type { DescriptorRateLimit, DescriptorRule, RatelimitDomains } from './ratelimit-rules.js';
 
 /** parseRatelimitDomains(ratelimitDomainsToYaml(d)) deep-equals d. */

@@ -1,7 +1,7 @@
 // Usage flushing → export: the `usage` outbox rows, written inside the flusher's transaction (one per batch and period).
 
 import type { Sql } from '../db/sql.js';
-import type { UsageBatch } from '../usage/usage-source.js';
+import type { UsageBatch } from './usage-source.js';
 
 /** The payload of a `usage` outbox row (JSON). Units are quota units; credits are credits debited. */
 export interface UsagePayload {

@@ -1,6 +1,6 @@
 // Change notifications: every write the decision path caches announces itself with pg_notify in its own transaction.
 
-import type { Sql } from '../db/sql.js';
+import type { Sql } from './sql.js';
 
 /** The one channel every replica LISTENs on. */
 export const CHANGES_CHANNEL = 'tollgate';

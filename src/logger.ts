@@ -1,7 +1,7 @@
 // pino JSON logs; key material and authorization headers are redacted wherever they appear.
 
 import { pino, type Logger } from 'pino';
-import type { LogLevel } from '../config.js';
+import type { LogLevel } from './config.js';
 
 export type { Logger };
 

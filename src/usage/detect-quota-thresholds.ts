@@ -4,7 +4,7 @@
 // each flush reads include every flush committed before it, so concurrent flushes cannot both miss it.
 
 import type { Sql } from '../db/sql.js';
-import { billingPeriod } from '../counters/billing-period.js';
+import { billingPeriod } from '../billing/billing-period.js';
 
 /** Payload of a `quota.threshold` outbox row (JSON). */
 export interface QuotaThresholdPayload {

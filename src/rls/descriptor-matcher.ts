@@ -1,7 +1,7 @@
 // RLS step 2: a request descriptor (domain + ordered entries) → the one rule that applies, as
 // envoyproxy/ratelimit's GetLimit picks it. Compiled once per policy load into per-level lookups.
 
-import type { DescriptorRateLimit, DescriptorRule, RatelimitDomains } from './ratelimit-rules.js';
+import type { DescriptorRateLimit, DescriptorRule, RatelimitDomains } from '../policy/ratelimit-rules.js';
 
 export interface DescriptorEntry {
   key: string;

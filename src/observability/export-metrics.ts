@@ -1,7 +1,7 @@
 // Metrics of the exporter, on the app's own Registry: lag, failures per sink, deliveries per sink and kind.
 
 import { Gauge, type Registry } from 'prom-client';
-import { counterCells } from '../observability/counter-cells.js';
+import { counterCells } from './counter-cells.js';
 
 export function exportMetrics(registry: Registry) {
   const lag = new Gauge({

@@ -1,6 +1,6 @@
 // Policy file section `ratelimit_domains` → RatelimitDomains; every problem recorded with its path.
 
-import { ALGORITHMS, type PolicyChecks } from '../policy/policy-checks.js';
+import { ALGORITHMS, type PolicyChecks } from './policy-checks.js';
 import type {
   DescriptorLimit,
   DescriptorRateLimit,
