@@ -35,6 +35,8 @@ export interface Config {
   trustProxy: boolean;
   signup: SignupConfig;
   export: ExportConfig;
+  /** TOLLGATE_COMMIT: the commit the image was built from (a Dockerfile build arg), else "unknown". */
+  buildCommit: string;
 }
 
 /** Where the exporter delivers outbox rows (usage → Stripe if set, else the webhook; quota.threshold → the webhook). */
@@ -113,7 +115,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       globalPerMinute: int(env, 'SIGNUP_GLOBAL_PER_MINUTE', 60, 1, 1_000_000, fail),
     },
     export: exportConfig(env, fail),
+    buildCommit: env.TOLLGATE_COMMIT || 'unknown',
   };
+  if (!/^[\w.+-]{1,64}$/.test(config.buildCommit))
+    fail('TOLLGATE_COMMIT', 'expected a commit id (letters, digits, . _ + -, at most 64 characters)');
   if (config.adminToken !== undefined && config.adminToken.length < 16)
     fail('ADMIN_TOKEN', 'must be at least 16 characters');
   if (problems.length > 0) throw new InputError(problems);

@@ -1,6 +1,7 @@
 // /metrics against the real app (Postgres + Redis): a known mix of decisions over HTTP /check and gRPC
 // Check, then the exact counts per label set, latency histograms, cache results and policy gauges.
 
+import { readFileSync } from 'node:fs';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +13,11 @@ import { parsePrometheusText, sampleValue, type Sample } from '../support/promet
 import { startTollgate, type TestTollgate } from '../support/tollgate.js';
 
 const BOGUS_KEY = 'tg_live_thisisnotakeythisisnotakey2345';
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 describe('/metrics after a known mix of decisions (demo policy)', () => {
   let tollgate: TestTollgate;
@@ -221,6 +227,10 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
         '1',
         '+Inf',
       ]),
+      // tollgate_build_info (test/integration/metrics-exposition.test.ts): one series per process.
+      version: new Set([VERSION]),
+      commit: new Set(['unknown']),
+      node: new Set([process.version]),
     };
     const ours = samples.filter((s) => s.name.startsWith('tollgate_'));
     expect(ours.length).toBeGreaterThan(20);
