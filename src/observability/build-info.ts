@@ -10,7 +10,7 @@ export interface BuildInfo {
 }
 
 /** package.json sits two levels up from both src/observability/ and dist/observability/. */
-function packageVersion(): string {
+export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
     version?: string;
   };

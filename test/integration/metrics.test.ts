@@ -1,7 +1,6 @@
 // /metrics against the real app (Postgres + Redis): a known mix of decisions over HTTP /check and gRPC
 // Check, then the exact counts per label set, latency histograms, cache results and policy gauges.
 
-import { readFileSync } from 'node:fs';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,15 +8,11 @@ import {
   CheckRequest,
   type CheckResponse,
 } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
+import { packageVersion } from '../../src/observability/build-info.js';
 import { parsePrometheusText, sampleValue, type Sample } from '../support/prometheus-text.js';
 import { startTollgate, type TestTollgate } from '../support/tollgate.js';
 
 const BOGUS_KEY = 'tg_live_thisisnotakeythisisnotakey2345';
-const VERSION = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  }
-).version;
 
 describe('/metrics after a known mix of decisions (demo policy)', () => {
   let tollgate: TestTollgate;
@@ -228,7 +223,7 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
         '+Inf',
       ]),
       // tollgate_build_info (test/integration/metrics-exposition.test.ts): one series per process.
-      version: new Set([VERSION]),
+      version: new Set([packageVersion()]),
       commit: new Set(['unknown']),
       node: new Set([process.version]),
     };
