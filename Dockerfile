@@ -1,12 +1,14 @@
 # syntax=docker/dockerfile:1
 # Tollgate sidecar image.
-#   docker build -t tollgate:0.1.0 .
-#   docker run --rm -p 8080-8082:8080-8082 tollgate:0.1.0            # embedded PGlite + in-process counters under /data
+#   docker build --build-arg TOLLGATE_COMMIT=$(git rev-parse --short HEAD) -t tollgate:0.1.0 .
+#   docker run --rm -p 127.0.0.1:8080-8082:8080-8082 tollgate:0.1.0   # embedded PGlite + in-process counters under /data
 #   docker run --rm -e DATABASE_URL=… tollgate:0.1.0 migrate          # any CLI command: serve (default), migrate, apply, keys …
 # Listeners (src/config.ts defaults): 8080 HTTP (/check, /ext_authz, /healthz, /readyz, /metrics),
 # 8081 gRPC (ext_authz, RLS, grpc.health.v1), 8082 admin API.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 26 'Lithium' is the Active LTS line (since 2026-10-28; Node 24 is in maintenance since 2026-10-20),
+# exact patch release pinned. package.json engines still allow >=20.19: the code runs on both.
+ARG NODE_IMAGE=node:26.13.1-trixie-slim
 
 # --- build: full dependencies, TypeScript → dist/ -------------------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -31,6 +33,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # Nothing reads NODE_ENV; every setting is an env var of src/config.ts.
 ENV DATA_DIR=/data
+# Listen on all interfaces: in a container the peers (Envoy, nginx, the kubelet) are not on loopback.
+ENV HOST=0.0.0.0
+# The commit the image was built from: the `commit` label of tollgate_build_info ("unknown" if not given).
+ARG TOLLGATE_COMMIT=unknown
+ENV TOLLGATE_COMMIT=${TOLLGATE_COMMIT}
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \

@@ -66,7 +66,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     await migrate(sql);
     if (config.policyFile) await applyPolicyFile(sql, config.policyFile);
     const demoKeys = config.database.kind === 'pglite' ? await seedDemo(sql) : [];
-    const metrics = new Metrics();
+    const metrics = new Metrics({ commit: config.buildCommit });
     const path = await createDecisionPath(config, sql, logger, metrics);
     cleanup.unshift(path.close);
     const { checkAccess, policy, counters } = path;

@@ -37,6 +37,8 @@ export interface Config {
   export: ExportConfig;
   /** TOLLGATE_KEY: the API key `tollgate check` sends when --key is absent (a secret: never logged). */
   cliKey: string | undefined;
+  /** TOLLGATE_COMMIT: the commit the image was built from (a Dockerfile build arg), else "unknown". */
+  buildCommit: string;
 }
 
 /** Where the exporter delivers outbox rows (usage → Stripe if set, else the webhook; quota.threshold → the webhook). */
@@ -116,7 +118,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     export: exportConfig(env, fail),
     cliKey: env.TOLLGATE_KEY || undefined,
+    buildCommit: env.TOLLGATE_COMMIT || 'unknown',
   };
+  if (!/^[\w.+-]{1,64}$/.test(config.buildCommit))
+    fail('TOLLGATE_COMMIT', 'expected a commit id (letters, digits, . _ + -, at most 64 characters)');
   if (config.adminToken !== undefined && config.adminToken.length < 16)
     fail('ADMIN_TOKEN', 'must be at least 16 characters');
   if (problems.length > 0) throw new InputError(problems);

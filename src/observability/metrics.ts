@@ -2,14 +2,16 @@
 // CheckAccess, the CounterStore and the Postgres key store — never by the transports. No label is ever
 // per key, account or path: tiers, policies and endpoints are bounded by the policy.
 
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { Transport } from '../access/access-request.js';
 import type { Decision } from '../access/decision.js';
 import { QUOTA_POLICY } from '../access/decision-from-counters.js';
 import type { Policy } from '../policy/policy.js';
 import { exportMetrics } from './export-metrics.js';
+import { registerBuildInfo } from './build-info.js';
 import { counterCells } from './counter-cells.js';
 import { histogramCells } from './histogram-cells.js';
+import { collectProcessMetrics } from './process-metrics.js';
 
 /** Seconds; resolves tenths of a millisecond where an in-memory or local-Redis decision lands. */
 export const LATENCY_BUCKETS = [
@@ -88,8 +90,10 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  /** commit: the build's commit (config.buildCommit), a label of tollgate_build_info. */
+  constructor(options: { processMetrics?: boolean; commit?: string } = {}) {
+    if (options.processMetrics ?? true) collectProcessMetrics(this.registry);
+    registerBuildInfo(this.registry, options.commit ?? 'unknown');
     this.degraded.set(0);
     this.usageFlushLag.set(0);
   }

@@ -8,6 +8,7 @@ import {
   CheckRequest,
   type CheckResponse,
 } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
+import { packageVersion } from '../../src/observability/build-info.js';
 import { parsePrometheusText, sampleValue, type Sample } from '../support/prometheus-text.js';
 import { startTollgate, type TestTollgate } from '../support/tollgate.js';
 
@@ -221,6 +222,10 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
         '1',
         '+Inf',
       ]),
+      // tollgate_build_info (test/integration/metrics-exposition.test.ts): one series per process.
+      version: new Set([packageVersion()]),
+      commit: new Set(['unknown']),
+      node: new Set([process.version]),
     };
     const ours = samples.filter((s) => s.name.startsWith('tollgate_'));
     expect(ours.length).toBeGreaterThan(20);

@@ -58,3 +58,12 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('TOLLGATE_COMMIT (the build label of tollgate_build_info)', () => {
+  it('defaults to "unknown", takes a commit id, and names the variable on anything else', () => {
+    expect(loadConfig({}).buildCommit).toBe('unknown');
+    expect(loadConfig({ TOLLGATE_COMMIT: '0a1b2c3' }).buildCommit).toBe('0a1b2c3');
+    expect(() => loadConfig({ TOLLGATE_COMMIT: 'a"} evil{' })).toThrow(/TOLLGATE_COMMIT/);
+    expect(() => loadConfig({ TOLLGATE_COMMIT: 'a'.repeat(65) })).toThrow(/TOLLGATE_COMMIT/);
+  });
+});

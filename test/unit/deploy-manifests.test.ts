@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { Registry } from 'prom-client';
 import { loadConfig, type Config } from '../../src/config.js';
+import { exportMetrics } from '../../src/observability/export-metrics.js';
 import { nginxTest } from '../support/nginx.js';
 import { ROOT } from '../support/processes.js';
 import { freePort } from '../support/free-port.js';
@@ -180,12 +182,22 @@ describe('Dockerfile', () => {
     return { image: image!.replace(/\$\{(\w+)\}/g, (_m, n: string) => args[n] ?? ''), stage };
   });
 
-  it('is multi-stage on a pinned Node 20 base', () => {
+  it('is multi-stage on the Node LTS line (26), pinned; engines still allow the oldest supported Node', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     for (const { image } of stages) {
-      expect(image).toMatch(/^node:20[.-]/);
+      expect(image).toMatch(/^node:26\.\d+\.\d+-/);
       expectPinned(image, 'Dockerfile FROM');
     }
+    expect(JSON.parse(read('package.json')).engines.node).toBe('>=20.19');
+  });
+
+  it('labels the build with its commit: a build arg that becomes TOLLGATE_COMMIT, "unknown" by default', () => {
+    expect(args.TOLLGATE_COMMIT).toBe('unknown');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the file's own variable syntax, literally
+    expect(instructions('ENV')).toContain('TOLLGATE_COMMIT=${TOLLGATE_COMMIT}');
+    expect(loadConfig({ TOLLGATE_COMMIT: args.TOLLGATE_COMMIT }).buildCommit).toBe('unknown');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the file's own variable syntax, literally
+    expect(compose.services.tollgate.build.args.TOLLGATE_COMMIT).toBe('${TOLLGATE_COMMIT:-unknown}');
   });
 
   it('builds with dev dependencies and ships production dependencies only, without lifecycle scripts', () => {
@@ -285,15 +297,39 @@ describe('Dockerfile', () => {
   });
 });
 
+/** An exact release: a digest, or a major.minor.patch tag (`16.15`-style for Postgres, whose minor is
+ * its patch level) — never `latest`, a bare major or a major.minor line that moves under you. */
 function expectPinned(image: string, where: string): void {
-  const withoutDigest = image.split('@')[0]!;
-  const slash = withoutDigest.lastIndexOf('/');
-  const colon = withoutDigest.indexOf(':', slash + 1);
+  if (/@sha256:[0-9a-f]{64}$/.test(image)) return;
+  const slash = image.lastIndexOf('/');
+  const colon = image.indexOf(':', slash + 1);
   expect(colon, `${where}: ${image} has no tag`).toBeGreaterThan(0);
-  const tag = withoutDigest.slice(colon + 1);
+  const [name, tag] = [image.slice(0, colon), image.slice(colon + 1)];
   expect(tag, `${where}: ${image}`).not.toMatch(/latest/);
-  expect(tag, `${where}: ${image} is not a version tag`).toMatch(/^v?\d/);
+  const exact = name.endsWith('postgres') ? /^\d+\.\d+(-|$)/ : /^v?\d+\.\d+\.\d+(-|$)/;
+  expect(tag, `${where}: ${image} is not an exact release`).toMatch(exact);
 }
+
+describe('image pins', () => {
+  it('accepts exact releases and digests, refuses moving tags', () => {
+    for (const good of [
+      'node:26.13.1-trixie-slim',
+      'envoyproxy/envoy:v1.39.6',
+      'postgres:16.15',
+      `x/y@sha256:${'a'.repeat(64)}`,
+    ])
+      expectPinned(good, 'example');
+    for (const bad of [
+      'redis:7.4',
+      'node:26-slim',
+      'nginx:latest',
+      'postgres:16',
+      'python:3.12-slim',
+      'tollgate',
+    ])
+      expect(() => expectPinned(bad, 'example'), bad).toThrow();
+  });
+});
 
 describe('docker-compose.yml', () => {
   const services = compose.services as Record<string, Json>;
@@ -310,11 +346,15 @@ describe('docker-compose.yml', () => {
       'tollgate',
     ]);
     for (const [name, service] of Object.entries(services)) {
+      if (service.build) {
+        // Built, never pulled: `image` next to `build` names an image no registry has.
+        expect(service.image, `service ${name} has build and image`).toBeUndefined();
+        continue;
+      }
       expect(service.image, `service ${name}`).toBeDefined();
       expectPinned(service.image, `service ${name}`);
     }
-    expect(services.tollgate.build).toBeDefined();
-    expect(services.tollgate.image).toBe(`tollgate:${JSON.parse(read('package.json')).version}`);
+    expect(services.tollgate.build.context).toBe('.');
     expect(services['demo-upstream'].image).toMatch(/^python:3/);
   });
 
@@ -357,8 +397,21 @@ describe('docker-compose.yml', () => {
       expect(parts[0], 'published on loopback only').toBe('127.0.0.1');
       expect(Number(parts.at(-1))).toBe(config.adminPort);
     }
-    expect(services.nginx.ports).toContain('8000:8000');
-    expect(services.envoy.ports).toContain('10000:10000');
+    expect(services.nginx.ports).toContain('127.0.0.1:8000:8000');
+    expect(services.envoy.ports).toContain('127.0.0.1:10000:10000');
+  });
+
+  it('publishes every port of every service on the host loopback only (a demo with demo secrets)', () => {
+    let published = 0;
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of service.ports ?? []) {
+        published++;
+        if (typeof port === 'object')
+          expect(port.host_ip, `${name}: ${JSON.stringify(port)}`).toBe('127.0.0.1');
+        else expect(String(port), `${name}: ${port}`).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+      }
+    }
+    expect(published).toBeGreaterThanOrEqual(3);
   });
 
   it('waits for healthy dependencies', () => {
@@ -566,7 +619,58 @@ describe('kubernetes.yaml', () => {
       );
     expect(images.length).toBeGreaterThanOrEqual(5);
     for (const [where, image] of images) expectPinned(image, where);
-    expect(sidecar.image).toBe(`tollgate:${JSON.parse(read('package.json')).version}`);
+    // A placeholder nobody can pull, which the header and README say how to replace in one command.
+    const placeholder = `registry.example.com/tollgate:${JSON.parse(read('package.json')).version}`;
+    expect(sidecar.image).toBe(placeholder);
+    const replace =
+      /sed "s#registry\.example\.com\/tollgate:#\$REGISTRY\/tollgate:#" kubernetes\.yaml \| kubectl apply -f -/;
+    expect(read('kubernetes.yaml')).toMatch(replace);
+    expect(read('README.md')).toMatch(replace);
+    // The same envoy and Postgres/Redis releases as compose: one set of versions to keep current.
+    for (const service of ['envoy', 'redis', 'postgres'] as const) {
+      const composeImage = compose.services[service].image as string;
+      const name = composeImage.split(':')[0]!;
+      expect(images.filter(([, image]) => image.startsWith(`${name}:`)).map(([, image]) => image)).toEqual([
+        composeImage,
+      ]);
+    }
+  });
+
+  it('leaves the replica count of every autoscaled workload to its HPA', () => {
+    const hpas = k8sAll('HorizontalPodAutoscaler');
+    expect(hpas.length).toBeGreaterThan(0);
+    for (const hpa of hpas) {
+      const { kind, name } = hpa.spec.scaleTargetRef;
+      expect(
+        k8s(kind, name).spec.replicas,
+        `${kind} ${name} sets replicas while HPA ${hpa.metadata.name} owns them`,
+      ).toBeUndefined();
+    }
+  });
+
+  it("sizes the sidecar's and Envoy's CPU so that throttling cannot stall a decision past its timeout", () => {
+    const cores = (quantity: string | number) =>
+      typeof quantity === 'number'
+        ? quantity
+        : quantity.endsWith('m')
+          ? Number(quantity.slice(0, -1)) / 1000
+          : Number(quantity);
+    const { requests, limits } = sidecar.resources;
+    // One JS thread plus GC/libuv threads: a limit of 2 cores is never exhausted within a CFS period.
+    expect(cores(limits.cpu)).toBeGreaterThanOrEqual(2);
+    expect(cores(requests.cpu)).toBeGreaterThanOrEqual(0.25);
+    expect(cores(requests.cpu)).toBeLessThanOrEqual(cores(limits.cpu));
+    expect(config.redisTimeoutMs).toBe(50);
+    // The reason sits next to the numbers, naming the timeout it protects.
+    const manifest = read('kubernetes.yaml');
+    const sidecarBlock = manifest.slice(manifest.indexOf(`image: ${sidecar.image}`));
+    expect(sidecarBlock.slice(0, sidecarBlock.indexOf('resources:'))).toMatch(/REDIS_TIMEOUT_MS=50/);
+
+    // Envoy: a worker per CPU of the node unless told; workers must fit its own limit.
+    const envoy = container('envoy');
+    const concurrency = Number(envoy.command[envoy.command.indexOf('--concurrency') + 1]);
+    expect(concurrency).toBeGreaterThanOrEqual(1);
+    expect(cores(envoy.resources.limits.cpu)).toBeGreaterThanOrEqual(concurrency);
   });
 
   it('sets only the sidecar variables src/config.ts reads, from the Secret and ConfigMap, with values it accepts', () => {
@@ -758,9 +862,16 @@ describe('deploy/grafana/tollgate-dashboard.json', () => {
     'tollgate_key_cache_total',
     'tollgate_shadow_denied_total',
     'tollgate_near_limit_total',
+    'tollgate_export_failures_total',
+    'tollgate_export_delivered_total',
   ];
   const HISTOGRAMS = ['tollgate_decision_duration_seconds', 'tollgate_store_duration_seconds'];
-  const GAUGES = ['tollgate_degraded', 'tollgate_usage_flush_lag_seconds', 'tollgate_policy_limit'];
+  const GAUGES = [
+    'tollgate_degraded',
+    'tollgate_usage_flush_lag_seconds',
+    'tollgate_policy_limit',
+    'tollgate_export_lag_seconds',
+  ];
   const panels = (dashboard.panels as Json[]).flatMap((p) => [p, ...(p.panels ?? [])]);
   const exprs = panels.flatMap((p) => (p.targets ?? []).map((t: Json) => t.expr as string));
   const variableQueries = (dashboard.templating.list as Json[])
@@ -798,6 +909,23 @@ describe('deploy/grafana/tollgate-dashboard.json', () => {
     expect(has(/tollgate_key_cache_total\{result=~"hit\|negative_hit"\}.*\/.*tollgate_key_cache_total/)).toBe(
       true,
     );
+  });
+
+  it('has the export panels: lag per replica, failures by sink, deliveries by sink and kind', async () => {
+    const has = (re: RegExp) => exprs.some((e) => re.test(e));
+    expect(has(/^max by \(instance\) \(tollgate_export_lag_seconds\)$/)).toBe(true);
+    expect(has(/^sum by \(sink\) \(rate\(tollgate_export_failures_total\[/)).toBe(true);
+    expect(has(/^sum by \(sink, kind\) \(rate\(tollgate_export_delivered_total\[/)).toBe(true);
+    // Every metric the exporter registers has a panel (names from the registry, not a list here).
+    const registry = new Registry();
+    exportMetrics(registry);
+    const exported = (await registry.getMetricsAsJSON()).map((m) => m.name);
+    expect(exported.length).toBe(3);
+    for (const name of exported)
+      expect(
+        exprs.some((e) => e.includes(name)),
+        name,
+      ).toBe(true);
   });
 
   it('uses a Prometheus datasource variable everywhere, with unique panel ids', () => {

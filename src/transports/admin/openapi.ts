@@ -19,6 +19,18 @@ const PROBLEM = {
   },
   required: ['type', 'title', 'status', 'detail', 'code'],
 };
+/** package.json's license (test/integration/openapi-lint.test.ts keeps them equal). */
+const LICENSE = { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' };
+/** "/" is the listener that served this document, whatever ADMIN_PORT is; the second is for tools that
+ * read the document from a file. */
+const SERVERS = [
+  { url: '/', description: 'The admin listener that served this document' },
+  {
+    url: 'http://{host}:{port}',
+    description: 'The admin listener (ADMIN_PORT): keep it on a private network',
+    variables: { host: { default: '127.0.0.1' }, port: { default: '8082' } },
+  },
+];
 const problem = (description: string) => ({
   description,
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
@@ -34,7 +46,9 @@ export function openApiDocument(routes: readonly AdminRoute[], version: string):
       version,
       description:
         'Accounts, keys, credits, policy, usage and billing. Every route needs Authorization: Bearer $ADMIN_TOKEN.',
+      license: LICENSE,
     },
+    servers: SERVERS,
     security: [{ adminToken: [] }],
     paths,
     components: {
