@@ -31,6 +31,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # Nothing reads NODE_ENV; every setting is an env var of src/config.ts.
 ENV DATA_DIR=/data
+# The embedded demo binds 127.0.0.1 unless HOST is set; in a container the published port needs 0.0.0.0.
+ENV HOST=0.0.0.0
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
