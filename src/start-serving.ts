@@ -30,7 +30,12 @@ export interface StartupFailure {
   field?: string;
 }
 
-export function explainStartupFailure(err: unknown, config: Readonly<Config> | undefined): StartupFailure {
+/** `failed` names what failed when nothing more specific is known (the CLI: the command, not a start). */
+export function explainStartupFailure(
+  err: unknown,
+  config: Readonly<Config> | undefined,
+  failed = 'failed to start',
+): StartupFailure {
   if (err instanceof InputError)
     return {
       ...configuration(
@@ -54,7 +59,7 @@ export function explainStartupFailure(err: unknown, config: Readonly<Config> | u
       'DATABASE_URL',
     );
   return fault(
-    `failed to start: ${oneLine((err as Error)?.message ?? String(err))} (LOG_LEVEL=debug prints the stack)`,
+    `${failed}: ${oneLine((err as Error)?.message ?? String(err))} (LOG_LEVEL=debug prints the stack)`,
   );
 }
 

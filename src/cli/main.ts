@@ -36,6 +36,8 @@ try {
   }
 } catch (err) {
   printError(json, label, describe(err));
+  if (config?.logLevel === 'debug' || config?.logLevel === 'trace')
+    process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
   process.exitCode = err instanceof InputError ? 2 : explainStartupFailure(err, config).exitCode;
 }
 
@@ -49,10 +51,11 @@ function describe(err: unknown): CliError[] {
       field: p.path,
       ...(p.line ? { line: p.line, column: p.column } : {}),
     }));
-  const failure = explainStartupFailure(err, config);
+  const failure = explainStartupFailure(err, config, 'failed');
   return [
     {
-      code: failure.exitCode === 2 ? 'configuration' : 'unavailable',
+      // A fault that names a resource (DATABASE_URL, REDIS_URL) is an outage; one that names none, a bug.
+      code: failure.exitCode === 2 ? 'configuration' : failure.field ? 'unavailable' : 'internal',
       message: failure.line,
       field: failure.field ?? null,
     },

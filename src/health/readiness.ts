@@ -30,6 +30,8 @@ const REASONS: Record<string, string> = {
   policy: 'no policy stored: apply one with `tollgate apply <policy.yaml>`, PUT /admin/policy or POLICY_FILE',
   draining: 'shutting down (SIGTERM received): draining before the listeners close',
   starting: 'starting: the first readiness check has not finished',
+  redis:
+    'redis: no answer to PING (FAILURE_MODE=closed refuses every call while Redis is down; check REDIS_URL)',
 };
 
 export class Readiness implements HealthState {
