@@ -8,14 +8,20 @@ import { serve } from './serve.js';
 export const EXIT_CONFIGURATION = 2;
 export const EXIT_FAULT = 1;
 
-export async function startServing(): Promise<void> {
+/** `json`: the failure as `{"error": {code, message, field}}` (`tollgate serve --json`), like every CLI error. */
+export async function startServing(json = false): Promise<void> {
   let config: Readonly<Config> | undefined;
   try {
     config = loadConfig();
     await serve(config);
   } catch (err) {
-    const { line, exitCode } = explainStartupFailure(err, config);
-    process.stderr.write(`tollgate: ${line}\n`);
+    const { line, exitCode, field } = explainStartupFailure(err, config);
+    const code = exitCode === EXIT_CONFIGURATION ? 'configuration' : field ? 'unavailable' : 'internal';
+    process.stderr.write(
+      json
+        ? `${JSON.stringify({ error: { code, message: line, field: field ?? null } })}\n`
+        : `tollgate: ${line}\n`,
+    );
     if (config?.logLevel === 'debug' || config?.logLevel === 'trace')
       process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(exitCode);

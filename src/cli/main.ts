@@ -28,7 +28,7 @@ try {
     label = resolved.command;
     if (label === 'serve') {
       parseCommand(COMMAND_SPECS.get('serve')!, resolved.args);
-      await startServing();
+      await startServing(json);
     } else {
       config = loadConfig();
       await runCommand(label, resolved.args, config);

@@ -127,6 +127,17 @@ describe('start-up failures: one line, the variable, what to do', () => {
     });
     const viaCli = await runCli(['serve'], { ...ports, DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
     expect([viaCli.code, viaCli.stderr.trim()]).toEqual([2, result.line]);
+    const json = await runCli(['serve', '--json'], { ...ports, DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
+    expect([json.code, JSON.parse(json.stderr)]).toEqual([
+      2,
+      {
+        error: {
+          code: 'configuration',
+          message: result.line.replace('tollgate: ', ''),
+          field: 'ADMIN_TOKEN',
+        },
+      },
+    ]);
     const migrate = await runCli(['migrate'], { DATABASE_URL: db.url });
     expect([migrate.code, migrate.stdout.trim()]).toEqual([0, 'database is up to date']);
   });
