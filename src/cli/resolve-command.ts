@@ -18,7 +18,8 @@ export function resolveCommand(argv: string[]): Resolved {
   if (['--version', '-v', 'version'].includes(first) && rest.length === 0) return { kind: 'version' };
   if (['help', '--help', '-h'].includes(first)) {
     const named = rest.filter((a) => !a.startsWith('-'));
-    return named.length === 0 ? { kind: 'help' } : { kind: 'help', command: known(named) };
+    const general = named.length === 0 || named[0] === 'help' || named[0] === 'version';
+    return general ? { kind: 'help' } : { kind: 'help', command: known(named) };
   }
   if (first.startsWith('-')) {
     const near = didYouMean(
