@@ -1,6 +1,8 @@
-// Build step: copies the non-TypeScript runtime assets (Lua scripts, SQL migrations) next to the compiled JS.
-import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+// Build step: copies the non-TypeScript runtime assets (Lua scripts, SQL migrations) next to the compiled JS,
+// then stamps dist/ with the hash of its inputs.
+import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { STAMP, sourceHash } from './source-hash.mjs';
 
 const assets = [
   ['src/counters', 'dist/counters', (f) => f.endsWith('.lua')],
@@ -11,3 +13,5 @@ for (const [from, to, keep] of assets) {
   mkdirSync(to, { recursive: true });
   for (const file of readdirSync(from).filter(keep)) cpSync(join(from, file), join(to, file));
 }
+// Last step of the build: `npm start` skips the next build while this still matches (build-if-stale.mjs).
+writeFileSync(STAMP, `${sourceHash()}\n`);

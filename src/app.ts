@@ -8,6 +8,7 @@ import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/open-database.js';
 import type { Sql } from './db/sql.js';
 import { createDecisionPath } from './decision-path.js';
+import { BindError } from './errors.js';
 import { startBackgroundWork } from './background-work.js';
 import { seedDemo, type DemoKey } from './demo/seed-demo.js';
 import { Readiness, type DependencyCheck } from './health/readiness.js';
@@ -110,6 +111,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       checkAccess,
       logger,
       ready: () => readiness.ready,
+      readyReasons: () => readiness.reasons,
       routes: { '/metrics': metricsRoute(metrics.registry), ...selfService, ...signupRoutes },
     });
     const adminToken = options.adminToken ?? resolveAdminToken(config).token;
@@ -192,10 +194,13 @@ function createReadiness(
 }
 
 async function listenAll(config: Config, servers: { http: HttpServer; grpc: GrpcServer; admin: HttpServer }) {
+  const { host } = config;
+  const named = (variable: BindError['variable'], port: number, bound: Promise<number>) =>
+    bound.catch((err: unknown) => Promise.reject(new BindError(variable, host, port, err)));
   const [httpPort, grpcPort, adminPort] = await Promise.all([
-    listenHttp(servers.http, config.host, config.httpPort),
-    listenGrpc(servers.grpc, config.host, config.grpcPort),
-    listenHttp(servers.admin, config.host, config.adminPort),
+    named('HTTP_PORT', config.httpPort, listenHttp(servers.http, host, config.httpPort)),
+    named('GRPC_PORT', config.grpcPort, listenGrpc(servers.grpc, host, config.grpcPort)),
+    named('ADMIN_PORT', config.adminPort, listenHttp(servers.admin, host, config.adminPort)),
   ]);
   return { httpPort, grpcPort, adminPort };
 }

@@ -1,5 +1,6 @@
 // Environment → one frozen, typed Config, validated once at start. The only reader of process.env.
 
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { InputError } from './errors.js';
 
@@ -92,7 +93,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     counters: counters(env, fail),
     adminToken: env.ADMIN_TOKEN || undefined,
     dataDir,
-    host: env.HOST || '0.0.0.0',
+    // Embedded mode is a demo with a printed admin token: local only unless HOST says otherwise.
+    host: host(env, env.DATABASE_URL ? '0.0.0.0' : '127.0.0.1', fail),
     httpPort: int(env, 'HTTP_PORT', 8080, 0, 65535, fail),
     grpcPort: int(env, 'GRPC_PORT', 8081, 0, 65535, fail),
     adminPort: int(env, 'ADMIN_PORT', 8082, 0, 65535, fail),
@@ -207,6 +209,18 @@ function fractions(
       `expected fractions of the quota like 0.8,1.0 (each > 0, at most 10, 4 decimals) but got "${bad.join(',')}"`,
     );
   return [...new Set(values.map(Number))].filter((v) => v > 0 && v <= 10).sort((a, b) => a - b);
+}
+
+/** A host name or IP address to bind; `localhost:8080` is a common slip (the ports have their own variables). */
+function host(env: Env, fallback: string, fail: (name: string, message: string) => void): string {
+  const raw = env.HOST;
+  if (raw === undefined || raw === '') return fallback;
+  if (isIP(raw) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(raw)) return raw;
+  fail(
+    'HOST',
+    `expected a host name or IP address to bind, like 127.0.0.1 or 0.0.0.0, but got "${raw}"${raw.includes(':') ? ' (the ports are HTTP_PORT, GRPC_PORT and ADMIN_PORT)' : ''}`,
+  );
+  return fallback;
 }
 
 function url(

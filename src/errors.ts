@@ -15,7 +15,20 @@ export class StoreUnavailable extends Error {
 /** Bad input from an operator (policy file, CLI arguments): names the field at fault. */
 export class InputError extends Error {
   override readonly name = 'InputError';
-  constructor(readonly problems: Array<{ path: string; message: string }>) {
+  constructor(readonly problems: Array<{ path: string; message: string; line?: number; column?: number }>) {
     super(problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+  }
+}
+
+/** A listener could not bind: names the variable that chose the port, so start-up can say which to change. */
+export class BindError extends Error {
+  override readonly name = 'BindError';
+  constructor(
+    readonly variable: 'HTTP_PORT' | 'GRPC_PORT' | 'ADMIN_PORT',
+    readonly host: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    super(`${variable} ${host}:${port}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
 }

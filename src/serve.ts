@@ -3,18 +3,27 @@
 import { resolveAdminToken } from './admin/admin-token.js';
 import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
+import { InputError } from './errors.js';
 import { createLogger } from './logger.js';
 
 /** A stuck shutdown must not keep a pod from terminating. */
 const SHUTDOWN_BOUND_MS = 10_000;
 
 export async function serve(config: Readonly<Config>): Promise<void> {
+  // Replicas behind one Postgres must share one token; a generated one would differ per process.
+  if (config.database.kind === 'postgres' && !config.adminToken)
+    throw new InputError([
+      {
+        path: 'ADMIN_TOKEN',
+        message: 'is required with DATABASE_URL (one token shared by every replica, at least 16 characters)',
+      },
+    ]);
   const logger = createLogger(config.logLevel);
   const admin = resolveAdminToken(config);
   const app = await createApp(config, logger, { adminToken: admin.token });
   const ports = await app.listen();
   logger.info(
-    { ...ports, database: config.database.kind, counters: config.counters.kind },
+    { ...ports, host: config.host, database: config.database.kind, counters: config.counters.kind },
     'tollgate listening',
   );
   if (app.demoKeys.length > 0 || admin.source !== 'env')

@@ -1,17 +1,14 @@
 // `tollgate export [--once]`: the outbox exporter as its own process — until SIGTERM/SIGINT, or one pass with --once.
 
-import type { Config } from '../config.js';
-import type { Sql } from '../db/sql.js';
 import { migrate } from '../db/migrate.js';
 import { InputError } from '../errors.js';
 import { openExportRoute } from '../export/open-export-route.js';
 import { drainOnce, startOutboxExporter } from '../export/start-outbox-exporter.js';
 import { createLogger } from '../logger.js';
-import { parseFlags } from './flags.js';
-import { print } from './output.js';
+import { print, type CommandContext } from './output.js';
 
-export async function exportCommand(sql: Sql, args: string[], config: Readonly<Config>): Promise<void> {
-  const { values } = parseFlags(args, { once: { type: 'boolean' } });
+export async function exportCommand(ctx: CommandContext): Promise<void> {
+  const { sql, values, config } = ctx;
   const route = openExportRoute(config.export);
   if (!route)
     throw new InputError([
@@ -26,7 +23,7 @@ export async function exportCommand(sql: Sql, args: string[], config: Readonly<C
   if (values.once) {
     let total = 0;
     for (let claimed = -1; claimed !== 0; total += Math.max(0, claimed)) claimed = await drainOnce(options);
-    print(args, { claimed: total }, `export: ${total} outbox rows attempted`);
+    print(ctx, { claimed: total }, `export: ${total} outbox rows attempted`);
     return;
   }
   const exporter = startOutboxExporter(options);

@@ -6,10 +6,12 @@ import { Document } from 'yaml';
 import { InputError } from '../errors.js';
 import { importEnvoyRatelimit, type EnvoyConfigFile } from '../rls/import-envoy-ratelimit.js';
 import { ratelimitDomainsToYaml } from '../policy/serialize-ratelimit-domains.js';
-import { parseFlags } from './flags.js';
+import type { CommandContext } from './output.js';
 
-export async function importEnvoyRatelimitCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseFlags(args, {});
+export async function importEnvoyRatelimitCommand(
+  ctx: Pick<CommandContext, 'positionals' | 'json'>,
+): Promise<void> {
+  const { positionals } = ctx;
   if (positionals.length === 0)
     throw new InputError([
       { path: 'file.yaml', message: 'name the config files: tollgate import-envoy-ratelimit <file.yaml>…' },
@@ -27,7 +29,7 @@ export async function importEnvoyRatelimitCommand(args: string[]): Promise<void>
       ]);
     }
   }
-  process.stdout.write(renderImport(files, values.json === true));
+  process.stdout.write(renderImport(files, ctx.json));
 }
 
 /** The command's whole stdout, for the given files. */

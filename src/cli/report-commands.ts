@@ -8,8 +8,8 @@ import { readUsage, usageTotals } from '../billing/usage-report.js';
 import type { Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { loadPolicy } from '../policy/policy-repository.js';
-import { parseFlags, requireString } from './flags.js';
-import { print } from './output.js';
+import { requireString } from './flags.js';
+import { print, type CommandContext } from './output.js';
 
 async function requireAccount(sql: Sql, id: string) {
   const account = await findAccount(sql, id);
@@ -22,9 +22,9 @@ function optionalMonth(values: Record<string, unknown>): string | undefined {
 }
 
 /** `tollgate accounts show <account-id>` */
-export async function showAccountCommand(sql: Sql, args: string[]): Promise<void> {
-  const { positionals } = parseFlags(args, {});
-  const id = positionals[0];
+export async function showAccountCommand(ctx: CommandContext): Promise<void> {
+  const { sql } = ctx;
+  const id = ctx.positionals[0];
   if (!id)
     throw new InputError([
       { path: 'account-id', message: 'name the account: tollgate accounts show <account-id>' },
@@ -48,15 +48,15 @@ export async function showAccountCommand(sql: Sql, args: string[]): Promise<void
     ),
   ];
   print(
-    args,
+    ctx,
     { ...account, creditBalance: balance, keys: keys.map((k) => ({ ...k, state: keyState(k) })), ledger },
     human.join('\n'),
   );
 }
 
 /** `tollgate usage --account ID [--month 2026-11]` */
-export async function usageCommand(sql: Sql, args: string[]): Promise<void> {
-  const { values } = parseFlags(args, { account: { type: 'string' }, month: { type: 'string' } });
+export async function usageCommand(ctx: CommandContext): Promise<void> {
+  const { sql, values } = ctx;
   const account = await requireAccount(sql, requireString(values, 'account'));
   const range = billingMonth(optionalMonth(values), account.billingAnchorDay, Date.now(), '--month');
   const endpoints = await readUsage(sql, account.id, range.fromMs, range.toMs);
@@ -71,7 +71,7 @@ export async function usageCommand(sql: Sql, args: string[]): Promise<void> {
     `  ${'total'.padEnd(24)} ${String(totals.calls).padStart(10)} calls ${String(totals.units).padStart(10)} units ${String(totals.credits).padStart(10)} credits`,
   ];
   print(
-    args,
+    ctx,
     {
       accountId: account.id,
       month: range.month,
@@ -84,8 +84,8 @@ export async function usageCommand(sql: Sql, args: string[]): Promise<void> {
 }
 
 /** `tollgate billing --account ID [--month 2026-11]` */
-export async function billingCommand(sql: Sql, args: string[]): Promise<void> {
-  const { values } = parseFlags(args, { account: { type: 'string' }, month: { type: 'string' } });
+export async function billingCommand(ctx: CommandContext): Promise<void> {
+  const { sql, values } = ctx;
   const account = await requireAccount(sql, requireString(values, 'account'));
   const policy = await loadPolicy(sql);
   const month = optionalMonth(values);
@@ -94,12 +94,22 @@ export async function billingCommand(sql: Sql, args: string[]): Promise<void> {
   const money = (n: number | null) => (n === null ? '—' : `${n.toFixed(2)} ${s.currency ?? ''}`.trim());
   const human = [
     `billing of ${s.accountId} for ${s.month} (${s.period.start.toISOString().slice(0, 10)} – ${s.period.end.toISOString().slice(0, 10)}), tier ${s.tier}:`,
-    `  plan price      ${money(s.planPrice)}`,
+    `  plan price      ${money(s.planPrice)}${basis(s)}`,
     `  included units  ${s.includedUnits ?? 'unlimited'}`,
     `  units used      ${s.unitsUsed} (${s.calls} calls)`,
     `  overage         ${s.overageUnits} units × ${s.overagePer1000 ?? '—'} per 1000 = ${money(s.overageAmount)}`,
     `  credits spent   ${s.creditsSpent}`,
     `  total           ${money(s.total)}`,
   ];
-  print(args, s, human.join('\n'));
+  print(ctx, s, human.join('\n'));
+}
+
+/** Says why the plan price is not simply the monthly price: billing starts with the account. */
+function basis(s: Awaited<ReturnType<typeof billingSummary>>): string {
+  if (s.planPriceBasis === 'before_account') return ' (the account did not exist yet in this period)';
+  if (s.planPriceBasis === 'first_month_full')
+    return ' (first month, billed in full: price.first_month full)';
+  if (s.planPriceBasis === 'first_month_prorated')
+    return ` (first month, prorated: ${s.billedDays} of ${s.periodDays} days)`;
+  return '';
 }

@@ -2,6 +2,7 @@
 
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
+import { StoreUnavailable } from '../errors.js';
 import type { CounterStore, DegradedState } from './counter-store.js';
 import { FailSafeCounterStore } from './fail-safe-counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
@@ -58,7 +59,9 @@ export async function openCounterStore(
       ? new Cluster(counters.nodes, clusterOptions(options))
       : new Redis(counters.url, options);
   // Failures reach decisions as StoreUnavailable and the degraded state; the client's events would only repeat them.
-  redis.on('error', () => {});
+  // The last one is kept: ioredis rejects connect() with a bare "Connection is closed." that hides why.
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => (lastError = err));
   const store = new FailSafeCounterStore({
     inner: new RedisCounterStore({ redis }),
     mode: config.failureMode,
@@ -73,7 +76,8 @@ export async function openCounterStore(
     // open / local: start degraded; ioredis keeps reconnecting and the probe ends the degraded state.
     if (config.failureMode === 'closed') {
       redis.disconnect();
-      throw err;
+      const why = lastError ?? (err as Error);
+      throw new StoreUnavailable('redis', `cannot connect: ${why.message}`, { cause: why });
     }
     store.startDegraded();
   }

@@ -25,8 +25,18 @@ export interface ReadinessOptions {
   logger?: Logger;
 }
 
+/** Why a replica is not ready, for /readyz: what an operator reads first after a failed probe. */
+const REASONS: Record<string, string> = {
+  policy: 'no policy stored: apply one with `tollgate apply <policy.yaml>`, PUT /admin/policy or POLICY_FILE',
+  draining: 'shutting down (SIGTERM received): draining before the listeners close',
+  starting: 'starting: the first readiness check has not finished',
+  redis:
+    'redis: no answer to PING (FAILURE_MODE=closed refuses every call while Redis is down; check REDIS_URL)',
+};
+
 export class Readiness implements HealthState {
   private checked = false;
+  private failed: string[] = ['starting'];
   private isDraining = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -41,6 +51,14 @@ export class Readiness implements HealthState {
 
   get ready(): boolean {
     return this.checked && !this.isDraining;
+  }
+
+  /** Empty when ready; else one sentence per cause (`redis`: the PING failed, with FAILURE_MODE=closed). */
+  get reasons(): string[] {
+    const causes = this.isDraining ? ['draining'] : this.failed;
+    return causes.map(
+      (name) => REASONS[name] ?? `${name}: did not answer its readiness check in time or failed`,
+    );
   }
 
   get draining(): boolean {
@@ -87,6 +105,7 @@ export class Readiness implements HealthState {
     const failed = results.filter((name): name is string => name !== undefined);
     if (!this.options.policyLoaded()) failed.push('policy');
     const ok = failed.length === 0;
+    this.failed = failed;
     if (ok === this.checked) return;
     this.checked = ok;
     if (ok) this.options.logger?.info('ready');

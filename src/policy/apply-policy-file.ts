@@ -24,7 +24,16 @@ export async function applyPolicyFile(sql: Sql, file: string): Promise<Policy> {
     policy = parsePolicy(text);
   } catch (err) {
     if (err instanceof InputError)
-      throw new InputError(err.problems.map((p) => ({ path: `${file}: ${p.path}`, message: p.message })));
+      throw new InputError(
+        err.problems.map((p) => ({
+          ...p,
+          // file:line:column, as compilers print it, so editors and terminals can jump there.
+          path:
+            p.line && !p.path.startsWith('line ')
+              ? `${file}:${p.line}:${p.column}: ${p.path}`
+              : `${file}: ${p.path}`,
+        })),
+      );
     throw err;
   }
   await savePolicy(sql, policy);

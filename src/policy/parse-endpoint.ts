@@ -4,7 +4,15 @@ import { parseLimits } from './parse-limits.js';
 import type { PolicyChecks } from './policy-checks.js';
 import { DEFAULT_ENDPOINT, type Endpoint, type EndpointOverride } from './policy.js';
 
-const METHOD = /^[A-Za-z]+$/;
+/** Methods a policy may name, upper or lower case; `POSTT` would never match a call, so it is an error. */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'];
+/** Any case (`get`, `Post`), as a pattern the JSON Schema can carry too: `^(?:[Gg][Ee][Tt]|…)$`. */
+export const METHOD_PATTERN = `^(?:${HTTP_METHODS.map((m) => [...m].map((ch) => `[${ch}${ch.toLowerCase()}]`).join('')).join('|')})$`;
+const METHOD = new RegExp(METHOD_PATTERN);
+export const ENDPOINT_KEYS = ['match', 'cost', 'overrides'];
+export const MATCH_KEYS = ['methods', 'path'];
+export const OVERRIDE_KEYS = ['allowed', 'limits'];
+export const PATH_PATTERN = '^/\\S*$';
 
 export function parseEndpoint(
   c: PolicyChecks,
@@ -15,7 +23,7 @@ export function parseEndpoint(
 ): Endpoint | undefined {
   if (name === DEFAULT_ENDPOINT)
     c.add(path, `"${DEFAULT_ENDPOINT}" is reserved for calls that match no endpoint`);
-  const map = c.map(value, path, ['match', 'cost', 'overrides']);
+  const map = c.map(value, path, ENDPOINT_KEYS);
   if (!map) return undefined;
   const match = map.has('match')
     ? parseMatch(c, map.get('match'), `${path}.match`)
@@ -41,15 +49,20 @@ function parseMatch(
   value: unknown,
   path: string,
 ): { methods: string[]; path: string } | undefined {
-  const map = c.map(value, path, ['methods', 'path']);
+  const map = c.map(value, path, MATCH_KEYS);
   if (!map) return undefined;
   let methods: string[] | undefined = [];
   if (map.has('methods')) {
     const raw = map.get('methods');
-    const ok = Array.isArray(raw) && raw.every((m) => typeof m === 'string' && METHOD.test(m));
-    methods = ok
-      ? [...new Set((raw as string[]).map((m) => m.toUpperCase()))]
-      : c.add(`${path}.methods`, 'expected a list of HTTP methods like [GET, POST]');
+    const list = Array.isArray(raw) ? raw : undefined;
+    const bad = list?.findIndex((m) => typeof m !== 'string' || !METHOD.test(m)) ?? 0;
+    methods =
+      list && bad < 0
+        ? [...new Set((list as string[]).map((m) => m.toUpperCase()))]
+        : c.add(
+            list ? `${path}.methods[${bad}]` : `${path}.methods`,
+            `expected a list of HTTP methods (${HTTP_METHODS.join(', ')})`,
+          );
   }
   const pattern = map.has('path')
     ? checkPath(c, map.get('path'), `${path}.path`)
@@ -59,7 +72,7 @@ function parseMatch(
 
 /** `*` is one whole segment; `**` only as the last segment (`/v1/chat/**`). */
 function checkPath(c: PolicyChecks, value: unknown, path: string): string | undefined {
-  if (typeof value !== 'string' || !value.startsWith('/') || /\s/.test(value))
+  if (typeof value !== 'string' || !new RegExp(PATH_PATTERN).test(value))
     return c.add(path, 'expected a path starting with /');
   const segments = value.split('/').slice(1);
   for (const [i, segment] of segments.entries()) {
@@ -78,7 +91,7 @@ function parseOverride(
   tier: string,
   tierLimits: string[],
 ): EndpointOverride | undefined {
-  const map = c.map(value, path, ['allowed', 'limits']);
+  const map = c.map(value, path, OVERRIDE_KEYS);
   if (!map) return undefined;
   const allowed = map.has('allowed') ? c.bool(map.get('allowed'), `${path}.allowed`) : true;
   const taken = new Map(tierLimits.map((name) => [name, `a limit of tier ${tier}`]));

@@ -3,7 +3,7 @@
 import { ALGORITHMS, type PolicyChecks } from './policy-checks.js';
 import type { Algorithm, LimitRule } from './policy.js';
 
-const LIMIT_KEYS = ['name', 'algorithm', 'limit', 'window', 'burst', 'shadow'];
+export const LIMIT_KEYS = ['name', 'algorithm', 'limit', 'window', 'burst', 'shadow'];
 const DEFAULT_ALGORITHM: Algorithm = 'sliding_window';
 
 /** `taken` maps names already used in this scope (e.g. the tier's limits) to why they are taken. */

@@ -8,10 +8,11 @@ import type {
   RatelimitDomains,
 } from './ratelimit-rules.js';
 
-const DESCRIPTOR_KEYS = ['key', 'value', 'rate_limit', 'shadow', 'share_threshold', 'descriptors'];
-const RATE_LIMIT_KEYS = ['name', 'unlimited', 'algorithm', 'limit', 'window', 'burst', 'replaces'];
+export const DESCRIPTOR_KEYS = ['key', 'value', 'rate_limit', 'shadow', 'share_threshold', 'descriptors'];
+export const RATE_LIMIT_KEYS = ['name', 'unlimited', 'algorithm', 'limit', 'window', 'burst', 'replaces'];
 /** Domain names, keys, values and rule names travel in gRPC messages and RateLimit headers: printable ASCII. */
-const TEXT = /^[\x20-\x7e]{1,256}$/;
+export const TEXT_PATTERN = '^[\\x20-\\x7e]{1,256}$';
+const TEXT = new RegExp(TEXT_PATTERN);
 
 export function parseRatelimitDomains(c: PolicyChecks, value: unknown, path: string): RatelimitDomains {
   const domains: RatelimitDomains = {};

@@ -4,7 +4,13 @@ import { parseLimits } from './parse-limits.js';
 import type { PolicyChecks } from './policy-checks.js';
 import type { Price, Quota, Tier } from './policy.js';
 
-const TIER_KEYS = ['limits', 'quota', 'credits_per_request', 'upgrade_url', 'price'];
+export const TIER_KEYS = ['limits', 'quota', 'credits_per_request', 'upgrade_url', 'price'];
+export const QUOTA_KEYS = ['requests', 'period', 'overage'];
+export const QUOTA_PERIODS = ['month'] as const;
+export const OVERAGE_MODES = ['allow', 'deny'] as const;
+export const PRICE_KEYS = ['monthly', 'overage_per_1000', 'currency', 'first_month'];
+export const FIRST_MONTH_MODES = ['full', 'prorated'] as const;
+export const CURRENCY_PATTERN = '^[a-z]{3}$';
 const QUOTA_HINT = 'expected unlimited or { requests, period: month, overage: allow|deny }';
 
 export function parseTier(c: PolicyChecks, name: string, value: unknown, path: string): Tier | undefined {
@@ -32,22 +38,20 @@ export function parseTier(c: PolicyChecks, name: string, value: unknown, path: s
 function parseQuota(c: PolicyChecks, value: unknown, path: string): Quota | null | undefined {
   if (value === 'unlimited') return null;
   if (!(value instanceof Map)) return c.add(path, QUOTA_HINT);
-  const map = c.map(value, path, ['requests', 'period', 'overage'])!;
+  const map = c.map(value, path, QUOTA_KEYS)!;
   const units = map.has('requests')
     ? c.int(map.get('requests'), `${path}.requests`, 0)
     : c.add(`${path}.requests`, 'required');
   const period = map.has('period')
-    ? c.oneOf(map.get('period'), `${path}.period`, ['month'])
+    ? c.oneOf(map.get('period'), `${path}.period`, QUOTA_PERIODS)
     : c.add(`${path}.period`, 'required');
-  const overage = map.has('overage')
-    ? c.oneOf(map.get('overage'), `${path}.overage`, ['allow', 'deny'])
-    : 'deny';
+  const overage = map.has('overage') ? c.oneOf(map.get('overage'), `${path}.overage`, OVERAGE_MODES) : 'deny';
   if (units === undefined || period === undefined || overage === undefined) return undefined;
   return { units, overage: overage === 'allow' };
 }
 
 function parsePrice(c: PolicyChecks, value: unknown, path: string): Price | undefined {
-  const map = c.map(value, path, ['monthly', 'overage_per_1000', 'currency']);
+  const map = c.map(value, path, PRICE_KEYS);
   if (!map) return undefined;
   const monthly = map.has('monthly')
     ? c.number(map.get('monthly'), `${path}.monthly`)
@@ -57,9 +61,13 @@ function parsePrice(c: PolicyChecks, value: unknown, path: string): Price | unde
     : 0;
   const raw = map.get('currency') ?? 'usd';
   const currency =
-    typeof raw === 'string' && /^[a-z]{3}$/.test(raw)
+    typeof raw === 'string' && new RegExp(CURRENCY_PATTERN).test(raw)
       ? raw
       : c.add(`${path}.currency`, 'expected a 3-letter lower-case currency code like usd');
+  const firstMonth = map.has('first_month')
+    ? c.oneOf(map.get('first_month'), `${path}.first_month`, FIRST_MONTH_MODES)
+    : 'full';
   if (monthly === undefined || overagePer1000 === undefined || currency === undefined) return undefined;
-  return { monthly, overagePer1000, currency };
+  if (firstMonth === undefined) return undefined;
+  return { monthly, overagePer1000, currency, firstMonth };
 }

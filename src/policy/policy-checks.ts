@@ -6,8 +6,13 @@ export type Problems = Array<{ path: string; message: string }>;
 /** A YAML mapping as parsed with `mapAsMap` (keeps file order, even for names like `1`). */
 export type YamlMap = Map<string, unknown>;
 
-const NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
-const DURATION = /^([1-9][0-9]*)(ms|s|m|h|d)$/;
+// The patterns are shared with the JSON Schema (policy-schema.ts): one definition, two readers.
+export const NAME_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,63}$';
+export const DURATION_PATTERN = '^([1-9][0-9]*)(ms|s|m|h|d)$';
+export const URL_PATTERN = '^https?://[^\\s/]+\\S*$';
+const NAME = new RegExp(NAME_PATTERN);
+const DURATION = new RegExp(DURATION_PATTERN);
+const URL_RE = new RegExp(URL_PATTERN);
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 export const ALGORITHMS: readonly Algorithm[] = ['fixed_window', 'sliding_window', 'token_bucket'];
 
@@ -74,7 +79,7 @@ export class PolicyChecks {
   }
 
   url(value: unknown, path: string): string | undefined {
-    if (typeof value === 'string' && /^https?:\/\/[^\s/]+\S*$/.test(value)) return value;
+    if (typeof value === 'string' && URL_RE.test(value)) return value;
     return this.add(path, 'expected an http(s) URL');
   }
 }

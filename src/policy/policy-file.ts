@@ -1,24 +1,28 @@
 // Policy file (YAML, see demo-policy.yaml) → validated Policy; every problem reported with its path, or none at all.
 
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
 import { parseEndpoint } from './parse-endpoint.js';
 import { parseTier } from './parse-tier.js';
 import { parseRatelimitDomains } from './parse-ratelimit-domains.js';
 import { PolicyChecks } from './policy-checks.js';
 import type { Policy } from './policy.js';
+import { yamlPosition } from './yaml-position.js';
 
 export { serializePolicy } from './serialize-policy.js';
 
 /** Throws InputError listing every problem (`tiers.free.limits[0].window: expected a duration …`). */
 export function parsePolicy(yamlText: string): Policy {
-  const doc = parseDocument(yamlText, { uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(yamlText, { uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     throw new InputError(
       doc.errors.map((err) => {
         const pos = err.linePos?.[0];
         const message = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        return { path: pos ? `line ${pos.line}, column ${pos.col}` : 'yaml', message };
+        return pos
+          ? { path: `line ${pos.line}, column ${pos.col}`, message, line: pos.line, column: pos.col }
+          : { path: 'yaml', message };
       }),
     );
   }
@@ -51,7 +55,8 @@ export function parsePolicy(yamlText: string): Policy {
   const domains =
     domainsValue === undefined ? {} : parseRatelimitDomains(c, domainsValue, 'ratelimit_domains');
   if (Object.keys(domains).length > 0) policy.ratelimitDomains = domains;
-  if (c.problems.length > 0) throw new InputError(c.problems);
+  if (c.problems.length > 0)
+    throw new InputError(c.problems.map((p) => ({ ...p, ...yamlPosition(doc, lines, p.path) })));
   return policy;
 }
 

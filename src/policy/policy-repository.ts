@@ -44,11 +44,12 @@ export async function savePolicy(sql: Sql, policy: Policy): Promise<void> {
 
 async function saveTier(tx: Sql, tier: Tier, position: number): Promise<void> {
   await tx.query(
-    `insert into tiers (name, quota_units, quota_overage, credits_per_request, upgrade_url, price_monthly, price_overage_per_1000, price_currency, position)
-     values ($1, $2::bigint, $3, $4::int, $5, $6::numeric, $7::numeric, $8, $9::int)
+    `insert into tiers (name, quota_units, quota_overage, credits_per_request, upgrade_url, price_monthly, price_overage_per_1000, price_currency, position, price_first_month)
+     values ($1, $2::bigint, $3, $4::int, $5, $6::numeric, $7::numeric, $8, $9::int, $10)
      on conflict (name) do update set quota_units = excluded.quota_units, quota_overage = excluded.quota_overage,
        credits_per_request = excluded.credits_per_request, upgrade_url = excluded.upgrade_url, price_monthly = excluded.price_monthly,
-       price_overage_per_1000 = excluded.price_overage_per_1000, price_currency = excluded.price_currency, position = excluded.position`,
+       price_overage_per_1000 = excluded.price_overage_per_1000, price_currency = excluded.price_currency, position = excluded.position,
+       price_first_month = excluded.price_first_month`,
     [
       tier.name,
       tier.quota?.units ?? null,
@@ -59,6 +60,7 @@ async function saveTier(tx: Sql, tier: Tier, position: number): Promise<void> {
       tier.price?.overagePer1000 ?? null,
       tier.price?.currency ?? null,
       position,
+      tier.price?.firstMonth ?? 'full',
     ],
   );
   for (const [i, rule] of tier.limits.entries()) {
@@ -139,6 +141,7 @@ export async function loadPolicy(sql: Sql): Promise<Policy> {
           monthly: row.price_monthly as number,
           overagePer1000: (row.price_overage_per_1000 as number | null) ?? 0,
           currency: (row.price_currency as string | null) ?? 'usd',
+          firstMonth: row.price_first_month === 'prorated' ? 'prorated' : 'full',
         };
       }
       policy.tiers[name] = tier;

@@ -16,6 +16,8 @@ export interface Price {
   monthly: number;
   overagePer1000: number;
   currency: string;
+  /** The billing period the account was created in: the full price, or prorated by the time it existed. */
+  firstMonth: 'full' | 'prorated';
 }
 
 export interface Tier {

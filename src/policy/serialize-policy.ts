@@ -47,6 +47,7 @@ function tierToYaml(tier: Tier): Record<string, unknown> {
       monthly: tier.price.monthly,
       overage_per_1000: tier.price.overagePer1000,
       currency: tier.price.currency,
+      ...(tier.price.firstMonth === 'prorated' ? { first_month: 'prorated' } : {}),
     };
   return out;
 }

@@ -67,13 +67,20 @@ describe('tollgate CLI', () => {
       '/v1/chat/completions',
       '--json',
     );
-    expect(allowed.status).toBe(200);
+    expect([allowed.allowed, allowed.status, allowed.client_status]).toEqual([true, 204, null]);
     expect(allowed.upstream).toContainEqual(['x-tollgate-account', account.id]);
-    const gated = await cli('check', '--key', key.key, '--path', '/v1/export/x', '--json');
-    expect(gated.status).toBe(403);
-    expect(gated.decision.code).toBe('endpoint_not_in_plan');
+    const gatedRun = await runCli(['check', '--key', key.key, '--path', '/v1/export/x', '--json'], env);
+    expect(gatedRun.code).toBe(1);
+    const gated = JSON.parse(gatedRun.stdout);
+    expect([gated.status, gated.client_status, gated.decision.code]).toEqual([
+      403,
+      403,
+      'endpoint_not_in_plan',
+    ]);
     await cli('keys', 'revoke', key.id, '--json');
-    const revoked = await cli('check', '--key', key.key, '--json');
+    const revokedRun = await runCli(['check', '--key', key.key, '--json'], env);
+    expect(revokedRun.code).toBe(1);
+    const revoked = JSON.parse(revokedRun.stdout);
     expect([revoked.status, revoked.decision.code]).toEqual([401, 'invalid_api_key']);
   });
 

@@ -10,6 +10,7 @@ import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { migrate } from '../../src/db/migrate.js';
 import { hashApiKey } from '../../src/keys/api-key.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
+import { policySchema } from '../../src/policy/policy-schema.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
 import { adminRoutes, createAdminServer } from '../../src/transports/admin/admin-server.js';
 import { freshPostgres, type FreshPostgres } from '../support/databases.js';
@@ -366,6 +367,10 @@ endpoints:
       ]),
     );
     expect(answer.body.errors.length).toBeGreaterThanOrEqual(4);
+    // Semantic problems point into the YAML like syntax errors: `cost: lots` is on line 10 of the body.
+    expect(answer.body.errors).toContainEqual(
+      expect.objectContaining({ path: 'endpoints.chat.cost', line: 10, column: 11 }),
+    );
     expect(await loadPolicy(db.sql)).toEqual(before);
     const syntax = await call('PUT', '/admin/policy', '{"tiers": ', { 'content-type': 'application/json' });
     expect(syntax.status).toBe(400);
@@ -402,6 +407,8 @@ describe('usage, billing and live counters', () => {
 
   it('bills a soft-gated pro account past its quota: pro-rata overage to the cent, credits spent', async () => {
     const id = await newAccount('billing', 'pro');
+    // An account older than the months billed here (the first month has its own test: billing-first-month).
+    await db.sql.query("update accounts set created_at = '2026-09-15T00:00:00Z' where id = $1", [id]);
     await db.sql.query(
       `insert into usage_monthly (account_id, period_start, endpoint, calls, units, credits) values
          ($1, $2, 'chat', 2000, 10000, 0), ($1, $2, 'default', 2345, 2345, 40), ($1, $3, 'default', 99, 99, 0)`,
@@ -509,6 +516,10 @@ describe('OpenAPI and the audit trail', () => {
     expect(
       doc.body.paths['/admin/accounts'].post.requestBody.content['application/json'].schema,
     ).toMatchObject({ additionalProperties: false, required: ['name', 'tier'] });
+    // PUT /admin/policy documents its body with the policy file's JSON Schema (schema/policy.schema.json).
+    expect(doc.body.paths['/admin/policy'].put.requestBody.content['application/yaml'].schema).toEqual(
+      policySchema(),
+    );
   });
 
   it('every change left one audit row, in its transaction, with the actor and without key material', async () => {

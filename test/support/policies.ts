@@ -22,7 +22,7 @@ export function demoPolicy(): Policy {
         ],
         quota: { units: 10_000, overage: true },
         creditsPerRequest: 0,
-        price: { monthly: 49, overagePer1000: 0.5, currency: 'usd' },
+        price: { monthly: 49, overagePer1000: 0.5, currency: 'usd', firstMonth: 'full' },
       },
       enterprise: {
         name: 'enterprise',

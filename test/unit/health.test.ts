@@ -157,3 +157,27 @@ describe('grpc.health.v1.Health', () => {
     expect(await late.ended).toBeNull();
   });
 });
+
+describe('Readiness reasons (the /readyz body)', () => {
+  it('names each failed check, a missing policy, and draining', async () => {
+    let policy = false;
+    const readiness = new Readiness({
+      checks: [{ name: 'redis', run: () => Promise.reject(new Error('ECONNREFUSED')) }],
+      policyLoaded: () => policy,
+      intervalMs: 60_000,
+    });
+    expect(readiness.reasons).toEqual(['starting: the first readiness check has not finished']);
+    await readiness.check();
+    expect(readiness.ready).toBe(false);
+    expect(readiness.reasons).toEqual([
+      'redis: no answer to PING (FAILURE_MODE=closed refuses every call while Redis is down; check REDIS_URL)',
+      'no policy stored: apply one with `tollgate apply <policy.yaml>`, PUT /admin/policy or POLICY_FILE',
+    ]);
+    policy = true;
+    readiness.drain();
+    expect(readiness.reasons).toEqual([
+      'shutting down (SIGTERM received): draining before the listeners close',
+    ]);
+    readiness.stop();
+  });
+});

@@ -93,7 +93,12 @@ export function sendAdminProblem(
 /** The one place admin failures become answers: InputError → 400 naming every field, HttpError as chosen, outages → 503. */
 export function sendAdminError(res: ServerResponse, err: unknown, logger: Logger | undefined): void {
   if (err instanceof InputError) {
-    const errors = err.problems.map((p) => ({ path: FIELD_NAMES[p.path] ?? p.path, message: p.message }));
+    // A policy body's problems also carry their YAML line and column.
+    const errors = err.problems.map((p) => ({
+      path: FIELD_NAMES[p.path] ?? p.path,
+      message: p.message,
+      ...(p.line ? { line: p.line, column: p.column } : {}),
+    }));
     sendAdminProblem(
       res,
       400,

@@ -52,7 +52,13 @@ export interface AdminRoute {
   /** A JSON object body, validated before the handler runs (unknown fields → 400). */
   body?: ObjectSchema;
   /** A non-JSON body the handler parses itself (the policy document), with its media types. */
-  rawBody?: { contentTypes: string[]; maxBytes: number; description: string };
+  /** `schema`: the document's JSON Schema (the policy's), for YAML and JSON alike. */
+  rawBody?: {
+    contentTypes: string[];
+    maxBytes: number;
+    description: string;
+    schema?: Record<string, unknown>;
+  };
   query?: ObjectSchema;
   /** Status → documentation; problem answers (400/401/404/…) are documented globally. */
   responses: Record<number, ResponseDoc>;

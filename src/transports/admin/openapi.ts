@@ -108,7 +108,7 @@ function operation(route: AdminRoute): Record<string, unknown> {
       content: Object.fromEntries(
         route.rawBody.contentTypes.map((type) => [
           type,
-          { schema: { type: type.endsWith('json') ? 'object' : 'string' } },
+          { schema: route.rawBody!.schema ?? { type: type.endsWith('json') ? 'object' : 'string' } },
         ]),
       ),
     };

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { writeAudit } from '../../accounts/audit-log.js';
 import { parsePolicy, serializePolicy } from '../../policy/policy-file.js';
 import { loadPolicy, savePolicy } from '../../policy/policy-repository.js';
+import { policySchema } from '../../policy/policy-schema.js';
 import type { AdminDeps, AdminRoute } from './admin-route.js';
 
 /** A policy is bigger than the other bodies (many endpoints and Envoy rate-limit rules). */
@@ -48,7 +49,8 @@ export function policyRoutes({ sql, reloadPolicy }: AdminDeps): AdminRoute[] {
         contentTypes: ['application/yaml', 'application/json'],
         maxBytes: POLICY_MAX_BYTES,
         description:
-          'The policy file (the grammar of src/policy/demo-policy.yaml) as YAML, or the same document as JSON (JSON is read as YAML 1.2, of which it is a subset).',
+          'The policy file as YAML, or the same document as JSON (JSON is read as YAML 1.2, of which it is a subset). Its JSON Schema is schema/policy.schema.json (`tollgate schema policy`).',
+        schema: policySchema(),
       },
       responses: { 200: { description: 'What was stored', schema: SUMMARY_SCHEMA } },
       async handle({ text, actor }) {

@@ -86,6 +86,13 @@ export function reportRoutes({ sql, inspector, now = Date.now }: AdminDeps): Adm
               tier: { type: 'string' },
               currency: { type: ['string', 'null'] },
               plan_price: money,
+              plan_price_basis: {
+                enum: ['period', 'first_month_full', 'first_month_prorated', 'before_account'],
+                description:
+                  'the whole period, the first one (price.first_month), or one before the account existed',
+              },
+              billed_days: { type: 'integer' },
+              period_days: { type: 'integer' },
               included_units: { type: ['integer', 'null'] },
               calls: { type: 'integer' },
               units_used: { type: 'integer' },
@@ -198,6 +205,9 @@ function billingJson(s: BillingSummary): Record<string, unknown> {
     tier: s.tier,
     currency: s.currency,
     plan_price: s.planPrice,
+    plan_price_basis: s.planPriceBasis,
+    billed_days: s.billedDays,
+    period_days: s.periodDays,
     included_units: s.includedUnits,
     calls: s.calls,
     units_used: s.unitsUsed,

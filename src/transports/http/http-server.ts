@@ -15,6 +15,8 @@ export interface HttpServerOptions {
   logger?: Logger;
   /** /readyz answers 200 while this is true (default: always ready). */
   ready?: () => boolean;
+  /** Why not ready, listed in the 503 /readyz body (an operator's first question after a failed probe). */
+  readyReasons?: () => string[];
   routes?: Record<string, HttpRoute>;
 }
 
@@ -35,6 +37,7 @@ export function createHttpServer({
   checkAccess,
   logger,
   ready = () => true,
+  readyReasons = () => [],
   routes = {},
 }: HttpServerOptions): Server {
   const ctx: DecisionContext = { checkAccess, logger };
@@ -54,7 +57,10 @@ export function createHttpServer({
       if (path === '/check') return void nginxCheck(ctx, req, res);
       if (path === ENVOY_HTTP_PREFIX || path.startsWith(ENVOY_HTTP_DIR)) return void envoyHttp(ctx, req, res);
       if (path === '/healthz') return plain(res, 200, 'ok\n');
-      if (path === '/readyz') return ready() ? plain(res, 200, 'ready\n') : plain(res, 503, 'not ready\n');
+      if (path === '/readyz')
+        return ready()
+          ? json(res, 200, { ready: true, reasons: [] })
+          : json(res, 503, { ready: false, reasons: readyReasons() });
       const route = extra.get(path);
       if (route) return runRoute(route, req, res, logger);
       sendProblem(res, 404, 'not_found', 'Not found', 'No such path on the Tollgate HTTP listener.');
@@ -75,6 +81,17 @@ const CLIENT_ERROR_STATUS: Record<string, string> = {
   HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
   ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
 };
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const body = `${JSON.stringify(value)}\n`;
+  res.writeHead(status, [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(Buffer.byteLength(body)),
+  ]);
+  res.end(body);
+}
 
 function plain(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length)]);

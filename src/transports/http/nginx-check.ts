@@ -7,6 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CheckAccess } from '../../access/check-access.js';
+import type { Decision } from '../../access/decision.js';
 import type { Logger } from '../../logger.js';
 import { accessRequestFromHeaders } from '../access-request-from-headers.js';
 import { renderDecision } from '../headers.js';
@@ -39,7 +40,10 @@ export async function nginxCheck(
     const rendered = renderDecision(decision, request);
     if (decision.allowed) {
       // Identity for `auth_request_set` → `proxy_set_header` upstream; RateLimit headers for the client.
-      res.writeHead(204, flatHeaders(flatHeaders([], rendered.clientHeaders), rendered.upstreamHeaders));
+      res.writeHead(
+        nginxCheckStatus(decision),
+        flatHeaders(flatHeaders([], rendered.clientHeaders), rendered.upstreamHeaders),
+      );
       res.end();
       return;
     }
@@ -51,7 +55,7 @@ export async function nginxCheck(
     if (decision.upgradeUrl) headers.push('x-tollgate-upgrade-url', jsonStringContent(decision.upgradeUrl));
     headers.push('content-length', String(Buffer.byteLength(rendered.body)));
     // The body is for humans calling /check directly (curl); nginx drops it.
-    res.writeHead(decision.status === 401 ? 401 : 403, headers);
+    res.writeHead(nginxCheckStatus(decision), headers);
     res.end(rendered.body);
   } catch (err) {
     sendFailure(res, err, ctx.logger);
@@ -88,4 +92,13 @@ export function jsonStringContent(value: string): string {
   return JSON.stringify(value)
     .slice(1, -1)
     .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * What GET /check answers nginx: 204 allowed, 401 for a key problem, 403 for every other denial (the
+ * real status travels in x-tollgate-status). `tollgate check` prints the same.
+ */
+export function nginxCheckStatus(decision: Decision): 204 | 401 | 403 {
+  if (decision.allowed) return 204;
+  return decision.status === 401 ? 401 : 403;
 }
