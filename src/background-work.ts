@@ -30,6 +30,7 @@ export async function startBackgroundWork(deps: {
   const listener = await startChangeListener({
     sql,
     keys: path.keys,
+    keyFilter: path.keyFilter,
     policy: path.policy,
     credits: usage.credits,
     logger,

@@ -96,6 +96,10 @@ export interface Report {
     unknownRequests: number;
     postgresPerDecision: number;
     postgresPerUnknownRequest: number;
+    /** Key lookups that reached Postgres (find_key) during the run, and per distinct unknown key sent. */
+    postgresKeyLookups?: number;
+    keyLookupsPerDistinctUnknownKey?: number;
+    keyFilterRefused?: number;
     redisCommandsPerDecision: number;
   };
   memory?: {

@@ -12,6 +12,8 @@ export interface TollgateCounters {
   keyMisses: number;
   keyHits: number;
   keyNegativeHits: number;
+  /** Key-cache misses the key filter answered "unknown" without a Postgres lookup. */
+  keyFilterRefused: number;
   rssBytes: number;
   heapUsedBytes: number;
 }
@@ -49,6 +51,7 @@ export async function tollgateCounters(httpPort: number): Promise<TollgateCounte
     keyMisses: sum(s, 'tollgate_key_cache_total', { result: 'miss' }),
     keyHits: sum(s, 'tollgate_key_cache_total', { result: 'hit' }),
     keyNegativeHits: sum(s, 'tollgate_key_cache_total', { result: 'negative_hit' }),
+    keyFilterRefused: sum(s, 'tollgate_key_filter_total', { result: 'refused' }),
     rssBytes: sum(s, 'process_resident_memory_bytes'),
     heapUsedBytes: sum(s, 'nodejs_heap_size_used_bytes'),
   };
@@ -63,6 +66,7 @@ export function countersDelta(before: TollgateCounters, after: TollgateCounters)
     keyMisses: after.keyMisses - before.keyMisses,
     keyHits: after.keyHits - before.keyHits,
     keyNegativeHits: after.keyNegativeHits - before.keyNegativeHits,
+    keyFilterRefused: after.keyFilterRefused - before.keyFilterRefused,
     rssBytes: after.rssBytes,
     heapUsedBytes: after.heapUsedBytes,
   };

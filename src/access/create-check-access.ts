@@ -1,16 +1,13 @@
 // The decision use case: key → account → policy → one atomic counter call → Decision.
 
 import type { CounterStore, DecideInput } from '../counters/counter-store.js';
-import { hashApiKey } from '../keys/api-key.js';
+import { hashApiKey, isWellFormedKey } from '../keys/api-key.js';
 import type { KeyStore } from '../keys/key-store.js';
 import type { PolicyResolver } from '../policy/policy-resolver.js';
 import type { AccessRequest } from './access-request.js';
 import type { CheckAccess } from './check-access.js';
 import type { Decision, Denied } from './decision.js';
 import { decisionFromCounters } from './decision-from-counters.js';
-
-/** Longer strings are not keys: refused without a lookup, so junk cannot fill the caches. */
-const MAX_KEY_LENGTH = 256;
 
 export interface CheckAccessDeps {
   keys: KeyStore;
@@ -30,7 +27,8 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
         401,
         'Send your API key in the x-api-key header or as Authorization: Bearer.',
       );
-    if (apiKey.length > MAX_KEY_LENGTH) return invalidKey();
+    // Not the shape Tollgate issues: refused before hashing, so junk reaches neither the caches nor Postgres.
+    if (!isWellFormedKey(apiKey)) return invalidKey();
     const record = await keys.findByHash(hashApiKey(apiKey));
     if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now()))
       return invalidKey();

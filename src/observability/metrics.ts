@@ -57,6 +57,12 @@ export class Metrics {
     'API key cache lookups by result (hit|miss|negative_hit).',
     ['result'],
   );
+  readonly keyFilter = counterCells(
+    this.registry,
+    'tollgate_key_filter_total',
+    'Key cache misses the in-process key filter answered (refused: "unknown" without a Postgres lookup).',
+    ['result'],
+  );
   readonly shadowDenied = counterCells(
     this.registry,
     'tollgate_shadow_denied_total',

@@ -10,7 +10,7 @@ import { billingPeriod } from '../../counters/billing-period.js';
 import type { CounterInspector } from '../../counters/counter-inspector.js';
 import type { CounterStore, DecideInput } from '../../counters/counter-store.js';
 import type { Sql } from '../../db/sql.js';
-import { hashApiKey, PREFIX_LENGTH } from '../../keys/api-key.js';
+import { hashApiKey, isWellFormedKey, PREFIX_LENGTH } from '../../keys/api-key.js';
 import type { KeyRecord, KeyStore } from '../../keys/key-store.js';
 import type { PolicyResolver } from '../../policy/policy-resolver.js';
 import { accessRequestFromHeaders } from '../access-request-from-headers.js';
@@ -22,7 +22,6 @@ import { sendProblem } from '../http/send-problem.js';
 export const SELF_SERVICE_LIMIT = 60;
 /** The counter id under the account's tag (`{a:ID}:l:self:<key id>`): apart from every policy limit id (`t:…`, `e:…`). */
 const limitId = (keyId: string) => `self:${keyId}`;
-const MAX_KEY_LENGTH = 256;
 
 export interface SelfServiceOptions {
   /** The decision path's (cached) key store, so revocations reach these routes as fast as /check. */
@@ -106,10 +105,9 @@ export function createSelfServiceRoutes(options: SelfServiceOptions): Record<str
           'missing_api_key',
           'Send your API key in the x-api-key header or as Authorization: Bearer.',
         );
-      const record =
-        request.apiKey.length > MAX_KEY_LENGTH
-          ? null
-          : await options.keys.findByHash(hashApiKey(request.apiKey));
+      const record = isWellFormedKey(request.apiKey)
+        ? await options.keys.findByHash(hashApiKey(request.apiKey))
+        : null;
       if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now()))
         return deny(res, 'invalid_api_key', 'The API key is unknown, expired or revoked.');
       const decision = await selfServiceLimit(
