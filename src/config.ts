@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path';
 import { InputError } from './errors.js';
+import { PRIVATE_RANGES, parseCidr } from './transports/http/client-address.js';
 
 export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
 export type CountersConfig =
@@ -31,8 +32,11 @@ export interface Config {
   usageFlushMs: number;
   /** QUOTA_THRESHOLDS: fractions of the period quota (0 < f <= 10), one quota.threshold event each per period. */
   quotaThresholds: readonly number[];
-  /** TRUST_PROXY=on: the client address is the first X-Forwarded-For hop, else the socket address. */
-  trustProxy: boolean;
+  /**
+   * TRUSTED_PROXIES (CIDRs), plus loopback and private ranges with TRUST_PROXY=on: the client address is
+   * the rightmost X-Forwarded-For hop not in them (client-address.ts). Empty: the socket address.
+   */
+  trustedProxies: readonly string[];
   signup: SignupConfig;
   export: ExportConfig;
 }
@@ -73,6 +77,12 @@ export interface SignupConfig {
   /** SIGNUP_PER_IP_PER_HOUR / SIGNUP_GLOBAL_PER_MINUTE: sign-ups allowed per client address and in total. */
   perIpPerHour: number;
   globalPerMinute: number;
+  /** SIGNUP_SECRET (a secret; required when enabled): keys the stored mailbox HMAC and seals signup.verify rows. */
+  secret: string;
+  /** SIGNUP_CONFIRM=on (default): the key is issued only at POST /v1/signup/confirm; off: at once (demos). */
+  confirm: boolean;
+  /** SIGNUP_TOKEN_TTL (e.g. 24h, 30m): ms a confirmation token stays valid. */
+  tokenTtlMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -105,19 +115,74 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     policyFile: env.POLICY_FILE || undefined,
     usageFlushMs: int(env, 'USAGE_FLUSH_MS', 1000, 50, 3_600_000, fail),
     quotaThresholds: fractions(env, 'QUOTA_THRESHOLDS', '0.8,1.0', fail),
-    trustProxy: oneOf(env, 'TRUST_PROXY', ['on', 'off'] as const, 'off', fail) === 'on',
+    trustedProxies: trustedProxies(env, fail),
     signup: {
       enabled: oneOf(env, 'SIGNUP_ENABLED', ['on', 'off'] as const, 'off', fail) === 'on',
       tier: env.SIGNUP_TIER || 'free',
       perIpPerHour: int(env, 'SIGNUP_PER_IP_PER_HOUR', 5, 1, 1_000_000, fail),
       globalPerMinute: int(env, 'SIGNUP_GLOBAL_PER_MINUTE', 60, 1, 1_000_000, fail),
+      secret: env.SIGNUP_SECRET ?? '',
+      confirm: oneOf(env, 'SIGNUP_CONFIRM', ['on', 'off'] as const, 'on', fail) === 'on',
+      tokenTtlMs: duration(env, 'SIGNUP_TOKEN_TTL', '24h', 60_000, 30 * 86_400_000, fail),
     },
     export: exportConfig(env, fail),
   };
   if (config.adminToken !== undefined && config.adminToken.length < 16)
     fail('ADMIN_TOKEN', 'must be at least 16 characters');
+  checkSignup(config, fail);
   if (problems.length > 0) throw new InputError(problems);
   return Object.freeze(config);
+}
+
+/** Sign-up needs its secret, and with confirmation a webhook to carry the tokens to the operator's mailer. */
+function checkSignup(config: Config, fail: (name: string, message: string) => void): void {
+  const { signup } = config;
+  if (signup.secret !== '' && signup.secret.length < 32)
+    fail('SIGNUP_SECRET', 'must be at least 32 characters (e.g. `openssl rand -hex 32`)');
+  if (!signup.enabled) return;
+  if (signup.secret === '')
+    fail(
+      'SIGNUP_SECRET',
+      'is required with SIGNUP_ENABLED=on (it keys the stored mailbox HMAC): at least 32 characters',
+    );
+  if (signup.confirm && config.export.webhook === undefined)
+    fail(
+      'EXPORT_WEBHOOK_URL',
+      'is required with SIGNUP_ENABLED=on and SIGNUP_CONFIRM=on: confirmation tokens reach your mailer as signup.verify webhooks (or set SIGNUP_CONFIRM=off)',
+    );
+}
+
+/** `24h`, `30m`, `90s`, `2d` → ms, from min to max. */
+function duration(
+  env: Env,
+  name: string,
+  fallback: string,
+  min: number,
+  max: number,
+  fail: (name: string, message: string) => void,
+): number {
+  const raw = env[name] || fallback;
+  const m = raw.match(/^(\d{1,9})(s|m|h|d)$/);
+  const ms = m
+    ? Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's']
+    : Number.NaN;
+  if (!(ms >= min && ms <= max)) {
+    fail(name, `expected a duration like 24h, 30m or 2d (1 minute to 30 days) but got "${raw}"`);
+    return min;
+  }
+  return ms;
+}
+
+function trustedProxies(env: Env, fail: (name: string, message: string) => void): string[] {
+  const listed = (env.TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((cidr) => cidr.trim())
+    .filter((cidr) => cidr !== '');
+  const bad = listed.filter((cidr) => parseCidr(cidr) === null);
+  if (bad.length > 0)
+    fail('TRUSTED_PROXIES', `expected CIDRs like 10.0.0.0/8,fd00::/8 but got "${bad.join(',')}"`);
+  const onByShorthand = oneOf(env, 'TRUST_PROXY', ['on', 'off'] as const, 'off', fail) === 'on';
+  return [...new Set([...(onByShorthand ? PRIVATE_RANGES : []), ...listed])];
 }
 
 function counters(env: Env, fail: (name: string, message: string) => void): CountersConfig {

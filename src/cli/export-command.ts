@@ -12,7 +12,7 @@ import { print } from './output.js';
 
 export async function exportCommand(sql: Sql, args: string[], config: Readonly<Config>): Promise<void> {
   const { values } = parseFlags(args, { once: { type: 'boolean' } });
-  const route = openExportRoute(config.export);
+  const route = openExportRoute(config.export, config.signup.secret);
   if (!route)
     throw new InputError([
       {
