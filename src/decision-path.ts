@@ -79,7 +79,7 @@ export async function createDecisionPath(
   const keyFilter = await FilteredKeyStore.open({
     inner: observeKeyStore(sqlKeys, metrics),
     sql,
-    onRefused: () => metrics.keyFilter.get('refused').value++,
+    onResult: (result) => metrics.keyFilter.get(result).value++,
   }).catch(async (err) => {
     await base.close();
     throw err;

@@ -35,7 +35,7 @@ export async function runMillionKeys(opts: {
   await sleep(C.PG_STATS_SETTLE_MS);
   const pg = (await xactCommit(bench.admin, bench.name)) - pgStart;
   C.log(
-    `1M keys: ${int(million.rps)}/s, ${pg} Postgres transactions for ${million.requests} decisions (${million.raw.distinct_unknown} distinct unknown keys); ${tollgate.keyLoads} Postgres key lookups, ${tollgate.keyFilterRefused} refused by the key filter`,
+    `1M keys: ${int(million.rps)}/s, ${pg} Postgres transactions for ${million.requests} decisions (${million.raw.distinct_unknown} distinct unknown keys); ${tollgate.keyLoads} Postgres key lookups (${tollgate.keyFilterFalsePositives} of them for unknown keys), ${tollgate.keyFilterRefused} refused by the key filter`,
   );
   return {
     keySpace:
@@ -51,7 +51,8 @@ export async function runMillionKeys(opts: {
     postgresPerDecision: pg / million.requests,
     postgresPerUnknownRequest: pg / million.raw.unknown_requests!,
     postgresKeyLookups: tollgate.keyLoads,
-    keyLookupsPerDistinctUnknownKey: tollgate.keyLoads / million.raw.distinct_unknown!,
+    unknownKeyLookups: tollgate.keyFilterFalsePositives,
+    keyLookupsPerDistinctUnknownKey: tollgate.keyFilterFalsePositives / million.raw.distinct_unknown!,
     keyFilterRefused: tollgate.keyFilterRefused,
     redisCommandsPerDecision: redisMillion.total / million.requests,
     redisByCommand: redisMillion.byCommand,

@@ -96,8 +96,9 @@ export interface Report {
     unknownRequests: number;
     postgresPerDecision: number;
     postgresPerUnknownRequest: number;
-    /** Key lookups that reached Postgres (find_key) during the run, and per distinct unknown key sent. */
+    /** Key lookups that reached Postgres (find_key) during the run; those for unknown keys (the filter's false positives), per distinct unknown key sent. */
     postgresKeyLookups?: number;
+    unknownKeyLookups?: number;
     keyLookupsPerDistinctUnknownKey?: number;
     keyFilterRefused?: number;
     redisCommandsPerDecision: number;

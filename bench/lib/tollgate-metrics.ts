@@ -14,6 +14,8 @@ export interface TollgateCounters {
   keyNegativeHits: number;
   /** Key-cache misses the key filter answered "unknown" without a Postgres lookup. */
   keyFilterRefused: number;
+  /** Lookups of unknown keys the key filter let through (its false positives): the Postgres cost of unknown keys. */
+  keyFilterFalsePositives: number;
   rssBytes: number;
   heapUsedBytes: number;
 }
@@ -52,6 +54,7 @@ export async function tollgateCounters(httpPort: number): Promise<TollgateCounte
     keyHits: sum(s, 'tollgate_key_cache_total', { result: 'hit' }),
     keyNegativeHits: sum(s, 'tollgate_key_cache_total', { result: 'negative_hit' }),
     keyFilterRefused: sum(s, 'tollgate_key_filter_total', { result: 'refused' }),
+    keyFilterFalsePositives: sum(s, 'tollgate_key_filter_total', { result: 'false_positive' }),
     rssBytes: sum(s, 'process_resident_memory_bytes'),
     heapUsedBytes: sum(s, 'nodejs_heap_size_used_bytes'),
   };
@@ -67,6 +70,7 @@ export function countersDelta(before: TollgateCounters, after: TollgateCounters)
     keyHits: after.keyHits - before.keyHits,
     keyNegativeHits: after.keyNegativeHits - before.keyNegativeHits,
     keyFilterRefused: after.keyFilterRefused - before.keyFilterRefused,
+    keyFilterFalsePositives: after.keyFilterFalsePositives - before.keyFilterFalsePositives,
     rssBytes: after.rssBytes,
     heapUsedBytes: after.heapUsedBytes,
   };

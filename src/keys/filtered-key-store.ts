@@ -27,8 +27,8 @@ export interface FilteredKeyStoreOptions {
   inner: KeyStore;
   sql: Sql;
   graceMs?: number;
-  /** Called for each lookup refused by the filter (metrics). */
-  onRefused?: () => void;
+  /** How each lookup that missed the cache went (metrics): refused by the filter, or a false positive (looked up, unknown). */
+  onResult?: (result: 'refused' | 'false_positive') => void;
 }
 
 export class FilteredKeyStore implements KeyStore {
@@ -48,11 +48,17 @@ export class FilteredKeyStore implements KeyStore {
   }
 
   async findByHash(hash: string): Promise<KeyRecord | null> {
-    if (this.filter.has(hash)) return this.options.inner.findByHash(hash);
+    if (this.filter.has(hash)) return this.lookUp(hash);
     await new Promise((resolve) => setTimeout(resolve, this.options.graceMs ?? NOTIFY_GRACE_MS));
-    if (this.filter.has(hash)) return this.options.inner.findByHash(hash);
-    this.options.onRefused?.();
+    if (this.filter.has(hash)) return this.lookUp(hash);
+    this.options.onResult?.('refused');
     return null;
+  }
+
+  private async lookUp(hash: string): Promise<KeyRecord | null> {
+    const record = await this.options.inner.findByHash(hash);
+    if (record === null) this.options.onResult?.('false_positive');
+    return record;
   }
 
   /** A key was created (or changed: adding an existing hash is harmless). */

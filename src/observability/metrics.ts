@@ -60,7 +60,7 @@ export class Metrics {
   readonly keyFilter = counterCells(
     this.registry,
     'tollgate_key_filter_total',
-    'Key cache misses the in-process key filter answered (refused: "unknown" without a Postgres lookup).',
+    'Key cache misses the key filter answered: refused ("unknown" without a Postgres lookup) or false_positive (looked up, unknown).',
     ['result'],
   );
   readonly shadowDenied = counterCells(

@@ -48,7 +48,12 @@ describe('FilteredKeyStore', () => {
     const stored = await createKey(sql, { accountId });
     const inner = new CountingStore();
     let refused = 0;
-    const store = await FilteredKeyStore.open({ inner, sql, graceMs: 20, onRefused: () => refused++ });
+    const store = await FilteredKeyStore.open({
+      inner,
+      sql,
+      graceMs: 20,
+      onResult: (result) => void (result === 'refused' && refused++),
+    });
     expect(await store.findByHash(hashApiKey(stored.key))).not.toBeNull();
     const started = Date.now();
     expect(await store.findByHash(generateApiKey().hash)).toBeNull();
