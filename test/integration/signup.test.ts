@@ -212,7 +212,7 @@ describe('POST /v1/signup and /v1/signup/confirm', () => {
   });
 
   test('rotating X-Forwarded-For does not lift the per-address limit (direct, through the proxy, IPv6 /64)', async () => {
-    // A client calling Tollgate directly (127.0.0.9 is not a trusted proxy): its own X-Forwarded-For,
+    // A client calling Tollgate directly (127.x.y.z, not a trusted proxy): its own X-Forwarded-For,
     // in the `client, 127.0.0.1` form too, is ignored.
     const statuses = async (forms: Array<{ from?: string; xff?: string }>) => {
       const out: number[] = [];
@@ -220,8 +220,10 @@ describe('POST /v1/signup and /v1/signup/confirm', () => {
         out.push((await post('/v1/signup', { email: `limit${randomInt(1e9)}@example.org` }, form)).status);
       return out;
     };
+    // A fresh address per run: the limit's counters live in the shared Redis for an hour.
+    const from = `127.${randomInt(1, 255)}.${randomInt(256)}.${randomInt(1, 255)}`;
     const direct = Array.from({ length: 5 }, (_, i) => ({
-      from: '127.0.0.9',
+      from,
       xff: i % 2 ? `10.0.0.${i}` : `198.51.100.${i}, 127.0.0.1`,
     }));
     expect(await statuses(direct)).toEqual([202, 202, 202, 429, 429]);
@@ -283,7 +285,13 @@ describe('other modes', () => {
   test('SIGNUP_CONFIRM=off: the key at once (201), a taken mailbox 409, no confirm route', async () => {
     const demo = await startTollgate({
       accounts: [],
-      env: { SIGNUP_ENABLED: 'on', SIGNUP_SECRET: SECRET, SIGNUP_CONFIRM: 'off' },
+      // A generous per-address limit: these calls come from 127.0.0.1, counted in the shared Redis for an hour.
+      env: {
+        SIGNUP_ENABLED: 'on',
+        SIGNUP_SECRET: SECRET,
+        SIGNUP_CONFIRM: 'off',
+        SIGNUP_PER_IP_PER_HOUR: '100000',
+      },
     });
     try {
       const at = (path: string, body: unknown) =>
