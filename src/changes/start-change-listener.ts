@@ -20,7 +20,7 @@ export interface ChangeListenerOptions {
    * FilteredKeyStore (serve): each key notification adds its hash; once LISTEN is up (at start and after a
    * lost connection) the keys created while no notification could arrive are read once.
    */
-  keyFilter?: { add(hash: string): void; catchUp(): Promise<void> };
+  keyFilter?: { add(hash: string): void; catchUp(): Promise<string[]> };
   /** PolicyHolder. */
   policy: { reload(): Promise<void> };
   /** The live balances (Redis or in-process); without it top-ups wait for the balance to be re-seeded. */
@@ -57,11 +57,20 @@ export async function startChangeListener(options: ChangeListenerOptions): Promi
   };
   let stopped = false;
   // Until it succeeds, keys created during the outage are refused by the filter: retried every second.
+  // The keys read are dropped from the cache too: one looked up meanwhile may be cached as unknown.
   const catchUpKeys = (): void =>
-    void keyFilter?.catchUp().catch((err: unknown) => {
-      logger.warn({ err }, 'reading the keys created while notifications were interrupted failed; retrying');
-      if (!stopped) setTimeout(catchUpKeys, 1_000).unref();
-    });
+    void keyFilter
+      ?.catchUp()
+      .then((hashes) => {
+        for (const hash of hashes) keys.invalidate(hash);
+      })
+      .catch((err: unknown) => {
+        logger.warn(
+          { err },
+          'reading the keys created while notifications were interrupted failed; retrying',
+        );
+        if (!stopped) setTimeout(catchUpKeys, 1_000).unref();
+      });
   const onReconnect = () => {
     logger.warn('change notifications were interrupted: reloading keys, policy and credits');
     keys.expireAll();

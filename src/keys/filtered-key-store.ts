@@ -67,8 +67,8 @@ export class FilteredKeyStore implements KeyStore {
     this.building?.add(hash);
   }
 
-  /** Keys created since the last read (minus a margin): after LISTEN starts or comes back. */
-  async catchUp(): Promise<void> {
+  /** Keys created since the last read (minus a margin): after LISTEN starts or comes back. Returns their hashes. */
+  async catchUp(): Promise<string[]> {
     const since = this.readAt;
     const [now] = await this.options.sql.query<{ now: Date }>('select now() as now');
     const rows = await this.options.sql.query<{ key_hash: string }>(
@@ -77,6 +77,7 @@ export class FilteredKeyStore implements KeyStore {
     );
     for (const row of rows) this.add(row.key_hash);
     this.readAt = now!.now;
+    return rows.map((row) => row.key_hash);
   }
 
   get stats(): { keys: number; bytes: number } {

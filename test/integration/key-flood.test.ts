@@ -105,4 +105,27 @@ describe('a flood of random keys', () => {
       `first use right after creation elsewhere: median ${firstUseMs[10]!.toFixed(1)} ms, max ${firstUseMs[19]!.toFixed(1)} ms`,
     );
   });
+
+  test('a key whose notification was lost is read when LISTEN comes back', async () => {
+    // Inserted without pg_notify: as if created while this replica's LISTEN connection was down.
+    const { key, hash, prefix } = generateApiKey();
+    await sql.query('insert into api_keys (id, account_id, key_hash, prefix) values ($1, $2, $3, $4)', [
+      `key_${'q'.repeat(16)}`,
+      tg.accounts.pro,
+      hash,
+      prefix,
+    ]);
+    expect(await check(key)).toBe(401);
+    const [killed] = await sql.query<{ n: number }>(
+      "select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen%'",
+    );
+    expect(killed!.n).toBe(1);
+    const deadline = Date.now() + 10_000;
+    let status = 401;
+    while (status !== 204 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = await check(key);
+    }
+    expect(status).toBe(204);
+  });
 });
