@@ -36,20 +36,7 @@ export interface SignupRouteOptions {
 }
 
 export function createSignupRoute(options: SignupRouteOptions): HttpRoute {
-  return async (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method !== 'POST')
-      return sendProblem(
-        res,
-        405,
-        'method_not_allowed',
-        'Method not allowed',
-        'Use POST with {"email": "…"}.',
-        ['allow', 'POST'],
-      );
-    const ip = options.clientAddress(req);
-    if (!(await withinSignupLimits(res, options, 'signup', ip))) return;
-    const raw = await readJsonField(req, res, 'email', '{"email": "you@example.com"}');
-    if (raw === null) return;
+  return limitedPost(options, 'signup', 'email', '{"email": "you@example.com"}', async (raw, ip, res) => {
     const email = normalizeEmail(raw);
     if (email === null)
       return sendProblem(
@@ -79,6 +66,30 @@ export function createSignupRoute(options: SignupRouteOptions): HttpRoute {
       options,
       await createSignup(options.sql, { emailHash: hash, tier: options.tier, ip }),
     );
+  });
+}
+
+/**
+ * The public POST routes' common front: POST only, one hit on the limits of `bucket` for the client
+ * address, a JSON body with one string `field` — then `handle`; anything else is answered here.
+ */
+export function limitedPost(
+  options: SignupRouteOptions,
+  bucket: string,
+  field: string,
+  example: string,
+  handle: (value: string, ip: string, res: ServerResponse) => Promise<void>,
+): HttpRoute {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'POST')
+      return sendProblem(res, 405, 'method_not_allowed', 'Method not allowed', `Use POST with ${example}.`, [
+        'allow',
+        'POST',
+      ]);
+    const ip = options.clientAddress(req);
+    if (!(await withinSignupLimits(res, options, bucket, ip))) return;
+    const value = await readJsonField(req, res, field, example);
+    if (value !== null) await handle(value, ip, res);
   };
 }
 
