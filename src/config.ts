@@ -1,8 +1,8 @@
 // Environment → one frozen, typed Config, validated once at start. The only reader of process.env.
 
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { InputError } from './errors.js';
-import { PRIVATE_RANGES, parseCidr } from './transports/http/client-address.js';
 
 export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
 export type CountersConfig =
@@ -36,10 +36,27 @@ export interface Config {
    * TRUSTED_PROXIES (CIDRs), plus loopback and private ranges with TRUST_PROXY=on: the client address is
    * the rightmost X-Forwarded-For hop not in them (client-address.ts). Empty: the socket address.
    */
-  trustedProxies: readonly string[];
+  trustedProxies: readonly Subnet[];
   signup: SignupConfig;
   export: ExportConfig;
 }
+
+/** A CIDR, parsed: `10.0.0.0/8` → { address: '10.0.0.0', prefix: 8, type: 'ipv4' }. */
+export interface Subnet {
+  address: string;
+  prefix: number;
+  type: 'ipv4' | 'ipv6';
+}
+
+/** TRUST_PROXY=on: loopback and private ranges (RFC 1918, RFC 4193 unique local). */
+export const PRIVATE_RANGES: readonly string[] = [
+  '127.0.0.0/8',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '::1/128',
+  'fc00::/7',
+];
 
 /** Where the exporter delivers outbox rows (usage → Stripe if set, else the webhook; quota.threshold → the webhook). */
 export interface ExportConfig {
@@ -173,7 +190,7 @@ function duration(
   return ms;
 }
 
-function trustedProxies(env: Env, fail: (name: string, message: string) => void): string[] {
+function trustedProxies(env: Env, fail: (name: string, message: string) => void): Subnet[] {
   const listed = (env.TRUSTED_PROXIES ?? '')
     .split(',')
     .map((cidr) => cidr.trim())
@@ -182,7 +199,20 @@ function trustedProxies(env: Env, fail: (name: string, message: string) => void)
   if (bad.length > 0)
     fail('TRUSTED_PROXIES', `expected CIDRs like 10.0.0.0/8,fd00::/8 but got "${bad.join(',')}"`);
   const onByShorthand = oneOf(env, 'TRUST_PROXY', ['on', 'off'] as const, 'off', fail) === 'on';
-  return [...new Set([...(onByShorthand ? PRIVATE_RANGES : []), ...listed])];
+  return [...new Set([...(onByShorthand ? PRIVATE_RANGES : []), ...listed])]
+    .map(parseCidr)
+    .filter((subnet) => subnet !== null);
+}
+
+/** `10.0.0.0/8`, `::1/128` or a bare address (a /32 or /128); null when it is not one. */
+function parseCidr(text: string): Subnet | null {
+  const [address = '', prefixText, extra] = text.trim().split('/');
+  const version = isIP(address);
+  if (version === 0 || extra !== undefined) return null;
+  const max = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (!/^\d{1,3}$/.test(prefixText ?? String(max)) || prefix > max) return null;
+  return { address, prefix, type: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
 function counters(env: Env, fail: (name: string, message: string) => void): CountersConfig {

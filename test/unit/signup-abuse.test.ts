@@ -64,6 +64,9 @@ describe('client address', () => {
 
   test('no trusted proxies: the socket address, X-Forwarded-For ignored', () => {
     expect(createClientAddress([])(req('198.51.100.7', '1.2.3.4'))).toBe('198.51.100.7');
+    const one = createClientAddress(loadConfig({ TRUSTED_PROXIES: '192.0.2.1' }).trustedProxies);
+    expect(one(req('192.0.2.1', '10.0.0.1, 198.51.100.9'))).toBe('198.51.100.9');
+    expect(one(req('192.0.2.2', '198.51.100.9'))).toBe('192.0.2.2');
   });
 
   test('TRUST_PROXY=on: the rightmost hop that is not loopback or private', () => {
@@ -129,6 +132,16 @@ describe('start-up checks', () => {
     ]);
     expect(loadConfig({ SIGNUP_TOKEN_TTL: '30m' }).signup.tokenTtlMs).toBe(1_800_000);
     expect(loadConfig({}).signup.tokenTtlMs).toBe(86_400_000);
-    expect(loadConfig({ TRUSTED_PROXIES: '192.0.2.1' }).trustedProxies).toEqual(['192.0.2.1']);
+    expect(loadConfig({ TRUSTED_PROXIES: '192.0.2.1' }).trustedProxies).toEqual([
+      { address: '192.0.2.1', prefix: 32, type: 'ipv4' },
+    ]);
+    expect(loadConfig({ TRUST_PROXY: 'on' }).trustedProxies.map((s) => `${s.address}/${s.prefix}`)).toEqual([
+      '127.0.0.0/8',
+      '10.0.0.0/8',
+      '172.16.0.0/12',
+      '192.168.0.0/16',
+      '::1/128',
+      'fc00::/7',
+    ]);
   });
 });

@@ -8,35 +8,12 @@
 
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
+import type { Subnet } from '../../config.js';
 
-/** TRUST_PROXY=on: loopback and private ranges (RFC 1918, RFC 4193 unique local). */
-export const PRIVATE_RANGES: readonly string[] = [
-  '127.0.0.0/8',
-  '10.0.0.0/8',
-  '172.16.0.0/12',
-  '192.168.0.0/16',
-  '::1/128',
-  'fc00::/7',
-];
-
-/** `10.0.0.0/8`, `::1/128` or a bare address; null when it is not one (for config errors). */
-export function parseCidr(text: string): { address: string; prefix: number; type: 'ipv4' | 'ipv6' } | null {
-  const [address = '', prefixText, extra] = text.trim().split('/');
-  const version = isIP(address);
-  if (version === 0 || extra !== undefined) return null;
-  const max = version === 4 ? 32 : 128;
-  const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!/^\d{1,3}$/.test(prefixText ?? String(max)) || prefix > max) return null;
-  return { address, prefix, type: version === 4 ? 'ipv4' : 'ipv6' };
-}
-
-/** The client address of a request, given the trusted proxies (CIDRs, validated by config.ts). */
-export function createClientAddress(trustedProxies: readonly string[]): (req: IncomingMessage) => string {
+/** The client address of a request, given the trusted proxies (config.ts: TRUSTED_PROXIES, TRUST_PROXY). */
+export function createClientAddress(trustedProxies: readonly Subnet[]): (req: IncomingMessage) => string {
   const trusted = new BlockList();
-  for (const cidr of trustedProxies) {
-    const parsed = parseCidr(cidr);
-    if (parsed) trusted.addSubnet(parsed.address, parsed.prefix, parsed.type);
-  }
+  for (const { address, prefix, type } of trustedProxies) trusted.addSubnet(address, prefix, type);
   const isTrusted = (address: string) => {
     const version = isIP(address);
     return version !== 0 && trusted.check(address, version === 4 ? 'ipv4' : 'ipv6');
