@@ -30,6 +30,8 @@ import { openCounterInspector } from './counters/open-counter-inspector.js';
 import { createAdminServer } from './transports/admin/admin-server.js';
 import { createSelfServiceRoutes } from './transports/self-service/self-service-routes.js';
 import { createSignupRoute } from './transports/self-service/signup-route.js';
+import { createSignupConfirmRoute } from './transports/self-service/signup-confirm-route.js';
+import { createClientAddress } from './transports/http/client-address.js';
 
 /** ms between readiness flipping to NOT_SERVING and the listeners closing, so load balancers and kubelet see it. */
 export const DEFAULT_DRAIN_DELAY_MS = 2_000;
@@ -94,17 +96,22 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       inspector,
     });
     const { signup } = config;
+    const signupOptions = {
+      sql,
+      counters,
+      policy: () => policy.current,
+      tier: signup.tier,
+      perIpPerHour: signup.perIpPerHour,
+      globalPerMinute: signup.globalPerMinute,
+      clientAddress: createClientAddress(config.trustedProxies),
+      secret: signup.secret,
+      confirm: signup.confirm,
+      tokenTtlMs: signup.tokenTtlMs,
+    };
     const signupRoutes: Record<string, ReturnType<typeof createSignupRoute>> = signup.enabled
       ? {
-          '/v1/signup': createSignupRoute({
-            sql,
-            counters,
-            policy: () => policy.current,
-            tier: signup.tier,
-            perIpPerHour: signup.perIpPerHour,
-            globalPerMinute: signup.globalPerMinute,
-            trustProxy: config.trustProxy,
-          }),
+          '/v1/signup': createSignupRoute(signupOptions),
+          ...(signup.confirm ? { '/v1/signup/confirm': createSignupConfirmRoute(signupOptions) } : {}),
         }
       : {};
     const httpServer = createHttpServer({

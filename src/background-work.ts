@@ -30,6 +30,7 @@ export async function startBackgroundWork(deps: {
   const listener = await startChangeListener({
     sql,
     keys: path.keys,
+    keyFilter: path.keyFilter,
     policy: path.policy,
     credits: usage.credits,
     logger,
@@ -49,7 +50,7 @@ export async function startBackgroundWork(deps: {
       metrics.setUsageFlushLag((Date.now() - lastFlushOk) / 1000);
     },
   });
-  const route = config.export.inServe ? openExportRoute(config.export) : undefined;
+  const route = config.export.inServe ? openExportRoute(config.export, config.signup.secret) : undefined;
   const exporter =
     route && startOutboxExporter({ sql, route, config: config.export, metrics: metrics.exports, logger });
   metrics.setDegraded(path.degraded.degraded);

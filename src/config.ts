@@ -32,8 +32,11 @@ export interface Config {
   usageFlushMs: number;
   /** QUOTA_THRESHOLDS: fractions of the period quota (0 < f <= 10), one quota.threshold event each per period. */
   quotaThresholds: readonly number[];
-  /** TRUST_PROXY=on: the client address is the first X-Forwarded-For hop, else the socket address. */
-  trustProxy: boolean;
+  /**
+   * TRUSTED_PROXIES (CIDRs), plus loopback and private ranges with TRUST_PROXY=on: the client address is
+   * the rightmost X-Forwarded-For hop not in them (client-address.ts). Empty: the socket address.
+   */
+  trustedProxies: readonly Subnet[];
   signup: SignupConfig;
   export: ExportConfig;
   /** TOLLGATE_KEY: the API key `tollgate check` sends when --key is absent (a secret: never logged). */
@@ -41,6 +44,23 @@ export interface Config {
   /** TOLLGATE_COMMIT: the commit the image was built from (a Dockerfile build arg), else "unknown". */
   buildCommit: string;
 }
+
+/** A CIDR, parsed: `10.0.0.0/8` → { address: '10.0.0.0', prefix: 8, type: 'ipv4' }. */
+export interface Subnet {
+  address: string;
+  prefix: number;
+  type: 'ipv4' | 'ipv6';
+}
+
+/** TRUST_PROXY=on: loopback and private ranges (RFC 1918, RFC 4193 unique local). */
+export const PRIVATE_RANGES: readonly string[] = [
+  '127.0.0.0/8',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '::1/128',
+  'fc00::/7',
+];
 
 /** Where the exporter delivers outbox rows (usage → Stripe if set, else the webhook; quota.threshold → the webhook). */
 export interface ExportConfig {
@@ -78,6 +98,12 @@ export interface SignupConfig {
   /** SIGNUP_PER_IP_PER_HOUR / SIGNUP_GLOBAL_PER_MINUTE: sign-ups allowed per client address and in total. */
   perIpPerHour: number;
   globalPerMinute: number;
+  /** SIGNUP_SECRET (a secret; required when enabled): keys the stored mailbox HMAC and seals signup.verify rows. */
+  secret: string;
+  /** SIGNUP_CONFIRM=on (default): the key is issued only at POST /v1/signup/confirm; off: at once (demos). */
+  confirm: boolean;
+  /** SIGNUP_TOKEN_TTL (e.g. 24h, 30m): ms a confirmation token stays valid. */
+  tokenTtlMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -111,12 +137,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     policyFile: env.POLICY_FILE || undefined,
     usageFlushMs: int(env, 'USAGE_FLUSH_MS', 1000, 50, 3_600_000, fail),
     quotaThresholds: fractions(env, 'QUOTA_THRESHOLDS', '0.8,1.0', fail),
-    trustProxy: oneOf(env, 'TRUST_PROXY', ['on', 'off'] as const, 'off', fail) === 'on',
+    trustedProxies: trustedProxies(env, fail),
     signup: {
       enabled: oneOf(env, 'SIGNUP_ENABLED', ['on', 'off'] as const, 'off', fail) === 'on',
       tier: env.SIGNUP_TIER || 'free',
       perIpPerHour: int(env, 'SIGNUP_PER_IP_PER_HOUR', 5, 1, 1_000_000, fail),
       globalPerMinute: int(env, 'SIGNUP_GLOBAL_PER_MINUTE', 60, 1, 1_000_000, fail),
+      secret: env.SIGNUP_SECRET ?? '',
+      confirm: oneOf(env, 'SIGNUP_CONFIRM', ['on', 'off'] as const, 'on', fail) === 'on',
+      tokenTtlMs: duration(env, 'SIGNUP_TOKEN_TTL', '24h', 60_000, 30 * 86_400_000, fail),
     },
     export: exportConfig(env, fail),
     cliKey: env.TOLLGATE_KEY || undefined,
@@ -126,6 +155,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     fail('TOLLGATE_COMMIT', 'expected a commit id (letters, digits, . _ + -, at most 64 characters)');
   if (config.adminToken !== undefined && config.adminToken.length < 16)
     fail('ADMIN_TOKEN', 'must be at least 16 characters');
+  checkSignup(config, fail);
   if (problems.length > 0) throw new InputError(problems);
   return deepFreeze(config);
 }
@@ -137,6 +167,70 @@ function deepFreeze<T>(value: T): Readonly<T> {
     Object.freeze(value);
   }
   return value;
+}
+
+/** Sign-up needs its secret, and with confirmation a webhook to carry the tokens to the operator's mailer. */
+function checkSignup(config: Config, fail: (name: string, message: string) => void): void {
+  const { signup } = config;
+  if (signup.secret !== '' && signup.secret.length < 32)
+    fail('SIGNUP_SECRET', 'must be at least 32 characters (e.g. `openssl rand -hex 32`)');
+  if (!signup.enabled) return;
+  if (signup.secret === '')
+    fail(
+      'SIGNUP_SECRET',
+      'is required with SIGNUP_ENABLED=on (it keys the stored mailbox HMAC): at least 32 characters',
+    );
+  if (signup.confirm && config.export.webhook === undefined)
+    fail(
+      'EXPORT_WEBHOOK_URL',
+      'is required with SIGNUP_ENABLED=on and SIGNUP_CONFIRM=on: confirmation tokens reach your mailer as signup.verify webhooks (or set SIGNUP_CONFIRM=off)',
+    );
+}
+
+/** `24h`, `30m`, `90s`, `2d` → ms, from min to max. */
+function duration(
+  env: Env,
+  name: string,
+  fallback: string,
+  min: number,
+  max: number,
+  fail: (name: string, message: string) => void,
+): number {
+  const raw = env[name] || fallback;
+  const m = raw.match(/^(\d{1,9})(s|m|h|d)$/);
+  const ms = m
+    ? Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's']
+    : Number.NaN;
+  if (!(ms >= min && ms <= max)) {
+    fail(name, `expected a duration like 24h, 30m or 2d (1 minute to 30 days) but got "${raw}"`);
+    return min;
+  }
+  return ms;
+}
+
+function trustedProxies(env: Env, fail: (name: string, message: string) => void): Subnet[] {
+  const listed = (env.TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((cidr) => cidr.trim())
+    .filter((cidr) => cidr !== '');
+  const bad = listed.filter((cidr) => parseCidr(cidr) === null);
+  if (bad.length > 0)
+    fail('TRUSTED_PROXIES', `expected CIDRs like 10.0.0.0/8,fd00::/8 but got "${bad.join(',')}"`);
+  const onByShorthand = oneOf(env, 'TRUST_PROXY', ['on', 'off'] as const, 'off', fail) === 'on';
+  return [...new Set([...(onByShorthand ? PRIVATE_RANGES : []), ...listed])]
+    .map(parseCidr)
+    .filter((subnet) => subnet !== null);
+}
+
+/** `10.0.0.0/8`, `::1/128` or a bare address (a /32 or /128); null when it is not one. */
+function parseCidr(text: string): Subnet | null {
+  const [address = '', prefixText, extra] = text.trim().split('/');
+  const version = isIP(address);
+  if (version === 0 || extra !== undefined) return null;
+  const max = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (!/^\d{1,3}$/.test(prefixText ?? String(max)) || prefix > max) return null;
+  return { address, prefix, type: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
 function counters(env: Env, fail: (name: string, message: string) => void): CountersConfig {

@@ -8,6 +8,7 @@ import { MemoryCounterStore } from './counters/memory-counter-store.js';
 import { openCounterStore, type OpenedCounterStore } from './counters/open-counter-store.js';
 import type { Sql } from './db/sql.js';
 import { CachedKeyStore } from './keys/cached-key-store.js';
+import { FilteredKeyStore } from './keys/filtered-key-store.js';
 import { SqlKeyStore } from './keys/sql-key-store.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
@@ -28,6 +29,8 @@ export interface DecisionPath {
   degraded: OpenedCounterStore;
   /** The key cache, invalidated by change notifications. */
   keys: CachedKeyStore;
+  /** The filter of stored key hashes behind the cache (serve only), kept current by change notifications. */
+  keyFilter?: FilteredKeyStore;
   /** The in-process counters when no Redis is configured (the usage flusher drains the same one). */
   memory: MemoryCounterStore | undefined;
   close(): Promise<void>;
@@ -72,12 +75,21 @@ export async function createDecisionPath(
     config.counters.kind === 'memory' ? 'memory' : 'redis',
     metrics,
   );
-  const keys = new CachedKeyStore({
+  // Serving: unknown keys are refused by the filter, so a flood of random keys costs no Postgres lookups.
+  const keyFilter = await FilteredKeyStore.open({
     inner: observeKeyStore(sqlKeys, metrics),
+    sql,
+    onResult: (result) => metrics.keyFilter.get(result).value++,
+  }).catch(async (err) => {
+    await base.close();
+    throw err;
+  });
+  const keys = new CachedKeyStore({
+    inner: keyFilter,
     onLookup: (result) => metrics.keyCache.get(result).value++,
   });
   const inner = createCheckAccess({ keys, policy: () => policy.current, counters });
-  return { ...base, checkAccess: observeCheckAccess({ inner, metrics, logger }), counters, keys };
+  return { ...base, checkAccess: observeCheckAccess({ inner, metrics, logger }), counters, keys, keyFilter };
 }
 
 async function closeDecisionPath(policy: PolicyHolder, counters: { close(): Promise<void> }): Promise<void> {

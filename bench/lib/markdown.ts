@@ -110,7 +110,7 @@ export function markdown(report: Report): string {
   const mk = report.millionKeys;
   if (mk)
     lines.push(
-      `- 1,000,000-key run (${mk.keySpace}): ${int(mk.rps)} decisions/s, p99 ${ms(mk.p99Us)} ms; ${int(mk.distinctUnknownKeysSent)} distinct unknown keys in ${int(mk.unknownRequests)} unknown-key requests; Postgres ${mk.postgresPerDecision.toFixed(3)} queries per decision (${mk.postgresPerUnknownRequest.toFixed(3)} per unknown-key request; the floor is one per distinct unknown key = ${(mk.distinctUnknownKeysSent / mk.unknownRequests).toFixed(3)}); Redis ${mk.redisCommandsPerDecision.toFixed(3)} per decision.`,
+      `- 1,000,000-key run (${mk.keySpace}): ${int(mk.rps)} decisions/s, p99 ${ms(mk.p99Us)} ms; ${int(mk.distinctUnknownKeysSent)} distinct unknown keys in ${int(mk.unknownRequests)} unknown-key requests; Postgres ${mk.postgresPerDecision.toFixed(3)} queries per decision (${mk.postgresPerUnknownRequest.toFixed(3)} per unknown-key request; without a key filter the floor is one per distinct unknown key = ${(mk.distinctUnknownKeysSent / mk.unknownRequests).toFixed(3)})${mk.postgresKeyLookups !== undefined ? `; ${int(mk.postgresKeyLookups)} Postgres key lookups, **${int(mk.unknownKeyLookups ?? 0)} of them for unknown keys = ${((mk.keyLookupsPerDistinctUnknownKey ?? 0) * 100).toFixed(2)} % of distinct unknown keys** (${int(mk.keyFilterRefused ?? 0)} refused by the key filter, each after its 100 ms wait for a notification in flight)` : ''}; Redis ${mk.redisCommandsPerDecision.toFixed(3)} per decision.`,
     );
   const mem = report.memory;
   if (mem) {

@@ -9,6 +9,7 @@ import { sleep } from './procs.js';
 import type { Report } from './report.js';
 import { int } from './stats.js';
 import { commandDelta, commandStats, xactCommit, type BenchDb } from './stores.js';
+import { countersDelta, tollgateCounters } from './tollgate-metrics.js';
 
 export async function runMillionKeys(opts: {
   redis: Redis;
@@ -20,6 +21,7 @@ export async function runMillionKeys(opts: {
   const { redis, bench } = opts;
   const pgStart = await xactCommit(bench.admin, bench.name);
   const redisBefore = await commandStats(redis);
+  const countersBefore = await tollgateCounters(opts.httpPort);
   const million = await wrkHttp({
     port: opts.httpPort,
     path: '/check',
@@ -29,10 +31,11 @@ export async function runMillionKeys(opts: {
     connections: C.HTTP_CONNECTIONS,
   });
   const redisMillion = commandDelta(redisBefore, await commandStats(redis));
+  const tollgate = countersDelta(countersBefore, await tollgateCounters(opts.httpPort));
   await sleep(C.PG_STATS_SETTLE_MS);
   const pg = (await xactCommit(bench.admin, bench.name)) - pgStart;
   C.log(
-    `1M keys: ${int(million.rps)}/s, ${pg} Postgres transactions for ${million.requests} decisions (${million.raw.distinct_unknown} distinct unknown keys)`,
+    `1M keys: ${int(million.rps)}/s, ${pg} Postgres transactions for ${million.requests} decisions (${million.raw.distinct_unknown} distinct unknown keys); ${tollgate.keyLoads} Postgres key lookups (${tollgate.keyFilterFalsePositives} of them for unknown keys), ${tollgate.keyFilterRefused} refused by the key filter`,
   );
   return {
     keySpace:
@@ -47,6 +50,10 @@ export async function runMillionKeys(opts: {
     postgresTransactions: pg,
     postgresPerDecision: pg / million.requests,
     postgresPerUnknownRequest: pg / million.raw.unknown_requests!,
+    postgresKeyLookups: tollgate.keyLoads,
+    unknownKeyLookups: tollgate.keyFilterFalsePositives,
+    keyLookupsPerDistinctUnknownKey: tollgate.keyFilterFalsePositives / million.raw.distinct_unknown!,
+    keyFilterRefused: tollgate.keyFilterRefused,
     redisCommandsPerDecision: redisMillion.total / million.requests,
     redisByCommand: redisMillion.byCommand,
     statuses: million.statuses,

@@ -96,6 +96,11 @@ export interface Report {
     unknownRequests: number;
     postgresPerDecision: number;
     postgresPerUnknownRequest: number;
+    /** Key lookups that reached Postgres (find_key) during the run; those for unknown keys (the filter's false positives), per distinct unknown key sent. */
+    postgresKeyLookups?: number;
+    unknownKeyLookups?: number;
+    keyLookupsPerDistinctUnknownKey?: number;
+    keyFilterRefused?: number;
     redisCommandsPerDecision: number;
   };
   memory?: {

@@ -77,8 +77,11 @@ export async function insertKeys(db: postgres.Sql, accountIds: string[], count: 
       hashes.push(createHash('sha256').update(key).digest('hex'));
       prefixes.push(key.slice(0, 12));
     }
-    await db`insert into api_keys (id, account_id, key_hash, prefix)
-             select * from unnest(${ids}::text[], ${owners}::text[], ${hashes}::text[], ${prefixes}::text[])`;
+    // Announced like createKey does (src/accounts/api-keys.ts), so a running Tollgate's key filter has them.
+    await db`with k as (insert into api_keys (id, account_id, key_hash, prefix)
+               select * from unnest(${ids}::text[], ${owners}::text[], ${hashes}::text[], ${prefixes}::text[])
+               returning key_hash)
+             select count(pg_notify('tollgate', json_build_object('kind', 'key', 'hash', key_hash)::text)) from k`;
   }
   return keys;
 }

@@ -12,6 +12,10 @@ export interface TollgateCounters {
   keyMisses: number;
   keyHits: number;
   keyNegativeHits: number;
+  /** Key-cache misses the key filter answered "unknown" without a Postgres lookup. */
+  keyFilterRefused: number;
+  /** Lookups of unknown keys the key filter let through (its false positives): the Postgres cost of unknown keys. */
+  keyFilterFalsePositives: number;
   rssBytes: number;
   heapUsedBytes: number;
 }
@@ -49,6 +53,8 @@ export async function tollgateCounters(httpPort: number): Promise<TollgateCounte
     keyMisses: sum(s, 'tollgate_key_cache_total', { result: 'miss' }),
     keyHits: sum(s, 'tollgate_key_cache_total', { result: 'hit' }),
     keyNegativeHits: sum(s, 'tollgate_key_cache_total', { result: 'negative_hit' }),
+    keyFilterRefused: sum(s, 'tollgate_key_filter_total', { result: 'refused' }),
+    keyFilterFalsePositives: sum(s, 'tollgate_key_filter_total', { result: 'false_positive' }),
     rssBytes: sum(s, 'process_resident_memory_bytes'),
     heapUsedBytes: sum(s, 'nodejs_heap_size_used_bytes'),
   };
@@ -63,6 +69,8 @@ export function countersDelta(before: TollgateCounters, after: TollgateCounters)
     keyMisses: after.keyMisses - before.keyMisses,
     keyHits: after.keyHits - before.keyHits,
     keyNegativeHits: after.keyNegativeHits - before.keyNegativeHits,
+    keyFilterRefused: after.keyFilterRefused - before.keyFilterRefused,
+    keyFilterFalsePositives: after.keyFilterFalsePositives - before.keyFilterFalsePositives,
     rssBytes: after.rssBytes,
     heapUsedBytes: after.heapUsedBytes,
   };

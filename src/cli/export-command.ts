@@ -9,7 +9,7 @@ import { print, type CommandContext } from './output.js';
 
 export async function exportCommand(ctx: CommandContext): Promise<void> {
   const { sql, values, config } = ctx;
-  const route = openExportRoute(config.export);
+  const route = openExportRoute(config.export, config.signup.secret);
   if (!route)
     throw new InputError([
       {

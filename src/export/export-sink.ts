@@ -2,7 +2,8 @@
 
 export interface OutboxRow {
   id: number;
-  kind: 'usage' | 'quota.threshold';
+  /** signup.verify: a sealed mailbox + token for the operator's mailer (webhook only; seal-signup-event.ts). */
+  kind: 'usage' | 'quota.threshold' | 'signup.verify';
   accountId: string;
   /** The account's id in the billing system (accounts.billing_customer_id), if set. */
   billingCustomerId: string | null;

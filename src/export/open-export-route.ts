@@ -4,9 +4,11 @@
 import type { ExportConfig } from '../config.js';
 import type { ExportSink, SinkRoute } from './export-sink.js';
 import { createStripeSink } from './stripe-sink.js';
+import { unsealSignupEvent } from '../signup/seal-signup-event.js';
 import { createWebhookSink } from './webhook-sink.js';
 
-export function openExportRoute(config: ExportConfig): SinkRoute | undefined {
+/** `signupSecret` (SIGNUP_SECRET) opens signup.verify rows as the webhook delivers them. */
+export function openExportRoute(config: ExportConfig, signupSecret = ''): SinkRoute | undefined {
   const stripe: ExportSink | undefined = config.stripe
     ? createStripeSink({
         apiKey: config.stripe.apiKey,
@@ -20,6 +22,8 @@ export function openExportRoute(config: ExportConfig): SinkRoute | undefined {
         url: config.webhook.url,
         secret: config.webhook.secret,
         timeoutMs: config.timeoutMs,
+        data: (row) =>
+          row.kind === 'signup.verify' ? { ...unsealSignupEvent(signupSecret, row.payload) } : row.payload,
       })
     : undefined;
   if (!stripe && !webhook) return undefined;

@@ -15,8 +15,10 @@ export function createWebhookSink(options: {
   secret: string;
   timeoutMs: number;
   now?: () => number;
+  /** The event's `data` for a row (default: its payload); throws to fail the delivery. */
+  data?: (row: OutboxRow) => Record<string, unknown>;
 }): ExportSink {
-  const { url, secret, timeoutMs, now = Date.now } = options;
+  const { url, secret, timeoutMs, now = Date.now, data = (row: OutboxRow) => row.payload } = options;
   return {
     name: 'webhook',
     async deliver(row: OutboxRow) {
@@ -24,10 +26,10 @@ export function createWebhookSink(options: {
       const body = JSON.stringify({
         id,
         kind: row.kind,
-        account_id: row.accountId,
+        account_id: row.accountId || null,
         billing_customer_id: row.billingCustomerId,
         created_at: row.createdAt.toISOString(),
-        data: row.payload,
+        data: data(row),
       });
       const res = await fetch(url, {
         method: 'POST',
@@ -38,8 +40,13 @@ export function createWebhookSink(options: {
         },
         body,
         signal: AbortSignal.timeout(timeoutMs),
+        // A 3xx is a failed delivery (retried, its status in /admin/outbox): following it would send the
+        // signed body — and a signup.verify token — wherever the receiver points.
+        redirect: 'manual',
       });
       await res.arrayBuffer().catch(() => undefined);
+      if (res.status >= 300 && res.status <= 399)
+        throw new Error(`webhook answered ${res.status} (a redirect: not followed)`);
       if (res.status < 200 || res.status > 299) throw new Error(`webhook answered ${res.status}`);
     },
   };

@@ -25,3 +25,10 @@ export function generateApiKey(): { key: string; hash: string; prefix: string } 
 export function hashApiKey(key: string): string {
   return hash('sha256', key, 'hex');
 }
+
+const KEY_FORMAT = /^tg_live_[a-z2-7]{32}$/;
+
+/** Whether `key` has the shape generateApiKey() issues: anything else is refused before hashing or lookup. */
+export function isWellFormedKey(key: string): boolean {
+  return key.length === KEY_PREFIX.length + 32 && KEY_FORMAT.test(key);
+}

@@ -1,11 +1,8 @@
 // Who is calling: the one key check every door uses (checkAccess, self-service). Unknown, expired and
 // revoked keys get the same answer, so the answer tells a caller nothing about other keys.
 
-import { hashApiKey } from './api-key.js';
+import { hashApiKey, isWellFormedKey } from './api-key.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
-
-/** Longer strings are not keys: refused without a lookup, so junk cannot fill the caches. */
-export const MAX_KEY_LENGTH = 256;
 
 /** What a caller is told when the key check fails (every door says the same). */
 export const KEY_DETAILS = {
@@ -24,7 +21,8 @@ export async function verifyKey(
   nowMs: number,
 ): Promise<KeyVerdict> {
   if (!apiKey) return { valid: false, code: 'missing_api_key' };
-  if (apiKey.length > MAX_KEY_LENGTH) return { valid: false, code: 'invalid_api_key' };
+  // Not the shape Tollgate issues: refused before hashing, so junk reaches neither the caches nor Postgres.
+  if (!isWellFormedKey(apiKey)) return { valid: false, code: 'invalid_api_key' };
   const record = await keys.findByHash(hashApiKey(apiKey));
   if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= nowMs))
     return { valid: false, code: 'invalid_api_key' };

@@ -59,6 +59,12 @@ export class Metrics {
     'API key cache lookups by result (hit|miss|negative_hit).',
     ['result'],
   );
+  readonly keyFilter = counterCells(
+    this.registry,
+    'tollgate_key_filter_total',
+    'Key cache misses the key filter answered: refused ("unknown" without a Postgres lookup) or false_positive (looked up, unknown).',
+    ['result'],
+  );
   readonly shadowDenied = counterCells(
     this.registry,
     'tollgate_shadow_denied_total',

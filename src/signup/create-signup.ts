@@ -1,4 +1,4 @@
-// Public sign-up, database side: account on the sign-up tier + one key + the email's hash + an audit row, in ONE transaction.
+// Public sign-up, database side: account on the sign-up tier + one key + the mailbox's HMAC + an audit row, in ONE transaction.
 
 import { createKey, type CreatedKey } from '../accounts/api-keys.js';
 import { writeAudit } from '../accounts/audit-log.js';
@@ -8,13 +8,13 @@ import type { Sql } from '../db/sql.js';
 export type SignupResult = { created: true; accountId: string; key: CreatedKey } | { created: false };
 
 /**
- * `emailHash`: hex SHA-256 of the normalised email (never the address). created: false = that mailbox
- * already has an account (the signups primary key; nothing is written). `ip` goes to the audit row
- * only, for abuse investigations.
+ * `emailHash`: HMAC of the canonical mailbox (normalize-email.ts; never the address). created: false =
+ * that mailbox already has an account (the signups primary key; nothing is written). `ip` (the client
+ * address at sign-up) and `confirmIp` (at confirmation) go to the audit row only, for abuse investigations.
  */
 export async function createSignup(
   sql: Sql,
-  input: { emailHash: string; tier: string; ip: string },
+  input: { emailHash: string; tier: string; ip: string; confirmIp?: string },
 ): Promise<SignupResult> {
   return sql
     .transaction(async (tx): Promise<SignupResult> => {
@@ -31,7 +31,12 @@ export async function createSignup(
         actor: 'signup',
         action: 'account.signup',
         target: id,
-        details: { tier: input.tier, key_id: key.id, ip: input.ip },
+        details: {
+          tier: input.tier,
+          key_id: key.id,
+          ip: input.ip,
+          ...(input.confirmIp === undefined ? {} : { confirm_ip: input.confirmIp }),
+        },
       });
       return { created: true, accountId: id, key };
     })

@@ -12,7 +12,8 @@ import { packageVersion } from '../../src/observability/build-info.js';
 import { parsePrometheusText, sampleValue, type Sample } from '../support/prometheus-text.js';
 import { startTollgate, type TestTollgate } from '../support/tollgate.js';
 
-const BOGUS_KEY = 'tg_live_thisisnotakeythisisnotakey2345';
+/** Well-formed (so it reaches the key cache) but never issued: the key filter refuses it. */
+const BOGUS_KEY = 'tg_live_thisisnotakeythisisnotakey234567';
 
 describe('/metrics after a known mix of decisions (demo policy)', () => {
   let tollgate: TestTollgate;
@@ -133,11 +134,13 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
     expect(value('tollgate_decision_duration_seconds_sum', { transport: 'grpc' })).toBeGreaterThan(0);
   });
 
-  it('times store calls: one Redis decide per counted decision, one Postgres load per unknown hash', () => {
+  it('times store calls: one Redis decide per counted decision, one Postgres load for the real key only', () => {
     expect(value('tollgate_store_duration_seconds_count', { store: 'redis', operation: 'decide' })).toBe(7);
     expect(value('tollgate_store_duration_seconds_count', { store: 'postgres', operation: 'find_key' })).toBe(
-      2,
+      1,
     );
+    // The bogus key's one cache miss was answered by the key filter, without Postgres.
+    expect(value('tollgate_key_filter_total', { result: 'refused' })).toBe(1);
     // Series of the stores in use exist from the start (at 0), so rate() has a baseline.
     expect(
       samples
@@ -205,7 +208,7 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
       policy: new Set(['per-minute', 'burst', 'per-second', 'chat-minute', 'monthly-quota']),
       store: new Set(['redis', 'postgres', 'memory']),
       operation: new Set(['decide', 'find_key']),
-      result: new Set(['hit', 'miss', 'negative_hit']),
+      result: new Set(['hit', 'miss', 'negative_hit', 'refused', 'false_positive']),
       le: new Set([
         '0.0001',
         '0.00025',
