@@ -29,6 +29,7 @@ import { openCounterInspector } from './counters/open-counter-inspector.js';
 import { createAdminServer } from './transports/admin/admin-server.js';
 import { createSelfServiceRoutes } from './transports/self-service/self-service-routes.js';
 import { createSignupRoute } from './transports/self-service/signup-route.js';
+import { createStripeWebhookRoute } from './transports/http/stripe-webhook-route.js';
 
 /** ms between readiness flipping to NOT_SERVING and the listeners closing, so load balancers and kubelet see it. */
 export const DEFAULT_DRAIN_DELAY_MS = 2_000;
@@ -106,11 +107,29 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           }),
         }
       : {};
+    const countBillingEvent = (type: string, result: string) =>
+      metrics.billingEvents.get(type, result).value++;
+    const stripeRoutes: Record<string, ReturnType<typeof createStripeWebhookRoute>> = config.stripeWebhook
+      ? {
+          '/v1/billing/stripe': createStripeWebhookRoute({
+            sql,
+            secret: config.stripeWebhook.secret,
+            graceMs: config.stripeWebhook.graceMs,
+            logger,
+            onResult: countBillingEvent,
+          }),
+        }
+      : {};
     const httpServer = createHttpServer({
       checkAccess,
       logger,
       ready: () => readiness.ready,
-      routes: { '/metrics': metricsRoute(metrics.registry), ...selfService, ...signupRoutes },
+      routes: {
+        '/metrics': metricsRoute(metrics.registry),
+        ...selfService,
+        ...signupRoutes,
+        ...stripeRoutes,
+      },
     });
     const adminToken = options.adminToken ?? resolveAdminToken(config).token;
     const adminServer = createAdminServer({
@@ -119,6 +138,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       inspector,
       reloadPolicy: () => policy.reload(),
       exportMaxAttempts: config.export.maxAttempts,
+      ...(config.stripeWebhook ? { paymentGraceMs: config.stripeWebhook.graceMs, countBillingEvent } : {}),
       logger,
     });
     const servers = { http: httpServer, grpc: grpcServer, admin: adminServer };

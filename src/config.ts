@@ -37,6 +37,16 @@ export interface Config {
   export: ExportConfig;
   /** TOLLGATE_KEY: the API key `tollgate check` sends when --key is absent (a secret: never logged). */
   cliKey: string | undefined;
+  /** STRIPE_WEBHOOK_SECRET set: POST /v1/billing/stripe moves accounts between tiers. */
+  stripeWebhook: StripeWebhookConfig | undefined;
+}
+
+/** Inbound Stripe webhooks (src/payments/). */
+export interface StripeWebhookConfig {
+  /** STRIPE_WEBHOOK_SECRET (`whsec_…`; a secret: never logged). */
+  secret: string;
+  /** PAYMENT_GRACE (default 3d): past_due keeps the tier, a failed payment suspends, only after this. */
+  graceMs: number;
 }
 
 /** Where the exporter delivers outbox rows (usage → Stripe if set, else the webhook; quota.threshold → the webhook). */
@@ -116,6 +126,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     export: exportConfig(env, fail),
     cliKey: env.TOLLGATE_KEY || undefined,
+    stripeWebhook: env.STRIPE_WEBHOOK_SECRET
+      ? { secret: env.STRIPE_WEBHOOK_SECRET, graceMs: duration(env, 'PAYMENT_GRACE', '3d', fail) }
+      : undefined,
   };
   if (config.adminToken !== undefined && config.adminToken.length < 16)
     fail('ADMIN_TOKEN', 'must be at least 16 characters');
@@ -202,6 +215,22 @@ function fractions(
       `expected fractions of the quota like 0.8,1.0 (each > 0, at most 10, 4 decimals) but got "${bad.join(',')}"`,
     );
   return [...new Set(values.map(Number))].filter((v) => v > 0 && v <= 10).sort((a, b) => a - b);
+}
+
+const DURATION_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `90s`, `30m`, `12h`, `3d` → ms (0 allowed: no grace). */
+function duration(
+  env: Env,
+  name: string,
+  fallback: string,
+  fail: (name: string, message: string) => void,
+): number {
+  const raw = env[name] || fallback;
+  const match = /^(\d{1,6})(s|m|h|d)$/.exec(raw);
+  if (match) return Number(match[1]) * DURATION_MS[match[2] as keyof typeof DURATION_MS];
+  fail(name, `expected a duration like 90s, 30m, 12h or 3d but got "${raw}"`);
+  return 0;
 }
 
 function url(

@@ -2,9 +2,10 @@
 
 import { parseLimits } from './parse-limits.js';
 import type { PolicyChecks } from './policy-checks.js';
+import { parseTierBilling, TIER_BILLING_KEYS } from './parse-tier-billing.js';
 import type { Price, Quota, Tier } from './policy.js';
 
-const TIER_KEYS = ['limits', 'quota', 'credits_per_request', 'upgrade_url', 'price'];
+const TIER_KEYS = ['limits', 'quota', 'credits_per_request', 'upgrade_url', 'price', ...TIER_BILLING_KEYS];
 const QUOTA_HINT = 'expected unlimited or { requests, period: month, overage: allow|deny }';
 
 export function parseTier(c: PolicyChecks, name: string, value: unknown, path: string): Tier | undefined {
@@ -25,6 +26,7 @@ export function parseTier(c: PolicyChecks, name: string, value: unknown, path: s
   const tier: Tier = { name, limits, quota, creditsPerRequest: credits };
   if (upgradeUrl !== undefined) tier.upgradeUrl = upgradeUrl;
   if (price !== undefined) tier.price = price;
+  parseTierBilling(c, map, path, tier);
   return tier;
 }
 
