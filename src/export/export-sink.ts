@@ -2,7 +2,7 @@
 
 export interface OutboxRow {
   id: number;
-  kind: 'usage' | 'quota.threshold';
+  kind: 'usage' | 'quota.threshold' | 'tier.changed';
   accountId: string;
   /** The account's id in the billing system (accounts.billing_customer_id), if set. */
   billingCustomerId: string | null;

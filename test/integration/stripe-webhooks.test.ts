@@ -10,7 +10,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { enforcePaymentGrace } from '../../src/payments/enforce-payment-grace.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
-import { savePolicy } from '../../src/policy/policy-repository.js';
+import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
 import { createAdminServer } from '../../src/transports/admin/admin-server.js';
 import { createStripeWebhookRoute } from '../../src/transports/http/stripe-webhook-route.js';
 import { freshPostgres, type FreshPostgres } from '../support/databases.js';
@@ -77,6 +77,15 @@ describe('POST /v1/billing/stripe', () => {
       "select payload from outbox where kind = 'tier.changed' and account_id = $1 order by id",
       [account],
     );
+
+  it('the stored policy keeps the Stripe mapping (save → load equals the parsed file)', async () => {
+    expect(await loadPolicy(db.sql)).toStrictEqual(parsePolicy(STRIPE_POLICY_YAML));
+    const withDefault = parsePolicy(`downgrade_tier: free\n${STRIPE_POLICY_YAML}`);
+    await savePolicy(db.sql, withDefault);
+    expect(await loadPolicy(db.sql)).toStrictEqual(withDefault);
+    await savePolicy(db.sql, parsePolicy(STRIPE_POLICY_YAML));
+    expect((await loadPolicy(db.sql)).downgradeTier).toBeUndefined();
+  });
 
   it('subscription.created for the pro price moves the account to pro, audited, with a tier.changed row', async () => {
     const { account, customer: cus } = await customer();
@@ -317,7 +326,7 @@ describe('POST /v1/billing/stripe', () => {
     expect(answer).toMatchObject({ status: 200, body: { result: 'unknown_customer' } });
     const listed = await adminGet(`/admin/billing/events?result=ignored&customer_id=${cus}`);
     expect(listed.events).toMatchObject([{ id: event.id, result: 'ignored', account_id: null }]);
-    expect(listed.events[0].reason).toContain(`unknown customer ${cus}`);
+    expect(listed.events[0]?.reason).toContain(`unknown customer ${cus}`);
 
     const { id: account } = await openAccount(db.sql, 'test', { name: 'late', tier: 'free' });
     await changeAccount(db.sql, 'test', account, { billingCustomerId: cus });
