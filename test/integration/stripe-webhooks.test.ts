@@ -9,6 +9,8 @@ import { readAudit } from '../../src/accounts/audit-log.js';
 import { migrate } from '../../src/db/migrate.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { enforcePaymentGrace } from '../../src/payments/enforce-payment-grace.js';
+import { startPaymentGraceCheck } from '../../src/payments/start-payment-grace-check.js';
+import { createLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
 import { createAdminServer } from '../../src/transports/admin/admin-server.js';
@@ -72,6 +74,21 @@ describe('POST /v1/billing/stripe', () => {
     return { account, customer: id };
   }
   const accountOf = async (id: string) => (await findAccount(db.sql, id))!;
+  const sendSub = (
+    type: 'created' | 'updated' | 'deleted',
+    cus: string,
+    subscription: string,
+    status: string,
+    offset: number,
+    prices = [PRO_PRICE],
+  ) =>
+    sendEvent(
+      port,
+      subscriptionEvent(type, { customer: cus, subscription, status, prices, created: sec(offset) }),
+      { signedAt: sec() },
+    );
+  const sendInvoice = (type: 'payment_failed' | 'paid', cus: string, offset = 0) =>
+    sendEvent(port, invoiceEvent(type, { customer: cus, created: sec(offset) }), { signedAt: sec() });
   const outboxOf = (account: string) =>
     db.sql.query<{ payload: { from: string; to: string; cause: string } }>(
       "select payload from outbox where kind = 'tier.changed' and account_id = $1 order by id",
@@ -145,30 +162,17 @@ describe('POST /v1/billing/stripe', () => {
   it('several items: the highest-ranked tier; canceled, unpaid and deleted fall back to free', async () => {
     const { account, customer: cus } = await customer();
     const sub = `sub_${cus}`;
-    const send = (
-      type: 'created' | 'updated' | 'deleted',
-      status: string,
-      offset: number,
-      prices = [PRO_PRICE],
-    ) =>
-      sendEvent(
-        port,
-        subscriptionEvent(type, { customer: cus, subscription: sub, status, prices, created: sec(offset) }),
-        {
-          signedAt: sec(),
-        },
-      );
-    await send('created', 'trialing', -100, [PRO_PRICE, ENTERPRISE_PRICE]);
+    await sendSub('created', cus, sub, 'trialing', -100, [PRO_PRICE, ENTERPRISE_PRICE]);
     expect((await accountOf(account)).tier).toBe('enterprise');
-    await send('updated', 'canceled', -90);
+    await sendSub('updated', cus, sub, 'canceled', -90);
     expect((await accountOf(account)).tier).toBe('free');
-    await send('updated', 'active', -80);
+    await sendSub('updated', cus, sub, 'active', -80);
     expect((await accountOf(account)).tier).toBe('pro');
-    await send('updated', 'unpaid', -70);
+    await sendSub('updated', cus, sub, 'unpaid', -70);
     expect((await accountOf(account)).tier).toBe('free');
-    await send('updated', 'active', -60);
+    await sendSub('updated', cus, sub, 'active', -60);
     expect((await accountOf(account)).tier).toBe('pro');
-    expect((await send('deleted', 'canceled', -50)).body.result).toBe('applied');
+    expect((await sendSub('deleted', cus, sub, 'canceled', -50)).body.result).toBe('applied');
     expect((await accountOf(account)).tier).toBe('free');
     expect((await outboxOf(account)).map((r) => `${r.payload.from}→${r.payload.to}`)).toEqual([
       'free→enterprise',
@@ -183,78 +187,29 @@ describe('POST /v1/billing/stripe', () => {
   it('out of order: the newest event.created wins, deleted wins a tie, an older event changes nothing', async () => {
     const { account, customer: cus } = await customer();
     const sub = `sub_${cus}`;
-    const event = (
-      type: 'created' | 'updated' | 'deleted',
-      status: string,
-      offset: number,
-      prices = [PRO_PRICE],
-    ) => subscriptionEvent(type, { customer: cus, subscription: sub, status, prices, created: sec(offset) });
-    await sendEvent(port, event('updated', 'active', -50, [ENTERPRISE_PRICE]), { signedAt: sec() });
-    const older = await sendEvent(port, event('created', 'active', -60), { signedAt: sec() });
+    await sendSub('updated', cus, sub, 'active', -50, [ENTERPRISE_PRICE]);
+    const older = await sendSub('created', cus, sub, 'active', -60);
     expect(older.body).toMatchObject({ result: 'ignored' });
     expect(String(older.body.reason)).toMatch(/^older than evt_/);
     expect((await accountOf(account)).tier).toBe('enterprise');
 
-    await sendEvent(port, event('deleted', 'canceled', -40), { signedAt: sec() });
-    const staleUpdate = await sendEvent(port, event('updated', 'active', -45), { signedAt: sec() });
-    expect(staleUpdate.body.result).toBe('ignored');
-    const tie = await sendEvent(port, event('updated', 'active', -40), { signedAt: sec() });
-    expect(tie.body.result).toBe('ignored');
+    await sendSub('deleted', cus, sub, 'canceled', -40);
+    expect((await sendSub('updated', cus, sub, 'active', -45)).body.result).toBe('ignored');
+    expect((await sendSub('updated', cus, sub, 'active', -40)).body.result).toBe('ignored'); // a tie
     expect((await accountOf(account)).tier).toBe('free');
 
     // The other arrival order of a tie: updated first, then deleted with the same created → deleted.
-    const sub2 = `${sub}b`;
-    await sendEvent(
-      port,
-      subscriptionEvent('updated', {
-        customer: cus,
-        subscription: sub2,
-        status: 'active',
-        prices: [PRO_PRICE],
-        created: sec(-30),
-      }),
-      { signedAt: sec() },
-    );
+    await sendSub('updated', cus, `${sub}b`, 'active', -30);
     expect((await accountOf(account)).tier).toBe('pro');
-    await sendEvent(
-      port,
-      subscriptionEvent('deleted', {
-        customer: cus,
-        subscription: sub2,
-        status: 'canceled',
-        prices: [PRO_PRICE],
-        created: sec(-30),
-      }),
-      { signedAt: sec() },
-    );
+    expect((await sendSub('deleted', cus, `${sub}b`, 'canceled', -30)).body.result).toBe('applied');
     expect((await accountOf(account)).tier).toBe('free');
   });
 
   it('past_due keeps the tier during the grace, then the grace check downgrades', async () => {
     const { account, customer: cus } = await customer();
     const sub = `sub_${cus}`;
-    await sendEvent(
-      port,
-      subscriptionEvent('created', {
-        customer: cus,
-        subscription: sub,
-        status: 'active',
-        prices: [PRO_PRICE],
-        created: sec(-10),
-      }),
-      { signedAt: sec() },
-    );
-    const pastDue = await sendEvent(
-      port,
-      subscriptionEvent('updated', {
-        customer: cus,
-        subscription: sub,
-        status: 'past_due',
-        prices: [PRO_PRICE],
-        created: sec(),
-      }),
-      { signedAt: sec() },
-    );
+    await sendSub('created', cus, sub, 'active', -10);
+    const pastDue = await sendSub('updated', cus, sub, 'past_due', 0);
     expect(String(pastDue.body.reason)).toContain('past_due: tier kept until');
     expect(await enforcePaymentGrace(db.sql, GRACE_MS, clock.ms + GRACE_MS - 1000)).toMatchObject({
       downgraded: 0,
@@ -263,8 +218,7 @@ describe('POST /v1/billing/stripe', () => {
     const result = await enforcePaymentGrace(db.sql, GRACE_MS, clock.ms + GRACE_MS);
     expect(result.downgraded).toBeGreaterThanOrEqual(1);
     expect((await accountOf(account)).tier).toBe('free');
-    const audit = await readAudit(db.sql, account);
-    expect(audit[0]).toMatchObject({
+    expect((await readAudit(db.sql, account))[0]).toMatchObject({
       actor: 'billing:grace',
       details: { changes: { tier: { from: 'pro', to: 'free' } } },
     });
@@ -272,44 +226,52 @@ describe('POST /v1/billing/stripe', () => {
 
   it('payment failed → suspended after the grace (injected clock) → paid → active; an operator suspension stays', async () => {
     const { account, customer: cus } = await customer();
-    const failed = await sendEvent(port, invoiceEvent('payment_failed', { customer: cus, created: sec() }), {
-      signedAt: sec(),
-    });
-    expect(failed.body).toMatchObject({ result: 'applied' });
+    expect((await sendInvoice('payment_failed', cus)).body).toMatchObject({ result: 'applied' });
     await enforcePaymentGrace(db.sql, GRACE_MS, clock.ms + GRACE_MS - 1000);
     expect((await accountOf(account)).status).toBe('active');
     await enforcePaymentGrace(db.sql, GRACE_MS, clock.ms + GRACE_MS);
     expect((await accountOf(account)).status).toBe('suspended');
 
-    const later = clock.ms;
+    const start = clock.ms;
     clock.ms += GRACE_MS + 60_000;
     try {
-      const paid = await sendEvent(port, invoiceEvent('paid', { customer: cus, created: sec() }), {
-        signedAt: sec(),
-      });
+      const paid = await sendInvoice('paid', cus);
       expect(paid.body).toMatchObject({
         result: 'applied',
         reason: 'payment failure closed: suspension lifted',
       });
       expect((await accountOf(account)).status).toBe('active');
 
-      // An operator suspends; a failure and a payment later must not lift that suspension.
+      // An operator suspends; a failure (already past its grace) and a payment must not lift that suspension.
       const other = await customer();
       await changeAccount(db.sql, 'admin:support', other.account, { status: 'suspended' });
-      await sendEvent(
-        port,
-        invoiceEvent('payment_failed', { customer: other.customer, created: sec(-GRACE_MS / 1000 - 10) }),
-        { signedAt: sec() },
-      );
-      const paidToo = await sendEvent(
-        port,
-        invoiceEvent('paid', { customer: other.customer, created: sec() }),
-        { signedAt: sec() },
-      );
+      await sendInvoice('payment_failed', other.customer, -GRACE_MS / 1000 - 10);
+      const paidToo = await sendInvoice('paid', other.customer);
       expect(String(paidToo.body.reason)).toContain('the suspension an operator set stays');
       expect((await accountOf(other.account)).status).toBe('suspended');
     } finally {
-      clock.ms = later;
+      clock.ms = start;
+    }
+  });
+
+  it('the background grace check suspends on its own once the grace has passed', async () => {
+    const { account, customer: cus } = await customer();
+    await sendInvoice('payment_failed', cus);
+    const check = startPaymentGraceCheck({
+      sql: db.sql,
+      graceMs: GRACE_MS,
+      logger: createLogger('silent'),
+      intervalMs: 20,
+      now: () => clock.ms + GRACE_MS,
+    });
+    try {
+      const started = Date.now();
+      while ((await accountOf(account)).status !== 'suspended') {
+        expect(Date.now() - started).toBeLessThan(5000);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await check.stop();
     }
   });
 
@@ -361,6 +323,15 @@ describe('POST /v1/billing/stripe', () => {
     expect(text).toContain(
       'tollgate_billing_events_total{type="checkout.session.completed",result="ignored"} 1',
     );
+  });
+
+  it('the billing routes are in the OpenAPI route table', async () => {
+    const response = await fetch(`http://127.0.0.1:${adminPort}/admin/openapi.json`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const paths = ((await response.json()) as { paths: Record<string, Record<string, unknown>> }).paths;
+    expect(Object.keys(paths['/admin/billing/events'] ?? {})).toEqual(['get']);
+    expect(Object.keys(paths['/admin/billing/events/{id}/replay'] ?? {})).toEqual(['post']);
   });
 
   async function adminGet(path: string): Promise<{ events: Array<Record<string, string | null>> }> {
