@@ -87,6 +87,15 @@ describe('POST /v1/billing/stripe', () => {
       subscriptionEvent(type, { customer: cus, subscription, status, prices, created: sec(offset) }),
       { signedAt: sec() },
     );
+  /** A customer.subscription.created: `cus` subscribes to the pro price now. */
+  const proCreated = (cus: string) =>
+    subscriptionEvent('created', {
+      customer: cus,
+      subscription: `sub_${cus}`,
+      status: 'active',
+      prices: [PRO_PRICE],
+      created: sec(),
+    });
   const sendInvoice = (type: 'payment_failed' | 'paid', cus: string, offset = 0) =>
     sendEvent(port, invoiceEvent(type, { customer: cus, created: sec(offset) }), { signedAt: sec() });
   const outboxOf = (account: string) =>
@@ -106,13 +115,7 @@ describe('POST /v1/billing/stripe', () => {
 
   it('subscription.created for the pro price moves the account to pro, audited, with a tier.changed row', async () => {
     const { account, customer: cus } = await customer();
-    const event = subscriptionEvent('created', {
-      customer: cus,
-      subscription: `sub_${cus}`,
-      status: 'active',
-      prices: [PRO_PRICE],
-      created: sec(),
-    });
+    const event = proCreated(cus);
     const answer = await sendEvent(port, event, { signedAt: sec() });
     expect(answer).toMatchObject({ status: 200, body: { result: 'applied', id: event.id } });
     expect((await accountOf(account)).tier).toBe('pro');
@@ -132,13 +135,7 @@ describe('POST /v1/billing/stripe', () => {
 
   it('refuses a bad signature and an old timestamp with 400 problem+json, recording nothing', async () => {
     const { account, customer: cus } = await customer();
-    const event = subscriptionEvent('created', {
-      customer: cus,
-      subscription: `sub_${cus}`,
-      status: 'active',
-      prices: [PRO_PRICE],
-      created: sec(),
-    });
+    const event = proCreated(cus);
     const forged = await sendEvent(port, event, { signedAt: sec(), secret: 'whsec_someone_else' });
     expect(forged).toMatchObject({ status: 400, body: { code: 'invalid_signature' } });
     const stale = await sendEvent(port, event, { signedAt: sec(-301) });
@@ -277,13 +274,7 @@ describe('POST /v1/billing/stripe', () => {
 
   it('an unknown customer is recorded and reported (200, no retry loop); replay after the fix applies once', async () => {
     const cus = `cus_unknown${Date.now().toString(36)}`;
-    const event = subscriptionEvent('created', {
-      customer: cus,
-      subscription: `sub_${cus}`,
-      status: 'active',
-      prices: [PRO_PRICE],
-      created: sec(),
-    });
+    const event = proCreated(cus);
     const answer = await sendEvent(port, event, { signedAt: sec() });
     expect(answer).toMatchObject({ status: 200, body: { result: 'unknown_customer' } });
     const listed = await adminGet(`/admin/billing/events?result=ignored&customer_id=${cus}`);
