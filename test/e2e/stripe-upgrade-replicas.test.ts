@@ -69,6 +69,7 @@ describe('a Stripe upgrade reaches every replica', () => {
       created: Math.floor(Date.now() / 1000),
     });
     const answer = await sendEvent(a.httpPort, event);
+    const answeredMs = performance.now() - started;
     expect(answer).toMatchObject({ status: 200, body: { result: 'applied' } });
     let allowed = await check(b.httpPort);
     while (allowed.status !== 200) {
@@ -78,7 +79,9 @@ describe('a Stripe upgrade reaches every replica', () => {
       allowed = await check(b.httpPort);
     }
     const ms = performance.now() - started;
-    console.log(`subscription.created on replica A → allowed on pro by replica B after ${ms.toFixed(1)} ms`);
+    console.log(
+      `subscription.created on replica A (answered 200 after ${answeredMs.toFixed(1)} ms) → allowed on pro by replica B after ${ms.toFixed(1)} ms`,
+    );
     const policy = allowed.headers.get('ratelimit-policy') ?? '';
     expect(policy).toContain('"monthly-quota";q=10000');
     expect(policy).toContain('"burst";q=20');
