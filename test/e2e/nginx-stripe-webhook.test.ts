@@ -50,4 +50,17 @@ describe('nginx → /v1/billing/stripe', () => {
     expect(forged).toMatchObject({ status: 400, body: { code: 'invalid_signature' } });
     expect(upstream!.requests).toEqual([]);
   });
+
+  it('without STRIPE_WEBHOOK_SECRET Tollgate does not serve the path', async () => {
+    const plain = await startTollgate({ accounts: [], store: 'memory' });
+    try {
+      const response = await fetch(`http://127.0.0.1:${plain.httpPort}/v1/billing/stripe`, {
+        method: 'POST',
+        body: '{}',
+      });
+      expect(response.status).toBe(404);
+    } finally {
+      await plain.stop();
+    }
+  });
 });
