@@ -32,6 +32,7 @@ import { createSelfServiceRoutes } from './transports/self-service/self-service-
 import { createSignupRoute } from './transports/self-service/signup-route.js';
 import { createSignupConfirmRoute } from './transports/self-service/signup-confirm-route.js';
 import { createClientAddress } from './transports/http/client-address.js';
+import { createStripeWebhookRoute } from './transports/http/stripe-webhook-route.js';
 
 /** ms between readiness flipping to NOT_SERVING and the listeners closing, so load balancers and kubelet see it. */
 export const DEFAULT_DRAIN_DELAY_MS = 2_000;
@@ -114,12 +115,30 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           ...(signup.confirm ? { '/v1/signup/confirm': createSignupConfirmRoute(signupOptions) } : {}),
         }
       : {};
+    const countBillingEvent = (type: string, result: string) =>
+      metrics.billingEvents.get(type, result).value++;
+    const stripeRoutes: Record<string, ReturnType<typeof createStripeWebhookRoute>> = config.stripeWebhook
+      ? {
+          '/v1/billing/stripe': createStripeWebhookRoute({
+            sql,
+            secret: config.stripeWebhook.secret,
+            graceMs: config.stripeWebhook.graceMs,
+            logger,
+            onResult: countBillingEvent,
+          }),
+        }
+      : {};
     const httpServer = createHttpServer({
       checkAccess,
       logger,
       ready: () => readiness.ready,
       readyReasons: () => readiness.reasons,
-      routes: { '/metrics': metricsRoute(metrics.registry), ...selfService, ...signupRoutes },
+      routes: {
+        '/metrics': metricsRoute(metrics.registry),
+        ...selfService,
+        ...signupRoutes,
+        ...stripeRoutes,
+      },
     });
     const adminToken = options.adminToken ?? resolveAdminToken(config).token;
     const adminServer = createAdminServer({
@@ -128,6 +147,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       inspector,
       reloadPolicy: () => policy.reload(),
       exportMaxAttempts: config.export.maxAttempts,
+      ...(config.stripeWebhook ? { paymentGraceMs: config.stripeWebhook.graceMs, countBillingEvent } : {}),
       logger,
     });
     const servers = { http: httpServer, grpc: grpcServer, admin: adminServer };

@@ -1,5 +1,6 @@
 // Work beside the decision path: the usage flusher (Redis → Postgres, exactly once), the change listener
-// (LISTEN/NOTIFY → caches), the degraded gauge, and the outbox exporter (when a sink is configured). Started by the composition root, stopped at drain.
+// (LISTEN/NOTIFY → caches), the degraded gauge, the outbox exporter (when a sink is configured) and the
+// payment grace check (with STRIPE_WEBHOOK_SECRET). Started by the composition root, stopped at drain.
 
 import { startChangeListener } from './changes/start-change-listener.js';
 import type { Config } from './config.js';
@@ -11,6 +12,7 @@ import type { Metrics } from './observability/metrics.js';
 import { startUsageFlusher } from './usage/start-usage-flusher.js';
 import { openExportRoute } from './export/open-export-route.js';
 import { startOutboxExporter } from './export/start-outbox-exporter.js';
+import { startPaymentGraceCheck } from './payments/start-payment-grace-check.js';
 
 export interface BackgroundWork {
   /** Shutdown, after the listeners closed (no decision adds usage any more): the last flush. */
@@ -53,6 +55,8 @@ export async function startBackgroundWork(deps: {
   const route = config.export.inServe ? openExportRoute(config.export, config.signup.secret) : undefined;
   const exporter =
     route && startOutboxExporter({ sql, route, config: config.export, metrics: metrics.exports, logger });
+  const graceCheck =
+    config.stripeWebhook && startPaymentGraceCheck({ sql, graceMs: config.stripeWebhook.graceMs, logger });
   metrics.setDegraded(path.degraded.degraded);
   const unsubscribe = path.degraded.onChange((degraded) => metrics.setDegraded(degraded));
   let flushed = false;
@@ -65,6 +69,7 @@ export async function startBackgroundWork(deps: {
       unsubscribe();
       if (!flushed) await flusher.stop();
       await exporter?.stop();
+      await graceCheck?.stop();
       await listener.stop();
       await usage.close();
     },

@@ -43,6 +43,16 @@ export interface Config {
   cliKey: string | undefined;
   /** TOLLGATE_COMMIT: the commit the image was built from (a Dockerfile build arg), else "unknown". */
   buildCommit: string;
+  /** STRIPE_WEBHOOK_SECRET set: POST /v1/billing/stripe moves accounts between tiers. */
+  stripeWebhook: StripeWebhookConfig | undefined;
+}
+
+/** Inbound Stripe webhooks (src/payments/). */
+export interface StripeWebhookConfig {
+  /** STRIPE_WEBHOOK_SECRET (`whsec_…`; a secret: never logged). */
+  secret: string;
+  /** PAYMENT_GRACE (default 3d): past_due keeps the tier, a failed payment suspends, only after this. */
+  graceMs: number;
 }
 
 /** A CIDR, parsed: `10.0.0.0/8` → { address: '10.0.0.0', prefix: 8, type: 'ipv4' }. */
@@ -150,6 +160,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     export: exportConfig(env, fail),
     cliKey: env.TOLLGATE_KEY || undefined,
     buildCommit: env.TOLLGATE_COMMIT || 'unknown',
+    stripeWebhook: env.STRIPE_WEBHOOK_SECRET
+      ? {
+          secret: env.STRIPE_WEBHOOK_SECRET,
+          graceMs: duration(env, 'PAYMENT_GRACE', '3d', 0, 365 * 86_400_000, fail),
+        }
+      : undefined,
   };
   if (!/^[\w.+-]{1,64}$/.test(config.buildCommit))
     fail('TOLLGATE_COMMIT', 'expected a commit id (letters, digits, . _ + -, at most 64 characters)');
@@ -202,10 +218,25 @@ function duration(
     ? Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's']
     : Number.NaN;
   if (!(ms >= min && ms <= max)) {
-    fail(name, `expected a duration like 24h, 30m or 2d (1 minute to 30 days) but got "${raw}"`);
+    fail(
+      name,
+      `expected a duration like 90s, 30m, 12h or 3d (${span(min)} to ${span(max)}) but got "${raw}"`,
+    );
     return min;
   }
   return ms;
+}
+
+/** ms → the largest whole unit: `0s`, `1m`, `30d`. */
+function span(ms: number): string {
+  const [unit, size] = (
+    [
+      ['d', 86_400_000],
+      ['h', 3_600_000],
+      ['m', 60_000],
+    ] as const
+  ).find(([, size]) => ms >= size && ms % size === 0) ?? ['s', 1_000];
+  return `${ms / size}${unit}`;
 }
 
 function trustedProxies(env: Env, fail: (name: string, message: string) => void): Subnet[] {

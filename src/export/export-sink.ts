@@ -3,7 +3,7 @@
 export interface OutboxRow {
   id: number;
   /** signup.verify: a sealed mailbox + token for the operator's mailer (webhook only; seal-signup-event.ts). */
-  kind: 'usage' | 'quota.threshold' | 'signup.verify';
+  kind: 'usage' | 'quota.threshold' | 'signup.verify' | 'tier.changed';
   accountId: string;
   /** The account's id in the billing system (accounts.billing_customer_id), if set. */
   billingCustomerId: string | null;

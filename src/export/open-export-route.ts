@@ -1,5 +1,5 @@
 // Export: the sinks Config names → the route each outbox row takes (usage → Stripe if set, else the webhook;
-// quota.threshold → the webhook). undefined = no sink configured (the exporter does not run).
+// quota.threshold, tier.changed → the webhook). undefined = no sink configured (the exporter does not run).
 
 import type { ExportConfig } from '../config.js';
 import type { ExportSink, SinkRoute } from './export-sink.js';

@@ -77,6 +77,13 @@ export class Metrics {
     'Allowed decisions that left at most 20% of a policy.',
     ['tier', 'policy'],
   );
+  /** Inbound Stripe webhooks (src/payments/): type is one of Stripe's event types, bounded by what the endpoint subscribes to. */
+  readonly billingEvents = counterCells(
+    this.registry,
+    'tollgate_billing_events_total',
+    'Stripe webhook events by type and result (applied|ignored|failed|unknown_customer|duplicate|rejected).',
+    ['type', 'result'],
+  );
   /** The outbox exporter's lag, failures and deliveries. */
   readonly exports = exportMetrics(this.registry);
   private readonly degraded = new Gauge({

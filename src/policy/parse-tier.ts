@@ -2,9 +2,17 @@
 
 import { parseLimits } from './parse-limits.js';
 import type { PolicyChecks } from './policy-checks.js';
+import { parseTierBilling, TIER_BILLING_KEYS } from './parse-tier-billing.js';
 import type { Price, Quota, Tier } from './policy.js';
 
-export const TIER_KEYS = ['limits', 'quota', 'credits_per_request', 'upgrade_url', 'price'];
+export const TIER_KEYS = [
+  'limits',
+  'quota',
+  'credits_per_request',
+  'upgrade_url',
+  'price',
+  ...TIER_BILLING_KEYS,
+];
 export const QUOTA_KEYS = ['requests', 'period', 'overage'];
 export const QUOTA_PERIODS = ['month'] as const;
 export const OVERAGE_MODES = ['allow', 'deny'] as const;
@@ -31,6 +39,7 @@ export function parseTier(c: PolicyChecks, name: string, value: unknown, path: s
   const tier: Tier = { name, limits, quota, creditsPerRequest: credits };
   if (upgradeUrl !== undefined) tier.upgradeUrl = upgradeUrl;
   if (price !== undefined) tier.price = price;
+  parseTierBilling(c, map, path, tier);
   return tier;
 }
 

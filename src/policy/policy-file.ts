@@ -5,6 +5,7 @@ import { InputError } from '../errors.js';
 import { parseEndpoint } from './parse-endpoint.js';
 import { parseTier } from './parse-tier.js';
 import { parseRatelimitDomains } from './parse-ratelimit-domains.js';
+import { checkTierBilling, POLICY_BILLING_KEYS } from './parse-tier-billing.js';
 import { PolicyChecks } from './policy-checks.js';
 import type { Policy } from './policy.js';
 import { yamlPosition } from './yaml-position.js';
@@ -32,7 +33,7 @@ export function parsePolicy(yamlText: string): Policy {
   const domainsValue =
     js instanceof Map && js.has('ratelimit_domains') ? js.get('ratelimit_domains') : undefined;
   if (js instanceof Map) js.delete('ratelimit_domains');
-  const root = c.map(js, 'policy', ['tiers', 'endpoints']);
+  const root = c.map(js, 'policy', ['tiers', 'endpoints', ...POLICY_BILLING_KEYS]);
   const policy: Policy = { tiers: {}, endpoints: [] };
   /** tier name → its limit names, for override checks even when the tier itself has problems. */
   const tiers = new Map<string, string[]>();
@@ -55,6 +56,11 @@ export function parsePolicy(yamlText: string): Policy {
   const domains =
     domainsValue === undefined ? {} : parseRatelimitDomains(c, domainsValue, 'ratelimit_domains');
   if (Object.keys(domains).length > 0) policy.ratelimitDomains = domains;
+  if (root?.has('downgrade_tier')) {
+    const name = c.name(root.get('downgrade_tier'), 'downgrade_tier');
+    if (name !== undefined) policy.downgradeTier = name;
+  }
+  checkTierBilling(c, policy);
   if (c.problems.length > 0)
     throw new InputError(c.problems.map((p) => ({ ...p, ...yamlPosition(doc, lines, p.path) })));
   return policy;

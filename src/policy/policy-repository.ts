@@ -38,18 +38,25 @@ export async function savePolicy(sql: Sql, policy: Policy): Promise<void> {
         [name, JSON.stringify(domain.descriptors), position],
       );
     }
+    await tx.query("delete from policy_settings where name = 'downgrade_tier'");
+    if (policy.downgradeTier !== undefined)
+      await tx.query("insert into policy_settings (name, value) values ('downgrade_tier', $1)", [
+        policy.downgradeTier,
+      ]);
     await notifyChange(tx, { kind: 'policy' });
   });
 }
 
 async function saveTier(tx: Sql, tier: Tier, position: number): Promise<void> {
   await tx.query(
-    `insert into tiers (name, quota_units, quota_overage, credits_per_request, upgrade_url, price_monthly, price_overage_per_1000, price_currency, position, price_first_month)
-     values ($1, $2::bigint, $3, $4::int, $5, $6::numeric, $7::numeric, $8, $9::int, $10)
+    `insert into tiers (name, quota_units, quota_overage, credits_per_request, upgrade_url, price_monthly, price_overage_per_1000, price_currency, position,
+                        price_first_month, stripe_prices, rank, downgrade_tier)
+     values ($1, $2::bigint, $3, $4::int, $5, $6::numeric, $7::numeric, $8, $9::int, $10, $11::text[], $12::int, $13)
      on conflict (name) do update set quota_units = excluded.quota_units, quota_overage = excluded.quota_overage,
        credits_per_request = excluded.credits_per_request, upgrade_url = excluded.upgrade_url, price_monthly = excluded.price_monthly,
        price_overage_per_1000 = excluded.price_overage_per_1000, price_currency = excluded.price_currency, position = excluded.position,
-       price_first_month = excluded.price_first_month`,
+       price_first_month = excluded.price_first_month, stripe_prices = excluded.stripe_prices, rank = excluded.rank,
+       downgrade_tier = excluded.downgrade_tier`,
     [
       tier.name,
       tier.quota?.units ?? null,
@@ -61,6 +68,9 @@ async function saveTier(tx: Sql, tier: Tier, position: number): Promise<void> {
       tier.price?.currency ?? null,
       position,
       tier.price?.firstMonth ?? 'full',
+      tier.stripePrices ?? null,
+      tier.rank ?? null,
+      tier.downgradeTier ?? null,
     ],
   );
   for (const [i, rule] of tier.limits.entries()) {
@@ -123,7 +133,11 @@ export async function loadPolicy(sql: Sql): Promise<Policy> {
     const domains = await tx.query<{ name: string; descriptors: unknown }>(
       'select name, descriptors from ratelimit_domains order by position, name',
     );
+    const settings = await tx.query<{ value: string }>(
+      "select value from policy_settings where name = 'downgrade_tier'",
+    );
     const policy: Policy = { tiers: {}, endpoints: [] };
+    if (settings[0]) policy.downgradeTier = settings[0].value;
     for (const row of tiers) {
       const name = row.name as string;
       const tier: Tier = {
@@ -144,6 +158,9 @@ export async function loadPolicy(sql: Sql): Promise<Policy> {
           firstMonth: row.price_first_month === 'prorated' ? 'prorated' : 'full',
         };
       }
+      if (row.stripe_prices !== null) tier.stripePrices = row.stripe_prices as string[];
+      if (row.rank !== null) tier.rank = row.rank as number;
+      if (row.downgrade_tier !== null) tier.downgradeTier = row.downgrade_tier as string;
       policy.tiers[name] = tier;
     }
     for (const row of endpoints) {

@@ -15,6 +15,7 @@ import {
   QUOTA_PERIODS,
   TIER_KEYS,
 } from './parse-tier.js';
+import { PRICE_ID_PATTERN } from './parse-tier-billing.js';
 import { ALGORITHMS, DURATION_PATTERN, NAME_PATTERN, URL_PATTERN } from './policy-checks.js';
 import { DEFAULT_ENDPOINT } from './policy.js';
 
@@ -29,7 +30,15 @@ export function policySchema(): Schema {
     title: 'Tollgate policy file',
     description:
       'Tiers, endpoints and Envoy rate-limit rules; `tollgate apply` and PUT /admin/policy take it.',
-    ...object({ tiers: tiers(), endpoints: endpoints(), ratelimit_domains: ratelimitDomains() }, ['tiers']),
+    ...object(
+      {
+        tiers: tiers(),
+        endpoints: endpoints(),
+        ratelimit_domains: ratelimitDomains(),
+        downgrade_tier: { ...name, description: 'the downgrade tier of every tier that names none' },
+      },
+      ['tiers'],
+    ),
     $defs: { limit: limit(), descriptor: descriptor() },
   };
 }
@@ -95,6 +104,13 @@ function tiers(): Schema {
       credits_per_request: integer(0),
       upgrade_url: { type: 'string', pattern: URL_PATTERN },
       price,
+      stripe_prices: {
+        type: 'array',
+        items: { type: 'string', pattern: PRICE_ID_PATTERN },
+        description: 'Stripe prices whose active subscription puts an account on this tier',
+      },
+      rank: { ...integer(0), description: 'several subscribed prices: the highest rank wins' },
+      downgrade_tier: { ...name, description: 'where a subscription that ended leaves the account' },
     },
     ['quota'],
     TIER_KEYS,

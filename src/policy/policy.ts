@@ -29,6 +29,12 @@ export interface Tier {
   creditsPerRequest: number;
   upgradeUrl?: string;
   price?: Price;
+  /** Stripe price ids (`price_…`) whose active subscription puts an account on this tier. */
+  stripePrices?: string[];
+  /** Several subscribed prices: the tier with the highest rank wins (absent = 0). */
+  rank?: number;
+  /** Where an account on this tier goes when its subscription ends (else the policy's, else `free`). */
+  downgradeTier?: string;
 }
 
 export interface EndpointOverride {
@@ -55,6 +61,8 @@ export interface Policy {
   endpoints: Endpoint[];
   /** Envoy rate-limit service rules by domain (policy file `ratelimit_domains`); absent = none. */
   ratelimitDomains?: RatelimitDomains;
+  /** Policy file `downgrade_tier`: where an ended subscription leaves an account when its tier names none. */
+  downgradeTier?: string;
 }
 
 /** The endpoint name used for calls that match no endpoint of the policy. */

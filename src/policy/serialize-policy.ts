@@ -27,8 +27,9 @@ export function serializePolicy(policy: Policy): string {
   const domains = policy.ratelimitDomains
     ? { ratelimit_domains: ratelimitDomainsToYaml(policy.ratelimitDomains) }
     : {};
+  const downgrade = policy.downgradeTier !== undefined ? { downgrade_tier: policy.downgradeTier } : {};
   return stringify(
-    { tiers, ...(policy.endpoints.length > 0 ? { endpoints } : {}), ...domains },
+    { ...downgrade, tiers, ...(policy.endpoints.length > 0 ? { endpoints } : {}), ...domains },
     { lineWidth: 0 },
   );
 }
@@ -49,6 +50,9 @@ function tierToYaml(tier: Tier): Record<string, unknown> {
       currency: tier.price.currency,
       ...(tier.price.firstMonth === 'prorated' ? { first_month: 'prorated' } : {}),
     };
+  if (tier.stripePrices !== undefined) out.stripe_prices = tier.stripePrices;
+  if (tier.rank !== undefined) out.rank = tier.rank;
+  if (tier.downgradeTier !== undefined) out.downgrade_tier = tier.downgradeTier;
   return out;
 }
 

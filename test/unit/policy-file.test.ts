@@ -90,8 +90,8 @@ endpoints:
 extra: true
 `),
     ).toEqual([
-      'policy.extra: unknown key (expected one of: tiers, endpoints)',
-      'tiers.free.limtis: unknown key (expected one of: limits, quota, credits_per_request, upgrade_url, price)',
+      'policy.extra: unknown key (expected one of: tiers, endpoints, downgrade_tier)',
+      'tiers.free.limtis: unknown key (expected one of: limits, quota, credits_per_request, upgrade_url, price, stripe_prices, rank, downgrade_tier)',
       'tiers.free.limits[0].limit: expected an integer >= 1',
       'tiers.free.limits[0].window: expected a duration like 60s, 1m, 1h, 1d',
       'tiers.free.limits[1].name: "per-minute" is already used at tiers.free.limits[0]',

@@ -15,6 +15,10 @@ export interface AdminDeps {
   reloadPolicy?: () => Promise<void>;
   /** EXPORT_MAX_ATTEMPTS: where an undelivered outbox row counts as failed (default 20). */
   exportMaxAttempts?: number;
+  /** PAYMENT_GRACE (ms) for replayed Stripe events; without it the billing event routes are not served. */
+  paymentGraceMs?: number;
+  /** Counts replayed Stripe events by type and result (metrics). */
+  countBillingEvent?: (type: string, result: string) => void;
   /** ms since the epoch (default Date.now), for the default billing month and key expiry checks. */
   now?: () => number;
 }

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../../logger.js';
 import { accountRoutes } from './account-routes.js';
+import { billingEventRoutes } from './billing-event-routes.js';
 import { adminTokenChecker } from './admin-auth.js';
 import {
   HttpError,
@@ -43,6 +44,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
     ...policyRoutes(deps),
     ...reportRoutes(deps),
     ...outboxRoutes(deps),
+    ...billingEventRoutes(deps),
   ];
   const openapi: AdminRoute = {
     method: 'GET',

@@ -17,7 +17,7 @@ const ROW_SCHEMA = {
   type: 'object',
   properties: {
     id: { type: 'integer' },
-    kind: { type: 'string', enum: ['usage', 'quota.threshold'] },
+    kind: { type: 'string', enum: ['usage', 'quota.threshold', 'tier.changed'] },
     account_id: { type: 'string' },
     payload: { type: 'object' },
     created_at: { type: 'string', format: 'date-time' },
