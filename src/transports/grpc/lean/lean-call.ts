@@ -1,0 +1,186 @@
+// Lean gRPC server, one call (one HTTP/2 stream): reads the one request message within the size limit,
+// keeps the grpc-timeout deadline, runs the method, and ends the stream with exactly one grpc-status.
+
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import {
+  constants,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import { asGrpcError, type StreamSink } from '../grpc-call.js';
+import { OK_TRAILERS, PREFIX_BYTES, RESPONSE_HEADERS, statusHeaders, timeoutMs } from './grpc-wire.js';
+
+/** One method as the lean server runs it: a decoder and either a unary call or a server stream. */
+export interface LeanMethod {
+  decode(buf: Buffer, start: number, end: number): unknown;
+  /** Resolves with the framed response (grpc-wire.ts writePrefix / framed). */
+  unary?(request: unknown): Promise<Buffer>;
+  /** Writes framed messages to the sink; returns what stops it when the client goes. */
+  stream?(request: unknown, sink: StreamSink<Buffer>): () => void;
+}
+
+export class LeanCall implements StreamSink<Buffer> {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** Declared length of the request message, once its prefix has arrived. */
+  private declared = -1;
+  private answered = false;
+  private headersSent = false;
+  private trailers: OutgoingHttpHeaders = OK_TRAILERS;
+  private deadline: NodeJS.Timeout | undefined;
+  private stop: (() => void) | undefined;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly method: LeanMethod,
+    private readonly maxMessageBytes: number,
+  ) {}
+
+  /** Starts reading; every failure from here on is answered with a status, never thrown. */
+  start(headers: IncomingHttpHeaders): void {
+    const { stream } = this;
+    stream.on('close', () => this.closed());
+    const ms = timeoutMs(headers['grpc-timeout']);
+    if (Number.isNaN(ms)) {
+      this.fail(GrpcStatus.INTERNAL, 'malformed grpc-timeout');
+      return;
+    }
+    if (ms !== undefined)
+      this.deadline = setTimeout(() => this.fail(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
+    stream.on('data', (chunk: Buffer) => this.received(chunk));
+    stream.on('end', () => this.ended());
+  }
+
+  private received(chunk: Buffer): void {
+    if (this.answered) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    const problem = this.framingProblem(chunk);
+    if (problem) this.fail(problem[0], problem[1]);
+  }
+
+  /** What is wrong with the bytes so far, checked as they arrive so nothing past the limit is kept. */
+  private framingProblem(chunk: Buffer): [number, string] | undefined {
+    if (this.declared < 0 && this.size >= PREFIX_BYTES) {
+      const head = this.chunks.length === 1 ? chunk : this.joined();
+      if (head[0] !== 0)
+        return [GrpcStatus.INTERNAL, 'compressed message without a grpc-encoding (identity only)'];
+      this.declared = head.readUInt32BE(1);
+      if (this.declared > this.maxMessageBytes)
+        return [
+          GrpcStatus.RESOURCE_EXHAUSTED,
+          `Received message larger than max (${this.declared} vs. ${this.maxMessageBytes})`,
+        ];
+    }
+    if (this.declared >= 0 && this.size > PREFIX_BYTES + this.declared)
+      return [GrpcStatus.INTERNAL, 'more than one request message for a unary call'];
+    return undefined;
+  }
+
+  private ended(): void {
+    if (this.answered) return;
+    if (this.declared < 0 || this.size < PREFIX_BYTES + this.declared) {
+      this.fail(GrpcStatus.INTERNAL, this.size === 0 ? 'no request message' : 'truncated request message');
+      return;
+    }
+    const buf = this.joined();
+    this.chunks = [];
+    let request: unknown;
+    try {
+      request = this.method.decode(buf, PREFIX_BYTES, PREFIX_BYTES + this.declared);
+    } catch {
+      this.fail(GrpcStatus.INTERNAL, 'could not parse the request message');
+      return;
+    }
+    if (this.method.stream) {
+      this.stop = this.method.stream(request, this);
+      return;
+    }
+    this.method.unary!(request).then(
+      (frame) => this.reply(frame),
+      (err: unknown) => {
+        const { code, details } = asGrpcError(err);
+        this.fail(code, details);
+      },
+    );
+  }
+
+  private joined(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!;
+  }
+
+  /** The unary answer: headers, the message, OK trailers. */
+  private reply(frame: Buffer): void {
+    if (!this.open()) return;
+    this.answered = true;
+    this.clearDeadline();
+    this.guard(() => {
+      this.respond();
+      this.stream.end(frame);
+    });
+  }
+
+  /** StreamSink (Watch): one framed message. */
+  write(frame: Buffer): void {
+    if (!this.open()) return;
+    this.guard(() => {
+      if (!this.headersSent) this.respond();
+      this.stream.write(frame);
+    });
+  }
+
+  /** StreamSink (Watch): the end of the stream, status OK. */
+  end(): void {
+    this.fail(GrpcStatus.OK, '');
+  }
+
+  /** Ends the call with a status: trailers after a message, else a trailers-only answer. */
+  fail(code: number, details: string): void {
+    if (!this.open()) return;
+    this.answered = true;
+    this.clearDeadline();
+    const { stream } = this;
+    this.guard(() => {
+      if (this.headersSent) {
+        this.trailers = statusHeaders(code, details, false);
+        stream.end();
+      } else stream.respond(statusHeaders(code, details, true), { endStream: true });
+      // A client still sending (an oversized or extra message) is told to stop, without an error.
+      if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);
+    });
+  }
+
+  private respond(): void {
+    this.headersSent = true;
+    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    this.stream.once('wantTrailers', () => this.guard(() => this.stream.sendTrailers(this.trailers)));
+  }
+
+  private open(): boolean {
+    return !this.answered && !this.stream.destroyed && !this.stream.closed;
+  }
+
+  /** Whatever node:http2 throws for a stream that went away meanwhile ends that stream only. */
+  private guard(write: () => void): void {
+    try {
+      write();
+    } catch {
+      this.stream.destroy();
+    }
+  }
+
+  private closed(): void {
+    this.answered = true;
+    this.clearDeadline();
+    this.chunks = [];
+    this.stop?.();
+    this.stop = undefined;
+  }
+
+  private clearDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = undefined;
+  }
+}

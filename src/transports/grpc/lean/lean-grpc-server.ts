@@ -1,0 +1,193 @@
+// The gRPC listener on node:http2 (GRPC_SERVER=lean): ext_authz Check, RLS ShouldRateLimit and
+// grpc.health.v1 on GRPC_PORT, through the same per-method calls as the grpc-js server (grpc-server.ts).
+
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import {
+  constants,
+  createServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import {
+  HealthCheckRequest,
+  HealthCheckResponse,
+  HealthListRequest,
+  HealthListResponse,
+} from '../../../generated/grpc/health/v1/health.js';
+import { RateLimitResponse } from '../../../generated/envoy/service/ratelimit/v3/rls.js';
+import type { CheckFields } from '../access-request-from-check.js';
+import { encodeCheckResponse } from '../encode-check-response.js';
+import { createExtAuthz } from '../ext-authz.js';
+import { MAX_MESSAGE_BYTES, type GrpcServerDeps } from '../grpc-server.js';
+import type { GrpcListener } from '../grpc-listener.js';
+import { decodeCheckRequest } from './decode-check-request.js';
+import { decodeRateLimitRequest } from './decode-rate-limit-request.js';
+import { framed, PREFIX_BYTES, statusHeaders, writePrefix } from './grpc-wire.js';
+import { LeanCall, type LeanMethod } from './lean-call.js';
+import type { RateLimitRequest } from '../../../generated/envoy/service/ratelimit/v3/rls.js';
+
+/** Same figures as the grpc-js server's options: server ping every 30 s, dead after 10 s without its ack. */
+const KEEPALIVE_MS = 30_000;
+const KEEPALIVE_TIMEOUT_MS = 10_000;
+const MAX_CONCURRENT_STREAMS = 1_000;
+
+export function createLeanGrpcServer(deps: GrpcServerDeps): GrpcListener {
+  const methods = methodTable(deps);
+  const server = createServer({
+    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+    // Streams beyond the advertised limit are refused by node:http2 itself (RST_STREAM REFUSED_STREAM).
+    maxSessionRejectedStreams: 1_000,
+  });
+  const sessions = new Set<ServerHttp2Session>();
+  const streams = new Set<ServerHttp2Stream>();
+  server.on('session', (session) => trackSession(session, sessions));
+  server.on('sessionError', () => {});
+  server.on('stream', (stream, headers) => {
+    streams.add(stream);
+    stream.on('close', () => streams.delete(stream));
+    stream.on('error', () => {});
+    try {
+      serve(stream, headers, methods);
+    } catch (err) {
+      deps.logger?.error({ err: { type: (err as Error)?.name } }, 'grpc: unexpected error on a stream');
+      stream.destroy();
+    }
+  });
+  return {
+    listen: (host, port) => listen(server, host, port),
+    close: (forceAfterMs) => close(server, sessions, streams, forceAfterMs),
+  };
+}
+
+function methodTable({ checkAccess, rateLimit, logger, health }: GrpcServerDeps): Map<string, LeanMethod> {
+  const check = createExtAuthz({ checkAccess, logger });
+  const methods = new Map<string, LeanMethod>([
+    [
+      '/envoy.service.auth.v3.Authorization/Check',
+      {
+        decode: decodeCheckRequest,
+        unary: async (request) =>
+          writePrefix(encodeCheckResponse(await check(request as CheckFields), PREFIX_BYTES)),
+      },
+    ],
+  ]);
+  if (rateLimit)
+    methods.set('/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit', {
+      decode: decodeRateLimitRequest,
+      unary: async (request) =>
+        framed(RateLimitResponse.encode(await rateLimit(request as RateLimitRequest)).finish()),
+    });
+  if (!health) return methods;
+  const decodeHealth = (buf: Buffer, start: number, end: number) =>
+    HealthCheckRequest.decode(buf.subarray(start, end));
+  methods.set('/grpc.health.v1.Health/Check', {
+    decode: decodeHealth,
+    unary: async (request) =>
+      framed(HealthCheckResponse.encode(await health.check(request as HealthCheckRequest)).finish()),
+  });
+  methods.set('/grpc.health.v1.Health/List', {
+    decode: (buf, start, end) => HealthListRequest.decode(buf.subarray(start, end)),
+    unary: async (request) =>
+      framed(HealthListResponse.encode(await health.list(request as HealthListRequest)).finish()),
+  });
+  methods.set('/grpc.health.v1.Health/Watch', {
+    decode: decodeHealth,
+    stream: (request, sink) =>
+      health.watch(request as HealthCheckRequest, {
+        write: (message) => sink.write(framed(HealthCheckResponse.encode(message).finish())),
+        end: () => sink.end(),
+      }),
+  });
+  return methods;
+}
+
+/** Checks what every gRPC request must carry, then hands the stream to its method. */
+function serve(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  methods: Map<string, LeanMethod>,
+): void {
+  const refuse = (httpStatus: number, code: number, details: string) => {
+    const answer = statusHeaders(code, details, true);
+    answer[':status'] = httpStatus;
+    stream.respond(answer, { endStream: true });
+    if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);
+  };
+  if (headers[':method'] !== 'POST') {
+    refuse(405, GrpcStatus.UNIMPLEMENTED, 'gRPC calls are POST');
+    return;
+  }
+  const contentType = headers['content-type'];
+  if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+    refuse(415, GrpcStatus.UNKNOWN, 'content-type must be application/grpc');
+    return;
+  }
+  const path = headers[':path'] ?? '';
+  const method = methods.get(path);
+  if (!method) {
+    refuse(200, GrpcStatus.UNIMPLEMENTED, `Unknown method ${path.slice(0, 200)}`);
+    return;
+  }
+  const encoding = headers['grpc-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') {
+    refuse(200, GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${String(encoding).slice(0, 50)} is not supported`);
+    return;
+  }
+  new LeanCall(stream, method, MAX_MESSAGE_BYTES).start(headers);
+}
+
+/** Keepalive: a ping every KEEPALIVE_MS; no ack within KEEPALIVE_TIMEOUT_MS drops the connection. */
+function trackSession(session: ServerHttp2Session, sessions: Set<ServerHttp2Session>): void {
+  sessions.add(session);
+  session.on('error', () => {});
+  const keepalive = setInterval(() => {
+    const dead = setTimeout(() => session.destroy(), KEEPALIVE_TIMEOUT_MS).unref();
+    try {
+      if (!session.ping(() => clearTimeout(dead))) clearTimeout(dead);
+    } catch {
+      clearTimeout(dead);
+    }
+  }, KEEPALIVE_MS).unref();
+  session.on('close', () => {
+    clearInterval(keepalive);
+    sessions.delete(session);
+  });
+}
+
+function listen(server: Http2Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/**
+ * Stops accepting, sends GOAWAY on every connection and lets in-flight calls finish; after
+ * `forceAfterMs` the calls still open are reset (RST_STREAM CANCEL) and the connections dropped.
+ */
+function close(
+  server: Http2Server,
+  sessions: Set<ServerHttp2Session>,
+  streams: Set<ServerHttp2Stream>,
+  forceAfterMs: number,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      for (const stream of streams) stream.close(constants.NGHTTP2_CANCEL);
+      setImmediate(() => {
+        for (const session of sessions) session.destroy();
+      });
+    }, forceAfterMs);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    for (const session of sessions) session.close();
+  });
+}
