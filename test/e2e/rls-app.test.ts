@@ -9,10 +9,10 @@ import {
   type DeepPartial,
   type RateLimitResponse,
 } from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
+import { GRPC_SERVERS } from '../support/grpc-servers.js';
 import { DEMO_POLICY_YAML, startTollgate, type TestTollgate } from '../support/tollgate.js';
 
-const DOMAIN = `app_${randomBytes(4).toString('hex')}`;
-const POLICY = `${DEMO_POLICY_YAML}
+const policy = (DOMAIN: string) => `${DEMO_POLICY_YAML}
 ratelimit_domains:
   ${DOMAIN}:
     descriptors:
@@ -20,11 +20,12 @@ ratelimit_domains:
         rate_limit: { name: per-ip, algorithm: fixed_window, limit: 2, window: 1h }
 `;
 
-describe('RLS ShouldRateLimit through the running app', () => {
+describe.each(GRPC_SERVERS)('RLS ShouldRateLimit through the running app (%s server)', (kind) => {
+  const DOMAIN = `app_${randomBytes(4).toString('hex')}`;
   let tollgate: TestTollgate;
   let client: RateLimitServiceClient;
   beforeAll(async () => {
-    tollgate = await startTollgate({ policyYaml: POLICY, accounts: [] });
+    tollgate = await startTollgate({ policyYaml: policy(DOMAIN), accounts: [], env: { GRPC_SERVER: kind } });
     client = new RateLimitServiceClient(`127.0.0.1:${tollgate.grpcPort}`, credentials.createInsecure());
   });
   afterAll(async () => {
