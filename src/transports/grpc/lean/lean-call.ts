@@ -20,7 +20,52 @@ export interface LeanMethod {
   stream?(request: unknown, sink: StreamSink<Buffer>): () => void;
 }
 
+/** The calls in flight (shutdown cuts those left): an intrusive list, so a call costs no allocation in it. */
+export class OpenCalls {
+  head: LeanCall | undefined;
+
+  add(call: LeanCall): void {
+    call.next = this.head;
+    if (this.head) this.head.prev = call;
+    this.head = call;
+  }
+
+  remove(call: LeanCall): void {
+    if (call.prev) call.prev.next = call.next;
+    else if (this.head === call) this.head = call.next;
+    if (call.next) call.next.prev = call.prev;
+    call.prev = call.next = undefined;
+  }
+
+  /** RST_STREAM CANCEL on every call still open. */
+  cancelAll(): void {
+    for (let call = this.head; call; ) {
+      const next: LeanCall | undefined = call.next;
+      call.cancel();
+      call = next;
+    }
+  }
+}
+
+// Stream listeners shared by every call (no closures per call): the stream carries its call.
+const CALL = Symbol('leanCall');
+type CallStream = ServerHttp2Stream & { [CALL]?: LeanCall };
+function onData(this: CallStream, chunk: Buffer): void {
+  this[CALL]?.received(chunk);
+}
+function onEnd(this: CallStream): void {
+  this[CALL]?.ended();
+}
+function onClose(this: CallStream): void {
+  this[CALL]?.closed();
+}
+function onWantTrailers(this: CallStream): void {
+  this[CALL]?.sendTrailers();
+}
+
 export class LeanCall implements StreamSink<Buffer> {
+  prev: LeanCall | undefined;
+  next: LeanCall | undefined;
   private chunks: Buffer[] = [];
   private size = 0;
   /** Declared length of the request message, once its prefix has arrived. */
@@ -32,15 +77,18 @@ export class LeanCall implements StreamSink<Buffer> {
   private stop: (() => void) | undefined;
 
   constructor(
-    private readonly stream: ServerHttp2Stream,
+    private readonly stream: CallStream,
     private readonly method: LeanMethod,
     private readonly maxMessageBytes: number,
+    private readonly calls: OpenCalls,
   ) {}
 
   /** Starts reading; every failure from here on is answered with a status, never thrown. */
   start(headers: IncomingHttpHeaders): void {
     const { stream } = this;
-    stream.on('close', () => this.closed());
+    stream[CALL] = this;
+    this.calls.add(this);
+    stream.on('close', onClose);
     const ms = timeoutMs(headers['grpc-timeout']);
     if (Number.isNaN(ms)) {
       this.fail(GrpcStatus.INTERNAL, 'malformed grpc-timeout');
@@ -48,11 +96,11 @@ export class LeanCall implements StreamSink<Buffer> {
     }
     if (ms !== undefined)
       this.deadline = setTimeout(() => this.fail(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
-    stream.on('data', (chunk: Buffer) => this.received(chunk));
-    stream.on('end', () => this.ended());
+    stream.on('data', onData);
+    stream.on('end', onEnd);
   }
 
-  private received(chunk: Buffer): void {
+  received(chunk: Buffer): void {
     if (this.answered) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
@@ -78,7 +126,7 @@ export class LeanCall implements StreamSink<Buffer> {
     return undefined;
   }
 
-  private ended(): void {
+  ended(): void {
     if (this.answered) return;
     if (this.declared < 0 || this.size < PREFIX_BYTES + this.declared) {
       this.fail(GrpcStatus.INTERNAL, this.size === 0 ? 'no request message' : 'truncated request message');
@@ -116,10 +164,12 @@ export class LeanCall implements StreamSink<Buffer> {
     if (!this.open()) return;
     this.answered = true;
     this.clearDeadline();
-    this.guard(() => {
+    try {
       this.respond();
       this.stream.end(frame);
-    });
+    } catch {
+      this.stream.destroy();
+    }
   }
 
   /** StreamSink (Watch): one framed message. */
@@ -155,7 +205,21 @@ export class LeanCall implements StreamSink<Buffer> {
   private respond(): void {
     this.headersSent = true;
     this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    this.stream.once('wantTrailers', () => this.guard(() => this.stream.sendTrailers(this.trailers)));
+    this.stream.once('wantTrailers', onWantTrailers);
+  }
+
+  sendTrailers(): void {
+    try {
+      this.stream.sendTrailers(this.trailers);
+    } catch {
+      this.stream.destroy();
+    }
+  }
+
+  /** Shutdown past its bound: the call is cut (RST_STREAM CANCEL), its late answer dropped. */
+  cancel(): void {
+    this.answered = true;
+    this.guard(() => this.stream.close(constants.NGHTTP2_CANCEL));
   }
 
   private open(): boolean {
@@ -171,7 +235,9 @@ export class LeanCall implements StreamSink<Buffer> {
     }
   }
 
-  private closed(): void {
+  closed(): void {
+    this.calls.remove(this);
+    this.stream[CALL] = undefined;
     this.answered = true;
     this.clearDeadline();
     this.chunks = [];

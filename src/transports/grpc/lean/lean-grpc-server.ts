@@ -26,13 +26,15 @@ import type { GrpcListener } from '../grpc-listener.js';
 import { decodeCheckRequest } from './decode-check-request.js';
 import { decodeRateLimitRequest } from './decode-rate-limit-request.js';
 import { framed, PREFIX_BYTES, statusHeaders, writePrefix } from './grpc-wire.js';
-import { LeanCall, type LeanMethod } from './lean-call.js';
+import { LeanCall, OpenCalls, type LeanMethod } from './lean-call.js';
 import type { RateLimitRequest } from '../../../generated/envoy/service/ratelimit/v3/rls.js';
 
 /** Same figures as the grpc-js server's options: server ping every 30 s, dead after 10 s without its ack. */
 const KEEPALIVE_MS = 30_000;
 const KEEPALIVE_TIMEOUT_MS = 10_000;
 const MAX_CONCURRENT_STREAMS = 1_000;
+/** Errors on a stream or connection end that stream or connection; node:http2 has already reset it. */
+const ignore = () => {};
 
 export function createLeanGrpcServer(deps: GrpcServerDeps): GrpcListener {
   const methods = methodTable(deps);
@@ -42,15 +44,13 @@ export function createLeanGrpcServer(deps: GrpcServerDeps): GrpcListener {
     maxSessionRejectedStreams: 1_000,
   });
   const sessions = new Set<ServerHttp2Session>();
-  const streams = new Set<ServerHttp2Stream>();
+  const calls = new OpenCalls();
   server.on('session', (session) => trackSession(session, sessions));
-  server.on('sessionError', () => {});
+  server.on('sessionError', ignore);
   server.on('stream', (stream, headers) => {
-    streams.add(stream);
-    stream.on('close', () => streams.delete(stream));
-    stream.on('error', () => {});
+    stream.on('error', ignore);
     try {
-      serve(stream, headers, methods);
+      serve(stream, headers, methods, calls);
     } catch (err) {
       deps.logger?.error({ err: { type: (err as Error)?.name } }, 'grpc: unexpected error on a stream');
       stream.destroy();
@@ -58,7 +58,7 @@ export function createLeanGrpcServer(deps: GrpcServerDeps): GrpcListener {
   });
   return {
     listen: (host, port) => listen(server, host, port),
-    close: (forceAfterMs) => close(server, sessions, streams, forceAfterMs),
+    close: (forceAfterMs) => close(server, sessions, calls, forceAfterMs),
   };
 }
 
@@ -109,6 +109,7 @@ function serve(
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
   methods: Map<string, LeanMethod>,
+  calls: OpenCalls,
 ): void {
   const refuse = (httpStatus: number, code: number, details: string) => {
     const answer = statusHeaders(code, details, true);
@@ -136,13 +137,13 @@ function serve(
     refuse(200, GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${String(encoding).slice(0, 50)} is not supported`);
     return;
   }
-  new LeanCall(stream, method, MAX_MESSAGE_BYTES).start(headers);
+  new LeanCall(stream, method, MAX_MESSAGE_BYTES, calls).start(headers);
 }
 
 /** Keepalive: a ping every KEEPALIVE_MS; no ack within KEEPALIVE_TIMEOUT_MS drops the connection. */
 function trackSession(session: ServerHttp2Session, sessions: Set<ServerHttp2Session>): void {
   sessions.add(session);
-  session.on('error', () => {});
+  session.on('error', ignore);
   const keepalive = setInterval(() => {
     const dead = setTimeout(() => session.destroy(), KEEPALIVE_TIMEOUT_MS).unref();
     try {
@@ -174,12 +175,12 @@ function listen(server: Http2Server, host: string, port: number): Promise<number
 function close(
   server: Http2Server,
   sessions: Set<ServerHttp2Session>,
-  streams: Set<ServerHttp2Stream>,
+  calls: OpenCalls,
   forceAfterMs: number,
 ): Promise<void> {
   return new Promise((resolve) => {
     const force = setTimeout(() => {
-      for (const stream of streams) stream.close(constants.NGHTTP2_CANCEL);
+      calls.cancelAll();
       setImmediate(() => {
         for (const session of sessions) session.destroy();
       });
