@@ -10,51 +10,26 @@ import {
 } from 'node:http2';
 import { asGrpcError, type StreamSink } from '../grpc-call.js';
 import { OK_TRAILERS, PREFIX_BYTES, RESPONSE_HEADERS, statusHeaders, timeoutMs } from './grpc-wire.js';
+import type { LeanMethod } from './lean-methods.js';
+import type { OpenCalls } from './open-calls.js';
 
-/** One method as the lean server runs it: a decoder and either a unary call or a server stream. */
-export interface LeanMethod {
-  decode(buf: Buffer, start: number, end: number): unknown;
-  /** Resolves with the framed response (grpc-wire.ts writePrefix / framed). */
-  unary?(request: unknown): Promise<Buffer>;
-  /** Writes framed messages to the sink; returns what stops it when the client goes. */
-  stream?(request: unknown, sink: StreamSink<Buffer>): () => void;
-}
-
-/** The calls in flight (shutdown cuts those left): an intrusive list, so a call costs no allocation in it. */
-export class OpenCalls {
-  head: LeanCall | undefined;
-
-  add(call: LeanCall): void {
-    call.next = this.head;
-    if (this.head) this.head.prev = call;
-    this.head = call;
-  }
-
-  remove(call: LeanCall): void {
-    if (call.prev) call.prev.next = call.next;
-    else if (this.head === call) this.head = call.next;
-    if (call.next) call.next.prev = call.prev;
-    call.prev = call.next = undefined;
-  }
-
-  /** RST_STREAM CANCEL on every call still open. */
-  cancelAll(): void {
-    for (let call = this.head; call; ) {
-      const next: LeanCall | undefined = call.next;
-      call.cancel();
-      call = next;
-    }
-  }
-}
-
-// Stream listeners shared by every call (no closures per call): the stream carries its call.
+// Stream listeners shared by every call (no closures per call): the stream carries its call. A throw
+// escaping a listener would take the process down, so each one ends only its stream instead.
 const CALL = Symbol('leanCall');
 type CallStream = ServerHttp2Stream & { [CALL]?: LeanCall };
 function onData(this: CallStream, chunk: Buffer): void {
-  this[CALL]?.received(chunk);
+  try {
+    this[CALL]?.received(chunk);
+  } catch {
+    this.destroy();
+  }
 }
 function onEnd(this: CallStream): void {
-  this[CALL]?.ended();
+  try {
+    this[CALL]?.ended();
+  } catch {
+    this.destroy();
+  }
 }
 function onClose(this: CallStream): void {
   this[CALL]?.closed();

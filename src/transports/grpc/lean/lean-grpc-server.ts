@@ -11,23 +11,12 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import {
-  HealthCheckRequest,
-  HealthCheckResponse,
-  HealthListRequest,
-  HealthListResponse,
-} from '../../../generated/grpc/health/v1/health.js';
-import { RateLimitResponse } from '../../../generated/envoy/service/ratelimit/v3/rls.js';
-import type { CheckFields } from '../access-request-from-check.js';
-import { encodeCheckResponse } from '../encode-check-response.js';
-import { createExtAuthz } from '../ext-authz.js';
 import { MAX_MESSAGE_BYTES, type GrpcServerDeps } from '../grpc-server.js';
 import type { GrpcListener } from '../grpc-listener.js';
-import { decodeCheckRequest } from './decode-check-request.js';
-import { decodeRateLimitRequest } from './decode-rate-limit-request.js';
-import { framed, PREFIX_BYTES, statusHeaders, writePrefix } from './grpc-wire.js';
-import { LeanCall, OpenCalls, type LeanMethod } from './lean-call.js';
-import type { RateLimitRequest } from '../../../generated/envoy/service/ratelimit/v3/rls.js';
+import { statusHeaders } from './grpc-wire.js';
+import { LeanCall } from './lean-call.js';
+import { leanMethods, type LeanMethod } from './lean-methods.js';
+import { OpenCalls } from './open-calls.js';
 
 /** Same figures as the grpc-js server's options: server ping every 30 s, dead after 10 s without its ack. */
 const KEEPALIVE_MS = 30_000;
@@ -37,7 +26,7 @@ const MAX_CONCURRENT_STREAMS = 1_000;
 const ignore = () => {};
 
 export function createLeanGrpcServer(deps: GrpcServerDeps): GrpcListener {
-  const methods = methodTable(deps);
+  const methods = leanMethods(deps);
   const server = createServer({
     settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
     // Streams beyond the advertised limit are refused by node:http2 itself (RST_STREAM REFUSED_STREAM).
@@ -60,48 +49,6 @@ export function createLeanGrpcServer(deps: GrpcServerDeps): GrpcListener {
     listen: (host, port) => listen(server, host, port),
     close: (forceAfterMs) => close(server, sessions, calls, forceAfterMs),
   };
-}
-
-function methodTable({ checkAccess, rateLimit, logger, health }: GrpcServerDeps): Map<string, LeanMethod> {
-  const check = createExtAuthz({ checkAccess, logger });
-  const methods = new Map<string, LeanMethod>([
-    [
-      '/envoy.service.auth.v3.Authorization/Check',
-      {
-        decode: decodeCheckRequest,
-        unary: async (request) =>
-          writePrefix(encodeCheckResponse(await check(request as CheckFields), PREFIX_BYTES)),
-      },
-    ],
-  ]);
-  if (rateLimit)
-    methods.set('/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit', {
-      decode: decodeRateLimitRequest,
-      unary: async (request) =>
-        framed(RateLimitResponse.encode(await rateLimit(request as RateLimitRequest)).finish()),
-    });
-  if (!health) return methods;
-  const decodeHealth = (buf: Buffer, start: number, end: number) =>
-    HealthCheckRequest.decode(buf.subarray(start, end));
-  methods.set('/grpc.health.v1.Health/Check', {
-    decode: decodeHealth,
-    unary: async (request) =>
-      framed(HealthCheckResponse.encode(await health.check(request as HealthCheckRequest)).finish()),
-  });
-  methods.set('/grpc.health.v1.Health/List', {
-    decode: (buf, start, end) => HealthListRequest.decode(buf.subarray(start, end)),
-    unary: async (request) =>
-      framed(HealthListResponse.encode(await health.list(request as HealthListRequest)).finish()),
-  });
-  methods.set('/grpc.health.v1.Health/Watch', {
-    decode: decodeHealth,
-    stream: (request, sink) =>
-      health.watch(request as HealthCheckRequest, {
-        write: (message) => sink.write(framed(HealthCheckResponse.encode(message).finish())),
-        end: () => sink.end(),
-      }),
-  });
-  return methods;
 }
 
 /** Checks what every gRPC request must carry, then hands the stream to its method. */
