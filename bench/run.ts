@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { runRows } from './lib/closed-loop.js';
 import * as C from './lib/config.js';
 import { runFixedRate } from './lib/fixed-runs.js';
+import { heapProbeArgs } from './lib/heap.js';
 import { checkBody, RLS_ALLOW_KEY, RLS_DENY_KEY, rlsBody, rlsValues } from './lib/grpc-bodies.js';
 import { sampleHotPath } from './lib/hot-path-monitor.js';
 import { LOAD_CORE, warmKeys } from './lib/load.js';
@@ -86,14 +87,17 @@ async function main() {
       ADMIN_TOKEN: C.ADMIN_TOKEN,
       LOG_LEVEL: 'warn',
       POLICY_FILE: join(BENCH, 'policy.yaml'),
+      ...(C.GRPC_SERVER ? { GRPC_SERVER: C.GRPC_SERVER } : {}),
     };
+    const heapPorts = { tollgate: 0, noopGrpc: 0, noopHttp: 0, rlflex: 0 };
     const startTollgate = async (nodeArgs: string[] = []) => {
+      heapPorts.tollgate = await freePort();
       const p = await startProc({
         name: 'tollgate',
         core: C.SERVER_CORE,
         cmd: 'node',
-        args: [...nodeArgs, join(ROOT, 'dist/main.js')],
-        env: tollgateEnv,
+        args: [...heapProbeArgs(), ...nodeArgs, join(ROOT, 'dist/main.js')],
+        env: { ...tollgateEnv, BENCH_HEAP_PORT: String(heapPorts.tollgate) },
         logDir: tmp,
       });
       await waitHttp(ports.http, '/healthz');
@@ -115,13 +119,19 @@ async function main() {
 
     // ── Reference servers (same core, same conditions) ───────────────────────────────────────────
     const refPids: Record<string, number> = {};
-    const ref = async (name: string, file: string, env: Record<string, string> = {}) => {
+    const ref = async (
+      name: string,
+      file: string,
+      heap: keyof typeof heapPorts,
+      env: Record<string, string> = {},
+    ) => {
+      heapPorts[heap] = await freePort();
       const p = await startProc({
         name,
         core: C.SERVER_CORE,
         cmd: 'node',
-        args: [join(BENCH, '.build/bench/servers', file)],
-        env,
+        args: [...heapProbeArgs(), join(BENCH, '.build/bench/servers', file)],
+        env: { ...env, BENCH_HEAP_PORT: String(heapPorts[heap]) },
         logDir: tmp,
         ready: /listening (\d+)/,
       });
@@ -130,9 +140,9 @@ async function main() {
       return Number(p.match[1]);
     };
     const refPorts = {
-      noopGrpc: await ref('noop-grpc', 'noop-grpc.js'),
-      noopHttp: await ref('noop-http', 'noop-http.js'),
-      rlflex: await ref('rlflex-http', 'rlflex-http.js', { REDIS_URL: redisUrl }),
+      noopGrpc: await ref('noop-grpc', 'noop-grpc.js', 'noopGrpc'),
+      noopHttp: await ref('noop-http', 'noop-http.js', 'noopHttp'),
+      rlflex: await ref('rlflex-http', 'rlflex-http.js', 'rlflex', { REDIS_URL: redisUrl }),
     };
     const pids = {
       tollgate: tollgate.pid,
@@ -163,6 +173,7 @@ async function main() {
         benchDir: BENCH,
         ports: { grpc: ports.grpc, http: ports.http, ...refPorts },
         pids,
+        heapPorts,
         bodies,
         keysFiles,
       }),

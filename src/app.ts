@@ -1,7 +1,6 @@
 // Composition root: the only place that picks backends and wires the decision path to the listeners.
 
 import type { Server as HttpServer } from 'node:http';
-import type { Server as GrpcServer } from '@grpc/grpc-js';
 import type { CheckAccess } from './access/check-access.js';
 import type { Config } from './config.js';
 import { migrate } from './db/migrate.js';
@@ -17,7 +16,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { applyPolicyFile } from './policy/apply-policy-file.js';
 import type { PolicyHolder } from './policy/policy-holder.js';
-import { closeGrpcServer, createGrpcServer, listenGrpc } from './transports/grpc/grpc-server.js';
+import { createGrpcListener, type GrpcListener } from './transports/grpc/grpc-listener.js';
 import { createHealthService } from './transports/grpc/health.js';
 import { createRateLimitService } from './transports/grpc/rls.js';
 import { createShouldRateLimit } from './rls/should-rate-limit.js';
@@ -88,7 +87,12 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const health = createHealthService(readiness);
     const inspector = await openCounterInspector(config, path.memory);
     cleanup.unshift(() => inspector.close());
-    const grpcServer = createGrpcServer({ checkAccess, rateLimit, logger, health: health.service });
+    const grpcServer = createGrpcListener(config.grpcServer, {
+      checkAccess,
+      rateLimit,
+      logger,
+      health: health.service,
+    });
     const selfService = createSelfServiceRoutes({
       keys: path.keys,
       counters,
@@ -165,7 +169,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       await Promise.all([
         closeHttpServer(httpServer, LISTENER_CLOSE_MS),
         closeHttpServer(adminServer, LISTENER_CLOSE_MS),
-        closeGrpcServer(grpcServer, LISTENER_CLOSE_MS),
+        grpcServer.close(LISTENER_CLOSE_MS),
       ]);
       await background.flushUsage();
       await runAll(cleanup);
@@ -220,13 +224,16 @@ function createReadiness(
   });
 }
 
-async function listenAll(config: Config, servers: { http: HttpServer; grpc: GrpcServer; admin: HttpServer }) {
+async function listenAll(
+  config: Config,
+  servers: { http: HttpServer; grpc: GrpcListener; admin: HttpServer },
+) {
   const { host } = config;
   const named = (variable: BindError['variable'], port: number, bound: Promise<number>) =>
     bound.catch((err: unknown) => Promise.reject(new BindError(variable, host, port, err)));
   const [httpPort, grpcPort, adminPort] = await Promise.all([
     named('HTTP_PORT', config.httpPort, listenHttp(servers.http, host, config.httpPort)),
-    named('GRPC_PORT', config.grpcPort, listenGrpc(servers.grpc, host, config.grpcPort)),
+    named('GRPC_PORT', config.grpcPort, servers.grpc.listen(host, config.grpcPort)),
     named('ADMIN_PORT', config.adminPort, listenHttp(servers.admin, host, config.adminPort)),
   ]);
   return { httpPort, grpcPort, adminPort };

@@ -21,6 +21,8 @@ export interface Config {
   host: string;
   httpPort: number;
   grpcPort: number;
+  /** GRPC_SERVER: lean (node:http2, default) or grpc-js (the fallback) serves GRPC_PORT. */
+  grpcServer: 'lean' | 'grpc-js';
   adminPort: number;
   failureMode: FailureMode;
   redisTimeoutMs: number;
@@ -133,6 +135,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     host: host(env, env.DATABASE_URL ? '0.0.0.0' : '127.0.0.1', fail),
     httpPort: int(env, 'HTTP_PORT', 8080, 0, 65535, fail),
     grpcPort: int(env, 'GRPC_PORT', 8081, 0, 65535, fail),
+    grpcServer: oneOf(env, 'GRPC_SERVER', ['lean', 'grpc-js'] as const, 'lean', fail),
     adminPort: int(env, 'ADMIN_PORT', 8082, 0, 65535, fail),
     failureMode: oneOf(env, 'FAILURE_MODE', ['closed', 'open', 'local'] as const, 'closed', fail),
     redisTimeoutMs: int(env, 'REDIS_TIMEOUT_MS', 50, 1, 60_000, fail),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import * as C from './config.js';
 import type { Row } from './rows.js';
+import { allocatedBytes } from './heap.js';
 import { cpuUs } from './procs.js';
 import { int, ms } from './stats.js';
 import { commandDelta, commandStats, readsProcessed } from './stores.js';
@@ -26,9 +27,12 @@ export async function runRows(opts: {
         r.id === 'grpc-allow' && rep === 0 ? await usageCalls(redis, opts.allowAccountIds) : undefined;
       const before = await commandStats(redis);
       const readsBefore = await readsProcessed(redis);
+      const heapBefore = await allocatedBytes(r.heapPort);
       const cpuBefore = [cpuUs(r.serverPid), cpuUs(opts.redisPid)] as const;
       const result = await r.run(C.SECONDS, join(opts.tmp, `${r.id}-${rep}.tsv`));
       r.serverCpuUs += cpuUs(r.serverPid) - cpuBefore[0];
+      const heap = (await allocatedBytes(r.heapPort)) - heapBefore;
+      r.heapBytes += heap;
       r.redisCpuUs += cpuUs(opts.redisPid) - cpuBefore[1];
       const reads = (await readsProcessed(redis)) - readsBefore;
       const delta = commandDelta(before, await commandStats(redis));
@@ -41,7 +45,7 @@ export async function runRows(opts: {
         r.redisByCommand[cmd] = (r.redisByCommand[cmd] ?? 0) + n;
       }
       C.log(
-        `${r.id} #${rep + 1}: ${int(result.rps)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors}, ${JSON.stringify(result.statuses)}, redis ${(delta.total / result.requests).toFixed(3)} cmds (incl. script-internal) and ${(reads / result.requests).toFixed(3)} reads per decision`,
+        `${r.id} #${rep + 1}: ${int(result.rps)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors}, ${JSON.stringify(result.statuses)}, redis ${(delta.total / result.requests).toFixed(3)} cmds (incl. script-internal) and ${(reads / result.requests).toFixed(3)} reads per decision, server heap ${int(heap / result.requests)} B allocated per decision`,
       );
     }
   }

@@ -36,6 +36,9 @@ export const ROWS: ReadonlySet<string> | undefined = process.env.BENCH_ROWS
     )
   : undefined;
 
+/** BENCH_GRPC_SERVER=lean|grpc-js: Tollgate's GRPC_SERVER (default: Tollgate's own default, lean). */
+export const GRPC_SERVER = process.env.BENCH_GRPC_SERVER || undefined;
+
 export const SERVER_CORE = 0;
 /** In flight per run, both transports: gRPC 4 connections × 16 streams (Envoy multiplexes), HTTP 64 keep-alive connections (nginx upstream pool). */
 export const GRPC_CLIENTS = 4;

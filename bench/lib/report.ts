@@ -37,6 +37,8 @@ export interface RowReport {
   /** CPU time per decision over the runs, µs (/proc): the serving process, and the private Redis (all its clients). */
   serverCpuUsPerDecision: number;
   redisCpuUsPerDecision: number;
+  /** Bytes the serving process's V8 heap allocated per decision over the runs (heap-probe.ts). */
+  heapBytesPerDecision: number;
 }
 
 export interface Target {
@@ -155,6 +157,7 @@ export function rowReport(r: Row): RowReport {
     redisByCommand: r.redisByCommand,
     serverCpuUsPerDecision: r.serverCpuUs / requests,
     redisCpuUsPerDecision: r.redisCpuUs / requests,
+    heapBytesPerDecision: r.heapBytes / requests,
   };
 }
 
@@ -166,7 +169,7 @@ export function setupText(opts: {
   return {
     cores: `servers (Tollgate, references) pinned to core ${C.SERVER_CORE}; h2load / wrk / the bench on core ${LOAD_CORE}; Redis (private instance) and Postgres (shared server) unpinned`,
     runs: `${C.REPS} runs of ${C.SECONDS} s per row, interleaved round-robin across rows; medians reported`,
-    grpcLoad: `h2load -c ${C.GRPC_CLIENTS} -m ${C.GRPC_STREAMS} -t 1 (${C.GRPC_CLIENTS * C.GRPC_STREAMS} in flight)`,
+    grpcLoad: `h2load -c ${C.GRPC_CLIENTS} -m ${C.GRPC_STREAMS} -t 1 (${C.GRPC_CLIENTS * C.GRPC_STREAMS} in flight); Tollgate's gRPC server: ${C.GRPC_SERVER ?? 'lean'} (GRPC_SERVER)`,
     httpLoad: `wrk -t 1 -c ${C.HTTP_CONNECTIONS} (${C.HTTP_CONNECTIONS} in flight), Lua rotates x-api-key per request`,
     keysPerPath: C.KEYS,
     keys: `${C.KEYS} distinct keys per path (bench-allow: fixed window 1e9/s, quota unlimited; bench-deny: 1/hour, spent during warm-up)`,

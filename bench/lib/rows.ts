@@ -25,6 +25,9 @@ export interface Row {
   redisReads: number;
   /** The process serving this row (CPU time is read from /proc). */
   serverPid: number;
+  /** That process's heap probe (heap-probe.ts), and the bytes it allocated over the runs. */
+  heapPort: number;
+  heapBytes: number;
   /** CPU time over the runs, µs: the serving process, and the private Redis. */
   serverCpuUs: number;
   redisCpuUs: number;
@@ -35,6 +38,8 @@ export interface RowSetup {
   ports: { grpc: number; http: number; noopGrpc: number; noopHttp: number; rlflex: number };
   /** The serving processes: Tollgate and each reference server. */
   pids: { tollgate: number; noopGrpc: number; noopHttp: number; rlflex: number };
+  /** Their heap probes' ports (heap-probe.ts). */
+  heapPorts: { tollgate: number; noopGrpc: number; noopHttp: number; rlflex: number };
   bodies: {
     checkAllow: RotatingBody;
     checkDeny: RotatingBody;
@@ -44,7 +49,7 @@ export interface RowSetup {
   keysFiles: { allow: string; deny: string };
 }
 
-export function buildRows({ benchDir, ports, pids, bodies, keysFiles }: RowSetup): Row[] {
+export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles }: RowSetup): Row[] {
   const grpc = (port: number, path: string, body: RotatingBody) => (seconds: number, logFile: string) =>
     body.during(() =>
       h2loadGrpc({
@@ -69,14 +74,14 @@ export function buildRows({ benchDir, ports, pids, bodies, keysFiles }: RowSetup
     redisConnection: string | undefined,
     run: Row['run'],
   ): Row => {
-    const serverPid =
+    const server: keyof RowSetup['pids'] =
       kind === 'tollgate'
-        ? pids.tollgate
+        ? 'tollgate'
         : id.includes('rlflex')
-          ? pids.rlflex
+          ? 'rlflex'
           : transport === 'grpc'
-            ? pids.noopGrpc
-            : pids.noopHttp;
+            ? 'noopGrpc'
+            : 'noopHttp';
     return {
       id,
       label,
@@ -89,7 +94,9 @@ export function buildRows({ benchDir, ports, pids, bodies, keysFiles }: RowSetup
       redisCalls: 0,
       redisByCommand: {},
       redisReads: 0,
-      serverPid,
+      serverPid: pids[server],
+      heapPort: heapPorts[server],
+      heapBytes: 0,
       serverCpuUs: 0,
       redisCpuUs: 0,
     };

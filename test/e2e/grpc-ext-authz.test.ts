@@ -8,6 +8,7 @@ import {
   CheckRequest,
   type CheckResponse,
 } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
+import { GRPC_SERVERS } from '../support/grpc-servers.js';
 import { startTollgate, type TestTollgate } from '../support/tollgate.js';
 
 /** A tier whose monthly quota is 3 units, to reach the 402 hard gate in a few calls. */
@@ -62,12 +63,13 @@ function envoyCheck(
   );
 }
 
-describe('ext_authz gRPC end to end (demo policy)', () => {
+describe.each(GRPC_SERVERS)('ext_authz gRPC end to end (demo policy, %s server)', (kind) => {
   let tollgate: TestTollgate;
   let client: AuthorizationClient;
 
   beforeAll(async () => {
     tollgate = await startTollgate({
+      env: { GRPC_SERVER: kind },
       accounts: [
         { label: 'free', tier: 'free' },
         { label: 'free-burst', tier: 'free' },
@@ -201,13 +203,14 @@ describe('ext_authz gRPC end to end (demo policy)', () => {
   });
 });
 
-describe('ext_authz gRPC end to end (tiny monthly quota)', () => {
+describe.each(GRPC_SERVERS)('ext_authz gRPC end to end (tiny monthly quota, %s server)', (kind) => {
   let tollgate: TestTollgate;
   let client: AuthorizationClient;
 
   beforeAll(async () => {
     tollgate = await startTollgate({
       policyYaml: TINY_QUOTA_POLICY,
+      env: { GRPC_SERVER: kind },
       accounts: [{ label: 'tiny', tier: 'tiny' }],
     });
     client = connect(tollgate);

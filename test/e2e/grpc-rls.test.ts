@@ -3,13 +3,7 @@
 // Postgres database (savePolicy → PolicyHolder/loadPolicy, hot-reloaded like the rest of the policy).
 
 import { randomBytes } from 'node:crypto';
-import {
-  credentials,
-  Server,
-  ServerCredentials,
-  status as GrpcStatus,
-  type ServiceError,
-} from '@grpc/grpc-js';
+import { credentials, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
@@ -20,7 +14,6 @@ import {
   RateLimitResponse_Code as Code,
   RateLimitResponse_RateLimit_Unit as Unit,
   RateLimitServiceClient,
-  RateLimitServiceService,
   type DeepPartial,
   type RateLimitResponse,
 } from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
@@ -30,12 +23,14 @@ import { parsePolicy } from '../../src/policy/policy-file.js';
 import { PolicyHolder } from '../../src/policy/policy-holder.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
 import { createShouldRateLimit } from '../../src/rls/should-rate-limit.js';
+import type { GrpcListener, GrpcServerKind } from '../../src/transports/grpc/grpc-listener.js';
 import { createRateLimitService } from '../../src/transports/grpc/rls.js';
 import { freshPostgres, type FreshPostgres } from '../support/databases.js';
+import { GRPC_SERVERS, NO_CHECK, startGrpcListener } from '../support/grpc-servers.js';
 import { REDIS_URL } from '../support/tollgate.js';
 
-/** A fresh domain per run: fixed windows are aligned to the epoch and Redis is shared between runs. */
-const DOMAIN = `edge_${randomBytes(4).toString('hex')}`;
+/** A fresh domain per run and server: fixed windows are aligned to the epoch and Redis is shared between runs. */
+let DOMAIN = '';
 const policyYaml = (perIp: number) => `
 tiers:
   free: { quota: unlimited }
@@ -58,16 +53,14 @@ const asMap = (headers: HeaderValue[]) => Object.fromEntries(headers.map((h) => 
 const entry = (key: string, value: string) => ({ key, value });
 
 async function startServer(
-  service: ReturnType<typeof createRateLimitService>,
-): Promise<{ server: Server; client: RateLimitServiceClient }> {
-  const server = new Server();
-  server.addService(RateLimitServiceService, service);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  return { server, client: new RateLimitServiceClient(`127.0.0.1:${port}`, credentials.createInsecure()) };
+  kind: GrpcServerKind,
+  rateLimit: ReturnType<typeof createRateLimitService>,
+): Promise<{ server: GrpcListener; client: RateLimitServiceClient }> {
+  const { listener, port } = await startGrpcListener(kind, { checkAccess: NO_CHECK, rateLimit });
+  return {
+    server: listener,
+    client: new RateLimitServiceClient(`127.0.0.1:${port}`, credentials.createInsecure()),
+  };
 }
 
 function call(
@@ -81,14 +74,15 @@ function call(
   );
 }
 
-describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
+describe.each(GRPC_SERVERS)('RLS ShouldRateLimit end to end (Redis + Postgres, %s server)', (kind) => {
   let db: FreshPostgres;
   let redis: Redis;
   let holder: PolicyHolder;
-  let server: Server;
+  let server: GrpcListener;
   let client: RateLimitServiceClient;
 
   beforeAll(async () => {
+    DOMAIN = `edge_${randomBytes(4).toString('hex')}`;
     db = await freshPostgres();
     await migrate(db.sql);
     const policy = parsePolicy(policyYaml(3));
@@ -100,6 +94,7 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
       throw new Error(`this test needs Redis at ${REDIS_URL}: ${String(err)}`);
     });
     ({ server, client } = await startServer(
+      kind,
       createRateLimitService({
         shouldRateLimit: createShouldRateLimit({
           counters: new RedisCounterStore({ redis }),
@@ -111,7 +106,7 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
 
   afterAll(async () => {
     client?.close();
-    server?.forceShutdown();
+    await server?.close(0);
     holder?.close();
     redis?.disconnect();
     await db?.drop();
@@ -218,6 +213,7 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
       enableOfflineQueue: false,
     });
     const broken = await startServer(
+      kind,
       createRateLimitService({
         shouldRateLimit: createShouldRateLimit({
           counters: new RedisCounterStore({ redis: dead }),
@@ -234,7 +230,7 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
       expect((err as ServiceError).details).toBe('redis unavailable');
     } finally {
       broken.client.close();
-      broken.server.forceShutdown();
+      await broken.server.close(0);
       dead.disconnect();
     }
   });

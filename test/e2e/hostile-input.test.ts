@@ -1,5 +1,5 @@
 // Hostile input against a real Tollgate process (node dist/main.js): a seeded, repeatable fuzz run per
-// transport (zero crashes, zero wrong allows), a path-normalisation bypass table against a
+// transport (zero crashes, zero wrong allows; gRPC against both servers, GRPC_SERVER=lean and grpc-js), a path-normalisation bypass table against a
 // feature-gated endpoint (zero bypasses), and absurd route costs (a clear error).
 
 import { credentials, type ServiceError } from '@grpc/grpc-js';
@@ -12,6 +12,8 @@ import {
   CheckRequest,
   CheckResponse,
 } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
+import type { GrpcServerKind } from '../../src/transports/grpc/grpc-listener.js';
+import { GRPC_SERVERS } from '../support/grpc-servers.js';
 import { startServer, type Server } from '../support/processes.js';
 import { prepareDatabase, type PreparedDatabase } from '../support/tollgate.js';
 
@@ -124,9 +126,11 @@ async function pool<T>(items: number, concurrency: number, run: (i: number) => P
 }
 
 let db: PreparedDatabase;
+/** One process per gRPC server; the HTTP tests use the first (lean, the default). */
+const servers = {} as Record<GrpcServerKind, Server>;
 let server: Server;
 let httpPort: number;
-let grpcPort: number;
+const grpcPorts = {} as Record<GrpcServerKind, number>;
 let validKey: string;
 let freeKey: string;
 
@@ -139,27 +143,32 @@ beforeAll(async () => {
   });
   validKey = db.keys['enterprise']!;
   freeKey = db.keys['free']!;
-  server = startServer({
-    DATABASE_URL: db.url,
-    HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    GRPC_PORT: '0',
-    ADMIN_PORT: '0',
-    ADMIN_TOKEN: 'test-admin-token-0123456789',
-    LOG_LEVEL: 'info',
-    REDIS_TIMEOUT_MS: '2000',
-    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
-  });
-  const out = await server.waitFor(/"msg":"tollgate listening"/, 30_000);
-  const line = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"tollgate listening"'))!) as {
-    httpPort: number;
-    grpcPort: number;
-  };
-  [httpPort, grpcPort] = [line.httpPort, line.grpcPort];
+  for (const kind of GRPC_SERVERS) {
+    const started = startServer({
+      DATABASE_URL: db.url,
+      HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      GRPC_PORT: '0',
+      ADMIN_PORT: '0',
+      ADMIN_TOKEN: 'test-admin-token-0123456789',
+      LOG_LEVEL: 'info',
+      REDIS_TIMEOUT_MS: '2000',
+      GRPC_SERVER: kind,
+      ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
+    });
+    servers[kind] = started;
+    const out = await started.waitFor(/"msg":"tollgate listening"/, 30_000);
+    const line = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"tollgate listening"'))!) as {
+      httpPort: number;
+      grpcPort: number;
+    };
+    grpcPorts[kind] = line.grpcPort;
+    if (kind === GRPC_SERVERS[0]) [server, httpPort] = [started, line.httpPort];
+  }
 }, 60_000);
 
 afterAll(async () => {
-  await server?.stop();
+  for (const started of Object.values(servers)) await started.stop();
   await db?.drop();
 });
 
@@ -289,51 +298,58 @@ describe(`fuzz (seed ${SEED})`, () => {
     expect(server.child.exitCode).toBeNull();
   }, 60_000);
 
-  it(`gRPC Check: ${PER_TRANSPORT - RAW_GRPC} generated messages + ${RAW_GRPC} raw HTTP/2 bodies → gRPC answers, no allow without a valid key`, async () => {
-    const rng = prng(SEED + 1);
-    const client = new AuthorizationClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
-    const t = tally();
-    const start = performance.now();
-    const messages = Array.from({ length: PER_TRANSPORT - RAW_GRPC }, () => fuzzCheckRequest(rng));
-    await pool(messages.length, 64, async (i) => {
-      const message = messages[i]!;
-      const { err, response } = await new Promise<{ err: ServiceError | null; response?: CheckResponse }>(
-        (resolve) => client.check(message, (e, r) => resolve({ err: e, response: r })),
+  it.each(GRPC_SERVERS)(
+    `gRPC Check (%s server): ${PER_TRANSPORT - RAW_GRPC} generated messages + ${RAW_GRPC} raw HTTP/2 bodies → gRPC answers, no allow without a valid key`,
+    async (kind) => {
+      const rng = prng(SEED + 1);
+      const grpcPort = grpcPorts[kind];
+      const client = new AuthorizationClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
+      const t = tally();
+      const start = performance.now();
+      const messages = Array.from({ length: PER_TRANSPORT - RAW_GRPC }, () => fuzzCheckRequest(rng));
+      await pool(messages.length, 64, async (i) => {
+        const message = messages[i]!;
+        const { err, response } = await new Promise<{ err: ServiceError | null; response?: CheckResponse }>(
+          (resolve) => client.check(message, (e, r) => resolve({ err: e, response: r })),
+        );
+        t.total++;
+        if (err) {
+          note(t, `grpc ${err.code}`);
+          if (err.code !== 3 /* INVALID_ARGUMENT */) t.malformed++;
+          return;
+        }
+        note(t, `status ${response?.status?.code}`);
+        if (response?.status?.code === 0) {
+          t.allowed++;
+          if (!Buffer.from(CheckRequest.encode(message).finish()).includes(validKey)) t.wrongAllows++;
+        } else if (!response?.deniedResponse || !response.status) t.malformed++;
+      });
+      client.close();
+      await rawGrpc(grpcPort, rng, t);
+      console.log(
+        `[fuzz grpc ${kind}] ${JSON.stringify({ ...t, seconds: +((performance.now() - start) / 1000).toFixed(1) })}`,
       );
-      t.total++;
-      if (err) {
-        note(t, `grpc ${err.code}`);
-        if (err.code !== 3 /* INVALID_ARGUMENT */) t.malformed++;
-        return;
-      }
-      note(t, `status ${response?.status?.code}`);
-      if (response?.status?.code === 0) {
-        t.allowed++;
-        if (!Buffer.from(CheckRequest.encode(message).finish()).includes(validKey)) t.wrongAllows++;
-      } else if (!response?.deniedResponse || !response.status) t.malformed++;
-    });
-    client.close();
-    await rawGrpc(rng, t);
-    console.log(
-      `[fuzz grpc] ${JSON.stringify({ ...t, seconds: +((performance.now() - start) / 1000).toFixed(1) })}`,
-    );
-    expect(t.wrongAllows).toBe(0);
-    expect(t.malformed).toBe(0);
-    expect(t.allowed).toBeGreaterThan(0);
-    expect(server.child.exitCode).toBeNull();
-  }, 60_000);
+      expect(t.wrongAllows).toBe(0);
+      expect(t.malformed).toBe(0);
+      expect(t.allowed).toBeGreaterThan(0);
+      expect(servers[kind].child.exitCode).toBeNull();
+    },
+    60_000,
+  );
 
-  it('the process is alive and still answers a valid key', async () => {
+  it('the processes are alive and still answer a valid key', async () => {
     const res = await fetch(`http://127.0.0.1:${httpPort}/ext_authz/v1/items`, {
       headers: { 'x-api-key': validKey },
     });
     expect([200, 429]).toContain(res.status);
-    expect(server.child.exitCode).toBeNull();
-    const errors = server
-      .output()
-      .split('\n')
-      .filter((l) => /"level":(50|60)/.test(l)); // error or fatal logs
-    expect(errors.slice(0, 5)).toEqual([]);
+    for (const kind of GRPC_SERVERS) {
+      expect(servers[kind].child.exitCode, kind).toBeNull();
+      const errors = servers[kind]
+        .output()
+        .split('\n')
+        .filter((l) => /"level":(50|60)/.test(l)); // error or fatal logs
+      expect(errors.slice(0, 5), kind).toEqual([]);
+    }
   });
 });
 
@@ -392,7 +408,7 @@ function fuzzCheckRequest(rng: Rng): CheckRequest {
 }
 
 /** Raw HTTP/2 streams to the Check method: broken gRPC framing, random protobuf, mutated valid messages. */
-async function rawGrpc(rng: Rng, t: Tally): Promise<void> {
+async function rawGrpc(grpcPort: number, rng: Rng, t: Tally): Promise<void> {
   const session = http2Connect(`http://127.0.0.1:${grpcPort}`);
   session.on('error', () => {});
   const valid = Buffer.from(CheckRequest.encode(fuzzCheckRequest(rng)).finish());
@@ -518,15 +534,18 @@ function httpCode(
 }
 
 describe('path normalisation: no bypass of a feature-gated endpoint (free plan, /v1/export/**)', () => {
-  let client: AuthorizationClient;
-  beforeAll(
-    () => void (client = new AuthorizationClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure())),
-  );
-  afterAll(() => client?.close());
+  const clients = {} as Record<GrpcServerKind, AuthorizationClient>;
+  beforeAll(() => {
+    for (const kind of GRPC_SERVERS)
+      clients[kind] = new AuthorizationClient(`127.0.0.1:${grpcPorts[kind]}`, credentials.createInsecure());
+  });
+  afterAll(() => {
+    for (const client of Object.values(clients)) client.close();
+  });
 
-  const grpcCode = (path: string) =>
+  const grpcCode = (kind: GrpcServerKind, path: string) =>
     new Promise<string | undefined>((resolve, reject) =>
-      client.check(
+      clients[kind].check(
         CheckRequest.fromPartial({
           attributes: {
             request: { http: { method: 'GET', path, headers: { 'x-api-key': freeKey, ':path': path } } },
@@ -537,7 +556,7 @@ describe('path normalisation: no bypass of a feature-gated endpoint (free plan, 
     );
 
   it.each([...BYPASSES, ...ABSOLUTE])(
-    '%s → endpoint_not_in_plan on nginx /check, /ext_authz and gRPC',
+    '%s → endpoint_not_in_plan on nginx /check, /ext_authz and gRPC (both servers)',
     async (path) => {
       const nginx = await httpCode('/check', {
         'x-original-uri': path,
@@ -550,7 +569,7 @@ describe('path normalisation: no bypass of a feature-gated endpoint (free plan, 
           status: 403,
           code: 'endpoint_not_in_plan',
         });
-      expect(await grpcCode(path)).toBe('endpoint_not_in_plan');
+      for (const kind of GRPC_SERVERS) expect(await grpcCode(kind, path), kind).toBe('endpoint_not_in_plan');
     },
   );
 
@@ -559,23 +578,26 @@ describe('path normalisation: no bypass of a feature-gated endpoint (free plan, 
   });
 });
 
-describe('absurd route cost (tollgate.cost) → INVALID_ARGUMENT naming the extension', () => {
-  it.each(['-1', '1.5', '1e9', 'abc', '', '0x10', '99999999999999999999', '1000000000000', '1000000001'])(
-    'tollgate.cost=%j',
-    async (cost) => {
-      const client = new AuthorizationClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
-      const request = CheckRequest.fromPartial({
-        attributes: {
-          contextExtensions: { 'tollgate.cost': cost },
-          request: { http: { method: 'GET', path: '/v1/items', headers: { 'x-api-key': validKey } } },
-        },
-      });
-      const err = await new Promise<ServiceError | null>((resolve) =>
-        client.check(request, (e) => resolve(e)),
-      );
-      client.close();
-      expect(err?.code).toBe(3);
-      expect(err?.details).toMatch(/tollgate\.cost.*(non-negative integer|at most 1000000000)/);
-    },
-  );
-});
+describe.each(GRPC_SERVERS)(
+  'absurd route cost (tollgate.cost) → INVALID_ARGUMENT naming the extension (%s server)',
+  (kind) => {
+    it.each(['-1', '1.5', '1e9', 'abc', '', '0x10', '99999999999999999999', '1000000000000', '1000000001'])(
+      'tollgate.cost=%j',
+      async (cost) => {
+        const client = new AuthorizationClient(`127.0.0.1:${grpcPorts[kind]}`, credentials.createInsecure());
+        const request = CheckRequest.fromPartial({
+          attributes: {
+            contextExtensions: { 'tollgate.cost': cost },
+            request: { http: { method: 'GET', path: '/v1/items', headers: { 'x-api-key': validKey } } },
+          },
+        });
+        const err = await new Promise<ServiceError | null>((resolve) =>
+          client.check(request, (e) => resolve(e)),
+        );
+        client.close();
+        expect(err?.code).toBe(3);
+        expect(err?.details).toMatch(/tollgate\.cost.*(non-negative integer|at most 1000000000)/);
+      },
+    );
+  },
+);

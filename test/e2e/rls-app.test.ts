@@ -12,10 +12,10 @@ import {
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logger.js';
 import { parsePrometheusText, sampleValue } from '../support/prometheus-text.js';
+import { GRPC_SERVERS } from '../support/grpc-servers.js';
 import { DEMO_POLICY_YAML, startTollgate, type TestTollgate } from '../support/tollgate.js';
 
-const DOMAIN = `app_${randomBytes(4).toString('hex')}`;
-const POLICY = `${DEMO_POLICY_YAML}
+const policy = (DOMAIN: string) => `${DEMO_POLICY_YAML}
 ratelimit_domains:
   ${DOMAIN}:
     descriptors:
@@ -23,7 +23,8 @@ ratelimit_domains:
         rate_limit: { name: per-ip, algorithm: fixed_window, limit: 2, window: 1h }
 `;
 
-describe('RLS ShouldRateLimit through the running app', () => {
+describe.each(GRPC_SERVERS)('RLS ShouldRateLimit through the running app (%s server)', (kind) => {
+  const DOMAIN = `app_${randomBytes(4).toString('hex')}`;
   let tollgate: TestTollgate;
   let client: RateLimitServiceClient;
   let logText = '';
@@ -34,7 +35,12 @@ describe('RLS ShouldRateLimit through the running app', () => {
     },
   });
   beforeAll(async () => {
-    tollgate = await startTollgate({ policyYaml: POLICY, accounts: [], logger: createLogger('debug', sink) });
+    tollgate = await startTollgate({
+      policyYaml: policy(DOMAIN),
+      accounts: [],
+      env: { GRPC_SERVER: kind },
+      logger: createLogger('debug', sink),
+    });
     client = new RateLimitServiceClient(`127.0.0.1:${tollgate.grpcPort}`, credentials.createInsecure());
   });
   afterAll(async () => {

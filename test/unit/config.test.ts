@@ -57,6 +57,14 @@ describe('loadConfig', () => {
       'HTTP_PORT: expected an integer from 0 to 65535 but got "eighty"',
     );
   });
+
+  it('GRPC_SERVER picks the gRPC server: lean by default, grpc-js as the fallback, anything else named', () => {
+    expect(loadConfig({}).grpcServer).toBe('lean');
+    expect(loadConfig({ GRPC_SERVER: 'grpc-js' }).grpcServer).toBe('grpc-js');
+    expect(() => loadConfig({ GRPC_SERVER: 'grpc-go' })).toThrow(
+      'GRPC_SERVER: expected one of lean, grpc-js but got "grpc-go"',
+    );
+  });
 });
 
 describe('TOLLGATE_COMMIT (the build label of tollgate_build_info)', () => {

@@ -1,4 +1,4 @@
-// grpc.health.v1 on a real gRPC server (port 0), called with the generated client: Check, List, Watch.
+// grpc.health.v1 on both real gRPC servers (port 0), called with the generated client: Check, List, Watch.
 
 import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,8 +8,9 @@ import {
   type HealthCheckResponse,
 } from '../../src/generated/grpc/health/v1/health.js';
 import { Readiness } from '../../src/health/readiness.js';
-import { closeGrpcServer, createGrpcServer, listenGrpc } from '../../src/transports/grpc/grpc-server.js';
+import type { GrpcListener } from '../../src/transports/grpc/grpc-listener.js';
 import { createHealthService, type GrpcHealth } from '../../src/transports/grpc/health.js';
+import { GRPC_SERVERS, NO_CHECK, startGrpcListener } from '../support/grpc-servers.js';
 
 const NAMES = [
   '',
@@ -19,7 +20,7 @@ const NAMES = [
 ];
 const deadline = () => ({ deadline: Date.now() + 2_000 });
 
-describe('grpc.health.v1.Health', () => {
+describe.each(GRPC_SERVERS)('grpc.health.v1.Health (%s server)', (kind) => {
   let dependencyUp = true;
   const readiness = new Readiness({
     checks: [
@@ -34,7 +35,7 @@ describe('grpc.health.v1.Health', () => {
     intervalMs: 60_000,
   });
   let health: GrpcHealth;
-  let server: ReturnType<typeof createGrpcServer>;
+  let server: GrpcListener | undefined;
   let client: HealthClient;
 
   const check = (service: string) =>
@@ -73,20 +74,16 @@ describe('grpc.health.v1.Health', () => {
   beforeAll(async () => {
     await readiness.start();
     health = createHealthService(readiness);
-    server = createGrpcServer({
-      checkAccess: async () => {
-        throw new Error('not used');
-      },
-      health: health.service,
-    });
-    const port = await listenGrpc(server, '127.0.0.1', 0);
+    const started = await startGrpcListener(kind, { checkAccess: NO_CHECK, health: health.service });
+    server = started.listener;
+    const port = started.port;
     client = new HealthClient(`127.0.0.1:${port}`, credentials.createInsecure());
   });
 
   afterAll(async () => {
     client?.close();
     readiness.stop();
-    if (server) await closeGrpcServer(server, 1_000);
+    await server?.close(1_000);
   });
 
   it('answers SERVING for every registered name while ready', async () => {

@@ -2,8 +2,8 @@
 
 import type { AccessRequest } from '../../access/access-request.js';
 import { InputError } from '../../errors.js';
+import type { HeaderValue } from '../../generated/envoy/config/core/v3/base.js';
 import type { AttributeContext_HttpRequest } from '../../generated/envoy/service/auth/v3/attribute_context.js';
-import type { CheckRequest } from '../../generated/envoy/service/auth/v3/external_auth.js';
 import { accessRequestFromHeaders, type HeaderRecord } from '../access-request-from-headers.js';
 
 /** Route-level `context_extensions` keys an operator sets on the Envoy route (ExtAuthzPerRoute). */
@@ -15,11 +15,25 @@ const NON_NEGATIVE_INTEGER = /^\d{1,15}$/;
 export const MAX_COST = 1_000_000_000;
 
 /**
+ * The CheckRequest fields a decision reads: the generated CheckRequest (grpc-js) and the lean server's
+ * decoder (lean/decode-check-request.ts), which reads only these, both fit.
+ */
+export interface CheckFields {
+  attributes?: {
+    request?: { http?: HttpFields | undefined } | undefined;
+    contextExtensions: Record<string, string>;
+  };
+}
+type HttpFields = Pick<AttributeContext_HttpRequest, 'method' | 'path' | 'headers'> & {
+  headerMap?: { headers: Array<Pick<HeaderValue, 'key' | 'value' | 'rawValue'>> } | undefined;
+};
+
+/**
  * A request without attributes or http (not what Envoy sends, but possible from other clients)
  * becomes a key-less request: the core answers it with a 401 decision.
  * Throws InputError when the route's context_extensions are malformed (operator config error).
  */
-export function accessRequestFromCheck(check: CheckRequest): AccessRequest {
+export function accessRequestFromCheck(check: CheckFields): AccessRequest {
   const attributes = check.attributes;
   const http = attributes?.request?.http;
   const headers = http ? headerRecord(http) : {};
@@ -58,7 +72,7 @@ function parseCost(value: string): number {
 }
 
 /** `headers` (merged, lower-case) normally; `header_map` when Envoy runs with encode_raw_headers. */
-function headerRecord(http: AttributeContext_HttpRequest): HeaderRecord {
+function headerRecord(http: HttpFields): HeaderRecord {
   const entries = http.headerMap?.headers;
   if (!entries || entries.length === 0) return http.headers;
   const record: Record<string, string | string[]> = {};

@@ -16,9 +16,15 @@ import {
 } from '../../generated/envoy/service/auth/v3/external_auth.js';
 import type { Status } from '../../generated/google/rpc/status.js';
 
-export function encodeCheckResponse(message: CheckResponse): Buffer {
-  if (!supported(message)) return Buffer.from(CheckResponse.encode(message).finish());
-  const w = new Writer(checkResponseSize(message));
+/** `headroom` bytes are left free before the message (the lean server writes its gRPC prefix there). */
+export function encodeCheckResponse(message: CheckResponse, headroom = 0): Buffer {
+  if (!supported(message)) {
+    const bytes = CheckResponse.encode(message).finish();
+    const buf = Buffer.allocUnsafe(headroom + bytes.length);
+    buf.set(bytes, headroom);
+    return buf;
+  }
+  const w = new Writer(checkResponseSize(message), headroom);
   if (message.status !== undefined) {
     w.message(10, statusSize(message.status));
     writeStatus(w, message.status);
@@ -139,8 +145,9 @@ class Writer {
   readonly buf: Buffer;
   private pos = 0;
 
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  constructor(size: number, headroom: number) {
+    this.buf = Buffer.allocUnsafe(headroom + size);
+    this.pos = headroom;
   }
 
   byte(b: number): void {

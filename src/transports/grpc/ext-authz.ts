@@ -1,44 +1,33 @@
 // gRPC ext_authz: envoy.service.auth.v3.Authorization/Check — wire request → CheckAccess → wire answer.
 // The one place where failures map to gRPC statuses for this service.
 
-import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { AccessRequest } from '../../access/access-request.js';
 import type { CheckAccess } from '../../access/check-access.js';
 import { InputError, StoreUnavailable } from '../../errors.js';
-import type {
-  AuthorizationServer,
-  CheckRequest,
-  CheckResponse,
-} from '../../generated/envoy/service/auth/v3/external_auth.js';
+import type { CheckResponse } from '../../generated/envoy/service/auth/v3/external_auth.js';
 import type { Logger } from '../../logger.js';
-import { accessRequestFromCheck } from './access-request-from-check.js';
+import { accessRequestFromCheck, type CheckFields } from './access-request-from-check.js';
 import { checkResponseFromDecision } from './check-response-from-decision.js';
+import type { GrpcError, UnaryCall } from './grpc-call.js';
 
 export interface ExtAuthzDeps {
   checkAccess: CheckAccess;
   logger?: Logger;
 }
 
-type GrpcError = { code: GrpcStatus; details: string };
+export type CheckCall = UnaryCall<CheckFields, CheckResponse>;
 
-export function createExtAuthz({ checkAccess, logger }: ExtAuthzDeps): AuthorizationServer {
-  async function check(
-    call: ServerUnaryCall<CheckRequest, CheckResponse>,
-    callback: sendUnaryData<CheckResponse>,
-  ): Promise<void> {
+/** Check, called by both gRPC servers (grpc-server.ts, lean/lean-grpc-server.ts); rejects with a GrpcError. */
+export function createExtAuthz({ checkAccess, logger }: ExtAuthzDeps): CheckCall {
+  return async (check) => {
     let request: AccessRequest | undefined;
-    let response: CheckResponse;
     try {
-      request = accessRequestFromCheck(call.request);
-      response = checkResponseFromDecision(await checkAccess(request), request);
+      request = accessRequestFromCheck(check);
+      return checkResponseFromDecision(await checkAccess(request), request);
     } catch (err) {
-      return callback(grpcError(err, request, logger));
+      throw grpcError(err, request, logger);
     }
-    // Outside the try: the callback must run exactly once.
-    callback(null, response);
-  }
-  return {
-    check: (call, callback) => void check(call, callback),
   };
 }
 

@@ -1,28 +1,35 @@
 // The gRPC listener: Envoy ext_authz, the Envoy rate-limit service and grpc.health.v1, bound on a host:port.
 
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+} from '@grpc/grpc-js';
 import type { CheckAccess } from '../../access/check-access.js';
 import { AuthorizationService } from '../../generated/envoy/service/auth/v3/external_auth.js';
-import { HealthService, type HealthServer } from '../../generated/grpc/health/v1/health.js';
-import {
-  RateLimitServiceService,
-  type RateLimitServiceServer,
-} from '../../generated/envoy/service/ratelimit/v3/rls.js';
+import { HealthService, type HealthCheckRequest } from '../../generated/grpc/health/v1/health.js';
+import { RateLimitServiceService } from '../../generated/envoy/service/ratelimit/v3/rls.js';
 import type { Logger } from '../../logger.js';
 import { encodeCheckResponse } from './encode-check-response.js';
 import { createExtAuthz } from './ext-authz.js';
+import { asGrpcError, type UnaryCall } from './grpc-call.js';
+import type { HealthCalls } from './health.js';
+import type { RateLimitCall } from './rls.js';
 
+/** What both gRPC servers serve (this grpc-js one and lean/lean-grpc-server.ts). */
 export interface GrpcServerDeps {
   checkAccess: CheckAccess;
-  /** `ShouldRateLimit` for Envoy's global rate-limit filter. */
-  rateLimit?: RateLimitServiceServer;
+  /** `ShouldRateLimit` for Envoy's global rate-limit filter (transports/grpc/rls.ts). */
+  rateLimit?: RateLimitCall;
   logger?: Logger;
   /** grpc.health.v1.Health (transports/grpc/health.ts); absent: not served. */
-  health?: HealthServer;
+  health?: HealthCalls;
 }
 
 /** A CheckRequest is headers plus metadata; bodies are only sent when with_request_body is set. */
-const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /** Sidecar next to one Envoy: long-lived HTTP/2 connections, dead peers found within ~40 s. */
 const SERVER_OPTIONS = {
@@ -43,10 +50,32 @@ const AUTHORIZATION_SERVICE = {
 
 export function createGrpcServer({ checkAccess, rateLimit, logger, health }: GrpcServerDeps): Server {
   const server = new Server(SERVER_OPTIONS);
-  server.addService(AUTHORIZATION_SERVICE, createExtAuthz({ checkAccess, logger }));
-  if (rateLimit) server.addService(RateLimitServiceService, rateLimit);
-  if (health) server.addService(HealthService, health);
+  server.addService(AUTHORIZATION_SERVICE, { check: unary(createExtAuthz({ checkAccess, logger })) });
+  if (rateLimit) server.addService(RateLimitServiceService, { shouldRateLimit: unary(rateLimit) });
+  if (health)
+    server.addService(HealthService, {
+      check: unary(health.check),
+      list: unary(health.list),
+      watch: watch(health),
+    });
   return server;
+}
+
+/** grpc-js framing around a server-neutral unary call: the callback runs exactly once. */
+function unary<Request, Response>(handle: UnaryCall<Request, Response>) {
+  return (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>) =>
+    void handle(call.request).then(
+      (response) => callback(null, response),
+      (err: unknown) => callback(asGrpcError(err)),
+    );
+}
+
+function watch(health: HealthCalls) {
+  return (call: ServerWritableStream<HealthCheckRequest, unknown>) => {
+    const stop = health.watch(call.request, { write: (m) => call.write(m), end: () => call.end() });
+    call.on('cancelled', stop);
+    call.on('close', stop);
+  };
 }
 
 /** Stops accepting, lets in-flight calls finish; calls still open after `forceAfterMs` are cancelled. */

@@ -5,14 +5,16 @@
 // names stay SERVING until shutdown starts, so no probe restarts or ejects a replica for a dependency
 // outage that FAILURE_MODE handles.
 
-import { status as GrpcStatus, type ServerWritableStream } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import {
   HealthCheckResponse_ServingStatus as Status,
   type HealthCheckRequest,
   type HealthCheckResponse,
-  type HealthServer,
+  type HealthListRequest,
+  type HealthListResponse,
 } from '../../generated/grpc/health/v1/health.js';
 import type { HealthState } from '../../health/readiness.js';
+import type { StreamSink, UnaryCall } from './grpc-call.js';
 
 export const READINESS_SERVICES = ['readiness'] as const;
 export const API_SERVICES = [
@@ -22,14 +24,22 @@ export const API_SERVICES = [
 ] as const;
 const REGISTERED = new Set<string>([...READINESS_SERVICES, ...API_SERVICES]);
 
+/** grpc.health.v1.Health's methods, called by both gRPC servers (grpc-server.ts, lean/lean-grpc-server.ts). */
+export interface HealthCalls {
+  check: UnaryCall<HealthCheckRequest, HealthCheckResponse>;
+  list: UnaryCall<HealthListRequest, HealthListResponse>;
+  /** Sends the current status at once and on every change; returns the unsubscribe (call it when the client goes). */
+  watch(request: HealthCheckRequest, sink: StreamSink<HealthCheckResponse>): () => void;
+}
+
 export interface GrpcHealth {
-  service: HealthServer;
-  /** Ends every open Watch (shutdown: grpc-js waits for open streams before it stops). */
+  service: HealthCalls;
+  /** Ends every open Watch (shutdown: a server waits for open streams before it stops). */
   endWatches(): void;
 }
 
 export function createHealthService(state: HealthState): GrpcHealth {
-  const watches = new Set<ServerWritableStream<HealthCheckRequest, HealthCheckResponse>>();
+  const watches = new Set<StreamSink<HealthCheckResponse>>();
   let ended = false;
   const statusOf = (service: string): Status | undefined => {
     if (!REGISTERED.has(service)) return undefined;
@@ -38,43 +48,44 @@ export function createHealthService(state: HealthState): GrpcHealth {
       : !state.draining;
     return serving ? Status.SERVING : Status.NOT_SERVING;
   };
-  const service: HealthServer = {
-    check(call, callback) {
-      const status = statusOf(call.request.service);
-      if (status === undefined) return callback({ code: GrpcStatus.NOT_FOUND, details: 'unknown service' });
-      callback(null, { status });
+  const service: HealthCalls = {
+    async check(request) {
+      const status = statusOf(request.service);
+      if (status === undefined) throw { code: GrpcStatus.NOT_FOUND, details: 'unknown service' };
+      return { status };
     },
-    list(_call, callback) {
+    async list() {
       const statuses: Record<string, HealthCheckResponse> = {};
       for (const name of REGISTERED) statuses[name] = { status: statusOf(name)! };
-      callback(null, { statuses });
+      return { statuses };
     },
-    watch(call) {
+    watch(request, sink) {
       // Unknown names get SERVICE_UNKNOWN and the stream stays open (the service may appear later).
-      const current = () => statusOf(call.request.service) ?? Status.SERVICE_UNKNOWN;
+      const current = () => statusOf(request.service) ?? Status.SERVICE_UNKNOWN;
       let sent = current();
-      call.write({ status: sent });
-      if (ended) return void call.end();
+      sink.write({ status: sent });
+      if (ended) {
+        sink.end();
+        return () => {};
+      }
       const unsubscribe = state.subscribe(() => {
         const status = current();
         if (status === sent) return;
         sent = status;
-        call.write({ status });
+        sink.write({ status });
       });
-      watches.add(call);
-      const done = () => {
+      watches.add(sink);
+      return () => {
         unsubscribe();
-        watches.delete(call);
+        watches.delete(sink);
       };
-      call.on('cancelled', done);
-      call.on('close', done);
     },
   };
   return {
     service,
     endWatches() {
       ended = true;
-      for (const call of watches) call.end();
+      for (const sink of watches) sink.end();
       watches.clear();
     },
   };

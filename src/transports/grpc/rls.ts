@@ -1,7 +1,7 @@
 // gRPC RLS: envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit — wire request → ShouldRateLimit
 // → wire answer. The one place where failures map to gRPC statuses for this service.
 
-import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { InputError, StoreUnavailable } from '../../errors.js';
 import type { HeaderValue } from '../../generated/envoy/config/core/v3/base.js';
 import type { RateLimitDescriptor } from '../../generated/envoy/extensions/common/ratelimit/v3/ratelimit.js';
@@ -11,7 +11,6 @@ import {
   type RateLimitRequest,
   type RateLimitResponse,
   type RateLimitResponse_DescriptorStatus,
-  type RateLimitServiceServer,
 } from '../../generated/envoy/service/ratelimit/v3/rls.js';
 import { RateLimitUnit } from '../../generated/envoy/type/v3/ratelimit_unit.js';
 import type { Logger } from '../../logger.js';
@@ -24,6 +23,7 @@ import type {
   ShouldRateLimit,
 } from '../../rls/should-rate-limit.js';
 import { PROBLEM_CONTENT_TYPE, problemJson, rateLimitHeaders, type HeaderList } from '../headers.js';
+import type { GrpcError, UnaryCall } from './grpc-call.js';
 
 export interface RateLimitServiceDeps {
   /** The use case, as composed in app.ts (observed there). */
@@ -51,24 +51,17 @@ const RESPONSE_UNITS: Record<RateUnit, WireUnit> = {
 const MAX_UINT32 = 4_294_967_295;
 const NO_BYTES = Buffer.alloc(0);
 
-export function createRateLimitService({
-  shouldRateLimit,
-  logger,
-}: RateLimitServiceDeps): RateLimitServiceServer {
-  async function handle(
-    call: ServerUnaryCall<RateLimitRequest, RateLimitResponse>,
-    callback: sendUnaryData<RateLimitResponse>,
-  ): Promise<void> {
-    let response: RateLimitResponse;
+export type RateLimitCall = UnaryCall<RateLimitRequest, RateLimitResponse>;
+
+/** ShouldRateLimit, called by both gRPC servers (grpc-server.ts, lean/lean-grpc-server.ts); rejects with a GrpcError. */
+export function createRateLimitService({ shouldRateLimit, logger }: RateLimitServiceDeps): RateLimitCall {
+  return async (request) => {
     try {
-      response = responseFromResult(await shouldRateLimit(rlsRequestFromWire(call.request)));
+      return responseFromResult(await shouldRateLimit(rlsRequestFromWire(request)));
     } catch (err) {
-      return callback(grpcError(err, call.request.domain, logger));
+      throw grpcError(err, request.domain, logger);
     }
-    // Outside the try: the callback must run exactly once.
-    callback(null, response);
-  }
-  return { shouldRateLimit: (call, callback) => void handle(call, callback) };
+  };
 }
 
 /** More hits than this in one call is a broken proxy config, not traffic (the counters stay below 2^53). */
@@ -163,11 +156,7 @@ function headerValues(headers: HeaderList): HeaderValue[] {
 }
 
 /** A failed RPC (not an OVER_LIMIT), so Envoy's failure_mode_deny decides. Messages never carry descriptor values. */
-function grpcError(
-  err: unknown,
-  domain: string,
-  logger: Logger | undefined,
-): { code: GrpcStatus; details: string } {
+function grpcError(err: unknown, domain: string, logger: Logger | undefined): GrpcError {
   if (err instanceof InputError) {
     logger?.warn({ domain, problems: err.problems }, 'rls: bad request');
     return { code: GrpcStatus.INVALID_ARGUMENT, details: err.message };

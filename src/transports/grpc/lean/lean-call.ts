@@ -1,0 +1,227 @@
+// Lean gRPC server, one call (one HTTP/2 stream): reads the one request message within the size limit,
+// keeps the grpc-timeout deadline, runs the method, and ends the stream with exactly one grpc-status.
+
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import {
+  constants,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import { asGrpcError, type StreamSink } from '../grpc-call.js';
+import { OK_TRAILERS, PREFIX_BYTES, RESPONSE_HEADERS, statusHeaders, timeoutMs } from './grpc-wire.js';
+import type { LeanMethod } from './lean-methods.js';
+import type { OpenCalls } from './open-calls.js';
+
+// Stream listeners shared by every call (no closures per call): the stream carries its call. A throw
+// escaping a listener would take the process down, so each one ends only its stream instead.
+const CALL = Symbol('leanCall');
+type CallStream = ServerHttp2Stream & { [CALL]?: LeanCall };
+function onData(this: CallStream, chunk: Buffer): void {
+  try {
+    this[CALL]?.received(chunk);
+  } catch {
+    this.destroy();
+  }
+}
+function onEnd(this: CallStream): void {
+  try {
+    this[CALL]?.ended();
+  } catch {
+    this.destroy();
+  }
+}
+function onClose(this: CallStream): void {
+  this[CALL]?.closed();
+}
+function onWantTrailers(this: CallStream): void {
+  this[CALL]?.sendTrailers();
+}
+
+export class LeanCall implements StreamSink<Buffer> {
+  prev: LeanCall | undefined;
+  next: LeanCall | undefined;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** Declared length of the request message, once its prefix has arrived. */
+  private declared = -1;
+  private answered = false;
+  private headersSent = false;
+  private trailers: OutgoingHttpHeaders = OK_TRAILERS;
+  private deadline: NodeJS.Timeout | undefined;
+  private stop: (() => void) | undefined;
+
+  constructor(
+    private readonly stream: CallStream,
+    private readonly method: LeanMethod,
+    private readonly maxMessageBytes: number,
+    private readonly calls: OpenCalls,
+  ) {}
+
+  /** Starts reading; every failure from here on is answered with a status, never thrown. */
+  start(headers: IncomingHttpHeaders): void {
+    const { stream } = this;
+    stream[CALL] = this;
+    this.calls.add(this);
+    stream.on('close', onClose);
+    const ms = timeoutMs(headers['grpc-timeout']);
+    if (Number.isNaN(ms)) {
+      this.fail(GrpcStatus.INTERNAL, 'malformed grpc-timeout');
+      return;
+    }
+    if (ms !== undefined)
+      this.deadline = setTimeout(() => this.fail(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+  }
+
+  received(chunk: Buffer): void {
+    if (this.answered) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    const problem = this.framingProblem(chunk);
+    if (problem) this.fail(problem[0], problem[1]);
+  }
+
+  /** What is wrong with the bytes so far, checked as they arrive so nothing past the limit is kept. */
+  private framingProblem(chunk: Buffer): [number, string] | undefined {
+    if (this.declared < 0 && this.size >= PREFIX_BYTES) {
+      const head = this.chunks.length === 1 ? chunk : this.joined();
+      if (head[0] !== 0)
+        return [GrpcStatus.INTERNAL, 'compressed message without a grpc-encoding (identity only)'];
+      this.declared = head.readUInt32BE(1);
+      if (this.declared > this.maxMessageBytes)
+        return [
+          GrpcStatus.RESOURCE_EXHAUSTED,
+          `Received message larger than max (${this.declared} vs. ${this.maxMessageBytes})`,
+        ];
+    }
+    if (this.declared >= 0 && this.size > PREFIX_BYTES + this.declared)
+      return [GrpcStatus.INTERNAL, 'more than one request message for a unary call'];
+    return undefined;
+  }
+
+  ended(): void {
+    if (this.answered) return;
+    if (this.declared < 0 || this.size < PREFIX_BYTES + this.declared) {
+      this.fail(GrpcStatus.INTERNAL, this.size === 0 ? 'no request message' : 'truncated request message');
+      return;
+    }
+    const buf = this.joined();
+    this.chunks = [];
+    let request: unknown;
+    try {
+      request = this.method.decode(buf, PREFIX_BYTES, PREFIX_BYTES + this.declared);
+    } catch {
+      this.fail(GrpcStatus.INTERNAL, 'could not parse the request message');
+      return;
+    }
+    if (this.method.stream) {
+      this.stop = this.method.stream(request, this);
+      return;
+    }
+    this.method.unary!(request).then(
+      (frame) => this.reply(frame),
+      (err: unknown) => {
+        const { code, details } = asGrpcError(err);
+        this.fail(code, details);
+      },
+    );
+  }
+
+  private joined(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!;
+  }
+
+  /** The unary answer: headers, the message, OK trailers. */
+  private reply(frame: Buffer): void {
+    if (!this.open()) return;
+    this.answered = true;
+    this.clearDeadline();
+    try {
+      this.respond();
+      this.stream.end(frame);
+    } catch {
+      this.stream.destroy();
+    }
+  }
+
+  /** StreamSink (Watch): one framed message. */
+  write(frame: Buffer): void {
+    if (!this.open()) return;
+    this.guard(() => {
+      if (!this.headersSent) this.respond();
+      this.stream.write(frame);
+    });
+  }
+
+  /** StreamSink (Watch): the end of the stream, status OK. */
+  end(): void {
+    this.fail(GrpcStatus.OK, '');
+  }
+
+  /** Ends the call with a status: trailers after a message, else a trailers-only answer. */
+  fail(code: number, details: string): void {
+    if (!this.open()) return;
+    this.answered = true;
+    this.clearDeadline();
+    const { stream } = this;
+    this.guard(() => {
+      if (this.headersSent) {
+        this.trailers = statusHeaders(code, details, false);
+        stream.end();
+      } else stream.respond(statusHeaders(code, details, true), { endStream: true });
+      // A client still sending (an oversized or extra message) is told to stop, without an error.
+      if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);
+    });
+  }
+
+  private respond(): void {
+    this.headersSent = true;
+    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    this.stream.once('wantTrailers', onWantTrailers);
+  }
+
+  sendTrailers(): void {
+    try {
+      this.stream.sendTrailers(this.trailers);
+    } catch {
+      this.stream.destroy();
+    }
+  }
+
+  /** Shutdown past its bound: the call is cut (RST_STREAM CANCEL), its late answer dropped. */
+  cancel(): void {
+    this.answered = true;
+    this.guard(() => this.stream.close(constants.NGHTTP2_CANCEL));
+  }
+
+  private open(): boolean {
+    return !this.answered && !this.stream.destroyed && !this.stream.closed;
+  }
+
+  /** Whatever node:http2 throws for a stream that went away meanwhile ends that stream only. */
+  private guard(write: () => void): void {
+    try {
+      write();
+    } catch {
+      this.stream.destroy();
+    }
+  }
+
+  closed(): void {
+    this.calls.remove(this);
+    this.stream[CALL] = undefined;
+    this.answered = true;
+    this.clearDeadline();
+    this.chunks = [];
+    this.stop?.();
+    this.stop = undefined;
+  }
+
+  private clearDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = undefined;
+  }
+}

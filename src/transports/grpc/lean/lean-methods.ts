@@ -1,0 +1,77 @@
+// Lean gRPC server, routing: each served method's path → its decoder, the server-neutral call that both
+// gRPC servers share (ext-authz.ts, rls.ts, health.ts), and its encoder.
+
+import {
+  HealthCheckRequest,
+  HealthCheckResponse,
+  HealthListRequest,
+  HealthListResponse,
+} from '../../../generated/grpc/health/v1/health.js';
+import {
+  RateLimitResponse,
+  type RateLimitRequest,
+} from '../../../generated/envoy/service/ratelimit/v3/rls.js';
+import type { CheckFields } from '../access-request-from-check.js';
+import { encodeCheckResponse } from '../encode-check-response.js';
+import { createExtAuthz } from '../ext-authz.js';
+import type { StreamSink } from '../grpc-call.js';
+import type { GrpcServerDeps } from '../grpc-server.js';
+import { decodeCheckRequest } from './decode-check-request.js';
+import { decodeRateLimitRequest } from './decode-rate-limit-request.js';
+import { framed, PREFIX_BYTES, writePrefix } from './grpc-wire.js';
+
+/** One method as the lean server runs it: a decoder and either a unary call or a server stream. */
+export interface LeanMethod {
+  decode(buf: Buffer, start: number, end: number): unknown;
+  /** Resolves with the framed response (grpc-wire.ts writePrefix / framed). */
+  unary?(request: unknown): Promise<Buffer>;
+  /** Writes framed messages to the sink; returns what stops it when the client goes. */
+  stream?(request: unknown, sink: StreamSink<Buffer>): () => void;
+}
+
+export function leanMethods({
+  checkAccess,
+  rateLimit,
+  logger,
+  health,
+}: GrpcServerDeps): Map<string, LeanMethod> {
+  const check = createExtAuthz({ checkAccess, logger });
+  const methods = new Map<string, LeanMethod>([
+    [
+      '/envoy.service.auth.v3.Authorization/Check',
+      {
+        decode: decodeCheckRequest,
+        unary: async (request) =>
+          writePrefix(encodeCheckResponse(await check(request as CheckFields), PREFIX_BYTES)),
+      },
+    ],
+  ]);
+  if (rateLimit)
+    methods.set('/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit', {
+      decode: decodeRateLimitRequest,
+      unary: async (request) =>
+        framed(RateLimitResponse.encode(await rateLimit(request as RateLimitRequest)).finish()),
+    });
+  if (!health) return methods;
+  const decodeHealth = (buf: Buffer, start: number, end: number) =>
+    HealthCheckRequest.decode(buf.subarray(start, end));
+  methods.set('/grpc.health.v1.Health/Check', {
+    decode: decodeHealth,
+    unary: async (request) =>
+      framed(HealthCheckResponse.encode(await health.check(request as HealthCheckRequest)).finish()),
+  });
+  methods.set('/grpc.health.v1.Health/List', {
+    decode: (buf, start, end) => HealthListRequest.decode(buf.subarray(start, end)),
+    unary: async (request) =>
+      framed(HealthListResponse.encode(await health.list(request as HealthListRequest)).finish()),
+  });
+  methods.set('/grpc.health.v1.Health/Watch', {
+    decode: decodeHealth,
+    stream: (request, sink) =>
+      health.watch(request as HealthCheckRequest, {
+        write: (message) => sink.write(framed(HealthCheckResponse.encode(message).finish())),
+        end: () => sink.end(),
+      }),
+  });
+  return methods;
+}
