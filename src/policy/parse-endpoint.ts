@@ -5,6 +5,8 @@ import type { PolicyChecks } from './policy-checks.js';
 import { DEFAULT_ENDPOINT, type Endpoint, type EndpointOverride } from './policy.js';
 
 const METHOD = /^[A-Za-z]+$/;
+/** Visible ASCII except what normalize-path.ts refuses or cuts (`%`, `\\`, `;`, `?`, `#`). */
+const PLAIN_SEGMENT = /^[\x21-\x22\x24\x26-\x3a\x3c-\x3e\x40-\x5b\x5d-\x7e]*$/;
 
 export function parseEndpoint(
   c: PolicyChecks,
@@ -67,6 +69,9 @@ function checkPath(c: PolicyChecks, value: unknown, path: string): string | unde
       return c.add(path, '** is only allowed as the last segment (/**)');
     if (segment.includes('*') && segment !== '*' && segment !== '**')
       return c.add(path, '* and ** must be a whole segment');
+    // A request path with such a segment is refused as ambiguous (normalize-path.ts): it could never match.
+    if (!PLAIN_SEGMENT.test(segment) || /\.$/.test(segment))
+      return c.add(path, 'segments are plain ASCII (no % \\ ; ? # or space) and do not end in a dot');
   }
   return value;
 }
