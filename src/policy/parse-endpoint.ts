@@ -1,7 +1,7 @@
 // Policy file → Endpoint: method + path match, cost, and per-tier overrides (extra limits, feature gate).
 
 import { parseLimits } from './parse-limits.js';
-import type { PolicyChecks } from './policy-checks.js';
+import { INT4_MAX, type PolicyChecks } from './policy-checks.js';
 import { DEFAULT_ENDPOINT, type Endpoint, type EndpointOverride } from './policy.js';
 
 const METHOD = /^[A-Za-z]+$/;
@@ -22,7 +22,7 @@ export function parseEndpoint(
   const match = map.has('match')
     ? parseMatch(c, map.get('match'), `${path}.match`)
     : c.add(`${path}.match`, 'required');
-  const cost = map.has('cost') ? c.int(map.get('cost'), `${path}.cost`, 0) : 1;
+  const cost = map.has('cost') ? c.int(map.get('cost'), `${path}.cost`, 0, INT4_MAX) : 1;
   const overrides: Record<string, EndpointOverride> = {};
   const overrideMap = map.has('overrides') ? c.map(map.get('overrides'), `${path}.overrides`) : undefined;
   for (const [tierName, raw] of overrideMap ?? []) {
