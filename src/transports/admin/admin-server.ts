@@ -76,7 +76,7 @@ export function createAdminServer(options: AdminServerOptions): Server {
   server.on('clientError', answerClientError);
   return server;
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  function handle(req: IncomingMessage, res: ServerResponse) {
     if (!authorized(req.headers.authorization)) {
       return sendAdminProblem(
         res,
