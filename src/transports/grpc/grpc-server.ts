@@ -11,6 +11,7 @@ import {
 import type { Logger } from '../../observability/logger.js';
 import { encodeCheckResponse } from './encode-check-response.js';
 import { createExtAuthz } from './ext-authz.js';
+import { refuseMalformed } from './refuse-malformed.js';
 
 export interface GrpcServerDeps {
   checkAccess: CheckAccess;
@@ -43,9 +44,9 @@ const AUTHORIZATION_SERVICE = {
 
 export function createGrpcServer({ checkAccess, rateLimit, logger, health }: GrpcServerDeps): Server {
   const server = new Server(SERVER_OPTIONS);
-  server.addService(AUTHORIZATION_SERVICE, createExtAuthz({ checkAccess, logger }));
-  if (rateLimit) server.addService(RateLimitServiceService, rateLimit);
-  if (health) server.addService(HealthService, health);
+  server.addService(...refuseMalformed(AUTHORIZATION_SERVICE, createExtAuthz({ checkAccess, logger })));
+  if (rateLimit) server.addService(...refuseMalformed(RateLimitServiceService, rateLimit));
+  if (health) server.addService(...refuseMalformed(HealthService, health));
   return server;
 }
 
