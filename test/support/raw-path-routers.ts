@@ -7,11 +7,13 @@
 //   optional trailing slash, `*` = `(.*)`, `:id` = `[^/]+?`; params go through decodeURIComponent and
 //   a URIError is a 400.
 // - flask: Werkzeug's server percent-decodes the path once into PATH_INFO (UTF-8, invalid bytes
-//   replaced), Flask routes on that: case-sensitive, `//` answered with a 308 redirect (merge_slashes),
+//   replaced), Flask routes on that: case-sensitive, leading `//` read as `/` by Werkzeug's server and
+//   any other `//` answered with a 308 redirect (merge_slashes),
 //   no optional trailing slash, `<path:rest>` = `[^/].*?`, `<id>` = `[^/]+`. Dot segments stay.
 // - normalizing: a Tomcat/Spring-style container: `;params` dropped per segment, decoded once, `\` read
 //   as `/`, slashes merged, dot segments resolved (above the root is a 400), then case-sensitive routes.
 //
+// Checked once against Express 4.22.3 and Flask 3.1.3 / Werkzeug 3.1.8 on every spelling of the table.
 // null = no handler ran (404, 400, redirect): nothing was served, so nothing can have been bypassed.
 
 import { parse as legacyParse } from 'node:url';
@@ -33,8 +35,8 @@ const EXPRESS = ROUTES.map((route) => ({ ...route, regex: expressRegex(route.exp
 
 export function servedBy(router: Router, method: string, target: string): string | null {
   if (router === 'express4') return express4(method, target);
-  const path = router === 'flask' ? werkzeugPath(target) : normalizedPath(target);
-  if (path === null || (router === 'flask' && path.includes('//'))) return null;
+  const path = router === 'flask' ? werkzeugPath(target)?.replace(/^\/+/, '/') : normalizedPath(target);
+  if (path === null || path === undefined || (router === 'flask' && path.includes('//'))) return null;
   return ROUTES.find((r) => (!r.method || r.method === method) && r.werkzeug.test(path))?.endpoint ?? null;
 }
 
