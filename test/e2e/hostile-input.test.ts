@@ -12,7 +12,7 @@ import {
   CheckResponse,
 } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
 import { pool, prng, rawHttp as rawHttpTo, type Rng } from '../support/fuzz.js';
-import { startServer, type Server } from '../support/processes.js';
+import { type Server, startTollgateProcess } from '../support/processes.js';
 import { prepareDatabase, type PreparedDatabase } from '../support/tollgate.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x70116a7e);
@@ -114,23 +114,7 @@ beforeAll(async () => {
   });
   validKey = db.keys['enterprise']!;
   freeKey = db.keys['free']!;
-  server = startServer({
-    DATABASE_URL: db.url,
-    HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    GRPC_PORT: '0',
-    ADMIN_PORT: '0',
-    ADMIN_TOKEN: 'test-admin-token-0123456789',
-    LOG_LEVEL: 'info',
-    REDIS_TIMEOUT_MS: '2000',
-    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
-  });
-  const out = await server.waitFor(/"msg":"tollgate listening"/, 30_000);
-  const line = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"tollgate listening"'))!) as {
-    httpPort: number;
-    grpcPort: number;
-  };
-  [httpPort, grpcPort] = [line.httpPort, line.grpcPort];
+  ({ server, httpPort, grpcPort } = await startTollgateProcess(db.url));
 }, 60_000);
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminRoute } from '../../src/transports/admin/admin-route.js';
 import { adminRoutes } from '../../src/transports/admin/admin-server.js';
 import { pool, prng, rawHttp, type Rng, statusOf } from '../support/fuzz.js';
-import { startServer, type Server } from '../support/processes.js';
+import { type Server, startTollgateProcess } from '../support/processes.js';
 import {
   DEMO_POLICY_YAML,
   prepareDatabase,
@@ -29,20 +29,9 @@ beforeAll(async () => {
   db = await prepareDatabase({ accounts: [{ label: 'pro', tier: 'pro' }] });
   key = db.keys['pro']!;
   accountId = db.accounts['pro']!;
-  server = startServer({
-    DATABASE_URL: db.url,
-    HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    GRPC_PORT: '0',
-    ADMIN_PORT: '0',
-    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    SIGNUP_ENABLED: 'on',
-    LOG_LEVEL: 'info',
-    REDIS_TIMEOUT_MS: '2000',
-    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
-  });
-  const out = await server.waitFor(/"msg":"tollgate listening"/, 30_000);
-  ports = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"tollgate listening"'))!);
+  const started = await startTollgateProcess(db.url, { SIGNUP_ENABLED: 'on' });
+  server = started.server;
+  ports = started;
 }, 60_000);
 
 afterAll(async () => {

@@ -50,14 +50,14 @@ export function createHttpServer({
     },
     (req, res) => {
       try {
-        route(req, res);
+        dispatch(req, res);
       } catch (err) {
         sendFailure(res, err, logger);
       }
     },
   );
 
-  function route(req: IncomingMessage, res: ServerResponse) {
+  function dispatch(req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
