@@ -52,6 +52,13 @@ async function admin(method: string, target: string, body?: string, type = 'appl
 }
 
 describe('request lines that used to stop the process', () => {
+  it.each(['http://[', '//'])('GET %s HTTP/1.1 with the admin token → 400 problem+json', async (target) => {
+    const res = await admin('GET', target);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ status: 400, code: 'invalid_request' });
+    alive();
+  });
+
   it.each(['http://[', '//', 'http://[::1', 'http://', '*', 'http://a b', '//[', '/%zz/%', 'http:/x'])(
     'GET %s HTTP/1.1 → a 4xx from every HTTP listener, the process stays up',
     async (target) => {

@@ -109,10 +109,10 @@ export function createAdminServer(options: AdminServerOptions): Server {
   }
 }
 
-/** Origin-form (`//x` included) or absolute-form; anything else (`http://[`, `*`) is the client's mistake. */
+/** The target as a URL; one that does not parse (`http://[`, `//`) is the client's mistake: 400. */
 function requestUrl(target: string): URL {
   try {
-    return target.startsWith('/') ? new URL(`http://admin.invalid${target}`) : new URL(target);
+    return new URL(target, 'http://admin.invalid');
   } catch {
     throw new HttpError(400, 'invalid_request', 'Invalid request', 'the request target is not a valid URL');
   }
