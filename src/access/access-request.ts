@@ -17,7 +17,11 @@ export interface AccessRequest {
   endpointHint?: string;
   /** Cost named by the proxy (Envoy `context_extensions["tollgate.cost"]`), in quota units. */
   costHint?: number;
-  /** Names (lower-case) of client-sent `x-tollgate-*` headers, removed before the upstream. */
+  /**
+   * Names (lower-case) of client-sent headers removed before the upstream besides the key headers:
+   * every `x-tollgate-*` / `x_tollgate_*` spelling and underscore spellings of `x-api-key` (WSGI and
+   * CGI read `_` as `-`).
+   */
   spoofedHeaders: string[];
   /** Correlation id for logs (Envoy `x-request-id` when present). */
   requestId?: string;

@@ -3,6 +3,7 @@
 import type { CounterStore, DecideInput } from '../counters/counter-store.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { KEY_DETAILS, verifyKey } from '../keys/verify-key.js';
+import { normalizePath } from '../policy/normalize-path.js';
 import type { PolicyResolver } from '../policy/policy-resolver.js';
 import type { AccessRequest } from './access-request.js';
 import type { CheckAccess } from './check-access.js';
@@ -20,6 +21,11 @@ export interface CheckAccessDeps {
 
 export function createCheckAccess({ keys, policy, counters, now = Date.now }: CheckAccessDeps): CheckAccess {
   return async function checkAccess(request: AccessRequest): Promise<Decision> {
+    // First: a path the app could read as another endpoint is refused before any key or counter is
+    // touched, whatever endpoint the proxy named (normalize-path.ts says which paths).
+    const reading = normalizePath(request.path);
+    if (reading.path === undefined)
+      return deny('ambiguous_path', 400, `The request path has more than one reading: ${reading.ambiguous}.`);
     const verdict = await verifyKey(keys, request.apiKey, now());
     if (!verdict.valid) return deny(verdict.code, 401, KEY_DETAILS[verdict.code]);
     const { record } = verdict;
@@ -30,7 +36,7 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
     const call = policy().resolve(
       record.tier,
       request.method,
-      request.path,
+      reading.path,
       request.endpointHint,
       request.costHint,
     );

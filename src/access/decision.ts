@@ -1,6 +1,7 @@
 // The core's answer: a denial is a value, never an exception.
 
 export type DenyCode =
+  | 'ambiguous_path'
   | 'missing_api_key'
   | 'invalid_api_key'
   | 'account_suspended'
@@ -50,8 +51,8 @@ export interface Allowed extends DecisionBase {
 export interface Denied extends DecisionBase {
   allowed: false;
   code: DenyCode;
-  /** Client-facing HTTP status: 401, 402, 403 or 429. */
-  status: 401 | 402 | 403 | 429;
+  /** Client-facing HTTP status: 400 (ambiguous path), 401, 402, 403 or 429. */
+  status: 400 | 401 | 402 | 403 | 429;
   detail: string;
   /** Names of the policies that denied (problem+json `violated-policies`). */
   violated: string[];

@@ -1,7 +1,7 @@
 // Policy file → Endpoint: method + path match, cost, and per-tier overrides (extra limits, feature gate).
 
 import { parseLimits } from './parse-limits.js';
-import type { PolicyChecks } from './policy-checks.js';
+import { INT4_MAX, type PolicyChecks } from './policy-checks.js';
 import { DEFAULT_ENDPOINT, type Endpoint, type EndpointOverride } from './policy.js';
 
 /** Methods a policy may name, upper or lower case; `POSTT` would never match a call, so it is an error. */
@@ -13,6 +13,8 @@ export const ENDPOINT_KEYS = ['match', 'cost', 'overrides'];
 export const MATCH_KEYS = ['methods', 'path'];
 export const OVERRIDE_KEYS = ['allowed', 'limits'];
 export const PATH_PATTERN = '^/\\S*$';
+/** Visible ASCII except what normalize-path.ts refuses or cuts (`%`, `\\`, `;`, `?`, `#`). */
+const PLAIN_SEGMENT = /^[\x21-\x22\x24\x26-\x3a\x3c-\x3e\x40-\x5b\x5d-\x7e]*$/;
 
 export function parseEndpoint(
   c: PolicyChecks,
@@ -28,7 +30,7 @@ export function parseEndpoint(
   const match = map.has('match')
     ? parseMatch(c, map.get('match'), `${path}.match`)
     : c.add(`${path}.match`, 'required');
-  const cost = map.has('cost') ? c.int(map.get('cost'), `${path}.cost`, 0) : 1;
+  const cost = map.has('cost') ? c.int(map.get('cost'), `${path}.cost`, 0, INT4_MAX) : 1;
   const overrides: Record<string, EndpointOverride> = {};
   const overrideMap = map.has('overrides') ? c.map(map.get('overrides'), `${path}.overrides`) : undefined;
   for (const [tierName, raw] of overrideMap ?? []) {
@@ -80,6 +82,9 @@ function checkPath(c: PolicyChecks, value: unknown, path: string): string | unde
       return c.add(path, '** is only allowed as the last segment (/**)');
     if (segment.includes('*') && segment !== '*' && segment !== '**')
       return c.add(path, '* and ** must be a whole segment');
+    // A request path with such a segment is refused as ambiguous (normalize-path.ts): it could never match.
+    if (!PLAIN_SEGMENT.test(segment) || /\.$/.test(segment))
+      return c.add(path, 'segments are plain ASCII (no % \\ ; ? # or space) and do not end in a dot');
   }
   return value;
 }

@@ -1,6 +1,6 @@
 // Policy file → LimitRule[]: a tier's `limits` or an endpoint override's `limits`.
 
-import { ALGORITHMS, type PolicyChecks } from './policy-checks.js';
+import { ALGORITHMS, INT4_MAX, type PolicyChecks } from './policy-checks.js';
 import type { Algorithm, LimitRule } from './policy.js';
 
 export const LIMIT_KEYS = ['name', 'algorithm', 'limit', 'window', 'burst', 'shadow'];
@@ -37,7 +37,7 @@ function parseLimit(c: PolicyChecks, item: unknown, at: string): LimitRule | und
     ? c.oneOf(map.get('algorithm'), `${at}.algorithm`, ALGORITHMS)
     : DEFAULT_ALGORITHM;
   const limit = map.has('limit')
-    ? c.int(map.get('limit'), `${at}.limit`, 1)
+    ? c.int(map.get('limit'), `${at}.limit`, 1, INT4_MAX)
     : c.add(`${at}.limit`, 'required');
   const windowMs = map.has('window')
     ? c.duration(map.get('window'), `${at}.window`)
@@ -45,7 +45,7 @@ function parseLimit(c: PolicyChecks, item: unknown, at: string): LimitRule | und
   const shadow = map.has('shadow') ? c.bool(map.get('shadow'), `${at}.shadow`) : false;
   let burst: number | undefined;
   if (map.has('burst')) {
-    if (algorithm === 'token_bucket') burst = c.int(map.get('burst'), `${at}.burst`, 1);
+    if (algorithm === 'token_bucket') burst = c.int(map.get('burst'), `${at}.burst`, 1, INT4_MAX);
     else if (algorithm !== undefined) c.add(`${at}.burst`, 'only allowed with algorithm token_bucket');
   }
   if (

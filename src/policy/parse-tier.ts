@@ -1,7 +1,7 @@
 // Policy file → Tier: limits, monthly quota, credits, upgrade link and price.
 
 import { parseLimits } from './parse-limits.js';
-import type { PolicyChecks } from './policy-checks.js';
+import { INT4_MAX, PRICE_BELOW, type PolicyChecks } from './policy-checks.js';
 import { parseTierBilling, TIER_BILLING_KEYS } from './parse-tier-billing.js';
 import type { Price, Quota, Tier } from './policy.js';
 
@@ -29,7 +29,7 @@ export function parseTier(c: PolicyChecks, name: string, value: unknown, path: s
     ? parseQuota(c, map.get('quota'), `${path}.quota`)
     : c.add(`${path}.quota`, `required: ${QUOTA_HINT}`);
   const credits = map.has('credits_per_request')
-    ? c.int(map.get('credits_per_request'), `${path}.credits_per_request`, 0)
+    ? c.int(map.get('credits_per_request'), `${path}.credits_per_request`, 0, INT4_MAX)
     : 0;
   const upgradeUrl = map.has('upgrade_url')
     ? c.url(map.get('upgrade_url'), `${path}.upgrade_url`)
@@ -63,10 +63,10 @@ function parsePrice(c: PolicyChecks, value: unknown, path: string): Price | unde
   const map = c.map(value, path, PRICE_KEYS);
   if (!map) return undefined;
   const monthly = map.has('monthly')
-    ? c.number(map.get('monthly'), `${path}.monthly`)
+    ? c.number(map.get('monthly'), `${path}.monthly`, PRICE_BELOW)
     : c.add(`${path}.monthly`, 'required');
   const overagePer1000 = map.has('overage_per_1000')
-    ? c.number(map.get('overage_per_1000'), `${path}.overage_per_1000`)
+    ? c.number(map.get('overage_per_1000'), `${path}.overage_per_1000`, PRICE_BELOW)
     : 0;
   const raw = map.get('currency') ?? 'usd';
   const currency =

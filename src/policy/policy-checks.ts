@@ -16,6 +16,11 @@ const URL_RE = new RegExp(URL_PATTERN);
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 export const ALGORITHMS: readonly Algorithm[] = ['fixed_window', 'sliding_window', 'token_bucket'];
 
+/** The largest value of a Postgres `integer` column. */
+export const INT4_MAX = 2_147_483_647;
+/** Prices are `numeric(14, 4)`: ten digits before the point. */
+export const PRICE_BELOW = 1e10;
+
 export class PolicyChecks {
   readonly problems: Problems = [];
 
@@ -49,14 +54,23 @@ export class PolicyChecks {
     );
   }
 
-  int(value: unknown, path: string, min: number): number | undefined {
-    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min) return value;
-    return this.add(path, `expected an integer >= ${min}`);
+  /** `max`: the column's range where one is stored (INT4_MAX for `integer`), so Postgres never refuses it. */
+  int(value: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max)
+      return value;
+    return this.add(
+      path,
+      `expected an integer >= ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` and <= ${max}`}`,
+    );
   }
 
-  number(value: unknown, path: string): number | undefined {
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
-    return this.add(path, 'expected a number >= 0');
+  /** `below`: an exclusive bound (a `numeric(14, 4)` column holds less than 1e10). */
+  number(value: unknown, path: string, below = Number.MAX_VALUE): number | undefined {
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && value < below) return value;
+    return this.add(
+      path,
+      below === Number.MAX_VALUE ? 'expected a number >= 0' : `expected a number >= 0 and < ${below}`,
+    );
   }
 
   bool(value: unknown, path: string): boolean | undefined {

@@ -28,7 +28,13 @@ export function parsePolicy(yamlText: string): Policy {
     );
   }
   const c = new PolicyChecks();
-  const js: unknown = doc.toJS({ mapAsMap: true, maxAliasCount: 100 }) ?? new Map();
+  let js: unknown;
+  try {
+    js = doc.toJS({ mapAsMap: true, maxAliasCount: 100 }) ?? new Map();
+  } catch (err) {
+    // An alias to no anchor (`<<: *nope`) or too many aliases: found only while building the value.
+    throw new InputError([{ path: 'yaml', message: (err as Error).message }]);
+  }
   // `ratelimit_domains` is taken out before the key check, so that message keeps naming the core sections.
   const domainsValue =
     js instanceof Map && js.has('ratelimit_domains') ? js.get('ratelimit_domains') : undefined;

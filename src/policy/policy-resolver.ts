@@ -3,7 +3,6 @@
 
 import type { LimitCheck } from './limit-rule.js';
 import { DEFAULT_ENDPOINT, type Endpoint, type LimitRule, type Policy, type Tier } from './policy.js';
-import { normalizePath } from './normalize-path.js';
 import { compilePathPattern } from './route-match.js';
 
 export interface ResolvedCall {
@@ -42,7 +41,10 @@ export class PolicyResolver {
     }
   }
 
-  /** null when the tier is not in the policy. `costHint` (quota units) replaces the endpoint's cost. */
+  /**
+   * null when the tier is not in the policy. `path` is as normalizePath read it (the caller refused
+   * ambiguous ones). `costHint` (quota units) replaces the endpoint's cost.
+   */
   resolve(
     tier: string,
     method: string,
@@ -58,9 +60,8 @@ export class PolicyResolver {
 
   private findEndpoint(method: string, path: string, hint: string | undefined): string {
     if (hint !== undefined && this.byName.has(hint)) return hint;
-    const normalized = normalizePath(path);
     for (const { endpoint, methods, matches } of this.endpoints) {
-      if ((methods === null || methods.has(method)) && matches(normalized)) return endpoint.name;
+      if ((methods === null || methods.has(method)) && matches(path)) return endpoint.name;
     }
     return DEFAULT_ENDPOINT;
   }

@@ -5,6 +5,8 @@ import type { AccessRequest, Transport } from '../access/access-request.js';
 export type HeaderRecord = Record<string, string | string[] | undefined>;
 
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
+/** Spellings an app may read as one of ours or as the key header once `_` and `-` are folded. */
+const SPOOFED = /^x[-_]tollgate[-_]|^x[-_]api[-_]key$/;
 
 export function accessRequestFromHeaders(
   transport: Transport,
@@ -18,7 +20,7 @@ export function accessRequestFromHeaders(
     keyHeader: undefined,
     method: method.toUpperCase(),
     path,
-    spoofedHeaders: Object.keys(headers).filter((name) => name.startsWith('x-tollgate-')),
+    spoofedHeaders: Object.keys(headers).filter((name) => name !== 'x-api-key' && SPOOFED.test(name)),
   };
   const apiKey = first(headers['x-api-key'])?.trim();
   if (apiKey) {

@@ -13,16 +13,19 @@ export interface RenderedDecision {
   clientHeaders: HeaderList;
   /** Headers to set (overwrite) on the upstream request; only when allowed. */
   upstreamHeaders: HeaderList;
-  /** Request headers to remove before the upstream: the key header and spoofed `x-tollgate-*`. */
+  /** Request headers to remove before the upstream: both key headers and every spoofed spelling. */
   removeHeaders: string[];
   /** problem+json when denied, '' when allowed. */
   body: string;
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+/** Every header a key can arrive in (access-request-from-headers.ts); removed on every allow. */
+export const KEY_HEADERS = ['x-api-key', 'authorization'] as const;
 const QUOTA_EXCEEDED_TYPE = 'https://iana.org/assignments/http-problem-types#quota-exceeded';
 
 const TITLES: Record<string, string> = {
+  ambiguous_path: 'Ambiguous path',
   missing_api_key: 'API key required',
   invalid_api_key: 'Invalid API key',
   account_suspended: 'Account suspended',
@@ -52,8 +55,8 @@ export function renderDecision(
     if (decision.degraded) upstreamHeaders.push(['x-tollgate-degraded', 'true']);
   }
   const setNames = new Set(upstreamHeaders.map(([name]) => name));
-  const removeHeaders = request.spoofedHeaders.filter((name) => !setNames.has(name));
-  if (request.keyHeader) removeHeaders.unshift(request.keyHeader);
+  // Both key headers, always: a key sent in one and copied in the other must not reach the app.
+  const removeHeaders = [...KEY_HEADERS, ...request.spoofedHeaders.filter((name) => !setNames.has(name))];
   if (decision.allowed) return { status: 200, clientHeaders, upstreamHeaders, removeHeaders, body: '' };
 
   if (decision.status === 401) clientHeaders.push(['www-authenticate', 'Bearer realm="tollgate"']);

@@ -39,7 +39,7 @@ describe('Envoy HTTP mode → /ext_authz/* → real Tollgate (demo policy)', () 
       expect(res.headers.get('x-tollgate-account')).toBe(tollgate.accounts.limited);
       expect(res.headers.get('x-tollgate-key-id')).toBe(tollgate.keyIds.limited);
       expect(res.headers.get('x-tollgate-tier')).toBe('free');
-      expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBe('x-api-key');
+      expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBe('x-api-key, authorization');
       expect(res.headers.get('x-ratelimit-remaining')).toBe(String(10 - i));
     }
     const denied = await authz('GET', '/v1/items', { 'x-api-key': key });
@@ -75,7 +75,9 @@ describe('Envoy HTTP mode → /ext_authz/* → real Tollgate (demo policy)', () 
     expect(res.headers.get('x-tollgate-endpoint')).toBe('chat');
     expect(res.headers.get('x-tollgate-account')).toBe(tollgate.accounts.pro);
     // x-tollgate-account is overwritten via allowed_upstream_headers; the rest is removed.
-    expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBe('authorization, x-tollgate-degraded');
+    expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBe(
+      'x-api-key, authorization, x-tollgate-degraded',
+    );
     expect(res.headers.get('ratelimit-policy')).toContain('"chat-minute"');
   });
 });

@@ -65,6 +65,26 @@ describe('checkAccess on real Postgres and Redis', () => {
     expect(remaining(denied)).toEqual({ tight: 0, loose: 97, 'report-hour': 97, 'monthly-quota': 991 });
   });
 
+  it('an ambiguous path is refused before the key or any counter, whatever endpoint the proxy named', async () => {
+    const check = (path?: string) => tollgate.app.checkAccess(request(tollgate.keys.rich, path));
+    const before = remaining(await check()); // rich is past `tight` now: denied, nothing consumed
+    for (const path of ['/v1/report/%2e%2e/x', '/v1/x/../report/y', '/v1/report;a=b/x', '/v1%2freport/x']) {
+      for (const hint of [undefined, 'report']) {
+        const ambiguous = request(tollgate.keys.rich, path);
+        if (hint) Object.assign(ambiguous, { endpointHint: hint, costHint: 1 });
+        const decision = await tollgate.app.checkAccess(ambiguous);
+        expect(decision.allowed === false && [decision.status, decision.code]).toEqual([
+          400,
+          'ambiguous_path',
+        ]);
+        expect(decision.identity).toBeUndefined(); // the key was not looked at
+      }
+    }
+    const unknownKey = await tollgate.app.checkAccess(request('tg_live_nobody', '/v1/../report'));
+    expect(unknownKey.allowed === false && unknownKey.code).toBe('ambiguous_path');
+    expect(remaining(await check())).toEqual(before);
+  });
+
   it('credits: debited per quota unit, never below zero, and a credit denial consumes nothing', async () => {
     const check = () => tollgate.app.checkAccess(request(tollgate.keys.poor));
     // 13 credits, 2 per unit × cost 3 = 6 per call: two calls pass (1 left), the third is refused.

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { TEST_ADMIN_TOKEN } from './tollgate.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = `${ROOT}bin/tollgate.js`;
@@ -71,4 +72,34 @@ export function startServer(env: Record<string, string>, script = `${ROOT}dist/m
       return exited;
     },
   };
+}
+
+export interface ListeningTollgate {
+  server: Server;
+  httpPort: number;
+  grpcPort: number;
+  adminPort: number;
+}
+
+/** `node dist/main.js` on port 0 everywhere against `databaseUrl` (and TEST_REDIS_URL when set), once listening. */
+export async function startTollgateProcess(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<ListeningTollgate> {
+  const server = startServer({
+    DATABASE_URL: databaseUrl,
+    HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    GRPC_PORT: '0',
+    ADMIN_PORT: '0',
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    LOG_LEVEL: 'info', // the "listening" line is at info
+    REDIS_TIMEOUT_MS: '2000',
+    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
+    ...env,
+  });
+  const out = await server.waitFor(/"msg":"tollgate listening"/, 30_000);
+  const line = out.split('\n').find((l) => l.includes('"msg":"tollgate listening"'))!;
+  const { httpPort, grpcPort, adminPort } = JSON.parse(line) as Omit<ListeningTollgate, 'server'>;
+  return { server, httpPort, grpcPort, adminPort };
 }

@@ -132,7 +132,7 @@ describe('FailSafeCounterStore', () => {
       spoofedHeaders: ['x-tollgate-degraded'],
     });
     expect(rendered.upstreamHeaders).toContainEqual(['x-tollgate-degraded', 'true']);
-    expect(rendered.removeHeaders).toEqual(['x-api-key']);
+    expect(rendered.removeHeaders).toEqual(['x-api-key', 'authorization']);
     await store.close();
   });
 

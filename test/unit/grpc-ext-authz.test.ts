@@ -199,7 +199,7 @@ describe.each(GRPC_SERVERS)('%s server', (kind) => {
         'x-tollgate-endpoint': 'chat',
       });
       // x-tollgate-account is overwritten (append false), the other spoofed header removed.
-      expect(ok.headersToRemove).toEqual(['x-api-key', 'x-tollgate-admin']);
+      expect(ok.headersToRemove).toEqual(['x-api-key', 'authorization', 'x-tollgate-admin']);
       expect(asMap(ok.responseHeadersToAdd)).toEqual({
         'ratelimit-policy': '"per-minute";q=10;w=60',
         ratelimit: '"per-minute";r=7;t=31',
@@ -214,9 +214,41 @@ describe.each(GRPC_SERVERS)('%s server', (kind) => {
     });
   });
 
+  describe('Authorization/Check: credentials never reach the app', () => {
+    it('removes both key headers and every underscore / x-tollgate-* spelling the client sent', async () => {
+      const response = await check(
+        envoyRequest({
+          'x-api-key': KEY,
+          authorization: `Bearer ${KEY}`,
+          x_api_key: KEY,
+          'x-api_key': KEY,
+          x_tollgate_account: 'acc_evil',
+          'x-tollgate_tier': 'enterprise',
+          'x-tollgate-anything': 'x',
+          'x-tollgate-tier': 'enterprise',
+        }),
+      );
+      const ok = response.okResponse!;
+      expect(new Set(ok.headersToRemove)).toEqual(
+        new Set([
+          'x-api-key',
+          'authorization',
+          'x_api_key',
+          'x-api_key',
+          'x_tollgate_account',
+          'x-tollgate_tier',
+          'x-tollgate-anything',
+        ]),
+      );
+      // Set by Tollgate (append false overwrites every copy), so not also removed.
+      expect(asMap(ok.headers)['x-tollgate-tier']).toBe('free');
+    });
+  });
+
   describe('Authorization/Check: deny', () => {
     const problem = 'application/problem+json';
     const cases: Array<[string, Denied, number, Record<string, string>]> = [
+      ['400 ambiguous path', denied('ambiguous_path', 400), GrpcStatus.INVALID_ARGUMENT, {}],
       [
         '401 missing key',
         denied('missing_api_key', 401),

@@ -236,16 +236,16 @@ describe('lean server: what grpc-js cannot send', () => {
     expect(answer.headers['grpc-message']).toContain('larger than max');
   });
 
-  it('refuses the compressed flag without grpc-encoding as INTERNAL, says it accepts identity, refuses a malformed grpc-timeout', async () => {
+  it('refuses the compressed flag without grpc-encoding as INVALID_ARGUMENT, says it accepts identity, refuses a malformed grpc-timeout', async () => {
     const flagged = await raw(port, frame(checkBytes, checkBytes.length, 1));
-    expect(flagged.headers['grpc-status']).toBe(String(GrpcStatus.INTERNAL));
+    expect(flagged.headers['grpc-status']).toBe(String(GrpcStatus.INVALID_ARGUMENT));
     const brotli = await raw(port, frame(checkBytes, checkBytes.length, 1), { 'grpc-encoding': 'br' });
     expect(brotli.headers['grpc-accept-encoding']).toBe('identity');
     const timeout = await raw(port, frame(checkBytes), { 'grpc-timeout': 'soon' });
-    expect(timeout.headers['grpc-status']).toBe(String(GrpcStatus.INTERNAL));
+    expect(timeout.headers['grpc-status']).toBe(String(GrpcStatus.INVALID_ARGUMENT));
   });
 
-  it('a truncated message, two messages, no message and non-protobuf bytes are INTERNAL, not a crash', async () => {
+  it('a truncated message, two messages, no message and non-protobuf bytes are INVALID_ARGUMENT, not a crash', async () => {
     for (const body of [
       frame(checkBytes, checkBytes.length + 10),
       Buffer.concat([frame(checkBytes), frame(checkBytes)]),
@@ -253,7 +253,7 @@ describe('lean server: what grpc-js cannot send', () => {
       frame(Buffer.from([0xff, 0xff, 0xff])),
     ]) {
       const answer = await raw(port, body);
-      expect(answer.headers['grpc-status'], body.toString('hex')).toBe(String(GrpcStatus.INTERNAL));
+      expect(answer.headers['grpc-status'], body.toString('hex')).toBe(String(GrpcStatus.INVALID_ARGUMENT));
     }
     expect((await raw(port, frame(checkBytes))).trailers?.['grpc-status']).toBe('0');
   });

@@ -8,7 +8,7 @@ import type { AccessRequest } from '../../src/access/access-request.js';
 import type { Decision, Denied } from '../../src/access/decision.js';
 import { StoreUnavailable } from '../../src/errors.js';
 import { createHttpServer } from '../../src/transports/http/http-server.js';
-import { jsonStringContent } from '../../src/transports/http/nginx-check.js';
+import { jsonStringContent, NGINX_OVERWRITTEN_HEADERS } from '../../src/transports/http/nginx-check.js';
 import { closeHttpServer, listenHttp } from '../../src/transports/http/listen-http.js';
 
 const identity = { accountId: 'acc_1', keyId: 'key_1', tier: 'free' };
@@ -51,6 +51,7 @@ const DECISIONS: Record<string, Decision | Error> = {
   'k-credits': denied({ code: 'insufficient_credits', status: 402, identity }),
   'k-403': denied({ code: 'endpoint_not_in_plan', status: 403, identity, policies: [] }),
   'k-suspended': denied({ code: 'account_suspended', status: 403, identity, policies: [] }),
+  'k-ambiguous': denied({ code: 'ambiguous_path', status: 400, policies: [] }),
   'k-down': new StoreUnavailable('redis', 'timeout after 50 ms'),
   'k-boom': new Error('internal detail with secret k-boom'),
 };
@@ -122,6 +123,7 @@ describe('nginx /check', () => {
     ['k-403', 403, '403', 'endpoint_not_in_plan', null],
     ['k-suspended', 403, '403', 'account_suspended', null],
     ['k-unknown', 401, '401', 'invalid_api_key', null],
+    ['k-ambiguous', 403, '400', 'ambiguous_path', null],
   ])('key %s → %i with X-Tollgate-Status %s', async (key, status, real, code, retryAfter) => {
     const res = await check({ 'x-api-key': key });
     expect(res.status).toBe(status);
@@ -149,6 +151,19 @@ describe('nginx /check', () => {
     expect(detail).toBe('Quota \\"free\\" \\u2014 used up');
     expect(JSON.parse(`"${detail}"`)).toBe('Quota "free" — used up');
     expect(jsonStringContent('a\\b\n')).toBe('a\\\\b\\n');
+  });
+
+  it('refuses (400 through X-Tollgate-Status) an X-Tollgate-* or `_` header nginx would not overwrite', async () => {
+    const before = seen.length;
+    for (const name of ['x-tollgate-anything', 'x-tollgate-status']) {
+      const res = await check({ 'x-api-key': 'k-allow', [name]: 'spoofed' });
+      expect(res.status).toBe(403);
+      expect(res.headers.get('x-tollgate-status')).toBe('400');
+      expect(res.headers.get('x-tollgate-code')).toBe('spoofed_header');
+    }
+    expect(seen.length).toBe(before); // never reached the core: nothing counted
+    for (const name of NGINX_OVERWRITTEN_HEADERS)
+      expect((await check({ 'x-api-key': 'k-allow', [name]: 'spoofed' })).status).toBe(204);
   });
 
   it('fails closed with 403 proxy_misconfigured when X-Original-URI or X-Original-Method is missing', async () => {
@@ -197,7 +212,9 @@ describe('Envoy HTTP /ext_authz/*', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-tollgate-account')).toBe('acc_1');
     expect(res.headers.get('x-tollgate-tier')).toBe('free');
-    expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBe('x-api-key, x-tollgate-degraded');
+    expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBe(
+      'x-api-key, authorization, x-tollgate-degraded',
+    );
     expect(res.headers.get('ratelimit')).toBe('"per-minute";r=9;t=6');
     expect(await res.text()).toBe('');
     expect(lastSeen()).toMatchObject({
@@ -221,6 +238,7 @@ describe('Envoy HTTP /ext_authz/*', () => {
     ['k-credits', 402, 'insufficient_credits'],
     ['k-403', 403, 'endpoint_not_in_plan'],
     ['k-unknown', 401, 'invalid_api_key'],
+    ['k-ambiguous', 400, 'ambiguous_path'],
   ])('key %s → the real status %i with a problem+json body', async (key, status, code) => {
     const res = await fetch(`${base}/ext_authz/v1/anything`, {
       method: 'DELETE',

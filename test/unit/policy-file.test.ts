@@ -92,23 +92,23 @@ extra: true
     ).toEqual([
       'policy.extra: unknown key (expected one of: tiers, endpoints, downgrade_tier)',
       'tiers.free.limtis: unknown key (expected one of: limits, quota, credits_per_request, upgrade_url, price, stripe_prices, rank, downgrade_tier)',
-      'tiers.free.limits[0].limit: expected an integer >= 1',
+      'tiers.free.limits[0].limit: expected an integer >= 1 and <= 2147483647',
       'tiers.free.limits[0].window: expected a duration like 60s, 1m, 1h, 1d',
       'tiers.free.limits[1].name: "per-minute" is already used at tiers.free.limits[0]',
-      'tiers.free.limits[1].limit: expected an integer >= 1',
+      'tiers.free.limits[1].limit: expected an integer >= 1 and <= 2147483647',
       'tiers.free.limits[1].burst: only allowed with algorithm token_bucket',
       'tiers.free.limits[2].name: expected a name of a-z, 0-9, _ . - starting with a letter or digit (at most 64 characters)',
       'tiers.free.limits[2].algorithm: expected one of: fixed_window, sliding_window, token_bucket',
       'tiers.free.limits[2].window: expected a duration like 60s, 1m, 1h, 1d',
       'tiers.free.limits[3].shadow: expected true or false',
-      'tiers.free.limits[3].burst: expected an integer >= 1',
+      'tiers.free.limits[3].burst: expected an integer >= 1 and <= 2147483647',
       'tiers.free.limits[4].name: required',
       'tiers.free.limits[4].window: required',
       'tiers.free.quota.period: required',
-      'tiers.free.credits_per_request: expected an integer >= 0',
+      'tiers.free.credits_per_request: expected an integer >= 0 and <= 2147483647',
       'tiers.free.upgrade_url: expected an http(s) URL',
       'tiers.free.price.vat: unknown key (expected one of: monthly, overage_per_1000, currency, first_month)',
-      'tiers.free.price.monthly: expected a number >= 0',
+      'tiers.free.price.monthly: expected a number >= 0 and < 10000000000',
       'tiers.free.price.currency: expected a 3-letter lower-case currency code like usd',
       'tiers.pro.quota: expected unlimited or { requests, period: month, overage: allow|deny }',
       'tiers.team: expected a mapping',
@@ -116,7 +116,7 @@ extra: true
       'endpoints.default: "default" is reserved for calls that match no endpoint',
       'endpoints.default.match.methods: expected a list of HTTP methods (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, TRACE)',
       'endpoints.default.match.path: expected a path starting with /',
-      'endpoints.default.cost: expected an integer >= 0',
+      'endpoints.default.cost: expected an integer >= 0 and <= 2147483647',
       'endpoints.default.overrides.gold: unknown tier',
       'endpoints.default.overrides.free.allowed: expected true or false',
       'endpoints.default.overrides.free.limits[0].name: "per-minute" is already a limit of tier free',
@@ -178,4 +178,37 @@ endpoints:
 `);
     expect(parsePolicy(serializePolicy(policy))).toStrictEqual(policy);
   });
+});
+
+describe('input Postgres or the YAML builder would refuse is a problem naming the field', () => {
+  const tier = (body: string) => `tiers:\n  free:\n${body}`;
+  test.each([
+    [
+      tier('    limits:\n      - { name: m, limit: 2147483648, window: 1m }\n'),
+      'tiers.free.limits[0].limit: expected an integer >= 1 and <= 2147483647',
+    ],
+    [
+      tier('    credits_per_request: 99999999999\n'),
+      'tiers.free.credits_per_request: expected an integer >= 0 and <= 2147483647',
+    ],
+    [
+      tier('    price: { monthly: 1e12, currency: usd }\n'),
+      'tiers.free.price.monthly: expected a number >= 0 and < 10000000000',
+    ],
+    [
+      `${tier('    limits: []\n')}endpoints:\n  e:\n    match: { path: /v1/x }\n    cost: 3000000000\n`,
+      'endpoints.e.cost: expected an integer >= 0 and <= 2147483647',
+    ],
+    ['a: &x 1\nb:\n  <<: *undefined_alias\n', 'yaml: Unresolved alias'],
+  ])('%j', (yaml, expected) => {
+    expect(problems(yaml).join('\n')).toContain(expected);
+  });
+
+  test.each(['/v1/%65xport', '/v1/a;b', '/v1/x\\y', '/v1/../x', '/v1/x./y', '/v1/caf\u00e9'])(
+    'endpoint path %j could never match a request path: refused',
+    (path) => {
+      const yaml = `${tier('    limits: []\n')}endpoints:\n  e:\n    match: { path: ${JSON.stringify(path)} }\n`;
+      expect(problems(yaml).join('\n')).toContain('endpoints.e.match.path: segments are plain ASCII');
+    },
+  );
 });

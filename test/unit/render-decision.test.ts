@@ -47,7 +47,7 @@ describe('decisionFromCounters + renderDecision', () => {
       ['x-tollgate-endpoint', 'chat'],
     ]);
     // x-tollgate-account is overwritten (set), so only the other spoofed header needs removing.
-    expect(rendered.removeHeaders).toEqual(['x-api-key', 'x-tollgate-admin']);
+    expect(rendered.removeHeaders).toEqual(['x-api-key', 'authorization', 'x-tollgate-admin']);
   });
 
   it('429: names the violated policy, Retry-After never earlier than its t, problem+json body', () => {

@@ -90,6 +90,20 @@ export function sendAdminProblem(
   res.end(text);
 }
 
+/** Postgres SQLSTATE class 22 (data exception): a value from the request the database cannot hold. */
+const DATA_EXCEPTIONS: Record<string, string> = {
+  '22003': 'a number is out of range for the database (SQLSTATE 22003)',
+  '22021': 'a text value holds a byte sequence the database refuses, e.g. U+0000 (SQLSTATE 22021)',
+  '22P02': 'a value has the wrong form for the database (SQLSTATE 22P02)',
+  '22007': 'a date or time has the wrong form (SQLSTATE 22007)',
+  '22008': 'a date or time is out of range (SQLSTATE 22008)',
+};
+
+function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}
+
 /** The one place admin failures become answers: InputError → 400 naming every field, HttpError as chosen, outages → 503. */
 export function sendAdminError(res: ServerResponse, err: unknown, logger: Logger | undefined): void {
   if (err instanceof InputError) {
@@ -109,6 +123,17 @@ export function sendAdminError(res: ServerResponse, err: unknown, logger: Logger
     );
   } else if (err instanceof HttpError) {
     sendAdminProblem(res, err.status, err.code, err.title, err.message, {}, err.headers);
+  } else if (isDataException(err)) {
+    // What validation did not catch (the schemas name the fields they know): still the client's input.
+    const code = (err as { code: string }).code;
+    sendAdminProblem(
+      res,
+      400,
+      'invalid_request',
+      'Invalid request',
+      DATA_EXCEPTIONS[code] ?? `a value the database refuses (SQLSTATE ${code})`,
+      { sqlstate: code },
+    );
   } else if (err instanceof StoreUnavailable) {
     logger?.warn({ err }, 'admin request failed: store unavailable');
     sendAdminProblem(

@@ -1,7 +1,9 @@
 // Admin listener (ADMIN_PORT): bearer-token check, route table, body and query validation, one error mapping.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { InputError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { answerClientError } from '../http/answer-client-error.js';
 import { accountRoutes } from './account-routes.js';
 import { billingEventRoutes } from './billing-event-routes.js';
 import { adminTokenChecker } from './admin-auth.js';
@@ -63,40 +65,59 @@ export function createAdminServer(options: AdminServerOptions): Server {
   const { adminToken, logger, ...deps } = options;
   const authorized = adminTokenChecker(adminToken);
   const router = createRouter(adminRoutes(deps));
-  return createServer(
+  const server = createServer(
     { headersTimeout: 10_000, requestTimeout: 30_000, maxHeaderSize: 16 * 1024 },
     (req, res) => {
-      if (!authorized(req.headers.authorization)) {
-        return sendAdminProblem(
-          res,
-          401,
-          'unauthorized',
-          'Unauthorized',
-          'Send Authorization: Bearer <ADMIN_TOKEN>.',
-          {},
-          ['www-authenticate', 'Bearer realm="tollgate-admin"'],
-        );
+      try {
+        handle(req, res);
+      } catch (err) {
+        sendAdminError(res, err, logger);
       }
-      const url = new URL(req.url ?? '/', 'http://admin.invalid');
-      const matched = router.match(req.method ?? 'GET', url.pathname);
-      if (!matched)
-        return sendAdminProblem(res, 404, 'not_found', 'Not found', `no admin route ${url.pathname}`);
-      if ('allowed' in matched)
-        return sendAdminProblem(
-          res,
-          405,
-          'method_not_allowed',
-          'Method not allowed',
-          `use ${matched.allowed.join(', ')}`,
-          {},
-          ['allow', matched.allowed.join(', ')],
-        );
-      const { route, params } = matched.found;
-      run(route, params, url.searchParams, req)
-        .then((reply) => send(res, reply))
-        .catch((err: unknown) => sendAdminError(res, err, logger));
     },
   );
+  server.on('clientError', answerClientError);
+  return server;
+
+  function handle(req: IncomingMessage, res: ServerResponse) {
+    if (!authorized(req.headers.authorization)) {
+      return sendAdminProblem(
+        res,
+        401,
+        'unauthorized',
+        'Unauthorized',
+        'Send Authorization: Bearer <ADMIN_TOKEN>.',
+        {},
+        ['www-authenticate', 'Bearer realm="tollgate-admin"'],
+      );
+    }
+    const url = requestUrl(req.url ?? '/');
+    const matched = router.match(req.method ?? 'GET', url.pathname);
+    if (!matched)
+      return sendAdminProblem(res, 404, 'not_found', 'Not found', `no admin route ${url.pathname}`);
+    if ('allowed' in matched)
+      return sendAdminProblem(
+        res,
+        405,
+        'method_not_allowed',
+        'Method not allowed',
+        `use ${matched.allowed.join(', ')}`,
+        {},
+        ['allow', matched.allowed.join(', ')],
+      );
+    const { route, params } = matched.found;
+    run(route, params, url.searchParams, req)
+      .then((reply) => send(res, reply))
+      .catch((err: unknown) => sendAdminError(res, err, logger));
+  }
+}
+
+/** The target as a URL; one that does not parse (`http://[`, `//`) is the client's mistake: 400. */
+function requestUrl(target: string): URL {
+  try {
+    return new URL(target, 'http://admin.invalid');
+  } catch {
+    throw new HttpError(400, 'invalid_request', 'Invalid request', 'the request target is not a valid URL');
+  }
 }
 
 async function run(
@@ -105,6 +126,9 @@ async function run(
   search: URLSearchParams,
   req: IncomingMessage,
 ): Promise<AdminReply> {
+  const nul = Object.keys(params).filter((name) => params[name]!.includes('\0'));
+  if (nul.length > 0)
+    throw new InputError(nul.map((name) => ({ path: name, message: 'must not contain U+0000 (NUL)' })));
   const call: AdminCall = {
     params,
     query: readQuery(route, search),

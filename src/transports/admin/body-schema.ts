@@ -69,6 +69,9 @@ function checkField(name: string, field: FieldSchema, value: unknown, problems: 
       path: name,
       message: `expected a string${field.nullable ? ' or null' : ''}`,
     });
+  // Postgres text cannot hold U+0000 (SQLSTATE 22021): the field is named here instead.
+  if (value.includes('\0'))
+    return void problems.push({ path: name, message: 'must not contain U+0000 (NUL)' });
   if (field.enum && !field.enum.includes(value))
     return void problems.push({ path: name, message: `expected one of ${field.enum.join(', ')}` });
   if (

@@ -9,12 +9,14 @@ import { renderDecision, type HeaderList } from '../headers.js';
 
 /** gRPC status codes carried in CheckResponse.status (google.rpc.Code). */
 export const GRPC_OK = 0;
+const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_RESOURCE_EXHAUSTED = 8;
 const GRPC_UNAUTHENTICATED = 16;
 
 /** Envoy only looks at zero / non-zero; the value is for logs and other callers. */
 const GRPC_CODE_FOR_HTTP: Record<number, number> = {
+  400: GRPC_INVALID_ARGUMENT,
   401: GRPC_UNAUTHENTICATED,
   402: GRPC_RESOURCE_EXHAUSTED,
   403: GRPC_PERMISSION_DENIED,
@@ -51,7 +53,7 @@ export function checkResponseFromDecision(
       details: [],
     },
     deniedResponse: {
-      // 401/402/403/429 are all members of envoy.type.v3.StatusCode.
+      // 400/401/402/403/429 are all members of envoy.type.v3.StatusCode.
       status: { code: rendered.status as StatusCode },
       headers,
       body: rendered.body,

@@ -17,6 +17,7 @@ import { createExtAuthz } from './ext-authz.js';
 import { asGrpcError, type UnaryCall } from './grpc-call.js';
 import type { HealthCalls } from './health.js';
 import type { RateLimitCall } from './rls.js';
+import { refuseMalformed } from './refuse-malformed.js';
 
 /** What both gRPC servers serve (this grpc-js one and lean/lean-grpc-server.ts). */
 export interface GrpcServerDeps {
@@ -50,14 +51,19 @@ const AUTHORIZATION_SERVICE = {
 
 export function createGrpcServer({ checkAccess, rateLimit, logger, health }: GrpcServerDeps): Server {
   const server = new Server(SERVER_OPTIONS);
-  server.addService(AUTHORIZATION_SERVICE, { check: unary(createExtAuthz({ checkAccess, logger })) });
-  if (rateLimit) server.addService(RateLimitServiceService, { shouldRateLimit: unary(rateLimit) });
+  server.addService(
+    ...refuseMalformed(AUTHORIZATION_SERVICE, { check: unary(createExtAuthz({ checkAccess, logger })) }),
+  );
+  if (rateLimit)
+    server.addService(...refuseMalformed(RateLimitServiceService, { shouldRateLimit: unary(rateLimit) }));
   if (health)
-    server.addService(HealthService, {
-      check: unary(health.check),
-      list: unary(health.list),
-      watch: watch(health),
-    });
+    server.addService(
+      ...refuseMalformed(HealthService, {
+        check: unary(health.check),
+        list: unary(health.list),
+        watch: watch(health),
+      }),
+    );
   return server;
 }
 

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { CheckAccess } from '../../access/check-access.js';
 import type { Logger } from '../../logger.js';
+import { answerClientError } from './answer-client-error.js';
 import { ENVOY_HTTP_PREFIX, envoyHttp } from './envoy-http.js';
 import { nginxCheck, type DecisionContext } from './nginx-check.js';
 import { sendFailure, sendProblem } from './send-problem.js';
@@ -51,36 +52,32 @@ export function createHttpServer({
       noDelay: true,
     },
     (req, res) => {
-      const url = req.url ?? '/';
-      const query = url.indexOf('?');
-      const path = query < 0 ? url : url.slice(0, query);
-      if (path === '/check') return void nginxCheck(ctx, req, res);
-      if (path === ENVOY_HTTP_PREFIX || path.startsWith(ENVOY_HTTP_DIR)) return void envoyHttp(ctx, req, res);
-      if (path === '/healthz') return plain(res, 200, 'ok\n');
-      if (path === '/readyz')
-        return ready()
-          ? json(res, 200, { ready: true, reasons: [] })
-          : json(res, 503, { ready: false, reasons: readyReasons() });
-      const route = extra.get(path);
-      if (route) return runRoute(route, req, res, logger);
-      sendProblem(res, 404, 'not_found', 'Not found', 'No such path on the Tollgate HTTP listener.');
+      try {
+        dispatch(req, res);
+      } catch (err) {
+        sendFailure(res, err, logger);
+      }
     },
   );
-  // Requests the parser rejects (oversize or malformed headers, invalid bytes in the target) never
-  // reach the router: answer 431 / 400 and close, without letting a socket error escape.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage)
-      return void socket.destroy();
-    const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-  });
+
+  function dispatch(req: IncomingMessage, res: ServerResponse) {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    if (path === '/check') return void nginxCheck(ctx, req, res);
+    if (path === ENVOY_HTTP_PREFIX || path.startsWith(ENVOY_HTTP_DIR)) return void envoyHttp(ctx, req, res);
+    if (path === '/healthz') return plain(res, 200, 'ok\n');
+    if (path === '/readyz')
+      return ready()
+        ? json(res, 200, { ready: true, reasons: [] })
+        : json(res, 503, { ready: false, reasons: readyReasons() });
+    const route = extra.get(path);
+    if (route) return runRoute(route, req, res, logger);
+    sendProblem(res, 404, 'not_found', 'Not found', 'No such path on the Tollgate HTTP listener.');
+  }
+  server.on('clientError', answerClientError);
   return server;
 }
-
-const CLIENT_ERROR_STATUS: Record<string, string> = {
-  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
-  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
-};
 
 function json(res: ServerResponse, status: number, value: unknown): void {
   const body = `${JSON.stringify(value)}\n`;

@@ -2,7 +2,7 @@
 //
 // nginx only understands 2xx (allow), 401 and 403 from an auth subrequest; anything else becomes a
 // 500 for the client. So every denial other than 401 is answered 403 and the real status travels in
-// `X-Tollgate-Status`, which the shipped nginx/tollgate.conf turns back into 402 / 403 / 429.
+// `X-Tollgate-Status`, which the shipped nginx/tollgate.conf turns back into 400 / 402 / 403 / 429.
 // nginx also discards the subrequest body, so what the client's problem+json needs travels in headers.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,6 +17,21 @@ import { flatHeaders, sendFailure, sendProblem } from './send-problem.js';
 const METHOD = /^[A-Za-z]{1,32}$/;
 /** `scheme://authority` of an absolute-form target, dropped so the path is matched as the upstream routes it. */
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+
+/**
+ * The `X-Tollgate-*` request headers nginx/tollgate-upstream-headers.conf overwrites (a test holds the
+ * two in step). nginx cannot remove headers by pattern, so a client-sent name outside this list, or
+ * any `x_tollgate_*` / `x_api_key` spelling, is refused here rather than passed to the app.
+ */
+export const NGINX_OVERWRITTEN_HEADERS: ReadonlySet<string> = new Set([
+  'x-tollgate-account',
+  'x-tollgate-key-id',
+  'x-tollgate-tier',
+  'x-tollgate-endpoint',
+  'x-tollgate-overage',
+  'x-tollgate-shadow-denied',
+  'x-tollgate-degraded',
+]);
 
 export interface DecisionContext {
   checkAccess: CheckAccess;
@@ -36,6 +51,8 @@ export async function nginxCheck(
       return;
     }
     const request = accessRequestFromHeaders('http', req.headers, method, uri.replace(ABSOLUTE_FORM, ''));
+    if (request.spoofedHeaders.some((name) => !NGINX_OVERWRITTEN_HEADERS.has(name)))
+      return refuseSpoofed(res);
     const decision = await ctx.checkAccess(request);
     const rendered = renderDecision(decision, request);
     if (decision.allowed) {
@@ -60,6 +77,20 @@ export async function nginxCheck(
   } catch (err) {
     sendFailure(res, err, ctx.logger);
   }
+}
+
+/** 403 on the wire (what auth_request relays), 400 for the client through X-Tollgate-Status. */
+function refuseSpoofed(res: ServerResponse): void {
+  const detail = 'Headers named X-Tollgate-* are set by the gateway; do not send them.';
+  const headers = [
+    'x-tollgate-status',
+    '400',
+    'x-tollgate-code',
+    'spoofed_header',
+    'x-tollgate-detail',
+    detail,
+  ];
+  sendProblem(res, 403, 'spoofed_header', 'Spoofed gateway header', detail, headers);
 }
 
 /**

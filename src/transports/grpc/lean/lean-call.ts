@@ -66,7 +66,7 @@ export class LeanCall implements StreamSink<Buffer> {
     stream.on('close', onClose);
     const ms = timeoutMs(headers['grpc-timeout']);
     if (Number.isNaN(ms)) {
-      this.fail(GrpcStatus.INTERNAL, 'malformed grpc-timeout');
+      this.fail(GrpcStatus.INVALID_ARGUMENT, 'malformed grpc-timeout');
       return;
     }
     if (ms !== undefined)
@@ -83,12 +83,16 @@ export class LeanCall implements StreamSink<Buffer> {
     if (problem) this.fail(problem[0], problem[1]);
   }
 
-  /** What is wrong with the bytes so far, checked as they arrive so nothing past the limit is kept. */
+  /**
+   * What is wrong with the bytes so far, checked as they arrive so nothing past the limit is kept.
+   * Broken framing is the client's mistake: INVALID_ARGUMENT, as grpc-server.ts answers an undecodable
+   * message (refuse-malformed.ts), so no dashboard counts a client's bytes as a server fault.
+   */
   private framingProblem(chunk: Buffer): [number, string] | undefined {
     if (this.declared < 0 && this.size >= PREFIX_BYTES) {
       const head = this.chunks.length === 1 ? chunk : this.joined();
       if (head[0] !== 0)
-        return [GrpcStatus.INTERNAL, 'compressed message without a grpc-encoding (identity only)'];
+        return [GrpcStatus.INVALID_ARGUMENT, 'compressed message without a grpc-encoding (identity only)'];
       this.declared = head.readUInt32BE(1);
       if (this.declared > this.maxMessageBytes)
         return [
@@ -97,14 +101,17 @@ export class LeanCall implements StreamSink<Buffer> {
         ];
     }
     if (this.declared >= 0 && this.size > PREFIX_BYTES + this.declared)
-      return [GrpcStatus.INTERNAL, 'more than one request message for a unary call'];
+      return [GrpcStatus.INVALID_ARGUMENT, 'more than one request message for a unary call'];
     return undefined;
   }
 
   ended(): void {
     if (this.answered) return;
     if (this.declared < 0 || this.size < PREFIX_BYTES + this.declared) {
-      this.fail(GrpcStatus.INTERNAL, this.size === 0 ? 'no request message' : 'truncated request message');
+      this.fail(
+        GrpcStatus.INVALID_ARGUMENT,
+        this.size === 0 ? 'no request message' : 'truncated request message',
+      );
       return;
     }
     const buf = this.joined();
@@ -113,7 +120,7 @@ export class LeanCall implements StreamSink<Buffer> {
     try {
       request = this.method.decode(buf, PREFIX_BYTES, PREFIX_BYTES + this.declared);
     } catch {
-      this.fail(GrpcStatus.INTERNAL, 'could not parse the request message');
+      this.fail(GrpcStatus.INVALID_ARGUMENT, 'the request message is not valid protobuf');
       return;
     }
     if (this.method.stream) {

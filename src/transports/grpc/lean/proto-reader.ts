@@ -1,7 +1,7 @@
 // Lean gRPC server, decoding: a protobuf wire reader over one request message, for hand-written decoders
 // that read only the fields a decision needs and skip the rest.
 
-/** Thrown for bytes that are not a valid protobuf encoding; the server answers INTERNAL, as grpc-js does. */
+/** Thrown for bytes that are not a valid protobuf encoding; the server answers INVALID_ARGUMENT (lean-call.ts). */
 export class MalformedMessage extends Error {
   constructor(message: string) {
     super(message);
