@@ -77,8 +77,8 @@ export interface CounterStore {
 /** Whether decisions currently run in a failure mode (Redis unreachable), for the degraded gauge. */
 export interface DegradedState {
   readonly degraded: boolean;
-  /** Called on every change of `degraded`; returns the unsubscribe function. */
-  onChange(listener: (degraded: boolean) => void): () => void;
+  /** Called on every change of `degraded` (entering it with its cause); returns the unsubscribe function. */
+  onChange(listener: (degraded: boolean, cause?: string) => void): () => void;
 }
 
 /** Live credit balances: a ledger row written in Postgres (top-up, correction) applied once to the store. */

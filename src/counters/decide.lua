@@ -31,9 +31,12 @@
 --  11 n = number of limits; then 6 values per limit i at 12+(i-1)*6:
 --     algorithm ("f" fixed | "s" sliding | "t" token), limit, windowMs, capacity (token_bucket
 --     burst; = limit otherwise), shadow ("1" | "0"), hits
--- Batch form: ARGV[1] = "#batch", ARGV[2] = count, then each decision's ARGV (as above, 11+6n) in
--- turn; KEYS likewise concatenated (3+n each). Returns one reply (below) per decision, nested, or
--- { -1, message } for a decision whose evaluation failed; all run in one atomic script call.
+-- Batch form: ARGV[1] = "#batch", ARGV[2] = count, ARGV[3] = deadline (Redis TIME in ms; "" = none),
+-- then each decision's ARGV (as above, 11+6n) in turn; KEYS likewise concatenated (3+n each). Returns
+-- one reply (below) per decision, nested, or { -1, message } for a decision whose evaluation failed;
+-- all run in one atomic script call. Past the deadline nothing is read or written and the reply is
+-- { -2, Redis TIME ms }: the caller may already have answered "unavailable" for these decisions (it
+-- waits until the deadline has passed before it does), so they must never be counted.
 -- Returns a flat array of integers:
 --   [1] allowed 1|0  [2] now ms  [3] quota state 0 none|1 ok|2 denied|3 overage
 --   [4] quota used after the decision  [5] period start ms  [6] period end ms
@@ -255,16 +258,19 @@ end
 
 -- Main -----------------------------------------------------------------------------------------
 
--- ARGV "now" of one decision, or Redis TIME (read once per call).
+-- Redis TIME in ms, read once per call.
 local server_now
-local function clock(arg)
-  local now = tonumber(arg)
-  if now then return now end
+local function time_ms()
   if not server_now then
     local t = redis.call('TIME')
     server_now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
   end
   return server_now
+end
+
+-- ARGV "now" of one decision, or Redis TIME.
+local function clock(arg)
+  return tonumber(arg) or time_ms()
 end
 
 if ARGV[1] ~= '#batch' then
@@ -277,8 +283,9 @@ end
 
 -- Batch: several decisions, one after the other, each as if called alone; an error in one (e.g. a
 -- key of the wrong type) fails only that one, as { -1, message }.
-local count = tonumber(ARGV[2])
-local ko, ao = 0, 2
+local count, deadline = tonumber(ARGV[2]), tonumber(ARGV[3])
+if deadline and time_ms() >= deadline then return { -2, time_ms() } end
+local ko, ao = 0, 3
 local replies = {}
 for d = 1, count do
   local n = tonumber(ARGV[ao + 11])

@@ -35,8 +35,8 @@ export async function openCounterStore(
   if (counters.kind === 'memory')
     return withOverLimitCache(config, neverDegraded(embedded.memory ?? new MemoryCounterStore({})));
   const options: RedisOptions = {
-    // ioredis' own timer; FailSafeCounterStore races a second one as a backstop.
-    commandTimeout: config.redisTimeoutMs,
+    // No per-command timer: on a busy event loop it fires while the reply waits unread in the socket
+    // (a burst read as an outage). RedisCounterStore watches the connection instead.
     connectTimeout: Math.max(1000, config.redisTimeoutMs),
     // A decide is never re-sent: a retry after a reconnect could consume twice, and the caller has answered by then.
     maxRetriesPerRequest: 0,
@@ -59,11 +59,16 @@ export async function openCounterStore(
       : new Redis(counters.url, options);
   // Failures reach decisions as StoreUnavailable and the degraded state; the client's events would only repeat them.
   redis.on('error', () => {});
-  const store = new FailSafeCounterStore({
-    inner: new RedisCounterStore({ redis }),
+  const inner = new RedisCounterStore({
+    redis,
+    timeoutMs: config.redisTimeoutMs,
+    onStall: (cause) => store.markUnavailable(cause),
+  });
+  const store: FailSafeCounterStore = new FailSafeCounterStore({
+    inner,
     mode: config.failureMode,
     timeoutMs: config.redisTimeoutMs,
-    probe: () => redis.ping(),
+    probe: () => inner.ping(),
     ...(config.failureMode === 'local' ? { local: new MemoryCounterStore({}) } : {}),
   });
   try {
