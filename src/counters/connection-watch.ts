@@ -1,15 +1,19 @@
 // Counters: Redis liveness judged on the connection — "nothing received for REDIS_TIMEOUT_MS while calls
 // are outstanding" — never on how long one queued call waited in this (possibly busy) process.
 //
-// A busy event loop runs its timers before it reads sockets, so a timer alone cannot tell "Redis is
-// silent" from "the reply is waiting in the socket buffer". When the silence timer fires, the verdict
-// waits one setImmediate: by then the poll phase has read every readable socket, and any reply that
-// was there has counted as progress. Only then is the connection declared stalled.
+// Silence runs from the later of the last reply read and the oldest unanswered call's write (replies
+// come in order). A busy event loop runs its timers before it reads sockets, and one long poll phase
+// may read a reply early and then spend 100s of ms on other sockets, so neither "now" nor a timer
+// tells "Redis is silent" from "the reply waits unread". The verdict: the silence timer fires (timers
+// phase) at least REDIS_TIMEOUT_MS into the silence; one setImmediate later, a whole poll phase that
+// began after that moment has read every readable socket. Nothing from Redis in it = stalled.
 
 import { performance } from 'node:perf_hooks';
 import { StoreUnavailable } from '../errors.js';
 
 interface Tracked {
+  /** performance.now() when the call was written. */
+  sentAt: number;
   /** Date.now() before which this call must not be failed (its deadline in Redis time, mapped here). */
   notBeforeMs: number;
   reject(err: StoreUnavailable): void;
@@ -17,7 +21,7 @@ interface Tracked {
 
 export class ConnectionWatch {
   private readonly tracked = new Set<Tracked>();
-  /** performance.now() of the last reply (or of the first call after an idle spell). */
+  /** performance.now() of the last reply read. */
   private lastProgress = 0;
   private timer: NodeJS.Timeout | undefined;
   private confirming = false;
@@ -38,13 +42,11 @@ export class ConnectionWatch {
    * would refuse it (decide.lua consumes nothing past the deadline it carries).
    */
   track<T>(work: Promise<T>, notBeforeMs = 0): Promise<T> {
-    if (this.tracked.size === 0) {
-      this.lastProgress = performance.now();
-      this.arm(this.timeoutMs);
-    }
+    if (this.tracked.size === 0) this.arm(this.timeoutMs);
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const entry: Tracked = {
+        sentAt: performance.now(),
         notBeforeMs,
         reject: (err) => {
           if (settled) return;
@@ -77,20 +79,26 @@ export class ConnectionWatch {
     this.timer.unref();
   }
 
+  /** When the current silence began: the last reply, or the oldest unanswered call's write if later. */
+  private silenceStart(): number {
+    const oldest = this.tracked.values().next().value as Tracked;
+    return Math.max(this.lastProgress, oldest.sentAt);
+  }
+
   private check(): void {
     this.timer = undefined;
-    if (this.tracked.size === 0) return;
-    const silent = performance.now() - this.lastProgress;
+    if (this.tracked.size === 0 || this.confirming) return;
+    const firedAt = performance.now();
+    const silent = firedAt - this.silenceStart();
     if (silent < this.timeoutMs) return this.arm(this.timeoutMs - silent);
-    if (this.confirming) return;
     this.confirming = true;
-    // After the poll phase: a reply that sat unread in the socket has now been read.
+    // After the poll phase that follows this timer: a reply waiting in the socket has been read.
     setImmediate(() => {
       this.confirming = false;
       if (this.tracked.size === 0) return;
-      const stillSilent = performance.now() - this.lastProgress;
-      if (stillSilent < this.timeoutMs) return this.arm(this.timeoutMs - stillSilent);
-      this.stall(Math.round(stillSilent));
+      const start = this.silenceStart();
+      if (start > firedAt) return this.arm(Math.max(1, this.timeoutMs - (performance.now() - start)));
+      this.stall(Math.round(performance.now() - start));
     });
   }
 

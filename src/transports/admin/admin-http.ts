@@ -1,7 +1,7 @@
 // Admin listener, wire helpers: the errors handlers throw, JSON and problem+json answers, capped body reads.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InputError, StoreUnavailable } from '../../errors.js';
+import { InputError, Overloaded, StoreUnavailable } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { PROBLEM_CONTENT_TYPE } from '../headers.js';
 
@@ -104,6 +104,11 @@ export function sendAdminError(res: ServerResponse, err: unknown, logger: Logger
     );
   } else if (err instanceof HttpError) {
     sendAdminProblem(res, err.status, err.code, err.title, err.message, {}, err.headers);
+  } else if (err instanceof Overloaded) {
+    sendAdminProblem(res, 503, 'overloaded', 'Overloaded', 'Too many requests at once; retry shortly.', {}, [
+      'retry-after',
+      '1',
+    ]);
   } else if (err instanceof StoreUnavailable) {
     logger?.warn({ err }, 'admin request failed: store unavailable');
     sendAdminProblem(

@@ -4,7 +4,7 @@
 import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { AccessRequest } from '../../access/access-request.js';
 import type { CheckAccess } from '../../access/check-access.js';
-import { InputError, StoreUnavailable } from '../../errors.js';
+import { InputError } from '../../errors.js';
 import type {
   AuthorizationServer,
   CheckRequest,
@@ -13,6 +13,7 @@ import type {
 import type { Logger } from '../../observability/logger.js';
 import { accessRequestFromCheck } from './access-request-from-check.js';
 import { checkResponseFromDecision } from './check-response-from-decision.js';
+import { grpcFailureStatus } from './grpc-failure-status.js';
 
 export interface ExtAuthzDeps {
   checkAccess: CheckAccess;
@@ -52,10 +53,9 @@ function grpcError(err: unknown, request: AccessRequest | undefined, logger: Log
     logger?.warn({ requestId, problems: err.problems }, 'ext_authz: bad route configuration');
     return { code: GrpcStatus.INVALID_ARGUMENT, details: err.message };
   }
-  // Logged (and counted) once by observeCheckAccess, where every store failure passes.
-  if (err instanceof StoreUnavailable) {
-    return { code: GrpcStatus.UNAVAILABLE, details: `${err.store} unavailable` };
-  }
+  // Logged (and counted) once by observeCheckAccess, where every store failure and shed call passes.
+  const failure = grpcFailureStatus(err);
+  if (failure) return failure;
   logger?.error({ requestId, err: withoutKey(err, request?.apiKey) }, 'ext_authz: unexpected error');
   return { code: GrpcStatus.INTERNAL, details: 'internal error' };
 }

@@ -3,7 +3,7 @@
 
 import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { CounterStore } from '../../counters/counter-store.js';
-import { InputError, StoreUnavailable } from '../../errors.js';
+import { InputError } from '../../errors.js';
 import type { HeaderValue } from '../../generated/envoy/config/core/v3/base.js';
 import type { RateLimitDescriptor } from '../../generated/envoy/extensions/common/ratelimit/v3/ratelimit.js';
 import {
@@ -16,6 +16,7 @@ import {
 } from '../../generated/envoy/service/ratelimit/v3/rls.js';
 import { RateLimitUnit } from '../../generated/envoy/type/v3/ratelimit_unit.js';
 import type { Logger } from '../../observability/logger.js';
+import { ThrottledLog } from '../../observability/throttled-log.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RateUnit } from '../../ratelimit/rate-units.js';
 import {
@@ -26,6 +27,7 @@ import {
   type RlsStatus,
 } from '../../ratelimit/should-rate-limit.js';
 import { PROBLEM_CONTENT_TYPE, rateLimitHeaders, type HeaderList } from '../headers.js';
+import { grpcFailureStatus } from './grpc-failure-status.js';
 
 export interface RateLimitServiceDeps {
   counters: CounterStore;
@@ -172,6 +174,9 @@ function headerValues(headers: HeaderList): HeaderValue[] {
   return headers.map(([key, value]) => ({ key, value, rawValue: NO_BYTES }));
 }
 
+/** Store failures and shed calls: counted in metrics per call, logged at most once a second with a count. */
+const storeFailures = new ThrottledLog('rls: store unavailable or replica overloaded');
+
 /** A failed RPC (not an OVER_LIMIT), so Envoy's failure_mode_deny decides. Messages never carry descriptor values. */
 function grpcError(
   err: unknown,
@@ -182,9 +187,10 @@ function grpcError(
     logger?.warn({ domain, problems: err.problems }, 'rls: bad request');
     return { code: GrpcStatus.INVALID_ARGUMENT, details: err.message };
   }
-  if (err instanceof StoreUnavailable) {
-    logger?.warn({ domain, store: err.store }, 'rls: store unavailable');
-    return { code: GrpcStatus.UNAVAILABLE, details: `${err.store} unavailable` };
+  const failure = grpcFailureStatus(err);
+  if (failure) {
+    storeFailures.note(logger, { domain, status: failure.details });
+    return failure;
   }
   logger?.error(
     {

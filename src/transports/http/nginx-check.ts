@@ -10,7 +10,7 @@ import type { CheckAccess } from '../../access/check-access.js';
 import type { Logger } from '../../observability/logger.js';
 import { accessRequestFromHeaders } from '../access-request-from-headers.js';
 import { renderDecision } from '../headers.js';
-import { flatHeaders, sendFailure, sendProblem } from './send-problem.js';
+import { flatHeaders, httpFailure, sendFailure, sendProblem } from './send-problem.js';
 
 /** An HTTP method token as nginx forwards it in `X-Original-Method`. */
 const METHOD = /^[A-Za-z]{1,32}$/;
@@ -54,6 +54,22 @@ export async function nginxCheck(
     res.writeHead(decision.status === 401 ? 401 : 403, headers);
     res.end(rendered.body);
   } catch (err) {
+    const failure = httpFailure(err);
+    if (failure?.code === 'overloaded') {
+      // Shed, not failed: as a denial (403 + X-Tollgate-Status), so nginx answers the client the
+      // real 503 `overloaded` instead of its fail-closed/fail-open path for a sidecar that is down.
+      sendProblem(res, 403, failure.code, failure.title, failure.detail, [
+        'x-tollgate-status',
+        '503',
+        'x-tollgate-code',
+        failure.code,
+        'x-tollgate-detail',
+        failure.detail,
+        'retry-after',
+        '1',
+      ]);
+      return;
+    }
     sendFailure(res, err, ctx.logger);
   }
 }
