@@ -53,7 +53,15 @@ export async function startBackgroundWork(deps: {
   const exporter =
     route && startOutboxExporter({ sql, route, config: config.export, metrics: metrics.exports, logger });
   metrics.setDegraded(path.degraded.degraded);
-  const unsubscribe = path.degraded.onChange((degraded) => metrics.setDegraded(degraded));
+  let degradedSince = 0;
+  const unsubscribe = path.degraded.onChange((degraded, cause) => {
+    metrics.setDegraded(degraded);
+    // One line entering (with the cause) and one leaving (with how long): the incident, readable.
+    if (degraded) {
+      degradedSince = Date.now();
+      logger.error({ failureMode: config.failureMode, cause }, 'degraded: Redis unavailable');
+    } else logger.warn({ degradedMs: Date.now() - degradedSince }, 'recovered: Redis answers again');
+  });
   let flushed = false;
   return {
     async flushUsage() {

@@ -90,15 +90,18 @@ export class ConnectionWatch {
     if (this.tracked.size === 0 || this.confirming) return;
     const firedAt = performance.now();
     const silent = firedAt - this.silenceStart();
-    if (silent < this.timeoutMs) return this.arm(this.timeoutMs - silent);
+    if (silent < this.timeoutMs) {
+      this.arm(this.timeoutMs - silent);
+      return;
+    }
     this.confirming = true;
     // After the poll phase that follows this timer: a reply waiting in the socket has been read.
     setImmediate(() => {
       this.confirming = false;
       if (this.tracked.size === 0) return;
       const start = this.silenceStart();
-      if (start > firedAt) return this.arm(Math.max(1, this.timeoutMs - (performance.now() - start)));
-      this.stall(Math.round(performance.now() - start));
+      if (start > firedAt) this.arm(Math.max(1, this.timeoutMs - (performance.now() - start)));
+      else this.stall(Math.round(performance.now() - start));
     });
   }
 
