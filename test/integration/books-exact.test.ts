@@ -1,0 +1,138 @@
+// The books in every failure mode, on real Redis (an own redis-server the test pauses) and Postgres:
+// a call answered 503 is never counted; with Postgres unreachable a cold key is answered fast.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import type { DecideInput } from '../../src/counters/counter-store.js';
+import { openCounterStore } from '../../src/counters/open-counter-store.js';
+import { StoreUnavailable } from '../../src/errors.js';
+import { Redis } from 'ioredis';
+import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+import { prepareDatabase, startTollgate } from '../support/tollgate.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function input(accountId: string): DecideInput {
+  return {
+    accountId,
+    anchorDay: 1,
+    units: 1,
+    quota: { limit: 1_000_000, overage: false },
+    credits: null,
+    endpoint: 'items',
+    limits: [
+      {
+        id: 'x',
+        name: 'x',
+        algorithm: 'fixed_window',
+        limit: 1_000_000,
+        windowMs: 60_000,
+        shadow: false,
+        hits: 1,
+      },
+    ],
+  };
+}
+
+describe('a call answered 503 is never counted (FAILURE_MODE=closed, default REDIS_TIMEOUT_MS)', () => {
+  let redis: RedisProcess;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('calls in flight when Redis hangs are answered unavailable and consume nothing once it resumes', async () => {
+    const store = await openCounterStore(loadConfig({ REDIS_URL: redis.url, FAILURE_MODE: 'closed' }));
+    const admin = new Redis(redis.url);
+    const rounds: Array<{ allowed: number; failed: number; calls: number; quota: number }> = [];
+    try {
+      for (let round = 0; round < 5; round++) {
+        const account = `books-${round}`;
+        const allowed = (
+          await Promise.all(Array.from({ length: 50 }, () => store.decide(input(account))))
+        ).filter((r) => r.allowed).length;
+        // Written to the socket, then Redis stops: these are in flight when it hangs.
+        const inFlight = Array.from({ length: 10 }, () =>
+          store.decide(input(account)).then(
+            () => 'decided',
+            (err: unknown) => (err instanceof StoreUnavailable ? 'unavailable' : String(err)),
+          ),
+        );
+        redis.pause();
+        const outcomes = await Promise.all(inFlight);
+        redis.resume();
+        await sleep(100); // the late scripts run now, past their deadline
+        const usage = await admin.hgetall(`{a:${account}}:usage`);
+        const calls = Object.entries(usage)
+          .filter(([f]) => f.endsWith('|calls'))
+          .reduce((sum, [, v]) => sum + Number(v), 0);
+        const quota = Number(await admin.hget(`{a:${account}}:quota`, 'u'));
+        const decided = outcomes.filter((o) => o === 'decided').length;
+        rounds.push({ allowed: allowed + decided, failed: outcomes.length - decided, calls, quota });
+        // Wait for the replica to leave degraded state before the next round.
+        while (store.degraded) await sleep(20);
+      }
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+    console.log(`[503 never counted] ${JSON.stringify(rounds)}`);
+    for (const r of rounds) {
+      expect(r.calls).toBe(r.allowed);
+      expect(r.quota).toBe(r.allowed);
+    }
+    expect(rounds.reduce((n, r) => n + r.failed, 0)).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe('Postgres unreachable: key lookups give up after PG_TIMEOUT_MS', () => {
+  it('cached keys are served; a cold key gets 503 unavailable within 1 s, not seconds', async () => {
+    const db = await prepareDatabase({
+      accounts: [
+        { label: 'warm', tier: 'enterprise' },
+        { label: 'cold', tier: 'enterprise' },
+      ],
+    });
+    const url = new URL(db.url);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    url.port = String(proxy.port);
+    const t = await startTollgate({
+      accounts: [],
+      database: { ...db, url: url.toString(), drop: async () => {} },
+      env: { PG_TIMEOUT_MS: '' }, // the default, 250 ms
+    });
+    const ask = async (key: string) => {
+      const start = performance.now();
+      const res = await fetch(`http://127.0.0.1:${t.httpPort}/ext_authz/v1/anything`, {
+        headers: { 'x-api-key': key },
+      });
+      const body = await res.text();
+      return {
+        status: res.status,
+        code: res.status === 200 ? 'ok' : JSON.parse(body).code,
+        ms: performance.now() - start,
+      };
+    };
+    try {
+      expect((await ask(db.keys['warm']!)).status).toBe(200);
+      proxy.stall(); // a black hole: no refusal, nothing answers
+      const warm = await ask(db.keys['warm']!);
+      const cold = await ask(db.keys['cold']!);
+      const unknown = await ask('tg_unknown_key_that_was_never_issued_0000000');
+      console.log(`[postgres unreachable] ${JSON.stringify({ warm, cold, unknown })}`);
+      expect(warm.status).toBe(200);
+      expect(cold).toMatchObject({ status: 503, code: 'unavailable' });
+      expect(unknown).toMatchObject({ status: 503, code: 'unavailable' });
+      expect(cold.ms).toBeLessThan(1_000);
+      expect(unknown.ms).toBeLessThan(1_000);
+    } finally {
+      await proxy.restore();
+      await t.stop();
+      await proxy.close();
+      await db.drop();
+    }
+  }, 60_000);
+});
