@@ -39,7 +39,8 @@ export async function startBackgroundWork(deps: {
   });
   let lastFlushOk = Date.now();
   const flusher = startUsageFlusher({
-    sources: [usage.source],
+    // FAILURE_MODE=local: what the insurance counters allowed is usage too (billed, debited, once).
+    sources: path.degraded.insurance ? [usage.source, path.degraded.insurance] : [usage.source],
     sql,
     logger,
     intervalMs: config.usageFlushMs,

@@ -7,9 +7,17 @@ import { FailSafeCounterStore } from './fail-safe-counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
 import { OverLimitCache } from './over-limit-cache.js';
 import { RedisCounterStore } from './redis-counter-store.js';
+import type { UsageSource } from '../usage/usage-source.js';
 
 /** The store checkAccess uses, plus whether it currently answers in a failure mode (the degraded gauge). */
-export type OpenedCounterStore = CounterStore & DegradedState;
+export type OpenedCounterStore = CounterStore &
+  DegradedState & {
+    /**
+     * FAILURE_MODE=local: the per-replica counters. The calls they allow are usage: the flusher drains
+     * them to Postgres like Redis' (exactly once per batch id), also at shutdown.
+     */
+    insurance?: UsageSource;
+  };
 
 /** Reconnect backoff cap (ms); ioredis 6 defaults to 5 s, too long for "back within a second or so". */
 const RECONNECT_CAP_MS = 1_000;
@@ -59,6 +67,7 @@ export async function openCounterStore(
       : new Redis(counters.url, options);
   // Failures reach decisions as StoreUnavailable and the degraded state; the client's events would only repeat them.
   redis.on('error', () => {});
+  const local = config.failureMode === 'local' ? new MemoryCounterStore({}) : undefined;
   const inner = new RedisCounterStore({
     redis,
     timeoutMs: config.redisTimeoutMs,
@@ -69,7 +78,7 @@ export async function openCounterStore(
     mode: config.failureMode,
     timeoutMs: config.redisTimeoutMs,
     probe: () => inner.ping(),
-    ...(config.failureMode === 'local' ? { local: new MemoryCounterStore({}) } : {}),
+    ...(local ? { local } : {}),
   });
   try {
     await redis.connect();
@@ -82,7 +91,8 @@ export async function openCounterStore(
     }
     store.startDegraded();
   }
-  return withOverLimitCache(config, store);
+  const opened = withOverLimitCache(config, store);
+  return local ? Object.assign(opened, { insurance: local }) : opened;
 }
 
 function clusterOptions(redisOptions: RedisOptions): ClusterOptions {

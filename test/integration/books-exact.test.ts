@@ -1,5 +1,6 @@
 // The books in every failure mode, on real Redis (an own redis-server the test pauses) and Postgres:
-// a call answered 503 is never counted; with Postgres unreachable a cold key is answered fast.
+// a call answered 503 is never counted; FAILURE_MODE=local usage reaches Postgres exactly once; with
+// Postgres unreachable a cold key is answered fast.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -9,6 +10,7 @@ import { StoreUnavailable } from '../../src/errors.js';
 import { Redis } from 'ioredis';
 import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
+import { PostgresSql } from '../../src/db/postgres-sql.js';
 import { prepareDatabase, startTollgate } from '../support/tollgate.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -132,6 +134,81 @@ describe('Postgres unreachable: key lookups give up after PG_TIMEOUT_MS', () => 
       await proxy.restore();
       await t.stop();
       await proxy.close();
+      await db.drop();
+    }
+  }, 60_000);
+});
+
+describe('FAILURE_MODE=local: the calls the insurance counters allow are usage', () => {
+  const POLICY = `
+tiers:
+  metered:
+    limits:
+      - { name: per-minute, algorithm: fixed_window, limit: 100000, window: 60s }
+    quota: { requests: 100000, period: month }
+    credits_per_request: 1
+endpoints:
+  items:
+    match: { path: /v1/items/** }
+`;
+  let redis: RedisProcess;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('before, during and after an outage: usage_monthly and the credit ledger hold every allowed call once', async () => {
+    const db = await prepareDatabase({
+      policyYaml: POLICY,
+      accounts: [{ label: 'm', tier: 'metered', credits: 1_000 }],
+    });
+    const t = await startTollgate({
+      accounts: [],
+      database: db,
+      env: { REDIS_URL: redis.url, FAILURE_MODE: 'local', REDIS_TIMEOUT_MS: '', USAGE_FLUSH_MS: '200' },
+    });
+    const statuses: Record<string, number> = {};
+    const calls = async (n: number, phase: string) => {
+      for (let i = 0; i < n; i++) {
+        const res = await fetch(`http://127.0.0.1:${t.httpPort}/ext_authz/v1/items/1`, {
+          headers: { 'x-api-key': t.keys['m']! },
+        });
+        await res.arrayBuffer();
+        const label = `${phase}:${res.status}${res.headers.get('x-tollgate-degraded') ? '+degraded' : ''}`;
+        statuses[label] = (statuses[label] ?? 0) + 1;
+      }
+    };
+    const sql = new PostgresSql(t.databaseUrl);
+    try {
+      await calls(20, 'before');
+      await sleep(400); // Redis has flushed nothing yet or some of it: either way, once
+      redis.pause(); // hung, not dead: its counts survive, so "before" must reach Postgres too
+      await calls(30, 'outage');
+      redis.resume();
+      const metrics = `http://127.0.0.1:${t.httpPort}/metrics`;
+      while (/^tollgate_degraded 1/m.test(await (await fetch(metrics)).text())) await sleep(20);
+      await calls(10, 'after');
+      await t.stop(); // the drain's last flush
+      const [usage] = await sql.query<{ calls: number; units: number; credits: number }>(
+        'select sum(calls)::int as calls, sum(units)::int as units, sum(credits)::int as credits from usage_monthly where account_id = $1',
+        [t.accounts['m']],
+      );
+      const [ledger] = await sql.query<{ debited: number }>(
+        "select coalesce(-sum(delta), 0)::int as debited from credit_ledger where account_id = $1 and reason = 'usage'",
+        [t.accounts['m']],
+      );
+      console.log(`[local mode books] ${JSON.stringify({ statuses, usage, ledger })}`);
+      const allowed = Object.entries(statuses)
+        .filter(([k]) => /:200/.test(k))
+        .reduce((n, [, v]) => n + v, 0);
+      expect(statuses['outage:200+degraded']).toBe(30);
+      expect(allowed).toBe(60);
+      expect(usage).toEqual({ calls: allowed, units: allowed, credits: allowed });
+      expect(ledger!.debited).toBe(allowed);
+    } finally {
+      await sql.close();
       await db.drop();
     }
   }, 60_000);
