@@ -19,8 +19,11 @@ export interface DecideInput {
   units: number;
   /** null = unlimited quota (usage is still recorded). */
   quota: { limit: number; overage: boolean } | null;
-  /** null = no credits charged. `seed` initialises the live balance if Redis has none. */
-  credits: { cost: number; seed: number } | null;
+  /**
+   * null = no credits charged. `seed` initialises the live balance if Redis has none; `seedLedgerId`
+   * is the highest ledger row id the seed holds (KeyRecord.creditLedgerId), recorded with it.
+   */
+  credits: { cost: number; seed: number; seedLedgerId?: number } | null;
   /** Endpoint name, for the per-period usage record. '' = counters only (the RLS path): no usage record. */
   endpoint: string;
   /**

@@ -21,7 +21,9 @@
 --   4 quota limit in units; "" = unlimited (usage is still recorded)
 --   5 quota overage: "1" = soft gate (allow past the limit), "0" = hard gate
 --   6 credit cost; "" = no credits
---   7 credit seed: the balance assumed when KEYS[2] is absent (written only on an allowed debit)
+--   7 credit seed: the balance assumed when KEYS[2] is absent (written only on an allowed debit),
+--     optionally ":<ledger id>", the highest ledger row the seed holds: written with the seed as
+--     KEYS[1]'s field `cw`, so apply-credits.lua never adds a row the seed already holds
 --   8 endpoint name (usage field); "" = counters only (the RLS path): no usage record, and no
 --     quota hash unless a quota is set
 --   9 quota seed period start ms; "" = no seed. 10 quota seed units: what Postgres already holds for
@@ -183,7 +185,11 @@ end
 local function decide(ko, ao, now)
   local anchor, units = tonumber(ARGV[ao + 2]), tonumber(ARGV[ao + 3])
   local quota_limit, overage = tonumber(ARGV[ao + 4]), ARGV[ao + 5] == '1'
-  local cost, seed = tonumber(ARGV[ao + 6]), tonumber(ARGV[ao + 7])
+  local cost = tonumber(ARGV[ao + 6])
+  local seed_arg = ARGV[ao + 7]
+  local colon = string.find(seed_arg, ':', 1, true)
+  local seed = tonumber(colon and string.sub(seed_arg, 1, colon - 1) or seed_arg)
+  local seed_id = colon and string.sub(seed_arg, colon + 1) or nil
   local endpoint, seed_p, seed_u = ARGV[ao + 8], tonumber(ARGV[ao + 9]), tonumber(ARGV[ao + 10])
   local n = tonumber(ARGV[ao + 11])
   local quota_key, credits_key, usage_key = KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3]
@@ -214,9 +220,11 @@ local function decide(ko, ao, now)
     if q_state == 2 then allowed = false end
   end
 
-  local c_state, balance = 0, 0
+  local c_state, balance, seeding = 0, 0, false
   if cost then
-    balance = tonumber(redis.call('GET', credits_key)) or seed
+    local stored = tonumber(redis.call('GET', credits_key))
+    seeding = stored == nil
+    balance = stored or seed
     -- A free call (cost 0) never denies, even on a balance an external correction made negative.
     c_state = (cost == 0 or cost <= balance) and 1 or 2
     if c_state == 2 then allowed = false end
@@ -233,6 +241,7 @@ local function decide(ko, ao, now)
     if cost and cost > 0 then
       balance = balance - cost
       redis.call('SET', credits_key, str(balance))
+      if seeding and seed_id then redis.call('HSET', quota_key, 'cw', seed_id) end
     end
     if records then
       local field = str(p_start) .. '|' .. endpoint .. '|'

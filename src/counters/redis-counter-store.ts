@@ -70,7 +70,7 @@ export function decideArgs(input: DecideInput, nowMs: number | undefined): strin
     quota ? String(quota.limit) : '',
     quota?.overage ? '1' : '0',
     credits ? String(credits.cost) : '',
-    String(credits?.seed ?? 0),
+    credits?.seedLedgerId ? `${credits.seed}:${credits.seedLedgerId}` : String(credits?.seed ?? 0),
     input.endpoint,
     quotaSeed ? String(quotaSeed.periodStartMs) : '',
     String(quotaSeed?.units ?? 0),
@@ -205,7 +205,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
       return (
         (await APPLY_CREDITS.run(
           this.redis,
-          [`${tag}:credits`, `${tag}:credits:applied`],
+          [`${tag}:credits`, `${tag}:credits:applied`, `${tag}:quota`],
           [ledgerId, String(delta), String(APPLIED_TTL_MS)],
         )) === 1
       );

@@ -8,6 +8,7 @@ const FIND_BY_HASH = `
   select k.id as key_id, k.account_id, a.tier, a.status, k.expires_at, k.revoked_at is not null as revoked,
          a.billing_anchor_day,
          coalesce((select sum(l.delta) from credit_ledger l where l.account_id = a.id), 0) as credit_balance,
+         coalesce((select max(l.id) from credit_ledger l where l.account_id = a.id), 0)::bigint as credit_ledger_id,
          q.period_start as seed_period_start, q.units as seed_units
     from api_keys k
     join accounts a on a.id = k.account_id
@@ -27,6 +28,7 @@ interface KeyRow {
   revoked: boolean;
   billing_anchor_day: number;
   credit_balance: number;
+  credit_ledger_id: number;
   seed_period_start: Date | null;
   seed_units: number | null;
 }
@@ -78,6 +80,7 @@ function toRecord(row: KeyRow): KeyRecord {
     revoked: row.revoked,
     billingAnchorDay: row.billing_anchor_day,
     creditBalance: row.credit_balance,
+    creditLedgerId: Number(row.credit_ledger_id),
   };
   if (row.seed_period_start)
     record.quotaSeed = { periodStartMs: row.seed_period_start.getTime(), units: row.seed_units ?? 0 };
