@@ -30,6 +30,7 @@ export class ConnectionWatch {
   constructor(
     private readonly timeoutMs: number,
     private readonly onStall: (silentMs: number) => void = () => {},
+    private readonly store: 'redis' | 'postgres' = 'redis',
   ) {}
 
   get outstanding(): number {
@@ -106,7 +107,7 @@ export class ConnectionWatch {
   }
 
   private stall(silentMs: number): void {
-    const err = new StoreUnavailable('redis', `no reply for ${silentMs} ms with calls outstanding`);
+    const err = new StoreUnavailable(this.store, `no reply for ${silentMs} ms with calls outstanding`);
     const now = Date.now();
     for (const entry of this.tracked) {
       const wait = entry.notBeforeMs - now;

@@ -1,6 +1,7 @@
 // Decision path, cache miss: API key hash → key, account and credit balance in one Postgres query.
 
 import type { Sql } from '../db/sql.js';
+import { ConnectionWatch } from '../counters/connection-watch.js';
 import { StoreUnavailable } from '../errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
 
@@ -34,38 +35,33 @@ interface KeyRow {
 }
 
 export interface SqlKeyStoreOptions {
-  /** ms a lookup may take before it fails with StoreUnavailable (a hung Postgres must not hang decisions). */
+  /**
+   * PG_TIMEOUT_MS: lookups fail with StoreUnavailable once Postgres has answered none of them for this
+   * long (a hung Postgres must not hang decisions). Judged on the answers, not on one lookup's wait:
+   * a burst of cold keys queued behind each other on a healthy Postgres is answered, however late.
+   */
   timeoutMs?: number;
 }
 
 export class SqlKeyStore implements KeyStore {
-  private readonly timeoutMs: number;
+  private readonly watch: ConnectionWatch;
 
   constructor(
     private readonly sql: Sql,
     options: SqlKeyStoreOptions = {},
   ) {
-    this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.watch = new ConnectionWatch(options.timeoutMs ?? 5_000, () => {}, 'postgres');
   }
 
   async findByHash(hash: string): Promise<KeyRecord | null> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreUnavailable('postgres', `key lookup took longer than ${this.timeoutMs} ms`)),
-        this.timeoutMs,
-      );
-    });
     try {
-      const rows = await Promise.race([this.sql.query<KeyRow>(FIND_BY_HASH, [hash]), timeout]);
+      const rows = await this.watch.track(this.sql.query<KeyRow>(FIND_BY_HASH, [hash]));
       const row = rows[0];
       return row ? toRecord(row) : null;
     } catch (err) {
       // On the decision path every store failure is one typed error (the transport maps it).
       if (err instanceof StoreUnavailable) throw err;
       throw new StoreUnavailable('postgres', `key lookup failed: ${(err as Error).message}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -148,6 +148,8 @@ beforeAll(async () => {
     ADMIN_TOKEN: 'test-admin-token-0123456789',
     LOG_LEVEL: 'info',
     REDIS_TIMEOUT_MS: '2000',
+    // As generous as REDIS_TIMEOUT_MS: a Postgres starved on 2 shared cores is not what this test is about.
+    PG_TIMEOUT_MS: '2000',
     ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
   });
   const out = await server.waitFor(/"msg":"tollgate listening"/, 30_000);
