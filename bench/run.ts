@@ -24,7 +24,8 @@ import { freePort, sleep, startProc, type Proc } from './lib/procs.js';
 import { summarizeProfile } from './lib/profile.js';
 import { rowReport, setupText, type Report } from './lib/report.js';
 import { RotatingBody } from './lib/rotating-body.js';
-import { buildRows, checkRowIds, selectRows } from './lib/rows.js';
+import { burstMarkdown, runBursts } from './lib/burst.js';
+import { BURST_ROW, buildRows, checkRowIds, selectRows } from './lib/rows.js';
 import { createBenchDb, insertAccounts, machine, medianAccountBytes, type BenchDb } from './lib/stores.js';
 import { buildTargets } from './lib/targets.js';
 import { requireTools } from './lib/tools.js';
@@ -159,6 +160,18 @@ async function main() {
       rlsValues: { allow: rlsAllowValues, deny: rlsDenyValues },
     });
 
+    // ── BENCH_ROWS=burst: only the burst row, printed (latest.{json,md} are left as they are) ──────
+    if (C.ROWS?.size === 1 && C.ROWS.has(BURST_ROW)) {
+      const burst = await runBursts({
+        httpPort: ports.http,
+        grpcPort: ports.grpc,
+        keys: allow.keys,
+        rlsValues: rlsAllowValues,
+      });
+      process.stdout.write(`\n${burstMarkdown(burst).join('\n')}\n`);
+      return;
+    }
+
     // ── The rows ─────────────────────────────────────────────────────────────────────────────────
     const bodies = {
       checkAllow: new RotatingBody(join(tmp, 'check-allow.bin'), allow.keys, checkBody),
@@ -217,6 +230,18 @@ async function main() {
     // ── Postgres: decision path (Tollgate's key-cache counters) and all transactions, busy vs idle ─
     const postgres = await postgresAfterRuns(bench, ports.http, pgStart, !C.ROWS);
 
+    // ── Burst: 1,000 in flight at once per transport, after the steady-state runs ──────────────────
+    const burst =
+      !C.ROWS || C.ROWS.has(BURST_ROW)
+        ? await runBursts({
+            httpPort: ports.http,
+            grpcPort: ports.grpc,
+            keys: allow.keys,
+            rlsValues: rlsAllowValues,
+          })
+        : undefined;
+    if (burst) log(`burst: ${JSON.stringify(burst)}`);
+
     // ── Memory: RSS with 100,000 cached keys (both readings after an idle settle) ───────────────
     const memory = C.ROWS
       ? undefined
@@ -271,6 +296,7 @@ async function main() {
       },
       rows: rows.map(rowReport),
       ...(fixedRate ? { fixedRate } : {}),
+      ...(burst ? { burst } : {}),
       postgres,
       ...(millionKeys ? { millionKeys } : {}),
       ...(memory ? { memory } : {}),

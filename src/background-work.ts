@@ -42,7 +42,8 @@ export async function startBackgroundWork(deps: {
   });
   let lastFlushOk = Date.now();
   const flusher = startUsageFlusher({
-    sources: [usage.source],
+    // FAILURE_MODE=local: what the insurance counters allowed is usage too (billed, debited, once).
+    sources: path.degraded.insurance ? [usage.source, path.degraded.insurance] : [usage.source],
     sql,
     logger,
     intervalMs: config.usageFlushMs,
@@ -58,7 +59,15 @@ export async function startBackgroundWork(deps: {
   const graceCheck =
     config.stripeWebhook && startPaymentGraceCheck({ sql, graceMs: config.stripeWebhook.graceMs, logger });
   metrics.setDegraded(path.degraded.degraded);
-  const unsubscribe = path.degraded.onChange((degraded) => metrics.setDegraded(degraded));
+  let degradedSince = 0;
+  const unsubscribe = path.degraded.onChange((degraded, cause) => {
+    metrics.setDegraded(degraded);
+    // One line entering (with the cause) and one leaving (with how long): the incident, readable.
+    if (degraded) {
+      degradedSince = Date.now();
+      logger.error({ failureMode: config.failureMode, cause }, 'degraded: Redis unavailable');
+    } else logger.warn({ degradedMs: Date.now() - degradedSince }, 'recovered: Redis answers again');
+  });
   let flushed = false;
   return {
     async flushUsage() {

@@ -26,6 +26,10 @@ export interface Config {
   adminPort: number;
   failureMode: FailureMode;
   redisTimeoutMs: number;
+  /** MAX_INFLIGHT: decisions in flight in this replica past which a call is shed as `overloaded`. */
+  maxInflight: number;
+  /** PG_TIMEOUT_MS: the longest a key lookup waits on Postgres before the decision answers without it. */
+  pgTimeoutMs: number;
   /** OVER_LIMIT_CACHE=on: rate-limit denials answered in-process until their retry time (see over-limit-cache.ts). */
   overLimitCache: boolean;
   logLevel: LogLevel;
@@ -139,6 +143,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     adminPort: int(env, 'ADMIN_PORT', 8082, 0, 65535, fail),
     failureMode: oneOf(env, 'FAILURE_MODE', ['closed', 'open', 'local'] as const, 'closed', fail),
     redisTimeoutMs: int(env, 'REDIS_TIMEOUT_MS', 50, 1, 60_000, fail),
+    maxInflight: int(env, 'MAX_INFLIGHT', 10_000, 1, 10_000_000, fail),
+    pgTimeoutMs: int(env, 'PG_TIMEOUT_MS', 250, 1, 60_000, fail),
     overLimitCache: oneOf(env, 'OVER_LIMIT_CACHE', ['on', 'off'] as const, 'off', fail) === 'on',
     logLevel: oneOf(
       env,

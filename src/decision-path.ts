@@ -4,6 +4,7 @@ import type { CheckAccess } from './access/check-access.js';
 import { createCheckAccess } from './access/create-check-access.js';
 import type { Config } from './config.js';
 import type { CounterStore } from './counters/counter-store.js';
+import { boundInflight } from './counters/inflight-bound.js';
 import { MemoryCounterStore } from './counters/memory-counter-store.js';
 import { openCounterStore, type OpenedCounterStore } from './counters/open-counter-store.js';
 import type { Sql } from './db/sql.js';
@@ -23,7 +24,7 @@ const POLICY_REFRESH_MS = 30_000;
 export interface DecisionPath {
   checkAccess: CheckAccess;
   policy: PolicyHolder;
-  /** The counter store behind checkAccess (timed when observed), also used by Envoy's rate-limit service. */
+  /** The counter store behind checkAccess (timed when observed, bounded by MAX_INFLIGHT), also used by Envoy's rate-limit service. */
   counters: CounterStore;
   /** Whether the store answers in a failure mode (FAILURE_MODE open/local), for the degraded gauge. */
   degraded: OpenedCounterStore;
@@ -59,21 +60,22 @@ export async function createDecisionPath(
     policy.close();
     throw err;
   });
-  const sqlKeys = new SqlKeyStore(sql);
+  const sqlKeys = new SqlKeyStore(sql, { timeoutMs: config.pgTimeoutMs });
   const base = { policy, degraded: opened, memory, close: () => closeDecisionPath(policy, opened) };
   if (!metrics) {
     const keys = new CachedKeyStore({ inner: sqlKeys });
+    const counters = boundInflight(opened, config.maxInflight);
     return {
       ...base,
-      checkAccess: createCheckAccess({ keys, policy: () => policy.current, counters: opened }),
-      counters: opened,
+      checkAccess: createCheckAccess({ keys, policy: () => policy.current, counters }),
+      counters,
       keys,
     };
   }
-  const counters = observeCounterStore(
-    opened,
-    config.counters.kind === 'memory' ? 'memory' : 'redis',
-    metrics,
+  const counters = boundInflight(
+    observeCounterStore(opened, config.counters.kind === 'memory' ? 'memory' : 'redis', metrics),
+    config.maxInflight,
+    () => metrics.overloaded.inc(),
   );
   // Serving: unknown keys are refused by the filter, so a flood of random keys costs no Postgres lookups.
   const keyFilter = await FilteredKeyStore.open({

@@ -12,6 +12,17 @@ export class StoreUnavailable extends Error {
   }
 }
 
+/**
+ * This replica has MAX_INFLIGHT decisions in flight already: the call is shed, not decided (code
+ * `overloaded`). Never a store failure: Redis may be fine; this process is past its bound.
+ */
+export class Overloaded extends Error {
+  override readonly name = 'Overloaded';
+  constructor(readonly maxInflight: number) {
+    super(`overloaded: ${maxInflight} decisions already in flight on this replica`);
+  }
+}
+
 /** Bad input from an operator (policy file, CLI arguments): names the field at fault. */
 export class InputError extends Error {
   override readonly name = 'InputError';

@@ -5,6 +5,7 @@ import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
 import { InputError } from './errors.js';
 import { createLogger } from './logger.js';
+import { installProcessGuards } from './process-guards.js';
 
 /** A stuck shutdown must not keep a pod from terminating. */
 const SHUTDOWN_BOUND_MS = 10_000;
@@ -28,12 +29,16 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   );
   if (app.demoKeys.length > 0 || admin.source !== 'env')
     process.stdout.write(banner(app, ports.httpPort, admin.source === 'env' ? undefined : admin.token));
-  onShutdown(app, logger);
+  const stop = onShutdown(app, logger);
+  installProcessGuards(logger, (reason, exitCode) => stop(reason, exitCode));
 }
 
-function onShutdown(app: App, logger: ReturnType<typeof createLogger>): void {
+function onShutdown(
+  app: App,
+  logger: ReturnType<typeof createLogger>,
+): (signal: string, exitCode?: number) => void {
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
@@ -45,7 +50,7 @@ function onShutdown(app: App, logger: ReturnType<typeof createLogger>): void {
     app.close().then(
       () => {
         logger.info('stopped');
-        process.exit(0);
+        process.exit(exitCode);
       },
       (err) => {
         logger.error({ err }, 'shutdown failed');
@@ -55,6 +60,7 @@ function onShutdown(app: App, logger: ReturnType<typeof createLogger>): void {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  return stop;
 }
 
 function banner(app: App, httpPort: number, adminToken: string | undefined): string {

@@ -15,7 +15,7 @@ export const decodeCheck: Decode = (m) => String(CheckResponse.decode(m).status?
 export const decodeRls: Decode = (m) =>
   RateLimitResponse_Code[RateLimitResponse.decode(m).overallCode] ?? '?';
 
-function call(
+export function call(
   session: http2.ClientHttp2Session,
   path: string,
   body: Buffer,

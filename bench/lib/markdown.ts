@@ -1,5 +1,6 @@
 // A report → bench/results/latest.md: the main table, fixed rate, hot-path shape, targets, profile.
 
+import { burstMarkdown } from './burst.js';
 import type { Report } from './report.js';
 import { int, ms } from './stats.js';
 
@@ -127,6 +128,7 @@ export function markdown(report: Report): string {
     `- Redis bytes per active account (MEMORY USAGE, median of 100): allow tier ${int(rp.allow.bytes)} B (${rp.allow.keys.join(', ')}), deny tier ${int(rp.deny.bytes)} B (${rp.deny.keys.join(', ')}); INFO used_memory delta over the ${int(2 * Number(s.keysPerPath))} warmed accounts: ${int(rp.usedMemoryDeltaPerAccount)} B/account; per RLS descriptor counter (${int(2 * Number(s.keysPerPath))} values): ${int(rp.usedMemoryDeltaPerRlsCounter)} B.`,
   );
   if (report.skipped.length > 0) lines.push(`- Skipped (BENCH_ROWS): ${report.skipped.join(', ')}.`);
+  if (report.burst) lines.push('', ...burstMarkdown(report.burst));
 
   lines.push('', '**Targets**', '', '| Target | Measured | |', '|---|---|---|');
   for (const t of report.targets)

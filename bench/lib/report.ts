@@ -1,6 +1,7 @@
 // The shape of bench/results/latest.json (what bench/lib/markdown.ts renders), and the builders of
 // its setup text and row entries.
 
+import type { BurstRow } from './burst.js';
 import * as C from './config.js';
 import type { FixedRateResult } from './fixed-rate.js';
 import { LOAD_CORE } from './load.js';
@@ -82,6 +83,8 @@ export interface Report {
     idle: ReturnType<typeof idleTraffic>;
   };
   rows: RowReport[];
+  /** 1,000 calls in flight at once per transport (bench/lib/burst.ts). */
+  burst?: BurstRow[];
   fixedRate?: {
     offered: number;
     seconds: number;

@@ -67,7 +67,11 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
       quota: tier.quota ? { limit: tier.quota.units, overage: tier.quota.overage } : null,
       credits:
         tier.creditsPerRequest > 0
-          ? { cost: tier.creditsPerRequest * call.cost, seed: record.creditBalance }
+          ? {
+              cost: tier.creditsPerRequest * call.cost,
+              seed: record.creditBalance,
+              seedLedgerId: record.creditLedgerId ?? 0,
+            }
           : null,
       endpoint: call.endpoint,
       quotaSeed: record.quotaSeed,

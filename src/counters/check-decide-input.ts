@@ -27,6 +27,7 @@ export function checkDecideInput(input: DecideInput): void {
   if (input.credits !== null) {
     int(input.credits.cost, 0, 'credits.cost');
     int(input.credits.seed, 0, 'credits.seed');
+    if (input.credits.seedLedgerId !== undefined) int(input.credits.seedLedgerId, 0, 'credits.seedLedgerId');
   }
   if (input.quotaSeed !== undefined) {
     int(input.quotaSeed.periodStartMs, 0, 'quotaSeed.periodStartMs');

@@ -11,8 +11,11 @@ export interface DecideInput {
   units: number;
   /** null = unlimited quota (usage is still recorded). */
   quota: { limit: number; overage: boolean } | null;
-  /** null = no credits charged. `seed` initialises the live balance if Redis has none. */
-  credits: { cost: number; seed: number } | null;
+  /**
+   * null = no credits charged. `seed` initialises the live balance if Redis has none; `seedLedgerId`
+   * is the highest ledger row id the seed holds (KeyRecord.creditLedgerId), recorded with it.
+   */
+  credits: { cost: number; seed: number; seedLedgerId?: number } | null;
   /** Endpoint name, for the per-period usage record. '' = counters only (the RLS path): no usage record. */
   endpoint: string;
   /**
@@ -69,8 +72,8 @@ export interface CounterStore {
 /** Whether decisions currently run in a failure mode (Redis unreachable), for the degraded gauge. */
 export interface DegradedState {
   readonly degraded: boolean;
-  /** Called on every change of `degraded`; returns the unsubscribe function. */
-  onChange(listener: (degraded: boolean) => void): () => void;
+  /** Called on every change of `degraded` (entering it with its cause); returns the unsubscribe function. */
+  onChange(listener: (degraded: boolean, cause?: string) => void): () => void;
 }
 
 /** Live credit balances: a ledger row written in Postgres (top-up, correction) applied once to the store. */

@@ -36,6 +36,11 @@ export class DecideBatcher {
     });
   }
 
+  /** Fails every call not yet sent (the connection stalled: sending them would only add to the wait). */
+  failQueued(err: unknown): void {
+    for (const pending of this.queue.splice(0)) pending.reject(err);
+  }
+
   private flush(): void {
     const batch = this.queue.splice(0, this.maxBatch);
     this.inFlight++;

@@ -21,7 +21,9 @@
 --   4 quota limit in units; "" = unlimited (usage is still recorded)
 --   5 quota overage: "1" = soft gate (allow past the limit), "0" = hard gate
 --   6 credit cost; "" = no credits
---   7 credit seed: the balance assumed when KEYS[2] is absent (written only on an allowed debit)
+--   7 credit seed: the balance assumed when KEYS[2] is absent (written only on an allowed debit),
+--     optionally ":<ledger id>", the highest ledger row the seed holds: written with the seed as
+--     KEYS[1]'s field `cw`, so apply-credits.lua never adds a row the seed already holds
 --   8 endpoint name (usage field); "" = counters only (the RLS path): no usage record, and no
 --     quota hash unless a quota is set
 --   9 quota seed period start ms; "" = no seed. 10 quota seed units: what Postgres already holds for
@@ -31,9 +33,12 @@
 --  11 n = number of limits; then 6 values per limit i at 12+(i-1)*6:
 --     algorithm ("f" fixed | "s" sliding | "t" token), limit, windowMs, capacity (token_bucket
 --     burst; = limit otherwise), shadow ("1" | "0"), hits
--- Batch form: ARGV[1] = "#batch", ARGV[2] = count, then each decision's ARGV (as above, 11+6n) in
--- turn; KEYS likewise concatenated (3+n each). Returns one reply (below) per decision, nested, or
--- { -1, message } for a decision whose evaluation failed; all run in one atomic script call.
+-- Batch form: ARGV[1] = "#batch", ARGV[2] = count, ARGV[3] = deadline (Redis TIME in ms; "" = none),
+-- then each decision's ARGV (as above, 11+6n) in turn; KEYS likewise concatenated (3+n each). Returns
+-- one reply (below) per decision, nested, or { -1, message } for a decision whose evaluation failed;
+-- all run in one atomic script call. Past the deadline nothing is read or written and the reply is
+-- { -2, Redis TIME ms }: the caller may already have answered "unavailable" for these decisions (it
+-- waits until the deadline has passed before it does), so they must never be counted.
 -- Returns a flat array of integers:
 --   [1] allowed 1|0  [2] now ms  [3] quota state 0 none|1 ok|2 denied|3 overage
 --   [4] quota used after the decision  [5] period start ms  [6] period end ms
@@ -180,7 +185,11 @@ end
 local function decide(ko, ao, now)
   local anchor, units = tonumber(ARGV[ao + 2]), tonumber(ARGV[ao + 3])
   local quota_limit, overage = tonumber(ARGV[ao + 4]), ARGV[ao + 5] == '1'
-  local cost, seed = tonumber(ARGV[ao + 6]), tonumber(ARGV[ao + 7])
+  local cost = tonumber(ARGV[ao + 6])
+  local seed_arg = ARGV[ao + 7]
+  local colon = string.find(seed_arg, ':', 1, true)
+  local seed = tonumber(colon and string.sub(seed_arg, 1, colon - 1) or seed_arg)
+  local seed_id = colon and string.sub(seed_arg, colon + 1) or nil
   local endpoint, seed_p, seed_u = ARGV[ao + 8], tonumber(ARGV[ao + 9]), tonumber(ARGV[ao + 10])
   local n = tonumber(ARGV[ao + 11])
   local quota_key, credits_key, usage_key = KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3]
@@ -211,9 +220,11 @@ local function decide(ko, ao, now)
     if q_state == 2 then allowed = false end
   end
 
-  local c_state, balance = 0, 0
+  local c_state, balance, seeding = 0, 0, false
   if cost then
-    balance = tonumber(redis.call('GET', credits_key)) or seed
+    local stored = tonumber(redis.call('GET', credits_key))
+    seeding = stored == nil
+    balance = stored or seed
     -- A free call (cost 0) never denies, even on a balance an external correction made negative.
     c_state = (cost == 0 or cost <= balance) and 1 or 2
     if c_state == 2 then allowed = false end
@@ -230,6 +241,7 @@ local function decide(ko, ao, now)
     if cost and cost > 0 then
       balance = balance - cost
       redis.call('SET', credits_key, str(balance))
+      if seeding and seed_id then redis.call('HSET', quota_key, 'cw', seed_id) end
     end
     if records then
       local field = str(p_start) .. '|' .. endpoint .. '|'
@@ -255,16 +267,19 @@ end
 
 -- Main -----------------------------------------------------------------------------------------
 
--- ARGV "now" of one decision, or Redis TIME (read once per call).
+-- Redis TIME in ms, read once per call.
 local server_now
-local function clock(arg)
-  local now = tonumber(arg)
-  if now then return now end
+local function time_ms()
   if not server_now then
     local t = redis.call('TIME')
     server_now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
   end
   return server_now
+end
+
+-- ARGV "now" of one decision, or Redis TIME.
+local function clock(arg)
+  return tonumber(arg) or time_ms()
 end
 
 if ARGV[1] ~= '#batch' then
@@ -277,8 +292,9 @@ end
 
 -- Batch: several decisions, one after the other, each as if called alone; an error in one (e.g. a
 -- key of the wrong type) fails only that one, as { -1, message }.
-local count = tonumber(ARGV[2])
-local ko, ao = 0, 2
+local count, deadline = tonumber(ARGV[2]), tonumber(ARGV[3])
+if deadline and time_ms() >= deadline then return { -2, time_ms() } end
+local ko, ao = 0, 3
 local replies = {}
 for d = 1, count do
   local n = tonumber(ARGV[ao + 11])

@@ -1,13 +1,15 @@
-// Counters: FAILURE_MODE around the Redis store — a decision never waits on Redis longer than REDIS_TIMEOUT_MS.
+// Counters: FAILURE_MODE around the Redis store — what a decision gets while Redis does not answer.
 //
-// Healthy: every decision goes to Redis, raced against a timer (a backstop to ioredis' commandTimeout).
-// A timeout or connection failure marks the store degraded; from then on no decision touches Redis
+// Healthy: every decision goes to Redis, however long it waits in this process: liveness is judged on
+// the connection (RedisCounterStore's ConnectionWatch: silent for REDIS_TIMEOUT_MS with calls
+// outstanding), not on one call's wall time, so a burst on a busy event loop is decided, not degraded.
+// A stalled or lost connection marks the store degraded; from then on no decision touches Redis
 // (no per-request reconnects): `closed` throws StoreUnavailable, `open` allows, `local` decides with
-// per-replica in-memory counters. One background probe (PING, same timeout) runs at a jittered
-// interval and ends the degraded state at its first answer. ioredis reconnects on its own schedule.
+// per-replica in-memory counters. One background probe (PING) runs at a jittered interval and ends
+// the degraded state at its first answer. ioredis reconnects on its own schedule.
 //
-// A decide that timed out may still reach Redis later (it was written to the socket before Redis
-// stalled) and consume there; only the calls in flight when Redis stalls can do so.
+// A decide failed for a stall carried a deadline in Redis time and is failed only once it has passed:
+// if it reaches Redis later, decide.lua consumes nothing, so a call answered 503 is never counted.
 
 import { StoreUnavailable } from '../errors.js';
 import type { FailureMode } from '../config.js';
@@ -23,7 +25,7 @@ const UNAVAILABLE_REPLY = /^(BUSY|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|OOM|RE
 export interface FailSafeOptions {
   inner: CounterStore;
   mode: FailureMode;
-  /** REDIS_TIMEOUT_MS: the longest a decision waits on `inner`. */
+  /** REDIS_TIMEOUT_MS: the longest a probe waits (decisions are bounded by the inner store's watch). */
   timeoutMs: number;
   /** One cheap round trip to the shared store (PING); the single background probe while degraded. */
   probe: () => Promise<unknown>;
@@ -34,7 +36,7 @@ export interface FailSafeOptions {
 
 export class FailSafeCounterStore implements CounterStore, DegradedState {
   private readonly options: FailSafeOptions;
-  private readonly listeners = new Set<(degraded: boolean) => void>();
+  private readonly listeners = new Set<(degraded: boolean, cause?: string) => void>();
   private down = false;
   private probeTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -49,19 +51,19 @@ export class FailSafeCounterStore implements CounterStore, DegradedState {
     return this.down;
   }
 
-  onChange(listener: (degraded: boolean) => void): () => void {
+  onChange(listener: (degraded: boolean, cause?: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   async decide(input: DecideInput): Promise<DecideResult> {
-    const { inner, mode, timeoutMs } = this.options;
+    const { inner, mode } = this.options;
     if (!this.down) {
       try {
-        return await withTimeout(inner.decide(input), timeoutMs);
+        return await inner.decide(input);
       } catch (err) {
         if (!(err instanceof StoreUnavailable)) throw err;
-        if (marksDown(err)) this.markDown();
+        if (marksDown(err)) this.markDown(err.message);
         if (mode === 'closed') throw err;
       }
     } else if (mode === 'closed') {
@@ -71,8 +73,13 @@ export class FailSafeCounterStore implements CounterStore, DegradedState {
   }
 
   /** Starts degraded (Redis unreachable at start) without a failed decision first. */
-  startDegraded(): void {
-    this.markDown();
+  startDegraded(cause = 'redis unreachable at start'): void {
+    this.markDown(cause);
+  }
+
+  /** The inner store saw its connection stall: degraded at once, before its calls in flight fail. */
+  markUnavailable(cause: string): void {
+    this.markDown(cause);
   }
 
   async close(): Promise<void> {
@@ -88,15 +95,15 @@ export class FailSafeCounterStore implements CounterStore, DegradedState {
     return allowedWithoutCounters(input, Date.now());
   }
 
-  private markDown(): void {
+  private markDown(cause: string): void {
     if (this.down || this.closed) return;
-    this.setDown(true);
+    this.setDown(true, cause);
     this.scheduleProbe();
   }
 
-  private setDown(down: boolean): void {
+  private setDown(down: boolean, cause?: string): void {
     this.down = down;
-    for (const listener of this.listeners) listener(down);
+    for (const listener of this.listeners) listener(down, cause);
   }
 
   private scheduleProbe(): void {
@@ -123,10 +130,16 @@ function marksDown(err: StoreUnavailable): boolean {
   return UNAVAILABLE_REPLY.test(cause.message ?? '');
 }
 
-/** Rejects with StoreUnavailable after `ms`; a late answer or failure of `work` is then ignored. */
+/**
+ * Rejects with StoreUnavailable after `ms` — checked once more after the next poll phase, so a reply
+ * waiting unread in a busy process's socket still counts; a late answer or failure is then ignored.
+ */
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StoreUnavailable('redis', `no answer within ${ms} ms`)), ms);
+    const timer = setTimeout(
+      () => setImmediate(() => reject(new StoreUnavailable('redis', `no answer within ${ms} ms`))),
+      ms,
+    );
     work.then(
       (value) => {
         clearTimeout(timer);

@@ -36,6 +36,8 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
   /** accountId → the batch taken by the flusher and not yet acknowledged (as `{a:ID}:usage:flushing`). */
   private readonly pending = new Map<string, UsageBatch>();
   private readonly applied = new Set<string>();
+  /** accountId → highest ledger row id held by the seed of its live balance (decide.lua's `cw`). */
+  private readonly seededWith = new Map<string, number>();
   private decisions = 0;
 
   constructor(options: { now?: () => number } = {}) {
@@ -66,8 +68,10 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
     if (quotaState === 'denied') allowed = false;
 
     let balance = 0;
+    let seeding = false;
     let creditState: 'ok' | 'denied' = 'ok';
     if (input.credits) {
+      seeding = !this.credits.has(accountId);
       balance = this.credits.get(accountId) ?? input.credits.seed;
       if (input.credits.cost > 0 && input.credits.cost > balance) [creditState, allowed] = ['denied', false];
     }
@@ -83,6 +87,7 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
       if (input.credits && input.credits.cost > 0) {
         balance -= input.credits.cost;
         this.credits.set(accountId, balance);
+        if (seeding && input.credits.seedLedgerId) this.seededWith.set(accountId, input.credits.seedLedgerId);
       }
       const cost = input.credits?.cost ?? 0;
       if (records) this.recordUsage(accountId, `${period.startMs}|${input.endpoint}|`, input.units, cost);
@@ -119,6 +124,7 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
     this.applied.add(id);
     const balance = this.credits.get(accountId);
     if (balance === undefined) return false;
+    if (Number(ledgerId) <= (this.seededWith.get(accountId) ?? -1)) return false;
     this.credits.set(accountId, balance + delta);
     return true;
   }

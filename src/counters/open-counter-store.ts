@@ -8,9 +8,17 @@ import { FailSafeCounterStore } from './fail-safe-counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
 import { OverLimitCache } from './over-limit-cache.js';
 import { RedisCounterStore } from './redis-counter-store.js';
+import type { UsageSource } from '../usage/usage-source.js';
 
 /** The store checkAccess uses, plus whether it currently answers in a failure mode (the degraded gauge). */
-export type OpenedCounterStore = CounterStore & DegradedState;
+export type OpenedCounterStore = CounterStore &
+  DegradedState & {
+    /**
+     * FAILURE_MODE=local: the per-replica counters. The calls they allow are usage: the flusher drains
+     * them to Postgres like Redis' (exactly once per batch id), also at shutdown.
+     */
+    insurance?: UsageSource;
+  };
 
 /** Reconnect backoff cap (ms); ioredis 6 defaults to 5 s, too long for "back within a second or so". */
 const RECONNECT_CAP_MS = 1_000;
@@ -36,8 +44,8 @@ export async function openCounterStore(
   if (counters.kind === 'memory')
     return withOverLimitCache(config, neverDegraded(embedded.memory ?? new MemoryCounterStore({})));
   const options: RedisOptions = {
-    // ioredis' own timer; FailSafeCounterStore races a second one as a backstop.
-    commandTimeout: config.redisTimeoutMs,
+    // No per-command timer: on a busy event loop it fires while the reply waits unread in the socket
+    // (a burst read as an outage). RedisCounterStore watches the connection instead.
     connectTimeout: Math.max(1000, config.redisTimeoutMs),
     // A decide is never re-sent: a retry after a reconnect could consume twice, and the caller has answered by then.
     maxRetriesPerRequest: 0,
@@ -62,12 +70,18 @@ export async function openCounterStore(
   // The last one is kept: ioredis rejects connect() with a bare "Connection is closed." that hides why.
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => (lastError = err));
-  const store = new FailSafeCounterStore({
-    inner: new RedisCounterStore({ redis }),
+  const local = config.failureMode === 'local' ? new MemoryCounterStore({}) : undefined;
+  const inner = new RedisCounterStore({
+    redis,
+    timeoutMs: config.redisTimeoutMs,
+    onStall: (cause) => store.markUnavailable(cause),
+  });
+  const store: FailSafeCounterStore = new FailSafeCounterStore({
+    inner,
     mode: config.failureMode,
     timeoutMs: config.redisTimeoutMs,
-    probe: () => redis.ping(),
-    ...(config.failureMode === 'local' ? { local: new MemoryCounterStore({}) } : {}),
+    probe: () => inner.ping(),
+    ...(local ? { local } : {}),
   });
   try {
     await redis.connect();
@@ -81,7 +95,8 @@ export async function openCounterStore(
     }
     store.startDegraded();
   }
-  return withOverLimitCache(config, store);
+  const opened = withOverLimitCache(config, store);
+  return local ? Object.assign(opened, { insurance: local }) : opened;
 }
 
 function clusterOptions(redisOptions: RedisOptions): ClusterOptions {

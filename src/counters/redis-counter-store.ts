@@ -12,6 +12,8 @@ import type {
   LiveCredits,
   QuotaResult,
 } from './counter-store.js';
+import { ConnectionWatch } from './connection-watch.js';
+import { RedisClock } from './redis-clock.js';
 import { RedisScript } from './redis-script.js';
 import type { LimitCheck } from '../policy/limit-rule.js';
 
@@ -68,7 +70,7 @@ export function decideArgs(input: DecideInput, nowMs: number | undefined): strin
     quota ? String(quota.limit) : '',
     quota?.overage ? '1' : '0',
     credits ? String(credits.cost) : '',
-    String(credits?.seed ?? 0),
+    credits?.seedLedgerId ? `${credits.seed}:${credits.seedLedgerId}` : String(credits?.seed ?? 0),
     input.endpoint,
     quotaSeed ? String(quotaSeed.periodStartMs) : '',
     String(quotaSeed?.units ?? 0),
@@ -114,28 +116,72 @@ function decodeReply(input: DecideInput, reply: unknown): DecideResult {
 const MAX_IN_FLIGHT = 2;
 /** Decisions per batch: bounds one script call's run time in Redis (~11 µs each). */
 const MAX_BATCH = 32;
+/** A decide that reached Redis past its deadline consumed nothing and is sent again, this often at most. */
+const MAX_RESENDS = 4;
+/** Marks a decision that reached Redis past its deadline (nothing consumed): it is sent again. */
+const EXPIRED = Symbol('expired');
+
+export interface RedisCounterStoreOptions {
+  redis: Redis | Cluster;
+  /** Tests: a fixed clock passed to the script instead of Redis TIME. */
+  now?: () => number;
+  /**
+   * REDIS_TIMEOUT_MS. Set: the connection is watched (silent this long with calls outstanding =
+   * StoreUnavailable for them) and each decide carries a deadline this far ahead in Redis time.
+   */
+  timeoutMs?: number;
+  /** Called when the watched connection stalls (before the calls in flight fail at their deadline). */
+  onStall?: (cause: string) => void;
+}
 
 export class RedisCounterStore implements CounterStore, LiveCredits {
   private readonly redis: Redis | Cluster;
   private readonly now: (() => number) | undefined;
+  private readonly timeoutMs: number | undefined;
   /** undefined for a Cluster: one call's keys share one slot, a batch's would not. */
   private readonly batcher: DecideBatcher | undefined;
+  private readonly watch: ConnectionWatch | undefined;
+  private readonly clock = new RedisClock();
 
-  constructor(options: { redis: Redis | Cluster; now?: () => number }) {
+  constructor(options: RedisCounterStoreOptions) {
     this.redis = options.redis;
     this.now = options.now;
+    this.timeoutMs = options.timeoutMs;
     if (!options.redis.isCluster)
       this.batcher = new DecideBatcher((calls) => this.runBatch(calls), MAX_IN_FLIGHT, MAX_BATCH);
+    if (options.timeoutMs !== undefined) {
+      // Calls not yet sent fail at once; the sent ones fail at their deadline (ConnectionWatch).
+      this.watch = new ConnectionWatch(options.timeoutMs, (silentMs) => {
+        const cause = `no reply for ${silentMs} ms with calls outstanding`;
+        this.batcher?.failQueued(new StoreUnavailable('redis', cause));
+        options.onStall?.(cause);
+      });
+      // A new connection may be another server with another clock; learn it before the first decide.
+      options.redis.on('ready', () => {
+        this.clock.reset();
+        void this.redis.time().then(
+          ([s, us]) => this.clock.sample(Number(s) * 1000 + Math.floor(Number(us) / 1000)),
+          () => {},
+        );
+      });
+    }
   }
 
   async decide(input: DecideInput): Promise<DecideResult> {
     checkDecideInput(input);
-    const keys = decideKeys(input);
-    const args = decideArgs(input, this.now ? Math.floor(this.now()) : undefined);
+    const call = {
+      keys: decideKeys(input),
+      args: decideArgs(input, this.now ? Math.floor(this.now()) : undefined),
+      sends: 0,
+    };
     let reply: unknown;
     try {
-      reply = await (this.batcher ? this.batcher.run({ keys, args }) : DECIDE.run(this.redis, keys, args));
+      do {
+        reply = await (this.batcher ? this.batcher.run(call) : this.runBatch([call]).then((r) => r[0]));
+        if (reply instanceof Error) throw reply;
+      } while (reply === EXPIRED && ++call.sends <= MAX_RESENDS);
     } catch (err) {
+      if (err instanceof StoreUnavailable) throw err;
       // Redis and connection errors carry no key material (the script never sees API keys).
       throw new StoreUnavailable(
         'redis',
@@ -143,7 +189,14 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
         { cause: err },
       );
     }
+    if (reply === EXPIRED)
+      throw new StoreUnavailable('redis', `decide reached Redis past its deadline ${MAX_RESENDS + 1} times`);
     return decodeReply(input, reply);
+  }
+
+  /** One round trip on the decisions connection (the probe while degraded), watched like a decide. */
+  ping(): Promise<unknown> {
+    return this.watch ? this.watch.track(this.redis.ping()) : this.redis.ping();
   }
 
   async applyLedgerRow(accountId: string, ledgerId: string, delta: number): Promise<boolean> {
@@ -152,7 +205,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
       return (
         (await APPLY_CREDITS.run(
           this.redis,
-          [`${tag}:credits`, `${tag}:credits:applied`],
+          [`${tag}:credits`, `${tag}:credits:applied`, `${tag}:quota`],
           [ledgerId, String(delta), String(APPLIED_TTL_MS)],
         )) === 1
       );
@@ -166,27 +219,49 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
   }
 
   async close(): Promise<void> {
+    this.watch?.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /** One call in the single form, or several in the batch form; per call its reply or a ReplyError. */
-  private async runBatch(calls: DecideCall[]): Promise<unknown[]> {
-    if (calls.length === 1) return [await DECIDE.run(this.redis, calls[0]!.keys, calls[0]!.args)];
+  /**
+   * The calls as ONE decide.lua call in its batch form, with a deadline in Redis time when watched;
+   * per call its reply, a ReplyError, or EXPIRED (it reached Redis too late and consumed nothing).
+   */
+  private async runBatch(calls: Array<DecideCall & { sends?: number }>): Promise<unknown[]> {
     const keys: string[] = [];
-    const args = ['#batch', String(calls.length)];
+    let sends = 0;
+    for (const call of calls) sends = Math.max(sends, call.sends ?? 0);
+    // Each resend doubles the allowance, so a Redis that is merely slow is still reached in time.
+    const allowance = this.timeoutMs === undefined ? undefined : this.timeoutMs * 2 ** sends;
+    const deadline = allowance === undefined ? undefined : this.clock.deadline(allowance);
+    const args = ['#batch', String(calls.length), deadline === undefined ? '' : String(deadline)];
     for (const call of calls) {
       for (const key of call.keys) keys.push(key);
       for (const arg of call.args) args.push(arg);
     }
-    const replies = await DECIDE.run(this.redis, keys, args);
+    const sent = DECIDE.run(this.redis, keys, args);
+    const replies =
+      this.watch && allowance !== undefined
+        ? await this.watch.track(sent, Date.now() + allowance)
+        : await sent;
+    if (Array.isArray(replies) && replies[0] === -2) {
+      this.sampleClock(replies[1]);
+      return calls.map(() => EXPIRED);
+    }
     if (!Array.isArray(replies) || replies.length !== calls.length) {
       throw new Error(
         `decide.lua returned ${Array.isArray(replies) ? replies.length : typeof replies} replies for a batch of ${calls.length}`,
       );
     }
     // { -1, message }: that decision's evaluation failed (e.g. a key of the wrong type), alone.
-    return replies.map((reply: unknown) =>
-      Array.isArray(reply) && reply[0] === -1 ? new ReplyError(String(reply[1])) : reply,
-    );
+    return replies.map((reply: unknown) => {
+      if (Array.isArray(reply) && reply[0] === -1) return new ReplyError(String(reply[1]));
+      if (Array.isArray(reply)) this.sampleClock(reply[1]);
+      return reply;
+    });
+  }
+
+  private sampleClock(redisNowMs: unknown): void {
+    if (this.now === undefined && typeof redisNowMs === 'number') this.clock.sample(redisNowMs);
   }
 }

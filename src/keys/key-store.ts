@@ -13,6 +13,11 @@ export interface KeyRecord {
   /** Credit balance in Postgres when loaded (ledger sum): seeds the live balance in Redis. */
   creditBalance: number;
   /**
+   * The highest credit ledger row id in `creditBalance`: a balance seeded from it already holds every
+   * row up to it, so a late notification of such a row must not add it again (apply-credits.lua).
+   */
+  creditLedgerId?: number;
+  /**
    * Quota units already flushed to Postgres for the account's latest billing period with usage:
    * the quota continues from it if Redis lost the quota state (decide uses it only for the current
    * period). Absent when nothing was flushed yet.

@@ -1,6 +1,7 @@
 // Decision path, cache miss: API key hash → key, account and credit balance in one Postgres query.
 
 import type { Sql } from '../db/sql.js';
+import { ConnectionWatch } from '../counters/connection-watch.js';
 import { StoreUnavailable } from '../errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
 
@@ -8,6 +9,7 @@ const FIND_BY_HASH = `
   select k.id as key_id, k.account_id, a.tier, a.status, k.expires_at, k.revoked_at is not null as revoked,
          a.billing_anchor_day,
          coalesce((select sum(l.delta) from credit_ledger l where l.account_id = a.id), 0) as credit_balance,
+         coalesce((select max(l.id) from credit_ledger l where l.account_id = a.id), 0)::bigint as credit_ledger_id,
          q.period_start as seed_period_start, q.units as seed_units
     from api_keys k
     join accounts a on a.id = k.account_id
@@ -27,43 +29,39 @@ interface KeyRow {
   revoked: boolean;
   billing_anchor_day: number;
   credit_balance: number;
+  credit_ledger_id: number;
   seed_period_start: Date | null;
   seed_units: number | null;
 }
 
 export interface SqlKeyStoreOptions {
-  /** ms a lookup may take before it fails with StoreUnavailable (a hung Postgres must not hang decisions). */
+  /**
+   * PG_TIMEOUT_MS: lookups fail with StoreUnavailable once Postgres has answered none of them for this
+   * long (a hung Postgres must not hang decisions). Judged on the answers, not on one lookup's wait:
+   * a burst of cold keys queued behind each other on a healthy Postgres is answered, however late.
+   */
   timeoutMs?: number;
 }
 
 export class SqlKeyStore implements KeyStore {
-  private readonly timeoutMs: number;
+  private readonly watch: ConnectionWatch;
 
   constructor(
     private readonly sql: Sql,
     options: SqlKeyStoreOptions = {},
   ) {
-    this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.watch = new ConnectionWatch(options.timeoutMs ?? 5_000, () => {}, 'postgres');
   }
 
   async findByHash(hash: string): Promise<KeyRecord | null> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreUnavailable('postgres', `key lookup took longer than ${this.timeoutMs} ms`)),
-        this.timeoutMs,
-      );
-    });
     try {
-      const rows = await Promise.race([this.sql.query<KeyRow>(FIND_BY_HASH, [hash]), timeout]);
+      const rows = await this.watch.track(this.sql.query<KeyRow>(FIND_BY_HASH, [hash]));
       const row = rows[0];
       return row ? toRecord(row) : null;
     } catch (err) {
       // On the decision path every store failure is one typed error (the transport maps it).
       if (err instanceof StoreUnavailable) throw err;
       throw new StoreUnavailable('postgres', `key lookup failed: ${(err as Error).message}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
@@ -78,6 +76,7 @@ function toRecord(row: KeyRow): KeyRecord {
     revoked: row.revoked,
     billingAnchorDay: row.billing_anchor_day,
     creditBalance: row.credit_balance,
+    creditLedgerId: Number(row.credit_ledger_id),
   };
   if (row.seed_period_start)
     record.quotaSeed = { periodStartMs: row.seed_period_start.getTime(), units: row.seed_units ?? 0 };

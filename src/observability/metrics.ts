@@ -2,7 +2,7 @@
 // CheckAccess, the CounterStore and the Postgres key store — never by the transports. No label is ever
 // per key, account or path: tiers, policies and endpoints are bounded by the policy.
 
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Transport } from '../access/access-request.js';
 import type { Decision } from '../access/decision.js';
 import { QUOTA_POLICY } from '../access/decision-from-counters.js';
@@ -23,7 +23,7 @@ const NONE = 'none';
 
 export type StoreName = 'redis' | 'memory' | 'postgres';
 export type KeyCacheResult = 'hit' | 'miss' | 'negative_hit';
-export type ErrorReason = 'unavailable' | 'internal';
+export type ErrorReason = 'unavailable' | 'overloaded' | 'internal';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -84,6 +84,12 @@ export class Metrics {
     'Stripe webhook events by type and result (applied|ignored|failed|unknown_customer|duplicate|rejected).',
     ['type', 'result'],
   );
+  /** Calls shed past MAX_INFLIGHT; recordShed() bumps it (only ever on the shedding path). */
+  readonly overloaded = new Counter({
+    name: 'tollgate_overloaded_total',
+    help: 'Calls shed because MAX_INFLIGHT decisions were already in flight (code overloaded), any transport.',
+    registers: [this.registry],
+  });
   /** The outbox exporter's lag, failures and deliveries. */
   readonly exports = exportMetrics(this.registry);
   private readonly degraded = new Gauge({

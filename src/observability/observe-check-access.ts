@@ -5,10 +5,11 @@ import { performance } from 'node:perf_hooks';
 import type { AccessRequest } from '../access/access-request.js';
 import type { CheckAccess } from '../access/check-access.js';
 import type { Decision } from '../access/decision.js';
-import { StoreUnavailable } from '../errors.js';
+import { Overloaded, StoreUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
 import { nextRequestId } from './request-ids.js';
+import { ThrottledLog } from './throttled-log.js';
 
 export interface ObserveCheckAccessDeps {
   inner: CheckAccess;
@@ -17,15 +18,27 @@ export interface ObserveCheckAccessDeps {
 }
 
 export function observeCheckAccess({ inner, metrics, logger }: ObserveCheckAccessDeps): CheckAccess {
+  const failures = {
+    unavailable: new ThrottledLog('decisions failed: store unavailable', 'error'),
+    overloaded: new ThrottledLog('decisions shed: MAX_INFLIGHT reached', 'warn'),
+  };
   return async function observedCheckAccess(request: AccessRequest): Promise<Decision> {
     const start = performance.now();
     let decision: Decision;
     try {
       decision = await inner(request);
     } catch (err) {
-      const reason = err instanceof StoreUnavailable ? 'unavailable' : 'internal';
+      const reason =
+        err instanceof StoreUnavailable
+          ? 'unavailable'
+          : err instanceof Overloaded
+            ? 'overloaded'
+            : 'internal';
       metrics.recordError(request.transport, reason, (performance.now() - start) / 1000);
-      if (logger.isLevelEnabled('error'))
+      if (reason !== 'internal') {
+        // Per request during an outage or a spike: one line a second with the count, no stack.
+        failures[reason].note(logger, { transport: request.transport, code: reason, cause: messageOf(err) });
+      } else if (logger.isLevelEnabled('error'))
         logger.error(
           { ...baseFields(request), outcome: 'error', code: reason, err: scrubbed(err, request.apiKey) },
           'decision failed',
@@ -64,4 +77,9 @@ function scrubbed(err: unknown, apiKey: string | undefined): unknown {
   const scrub = (text: string | undefined) => (apiKey && text ? text.split(apiKey).join('[redacted]') : text);
   const store = err instanceof StoreUnavailable ? err.store : undefined;
   return { type: err.name, store, message: scrub(err.message), stack: scrub(err.stack) };
+}
+
+/** Store and overload messages name the store and the cause, never request data. */
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -157,6 +157,7 @@ export function sqlStoreContract(
         revoked: false,
         billingAnchorDay: 31,
         creditBalance: 50,
+        creditLedgerId: expect.any(Number) as number,
       });
       expect(await keys.findByHash(created.key)).toBeNull();
       expect(await keys.findByHash(hashApiKey('tg_live_unknown'))).toBeNull();

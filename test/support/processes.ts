@@ -95,6 +95,8 @@ export async function startTollgateProcess(
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     LOG_LEVEL: 'info', // the "listening" line is at info
     REDIS_TIMEOUT_MS: '2000',
+    // As generous as REDIS_TIMEOUT_MS: a Postgres starved on 2 shared cores is not what these tests are about.
+    PG_TIMEOUT_MS: '2000',
     ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
     ...env,
   });

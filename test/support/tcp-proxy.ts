@@ -6,6 +6,8 @@ export interface TcpProxy {
   port: number;
   /** Drops every connection and refuses new ones. */
   cut(): Promise<void>;
+  /** Unreachable without a refusal (a black hole): connections stay open, nothing is forwarded either way. */
+  stall(): void;
   /** Accepts connections again on the same port. */
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -14,9 +16,16 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let server: Server;
+  let stalled = false;
   const open = (port: number) =>
     new Promise<number>((resolve, reject) => {
       server = createServer((client) => {
+        if (stalled) {
+          sockets.add(client);
+          client.on('close', () => sockets.delete(client));
+          client.on('error', () => {});
+          return;
+        }
         const upstream = connect(target.port, target.host);
         for (const s of [client, upstream]) {
           sockets.add(s);
@@ -37,5 +46,26 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       for (const s of sockets) s.destroy();
     });
   };
-  return { port, cut, restore: async () => void (await open(port)), close: cut };
+  const stall = () => {
+    stalled = true;
+    for (const s of sockets) {
+      s.pause();
+      s.unpipe();
+    }
+  };
+  return {
+    port,
+    cut,
+    stall,
+    restore: async () => {
+      if (stalled) {
+        // Still listening: drop the black-holed connections; new ones are forwarded again.
+        stalled = false;
+        for (const s of sockets) s.destroy();
+        return;
+      }
+      await open(port);
+    },
+    close: cut,
+  };
 }

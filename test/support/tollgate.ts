@@ -108,6 +108,7 @@ export async function startTollgate(opts: StartTollgateOptions): Promise<TestTol
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     // Generous: tests share 2 cores; the production default is short on purpose.
     REDIS_TIMEOUT_MS: '2000',
+    PG_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'silent',
     ...opts.env,
   });

@@ -1,7 +1,7 @@
 // Admin listener, wire helpers: the errors handlers throw, JSON and problem+json answers, capped body reads.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InputError, StoreUnavailable } from '../../errors.js';
+import { InputError, Overloaded, StoreUnavailable } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { PROBLEM_CONTENT_TYPE } from '../headers.js';
 
@@ -134,6 +134,11 @@ export function sendAdminError(res: ServerResponse, err: unknown, logger: Logger
       DATA_EXCEPTIONS[code] ?? `a value the database refuses (SQLSTATE ${code})`,
       { sqlstate: code },
     );
+  } else if (err instanceof Overloaded) {
+    sendAdminProblem(res, 503, 'overloaded', 'Overloaded', 'Too many requests at once; retry shortly.', {}, [
+      'retry-after',
+      '1',
+    ]);
   } else if (err instanceof StoreUnavailable) {
     logger?.warn({ err }, 'admin request failed: store unavailable');
     sendAdminProblem(

@@ -4,12 +4,13 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { AccessRequest } from '../../access/access-request.js';
 import type { CheckAccess } from '../../access/check-access.js';
-import { InputError, StoreUnavailable } from '../../errors.js';
+import { InputError } from '../../errors.js';
 import type { CheckResponse } from '../../generated/envoy/service/auth/v3/external_auth.js';
 import type { Logger } from '../../logger.js';
 import { accessRequestFromCheck, type CheckFields } from './access-request-from-check.js';
 import { checkResponseFromDecision } from './check-response-from-decision.js';
 import type { GrpcError, UnaryCall } from './grpc-call.js';
+import { grpcFailureStatus } from './grpc-failure-status.js';
 
 export interface ExtAuthzDeps {
   checkAccess: CheckAccess;
@@ -41,10 +42,9 @@ function grpcError(err: unknown, request: AccessRequest | undefined, logger: Log
     logger?.warn({ requestId, problems: err.problems }, 'ext_authz: bad route configuration');
     return { code: GrpcStatus.INVALID_ARGUMENT, details: err.message };
   }
-  // Logged (and counted) once by observeCheckAccess, where every store failure passes.
-  if (err instanceof StoreUnavailable) {
-    return { code: GrpcStatus.UNAVAILABLE, details: `${err.store} unavailable` };
-  }
+  // Logged (and counted) once by observeCheckAccess, where every store failure and shed call passes.
+  const failure = grpcFailureStatus(err);
+  if (failure) return failure;
   logger?.error({ requestId, err: withoutKey(err, request?.apiKey) }, 'ext_authz: unexpected error');
   return { code: GrpcStatus.INTERNAL, details: 'internal error' };
 }

@@ -2,7 +2,7 @@
 // → wire answer. The one place where failures map to gRPC statuses for this service.
 
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { InputError, StoreUnavailable } from '../../errors.js';
+import { InputError } from '../../errors.js';
 import type { HeaderValue } from '../../generated/envoy/config/core/v3/base.js';
 import type { RateLimitDescriptor } from '../../generated/envoy/extensions/common/ratelimit/v3/ratelimit.js';
 import {
@@ -24,6 +24,8 @@ import type {
 } from '../../rls/should-rate-limit.js';
 import { PROBLEM_CONTENT_TYPE, problemJson, rateLimitHeaders, type HeaderList } from '../headers.js';
 import type { GrpcError, UnaryCall } from './grpc-call.js';
+import { ThrottledLog } from '../../observability/throttled-log.js';
+import { grpcFailureStatus } from './grpc-failure-status.js';
 
 export interface RateLimitServiceDeps {
   /** The use case, as composed in app.ts (observed there). */
@@ -155,15 +157,19 @@ function headerValues(headers: HeaderList): HeaderValue[] {
   return headers.map(([key, value]) => ({ key, value, rawValue: NO_BYTES }));
 }
 
+/** Store failures and shed calls: counted in metrics per call, logged at most once a second with a count. */
+const storeFailures = new ThrottledLog('rls: store unavailable or replica overloaded');
+
 /** A failed RPC (not an OVER_LIMIT), so Envoy's failure_mode_deny decides. Messages never carry descriptor values. */
 function grpcError(err: unknown, domain: string, logger: Logger | undefined): GrpcError {
   if (err instanceof InputError) {
     logger?.warn({ domain, problems: err.problems }, 'rls: bad request');
     return { code: GrpcStatus.INVALID_ARGUMENT, details: err.message };
   }
-  if (err instanceof StoreUnavailable) {
-    logger?.warn({ domain, store: err.store }, 'rls: store unavailable');
-    return { code: GrpcStatus.UNAVAILABLE, details: `${err.store} unavailable` };
+  const failure = grpcFailureStatus(err);
+  if (failure) {
+    storeFailures.note(logger, { domain, status: failure.details });
+    return failure;
   }
   logger?.error(
     {

@@ -11,7 +11,7 @@ import type { Decision } from '../../access/decision.js';
 import type { Logger } from '../../logger.js';
 import { accessRequestFromHeaders } from '../access-request-from-headers.js';
 import { renderDecision } from '../headers.js';
-import { flatHeaders, sendFailure, sendProblem } from './send-problem.js';
+import { flatHeaders, httpFailure, sendFailure, sendProblem } from './send-problem.js';
 
 /** An HTTP method token as nginx forwards it in `X-Original-Method`. */
 const METHOD = /^[A-Za-z]{1,32}$/;
@@ -75,6 +75,22 @@ export async function nginxCheck(
     res.writeHead(nginxCheckStatus(decision), headers);
     res.end(rendered.body);
   } catch (err) {
+    const failure = httpFailure(err);
+    if (failure?.code === 'overloaded') {
+      // Shed, not failed: as a denial (403 + X-Tollgate-Status), so nginx answers the client the
+      // real 503 `overloaded` instead of its fail-closed/fail-open path for a sidecar that is down.
+      sendProblem(res, 403, failure.code, failure.title, failure.detail, [
+        'x-tollgate-status',
+        '503',
+        'x-tollgate-code',
+        failure.code,
+        'x-tollgate-detail',
+        failure.detail,
+        'retry-after',
+        '1',
+      ]);
+      return;
+    }
     sendFailure(res, err, ctx.logger);
   }
 }

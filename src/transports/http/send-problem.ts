@@ -1,7 +1,7 @@
 // HTTP listener edge: the one place that turns a failure (not a denial) into an HTTP answer.
 
 import type { ServerResponse } from 'node:http';
-import { StoreUnavailable } from '../../errors.js';
+import { Overloaded, StoreUnavailable } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { PROBLEM_CONTENT_TYPE } from '../headers.js';
 
@@ -29,22 +29,46 @@ export function sendProblem(
   res.end(body);
 }
 
+/** A failure of the decision path (not a denial) as an HTTP problem. */
+export interface HttpFailure {
+  status: 503;
+  code: 'unavailable' | 'overloaded';
+  title: string;
+  detail: string;
+}
+
 /**
- * StoreUnavailable → 503 `unavailable` (FAILURE_MODE=closed): nginx turns it into 500 for its
- * error_page, Envoy HTTP mode treats any 5xx as an auth error (failure_mode_allow / status_on_error).
- * Anything else → 500 with a generic detail: the error text may hold internals, never the client's.
+ * StoreUnavailable → 503 `unavailable` (FAILURE_MODE=closed); Overloaded → 503 `overloaded` (past
+ * MAX_INFLIGHT). Pure, for every HTTP transport. undefined: anything else (an internal error).
+ */
+export function httpFailure(err: unknown): HttpFailure | undefined {
+  if (err instanceof StoreUnavailable)
+    return {
+      status: 503,
+      code: 'unavailable',
+      title: 'Service unavailable',
+      detail: 'The rate-limit store is unavailable; retry shortly.',
+    };
+  if (err instanceof Overloaded)
+    return {
+      status: 503,
+      code: 'overloaded',
+      title: 'Overloaded',
+      detail: 'Too many requests are being checked at once; retry shortly.',
+    };
+  return undefined;
+}
+
+/**
+ * httpFailure → its 503: nginx turns it into 500 for its error_page, Envoy HTTP mode treats any 5xx
+ * as an auth error (failure_mode_allow / status_on_error). Anything else → 500 with a generic
+ * detail: the error text may hold internals, never the client's.
  */
 export function sendFailure(res: ServerResponse, err: unknown, logger: Logger | undefined): void {
-  // Logged (and counted) once by observeCheckAccess, where every store failure passes.
-  if (err instanceof StoreUnavailable) {
-    sendProblem(
-      res,
-      503,
-      'unavailable',
-      'Service unavailable',
-      'The rate-limit store is unavailable; retry shortly.',
-      ['retry-after', '1'],
-    );
+  // Logged (and counted) once by observeCheckAccess, where every store failure and shed call passes.
+  const failure = httpFailure(err);
+  if (failure) {
+    sendProblem(res, failure.status, failure.code, failure.title, failure.detail, ['retry-after', '1']);
     return;
   }
   logger?.error({ err }, 'unexpected error in the HTTP decision path');
