@@ -1,29 +1,51 @@
 // Policy file section `ratelimit_domains` → RatelimitDomains; every problem recorded with its path.
 
 import { ALGORITHMS, type PolicyChecks } from './policy-checks.js';
-import type {
-  DescriptorLimit,
-  DescriptorRateLimit,
-  DescriptorRule,
-  RatelimitDomains,
+import {
+  isRlsText,
+  RLS_COUNTING,
+  RLS_RESPONSE_HEADERS,
+  RLS_TEXT_RULE,
+  type DescriptorLimit,
+  type DescriptorRateLimit,
+  type DescriptorRule,
+  type RatelimitDomain,
+  type RatelimitDomains,
 } from './ratelimit-rules.js';
 
-const DESCRIPTOR_KEYS = ['key', 'value', 'rate_limit', 'shadow', 'share_threshold', 'descriptors'];
+const DOMAIN_KEYS = ['descriptors', 'counting', 'response_headers'];
+const DESCRIPTOR_KEYS = [
+  'key',
+  'value',
+  'rate_limit',
+  'shadow',
+  'share_threshold',
+  'quota_mode',
+  'descriptors',
+];
 const RATE_LIMIT_KEYS = ['name', 'unlimited', 'algorithm', 'limit', 'window', 'burst', 'replaces'];
-/** Domain names, keys, values and rule names travel in gRPC messages and RateLimit headers: printable ASCII. */
-const TEXT = /^[\x20-\x7e]{1,256}$/;
 
 export function parseRatelimitDomains(c: PolicyChecks, value: unknown, path: string): RatelimitDomains {
   const domains: RatelimitDomains = {};
   for (const [name, raw] of c.map(value, path) ?? []) {
     const at = `${path}.${name}`;
-    if (!TEXT.test(name)) c.add(at, 'expected a domain name of printable ASCII (at most 256 characters)');
-    const map = c.map(raw, at, ['descriptors']);
+    if (!isRlsText(name)) c.add(at, `expected a domain name of ${RLS_TEXT_RULE}`);
+    const map = c.map(raw, at, DOMAIN_KEYS);
     if (!map) continue;
     const descriptors = map.has('descriptors')
       ? parseDescriptors(c, map.get('descriptors'), `${at}.descriptors`)
       : c.add(`${at}.descriptors`, 'required');
-    if (descriptors) domains[name] = { descriptors };
+    if (!descriptors) continue;
+    const domain: RatelimitDomain = { descriptors };
+    if (map.has('counting')) {
+      const counting = c.oneOf(map.get('counting'), `${at}.counting`, RLS_COUNTING);
+      if (counting) domain.counting = counting;
+    }
+    if (map.has('response_headers')) {
+      const headers = c.oneOf(map.get('response_headers'), `${at}.response_headers`, RLS_RESPONSE_HEADERS);
+      if (headers) domain.responseHeaders = headers;
+    }
+    domains[name] = domain;
   }
   return domains;
 }
@@ -65,6 +87,7 @@ function parseDescriptor(c: PolicyChecks, item: unknown, at: string): Descriptor
   const shareThreshold = map.has('share_threshold')
     ? c.bool(map.get('share_threshold'), `${at}.share_threshold`)
     : false;
+  const quotaMode = map.has('quota_mode') ? c.bool(map.get('quota_mode'), `${at}.quota_mode`) : false;
   if (shareThreshold && !value?.includes('*'))
     c.add(`${at}.share_threshold`, 'only allowed with a wildcard value (containing *)');
   const descriptors = map.has('descriptors')
@@ -72,8 +95,9 @@ function parseDescriptor(c: PolicyChecks, item: unknown, at: string): Descriptor
     : [];
   if (key === undefined || (map.has('value') && value === undefined) || (map.has('rate_limit') && !rateLimit))
     return undefined;
-  if (shadow === undefined || shareThreshold === undefined) return undefined;
+  if (shadow === undefined || shareThreshold === undefined || quotaMode === undefined) return undefined;
   const rule: DescriptorRule = { key, shadow, shareThreshold, descriptors };
+  if (quotaMode) rule.quotaMode = true;
   if (value !== undefined) rule.value = value;
   if (rateLimit) rule.rateLimit = rateLimit;
   return rule;
@@ -145,6 +169,6 @@ function parseReplaces(
 }
 
 function text(c: PolicyChecks, value: unknown, path: string): string | undefined {
-  if (typeof value === 'string' && TEXT.test(value)) return value;
-  return c.add(path, 'expected a non-empty string of printable ASCII (at most 256 characters)');
+  if (typeof value === 'string' && isRlsText(value)) return value;
+  return c.add(path, `expected a string of ${RLS_TEXT_RULE}`);
 }
