@@ -19,8 +19,7 @@ import type { PolicyHolder } from './policy/policy-holder.js';
 import { closeGrpcServer, createGrpcServer, listenGrpc } from './transports/grpc/grpc-server.js';
 import { createHealthService } from './transports/grpc/health.js';
 import { createRateLimitService } from './transports/grpc/rls.js';
-import { createShouldRateLimit } from './rls/should-rate-limit.js';
-import { observeShouldRateLimit } from './observability/observe-should-rate-limit.js';
+import { composeRls } from './compose-rls.js';
 import { createHttpServer } from './transports/http/http-server.js';
 import { closeHttpServer, listenHttp, refuseKeepAlive } from './transports/http/listen-http.js';
 import { metricsRoute } from './transports/http/metrics-route.js';
@@ -72,15 +71,11 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const { checkAccess, policy, counters } = path;
     const background = await startBackgroundWork({ config, sql, path, metrics, logger });
     cleanup.unshift(background.close);
-    const shouldRateLimit = observeShouldRateLimit({
-      inner: createShouldRateLimit({ counters, policy: () => policy.current }),
-      metrics,
-      logger,
-      policy: () => policy.current,
-    });
-    const rateLimit = createRateLimitService({ shouldRateLimit, logger });
     const readiness = createReadiness(config, policy, options, logger);
     cleanup.unshift(readiness.close);
+    const rls = await composeRls({ config, counters, policy, metrics, logger, ready: () => readiness.ready });
+    cleanup.unshift(rls.close);
+    const rateLimit = createRateLimitService({ shouldRateLimit: rls.shouldRateLimit, logger });
     const health = createHealthService(readiness);
     const inspector = await openCounterInspector(config, path.memory);
     cleanup.unshift(() => inspector.close());
@@ -110,7 +105,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       checkAccess,
       logger,
       ready: () => readiness.ready,
-      routes: { '/metrics': metricsRoute(metrics.registry), ...selfService, ...signupRoutes },
+      routes: { '/metrics': metricsRoute(metrics.registry), ...selfService, ...signupRoutes, ...rls.routes },
     });
     const adminToken = options.adminToken ?? resolveAdminToken(config).token;
     const adminServer = createAdminServer({

@@ -10,6 +10,7 @@ import type { Policy } from '../policy/policy.js';
 import { exportMetrics } from './export-metrics.js';
 import { counterCells } from './counter-cells.js';
 import { histogramCells } from './histogram-cells.js';
+import { rlsMetrics } from './rls-metrics.js';
 
 /** Seconds; resolves tenths of a millisecond where an in-memory or local-Redis decision lands. */
 export const LATENCY_BUCKETS = [
@@ -71,6 +72,8 @@ export class Metrics {
   );
   /** The outbox exporter's lag, failures and deliveries. */
   readonly exports = exportMetrics(this.registry);
+  /** envoyproxy/ratelimit's per-rule stats and config loads. */
+  readonly rls = rlsMetrics(this.registry);
   private readonly degraded = new Gauge({
     name: 'tollgate_degraded',
     help: '1 while decisions run in a failure mode (Redis unreachable), else 0.',

@@ -30,6 +30,7 @@ import { parsePolicy } from '../../src/policy/policy-file.js';
 import { PolicyHolder } from '../../src/policy/policy-holder.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
 import { createShouldRateLimit } from '../../src/rls/should-rate-limit.js';
+import { MemoryWindowCounter } from '../../src/counters/memory-window-counter.js';
 import { createRateLimitService } from '../../src/transports/grpc/rls.js';
 import { freshPostgres, type FreshPostgres } from '../support/databases.js';
 import { REDIS_URL } from '../support/tollgate.js';
@@ -103,7 +104,8 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
       createRateLimitService({
         shouldRateLimit: createShouldRateLimit({
           counters: new RedisCounterStore({ redis }),
-          policy: () => holder.current,
+          windows: new MemoryWindowCounter(),
+          domains: () => holder.current.policy.ratelimitDomains ?? {},
         }),
       }),
     ));
@@ -221,7 +223,8 @@ describe('RLS ShouldRateLimit end to end (Redis + Postgres)', () => {
       createRateLimitService({
         shouldRateLimit: createShouldRateLimit({
           counters: new RedisCounterStore({ redis: dead }),
-          policy: () => holder.current,
+          windows: new MemoryWindowCounter(),
+          domains: () => holder.current.policy.ratelimitDomains ?? {},
         }),
       }),
     );
