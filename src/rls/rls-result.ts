@@ -2,6 +2,7 @@
 // node:http2 server all shape their answers from these).
 
 import type { PolicyState } from '../access/decision.js';
+import type { RlsConfig } from '../config.js';
 import type { RlsResponseHeaders } from '../policy/ratelimit-rules.js';
 import type { DescriptorEntry } from './descriptor-matcher.js';
 import type { RateUnit } from './rate-units.js';
@@ -83,14 +84,5 @@ export interface RlsResult {
 
 export type ShouldRateLimit = (request: RlsRequest) => Promise<RlsResult>;
 
-/** The envoyproxy/ratelimit settings decisions use (config.ts reads them: SHADOW_MODE, QUOTA_MODE, ...). */
-export interface RlsSettings {
-  shadowMode: boolean;
-  quotaMode: boolean;
-  nearLimitRatio: number;
-  /** For domains without their own `response_headers`. */
-  responseHeaders: RlsResponseHeaders | undefined;
-  /** LIMIT_RESPONSE_HEADERS_ENABLED: `counting: envoy` domains default to `erl` instead of `none`. */
-  erlHeadersEnabled: boolean;
-  erlHeaderNames: { limit: string; remaining: string; reset: string };
-}
+/** The envoyproxy/ratelimit settings decisions use (read in config.ts: SHADOW_MODE, QUOTA_MODE, ...). */
+export type RlsSettings = Omit<RlsConfig, 'configDir' | 'ignoreDotFiles' | 'mergeDomains'>;
