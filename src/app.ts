@@ -73,7 +73,15 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     cleanup.unshift(background.close);
     const readiness = createReadiness(config, policy, options, logger);
     cleanup.unshift(readiness.close);
-    const rls = await composeRls({ config, counters, policy, metrics, logger, ready: () => readiness.ready });
+    const rls = await composeRls({
+      config,
+      counters,
+      checkAccess,
+      policy,
+      metrics,
+      logger,
+      ready: () => readiness.ready,
+    });
     cleanup.unshift(rls.close);
     const rateLimit = createRateLimitService({ shouldRateLimit: rls.shouldRateLimit, logger });
     const health = createHealthService(readiness);

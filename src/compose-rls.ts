@@ -1,6 +1,7 @@
 // Composition of Envoy's rate-limit service: rules from the policy and from envoyproxy/ratelimit's
 // config directory, both counters, the observed use case and its HTTP routes (/json, /healthcheck).
 
+import type { CheckAccess } from './access/check-access.js';
 import type { Config } from './config.js';
 import type { CounterStore } from './counters/counter-store.js';
 import { openWindowCounter } from './counters/open-window-counter.js';
@@ -24,6 +25,7 @@ export interface Rls {
 export async function composeRls(deps: {
   config: Readonly<Config>;
   counters: CounterStore;
+  checkAccess: CheckAccess;
   policy: PolicyHolder;
   metrics: Metrics;
   logger: Logger;
@@ -59,7 +61,13 @@ export async function composeRls(deps: {
   );
   const windows = openWindowCounter(config);
   const shouldRateLimit = observeShouldRateLimit({
-    inner: createShouldRateLimit({ counters: deps.counters, windows, domains, settings }),
+    inner: createShouldRateLimit({
+      counters: deps.counters,
+      windows,
+      domains,
+      settings,
+      checkAccess: deps.checkAccess,
+    }),
     metrics,
     logger,
     domains,

@@ -1,12 +1,14 @@
 // RLS step 3, the use case: descriptors → matched rules → counted the domain's way (envoyproxy/
 // ratelimit's or Tollgate's) → per-descriptor statuses and the overall answer. Transport-neutral.
 
+import type { CheckAccess } from '../access/check-access.js';
 import type { CounterStore } from '../counters/counter-store.js';
 import type { WindowCounter } from '../counters/window-counter.js';
 import { InputError } from '../errors.js';
 import type { RatelimitDomains } from '../policy/ratelimit-rules.js';
 import { countLikeEnvoy } from './count-like-envoy.js';
 import { countLikeTollgate } from './count-like-tollgate.js';
+import { decideApiKey, namesApiKey } from './decide-api-key.js';
 import { DescriptorMatcher } from './descriptor-matcher.js';
 import { planAll, type Planned } from './plan-descriptor.js';
 import type { RlsRequest, RlsSettings, RlsStatus, ShouldRateLimit } from './rls-result.js';
@@ -31,6 +33,8 @@ export interface ShouldRateLimitDeps {
   /** The current rules (policy and config directory); a new object is compiled once, on its first use. */
   domains: () => RatelimitDomains;
   settings?: RlsSettings;
+  /** For descriptors that name Tollgate's API key (see decide-api-key.ts); without it they match rules. */
+  checkAccess?: CheckAccess;
   now?: () => number;
 }
 
@@ -42,6 +46,7 @@ export function createShouldRateLimit({
   windows,
   domains,
   settings = DEFAULT_RLS_SETTINGS,
+  checkAccess,
   now = Date.now,
 }: ShouldRateLimitDeps): ShouldRateLimit {
   const matchers = new WeakMap<RatelimitDomains, DescriptorMatcher>();
@@ -64,6 +69,11 @@ export function createShouldRateLimit({
     });
     const envoy: Array<{ plan: Planned; hits: number; at: number }> = [];
     plans.forEach((plan, i) => {
+      const { entries } = request.descriptors[i]!;
+      if (checkAccess && namesApiKey(entries)) {
+        statuses[i] = decideApiKey(checkAccess, entries);
+        return;
+      }
       if (!plan || plan === 'unlimited') return;
       // envoyproxy/ratelimit counts fixed windows only; another algorithm keeps Tollgate's counting.
       if (domain?.counting === 'envoy' && plan.limit.algorithm === 'fixed_window')
