@@ -40,6 +40,7 @@ export function parseRatelimitDomains(c: PolicyChecks, value: unknown, path: str
     if (map.has('counting')) {
       const counting = c.oneOf(map.get('counting'), `${at}.counting`, RLS_COUNTING);
       if (counting) domain.counting = counting;
+      if (counting === 'envoy') checkEnvoyCounting(c, descriptors, `${at}.descriptors`);
     }
     if (map.has('response_headers')) {
       const headers = c.oneOf(map.get('response_headers'), `${at}.response_headers`, RLS_RESPONSE_HEADERS);
@@ -48,6 +49,19 @@ export function parseRatelimitDomains(c: PolicyChecks, value: unknown, path: str
     domains[name] = domain;
   }
   return domains;
+}
+
+/** envoyproxy/ratelimit's counting knows fixed windows of whole seconds only. */
+function checkEnvoyCounting(c: PolicyChecks, rules: DescriptorRule[], path: string): void {
+  rules.forEach((rule, i) => {
+    const limit = rule.rateLimit?.limit;
+    if (limit && (limit.algorithm !== 'fixed_window' || limit.windowMs % 1000 !== 0))
+      c.add(
+        `${path}[${i}].rate_limit`,
+        'counting: envoy counts fixed_window limits with whole-second windows only (use counting: tollgate)',
+      );
+    checkEnvoyCounting(c, rule.descriptors, `${path}[${i}].descriptors`);
+  });
 }
 
 function parseDescriptors(c: PolicyChecks, value: unknown, path: string): DescriptorRule[] {

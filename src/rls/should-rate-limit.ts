@@ -75,7 +75,7 @@ export function createShouldRateLimit({
         return;
       }
       if (!plan || plan === 'unlimited') return;
-      // envoyproxy/ratelimit counts fixed windows only; another algorithm keeps Tollgate's counting.
+      // The policy parser allows counting: envoy on fixed windows only; a request override is one too.
       if (domain?.counting === 'envoy' && plan.limit.algorithm === 'fixed_window')
         envoy.push({ plan, hits: hitsOf(i), at: i });
       else statuses[i] = countLikeTollgate(counters, plan, hitsOf(i), now);

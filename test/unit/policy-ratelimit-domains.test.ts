@@ -118,4 +118,26 @@ describe('ratelimit_domains', () => {
       'ratelimit_domains.d.descriptors[1]: key a with value x is already used at ratelimit_domains.d.descriptors[0]',
     ]);
   });
+
+  test('counting: envoy takes fixed windows of whole seconds only; response_headers is one of three', () => {
+    expect(
+      problems(`ratelimit_domains:
+  edge:
+    counting: envoy
+    response_headers: loud
+    descriptors:
+      - key: a
+        rate_limit: { algorithm: token_bucket, limit: 5, window: 1m }
+        descriptors:
+          - key: b
+            rate_limit: { algorithm: fixed_window, limit: 5, window: 1500ms }
+      - key: c
+        rate_limit: { algorithm: fixed_window, limit: 5, window: 1m }
+`),
+    ).toEqual([
+      'ratelimit_domains.edge.descriptors[0].rate_limit: counting: envoy counts fixed_window limits with whole-second windows only (use counting: tollgate)',
+      'ratelimit_domains.edge.descriptors[0].descriptors[0].rate_limit: counting: envoy counts fixed_window limits with whole-second windows only (use counting: tollgate)',
+      'ratelimit_domains.edge.response_headers: expected one of: none, erl, ietf',
+    ]);
+  });
 });
