@@ -106,6 +106,7 @@ describe('envoyproxy/ratelimit endpoints and stats on the running app (real Redi
     expect((await postJson('{"domain": ')).status).toBe(400);
     expect((await postJson('{"domain": "", "descriptors": []}')).status).toBe(400);
     expect((await postJson('{"domain": 5}')).status).toBe(400);
+    expect((await postJson('['.repeat(500_000))).status).toBe(400);
     expect((await fetch(`${base()}/json`)).status).toBe(405);
   });
 

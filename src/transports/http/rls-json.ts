@@ -24,7 +24,7 @@ export function rlsJsonRoute(shouldRateLimit: ShouldRateLimit, logger?: Logger):
     if (req.method !== 'POST') return text(res, 405, 'Method Not Allowed', ['allow', 'POST']);
     let response: RateLimitResponse;
     try {
-      const body = JSON.parse(await readBody(req, MAX_BODY_BYTES)) as unknown;
+      const body = parseBody(await readBody(req, MAX_BODY_BYTES));
       response = responseFromResult(await shouldRateLimit(rlsRequestFromWire(requestFromJson(body))));
     } catch (err) {
       if (err instanceof StoreUnavailable) return text(res, 503, 'Service Unavailable');
@@ -60,6 +60,15 @@ export function rlsHealthcheckRoute(ready: () => boolean): HttpRoute {
     res.writeHead(500, ['content-length', '0']);
     res.end();
   };
+}
+
+/** Broken JSON, and JSON nested too deep for the parser (a RangeError), are both the client's 400. */
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new SyntaxError(err instanceof Error ? err.message : 'unreadable JSON');
+  }
 }
 
 function text(res: ServerResponse, status: number, body: string, extra: string[] = []): void {
