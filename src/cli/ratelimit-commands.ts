@@ -9,7 +9,7 @@ import { ratelimitDomainsToYaml } from '../policy/serialize-ratelimit-domains.js
 import { parseFlags } from './flags.js';
 
 export async function importEnvoyRatelimitCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseFlags(args, {});
+  const { values, positionals } = parseFlags(args, { merge: { type: 'boolean' } });
   if (positionals.length === 0)
     throw new InputError([
       { path: 'file.yaml', message: 'name the config files: tollgate import-envoy-ratelimit <file.yaml>…' },
@@ -27,12 +27,12 @@ export async function importEnvoyRatelimitCommand(args: string[]): Promise<void>
       ]);
     }
   }
-  process.stdout.write(renderImport(files, values.json === true));
+  process.stdout.write(renderImport(files, values.json === true, values.merge === true));
 }
 
-/** The command's whole stdout, for the given files. */
-export function renderImport(files: EnvoyConfigFile[], json: boolean): string {
-  const { domains, notes } = importEnvoyRatelimit(files);
+/** The command's whole stdout, for the given files; `merge` as that service's MERGE_DOMAIN_CONFIG. */
+export function renderImport(files: EnvoyConfigFile[], json: boolean, merge = false): string {
+  const { domains, notes } = importEnvoyRatelimit(files, { mergeDomains: merge });
   const section = { ratelimit_domains: ratelimitDomainsToYaml(domains) };
   if (json) return `${JSON.stringify({ ...section, notes }, null, 2)}\n`;
   const doc = new Document(section);
