@@ -6,6 +6,8 @@ import type { PolicyState } from '../access/decision.js';
 import type { RlsResponseHeaders } from '../policy/ratelimit-rules.js';
 import type { RlsResult, RlsSettings, RlsStatus } from './rls-result.js';
 
+const UNLIMITED = 4_294_967_295;
+
 export function summarize(
   statuses: RlsStatus[],
   headers: RlsResponseHeaders,
@@ -16,6 +18,8 @@ export function summarize(
   const quotaOver: string[] = [];
   let quotaCount = 0;
   for (const status of statuses) {
+    // service.go: with QUOTA_MODE a descriptor no rule limits (unlimited aside) is a quota descriptor that passed.
+    if (!status.limit && settings.quotaMode && status.remaining !== UNLIMITED) quotaCount++;
     if (!status.limit) continue;
     const { policyName, limit, windowMs } = status.limit;
     const name = headerSafe(policyName);
@@ -51,7 +55,7 @@ export function summarize(
 function erlHeaders(statuses: RlsStatus[], settings: RlsSettings): RlsResult['erl'] {
   let chosen: RlsStatus | undefined;
   for (const status of statuses) {
-    if (!status.limit || status.remaining === 4_294_967_295) continue;
+    if (!status.limit || status.remaining === UNLIMITED) continue;
     if (!chosen || status.remaining < chosen.remaining || (status.over && !status.quota)) chosen = status;
   }
   if (!chosen?.limit) return undefined;

@@ -164,6 +164,9 @@ describe.each([
     const quota = await setup({ quotaMode: true });
     await quota.ask(SHOP, d(`hourly=${quota.v}`, 1));
     expect((await quota.ask(SHOP, d(`hourly=${quota.v}`, 1), d(`thirty=${quota.v}`, 1))).over).toBe(false);
+    // A descriptor no rule limits counts as a quota descriptor that passed.
+    expect((await quota.ask(SHOP, d(`hourly=${quota.v}`, 1), d(`nothing=${quota.v}`, 1))).over).toBe(false);
+    expect((await quota.ask(SHOP, d(`hourly=${quota.v}`, 1))).over).toBe(true);
     const shadow = await setup({ shadowMode: true });
     const result = await shadow.ask(SHOP, d(`hourly=${shadow.v}`, 2));
     expect(result).toMatchObject({ over: false, globalShadow: true });
