@@ -71,7 +71,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const { checkAccess, policy, counters } = path;
     const background = await startBackgroundWork({ config, sql, path, metrics, logger });
     cleanup.unshift(background.close);
-    const readiness = createReadiness(config, policy, options, logger);
+    // A drop-in for envoyproxy/ratelimit may have no tiers at all: its loaded config directory counts.
+    let rlsRulesLoaded = () => false;
+    const readiness = createReadiness(config, policy, options, logger, () => rlsRulesLoaded());
     cleanup.unshift(readiness.close);
     const rls = await composeRls({
       config,
@@ -83,6 +85,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       ready: () => readiness.ready,
     });
     cleanup.unshift(rls.close);
+    rlsRulesLoaded = rls.rulesLoaded;
     const rateLimit = createRateLimitService({ shouldRateLimit: rls.shouldRateLimit, logger });
     const health = createHealthService(readiness);
     const inspector = await openCounterInspector(config, path.memory);
@@ -165,7 +168,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
 }
 
 /**
- * Ready = a policy is loaded, not draining, and — only with FAILURE_MODE=closed, where every call
+ * Ready = a policy (or envoyproxy/ratelimit's config directory) is loaded, not draining, and — only with FAILURE_MODE=closed, where every call
  * would fail — Redis answers. Postgres is not a readiness dependency: cached keys keep being served
  * while it is down, and in a sidecar pod an unready Tollgate takes the whole app pod out
  * of its Service.
@@ -175,13 +178,14 @@ function createReadiness(
   policy: PolicyHolder,
   options: AppOptions,
   logger: Logger,
+  rlsRulesLoaded: () => boolean,
 ): Readiness & { close(): Promise<void> } {
   const redisPing =
     config.failureMode === 'closed' ? createRedisPing(config.counters, PROBE_TIMEOUT_MS) : undefined;
   const checks: DependencyCheck[] = redisPing ? [{ name: 'redis', run: () => redisPing.ping() }] : [];
   const readiness = new Readiness({
     checks,
-    policyLoaded: () => policy.tierCount > 0,
+    policyLoaded: () => policy.tierCount > 0 || rlsRulesLoaded(),
     intervalMs: options.readinessIntervalMs,
     timeoutMs: PROBE_TIMEOUT_MS,
     logger,

@@ -19,6 +19,8 @@ import { rlsHealthcheckRoute, rlsJsonRoute } from './transports/http/rls-json.js
 export interface Rls {
   shouldRateLimit: ShouldRateLimit;
   routes: Record<string, HttpRoute>;
+  /** The config directory has loaded at least one domain (readiness without any tiers). */
+  rulesLoaded(): boolean;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function composeRls(deps: {
       '/json': rlsJsonRoute(shouldRateLimit, logger),
       '/healthcheck': rlsHealthcheckRoute(deps.ready),
     },
+    rulesLoaded: () => Object.keys(directory?.domains ?? {}).length > 0,
     close: async () => {
       directory?.close();
       await windows.close();

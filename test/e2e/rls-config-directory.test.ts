@@ -6,6 +6,8 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
+import { freshPostgres } from '../support/databases.js';
 import { parsePrometheusText, sampleValue } from '../support/prometheus-text.js';
 import {
   prepareDatabase,
@@ -143,5 +145,29 @@ describe('the config directory, watched by every replica', () => {
     renameSync(join(runtime, 'next'), join(runtime, 'current'));
     const ms = await untilEveryReplica(pair, 'runtime', 6);
     console.log(`RUNTIME_ROOT symlink swap: every replica on the new limit after ${ms} ms`);
+  });
+
+  it('with no tiers stored at all, a loaded directory makes the replica ready (/readyz, /healthcheck)', async () => {
+    const empty = await freshPostgres();
+    await migrate(empty.sql);
+    await empty.sql.close();
+    const dir = join(root, 'only-directory');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'cities.yaml'), config('only', 2));
+    const replica = await startTollgate({
+      accounts: [],
+      store: 'memory',
+      env: { ERL_CONFIG_DIR: dir },
+      database: { url: empty.url, keys: {}, accounts: {}, keyIds: {}, drop: () => empty.drop() },
+    });
+    try {
+      const base = `http://127.0.0.1:${replica.httpPort}`;
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      expect(await (await fetch(`${base}/healthcheck`)).text()).toBe('OK');
+      expect(await limitOn(replica, 'only')).toBe(2);
+    } finally {
+      await replica.stop();
+      await empty.drop();
+    }
   });
 });
