@@ -19,8 +19,7 @@ import type { PolicyHolder } from './policy/policy-holder.js';
 import { createGrpcListener, type GrpcListener } from './transports/grpc/grpc-listener.js';
 import { createHealthService } from './transports/grpc/health.js';
 import { createRateLimitService } from './transports/grpc/rls.js';
-import { createShouldRateLimit } from './rls/should-rate-limit.js';
-import { observeShouldRateLimit } from './observability/observe-should-rate-limit.js';
+import { composeRls } from './compose-rls.js';
 import { createHttpServer } from './transports/http/http-server.js';
 import { closeHttpServer, listenHttp, refuseKeepAlive } from './transports/http/listen-http.js';
 import { metricsRoute } from './transports/http/metrics-route.js';
@@ -75,15 +74,22 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const { checkAccess, policy, counters } = path;
     const background = await startBackgroundWork({ config, sql, path, metrics, logger });
     cleanup.unshift(background.close);
-    const shouldRateLimit = observeShouldRateLimit({
-      inner: createShouldRateLimit({ counters, policy: () => policy.current }),
+    // A drop-in for envoyproxy/ratelimit may have no tiers at all: its loaded config directory counts.
+    let rlsRulesLoaded = () => false;
+    const readiness = createReadiness(config, policy, options, logger, () => rlsRulesLoaded());
+    cleanup.unshift(readiness.close);
+    const rls = await composeRls({
+      config,
+      counters,
+      checkAccess,
+      policy,
       metrics,
       logger,
-      policy: () => policy.current,
+      ready: () => readiness.ready,
     });
-    const rateLimit = createRateLimitService({ shouldRateLimit, logger });
-    const readiness = createReadiness(config, policy, options, logger);
-    cleanup.unshift(readiness.close);
+    cleanup.unshift(rls.close);
+    rlsRulesLoaded = rls.rulesLoaded;
+    const rateLimit = createRateLimitService({ shouldRateLimit: rls.shouldRateLimit, logger });
     const health = createHealthService(readiness);
     const inspector = await openCounterInspector(config, path.memory);
     cleanup.unshift(() => inspector.close());
@@ -142,6 +148,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         ...selfService,
         ...signupRoutes,
         ...stripeRoutes,
+        ...rls.routes,
       },
     });
     const adminToken = options.adminToken ?? resolveAdminToken(config).token;
@@ -195,7 +202,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
 }
 
 /**
- * Ready = a policy is loaded, not draining, and — only with FAILURE_MODE=closed, where every call
+ * Ready = a policy (or envoyproxy/ratelimit's config directory) is loaded, not draining, and — only with FAILURE_MODE=closed, where every call
  * would fail — Redis answers. Postgres is not a readiness dependency: cached keys keep being served
  * while it is down, and in a sidecar pod an unready Tollgate takes the whole app pod out
  * of its Service.
@@ -205,13 +212,14 @@ function createReadiness(
   policy: PolicyHolder,
   options: AppOptions,
   logger: Logger,
+  rlsRulesLoaded: () => boolean,
 ): Readiness & { close(): Promise<void> } {
   const redisPing =
     config.failureMode === 'closed' ? createRedisPing(config.counters, PROBE_TIMEOUT_MS) : undefined;
   const checks: DependencyCheck[] = redisPing ? [{ name: 'redis', run: () => redisPing.ping() }] : [];
   const readiness = new Readiness({
     checks,
-    policyLoaded: () => policy.tierCount > 0,
+    policyLoaded: () => policy.tierCount > 0 || rlsRulesLoaded(),
     intervalMs: options.readinessIntervalMs,
     timeoutMs: PROBE_TIMEOUT_MS,
     logger,

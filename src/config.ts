@@ -1,8 +1,12 @@
 // Environment → one frozen, typed Config, validated once at start. The only reader of process.env.
 
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { InputError } from './errors.js';
+
+/** RLS_RESPONSE_HEADERS values (the same as a domain's `response_headers`; see src/policy/ratelimit-rules.ts). */
+const RLS_RESPONSE_HEADERS = ['none', 'erl', 'ietf'] as const;
+type RlsResponseHeaders = (typeof RLS_RESPONSE_HEADERS)[number];
 
 export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
 export type CountersConfig =
@@ -51,6 +55,8 @@ export interface Config {
   buildCommit: string;
   /** STRIPE_WEBHOOK_SECRET set: POST /v1/billing/stripe moves accounts between tiers. */
   stripeWebhook: StripeWebhookConfig | undefined;
+  /** Envoy's rate-limit service, with envoyproxy/ratelimit's own variables (see rlsConfig below). */
+  rls: RlsConfig;
 }
 
 /** Inbound Stripe webhooks (src/payments/). */
@@ -175,6 +181,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
           graceMs: duration(env, 'PAYMENT_GRACE', '3d', 0, 365 * 86_400_000, fail),
         }
       : undefined,
+    rls: rlsConfig(env, fail),
   };
   if (!/^[\w.+-]{1,64}$/.test(config.buildCommit))
     fail('TOLLGATE_COMMIT', 'expected a commit id (letters, digits, . _ + -, at most 64 characters)');
@@ -400,5 +407,78 @@ function oneOf<T extends string>(
   if (raw === undefined || raw === '') return fallback;
   if ((allowed as readonly string[]).includes(raw)) return raw as T;
   fail(name, `expected one of ${allowed.join(', ')} but got "${raw}"`);
+  return fallback;
+}
+
+/** envoyproxy/ratelimit's settings, read from its own variable names so its deployment carries over. */
+export interface RlsConfig {
+  /** ERL_CONFIG_DIR, else RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY when either of the first two is set. */
+  configDir: string | undefined;
+  /** RUNTIME_IGNOREDOTFILES: skip files whose name starts with a dot. */
+  ignoreDotFiles: boolean;
+  /** MERGE_DOMAIN_CONFIG: files of one domain are merged instead of rejected. */
+  mergeDomains: boolean;
+  /** SHADOW_MODE: every over-limit answer becomes OK (counted in the stats). */
+  shadowMode: boolean;
+  /** QUOTA_MODE: every descriptor is a quota descriptor. */
+  quotaMode: boolean;
+  /** NEAR_LIMIT_RATIO: share of a limit past which hits count as near_limit in the per-rule stats. */
+  nearLimitRatio: number;
+  /** RLS_RESPONSE_HEADERS: for domains without their own `response_headers`. */
+  responseHeaders: RlsResponseHeaders | undefined;
+  /** LIMIT_RESPONSE_HEADERS_ENABLED: envoy-counting domains answer `erl` headers by default (else `none`). */
+  erlHeadersEnabled: boolean;
+  /** LIMIT_LIMIT_HEADER, LIMIT_REMAINING_HEADER, LIMIT_RESET_HEADER. */
+  erlHeaderNames: { limit: string; remaining: string; reset: string };
+}
+
+function rlsConfig(env: Env, fail: (name: string, message: string) => void): RlsConfig {
+  const runtime = env.RUNTIME_ROOT || env.RUNTIME_SUBDIRECTORY;
+  const configDir = env.ERL_CONFIG_DIR
+    ? resolve(env.ERL_CONFIG_DIR)
+    : runtime
+      ? resolve(
+          join(
+            env.RUNTIME_ROOT || '/srv/runtime_data/current',
+            env.RUNTIME_SUBDIRECTORY ?? '',
+            env.RUNTIME_APPDIRECTORY || 'config',
+          ),
+        )
+      : undefined;
+  const ratio = env.NEAR_LIMIT_RATIO || '0.8';
+  if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(ratio))
+    fail('NEAR_LIMIT_RATIO', `expected a number from 0 to 1 but got "${ratio}"`);
+  const headers = env.RLS_RESPONSE_HEADERS || undefined;
+  if (headers !== undefined && !(RLS_RESPONSE_HEADERS as readonly string[]).includes(headers))
+    fail('RLS_RESPONSE_HEADERS', `expected one of ${RLS_RESPONSE_HEADERS.join(', ')} but got "${headers}"`);
+  return {
+    configDir,
+    ignoreDotFiles: goBool(env, 'RUNTIME_IGNOREDOTFILES', false, fail),
+    mergeDomains: goBool(env, 'MERGE_DOMAIN_CONFIG', false, fail),
+    shadowMode: goBool(env, 'SHADOW_MODE', false, fail),
+    quotaMode: goBool(env, 'QUOTA_MODE', false, fail),
+    nearLimitRatio: Number(ratio),
+    responseHeaders: headers as RlsResponseHeaders | undefined,
+    erlHeadersEnabled: goBool(env, 'LIMIT_RESPONSE_HEADERS_ENABLED', false, fail),
+    erlHeaderNames: {
+      limit: env.LIMIT_LIMIT_HEADER || 'RateLimit-Limit',
+      remaining: env.LIMIT_REMAINING_HEADER || 'RateLimit-Remaining',
+      reset: env.LIMIT_RESET_HEADER || 'RateLimit-Reset',
+    },
+  };
+}
+
+/** Booleans as that service's Go settings read them (strconv.ParseBool). */
+function goBool(
+  env: Env,
+  name: string,
+  fallback: boolean,
+  fail: (name: string, message: string) => void,
+): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(raw)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(raw)) return false;
+  fail(name, `expected true or false but got "${raw}"`);
   return fallback;
 }

@@ -130,7 +130,12 @@ const SPECS: CommandSpec[] = [
     name: 'import-envoy-ratelimit',
     summary: 'envoyproxy/ratelimit config files → a ratelimit_domains section on stdout (no database)',
     args: ['file.yaml…'],
-    options: {},
+    options: {
+      merge: {
+        type: 'boolean',
+        help: 'merge files of one domain, as envoyproxy/ratelimit with MERGE_DOMAIN_CONFIG=true',
+      },
+    },
     database: false,
   },
   {

@@ -9,9 +9,9 @@ import { ratelimitDomainsToYaml } from '../policy/serialize-ratelimit-domains.js
 import type { CommandContext } from './output.js';
 
 export async function importEnvoyRatelimitCommand(
-  ctx: Pick<CommandContext, 'positionals' | 'json'>,
+  ctx: Pick<CommandContext, 'positionals' | 'json' | 'values'>,
 ): Promise<void> {
-  const { positionals } = ctx;
+  const { positionals, values } = ctx;
   if (positionals.length === 0)
     throw new InputError([
       { path: 'file.yaml', message: 'name the config files: tollgate import-envoy-ratelimit <file.yaml>…' },
@@ -29,12 +29,12 @@ export async function importEnvoyRatelimitCommand(
       ]);
     }
   }
-  process.stdout.write(renderImport(files, ctx.json));
+  process.stdout.write(renderImport(files, ctx.json, values.merge === true));
 }
 
-/** The command's whole stdout, for the given files. */
-export function renderImport(files: EnvoyConfigFile[], json: boolean): string {
-  const { domains, notes } = importEnvoyRatelimit(files);
+/** The command's whole stdout, for the given files; `merge` as that service's MERGE_DOMAIN_CONFIG. */
+export function renderImport(files: EnvoyConfigFile[], json: boolean, merge = false): string {
+  const { domains, notes } = importEnvoyRatelimit(files, { mergeDomains: merge });
   const section = { ratelimit_domains: ratelimitDomainsToYaml(domains) };
   if (json) return `${JSON.stringify({ ...section, notes }, null, 2)}\n`;
   const doc = new Document(section);

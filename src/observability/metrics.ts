@@ -12,6 +12,7 @@ import { registerBuildInfo } from './build-info.js';
 import { counterCells } from './counter-cells.js';
 import { histogramCells } from './histogram-cells.js';
 import { collectProcessMetrics } from './process-metrics.js';
+import { rlsMetrics } from './rls-metrics.js';
 
 /** Seconds; resolves tenths of a millisecond where an in-memory or local-Redis decision lands. */
 export const LATENCY_BUCKETS = [
@@ -92,6 +93,8 @@ export class Metrics {
   });
   /** The outbox exporter's lag, failures and deliveries. */
   readonly exports = exportMetrics(this.registry);
+  /** envoyproxy/ratelimit's per-rule stats and config loads. */
+  readonly rls = rlsMetrics(this.registry);
   private readonly degraded = new Gauge({
     name: 'tollgate_degraded',
     help: '1 while decisions run in a failure mode (Redis unreachable), else 0.',

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { InputError, StoreUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Policy } from '../policy/policy.js';
+import type { RatelimitDomains } from '../policy/ratelimit-rules.js';
 import type { RlsRequest, RlsResult, ShouldRateLimit } from '../rls/should-rate-limit.js';
 import type { Metrics } from './metrics.js';
 import { nextRequestId } from './request-ids.js';
@@ -14,7 +14,7 @@ export interface ObserveShouldRateLimitDeps {
   metrics: Metrics;
   logger: Logger;
   /** To name only configured domains in metrics: a label per client-chosen domain would be unbounded. */
-  policy: () => { policy: Policy };
+  domains: () => RatelimitDomains;
 }
 
 /** The metrics label for domains that are not in the policy. */
@@ -24,10 +24,9 @@ export function observeShouldRateLimit({
   inner,
   metrics,
   logger,
-  policy,
+  domains,
 }: ObserveShouldRateLimitDeps): ShouldRateLimit {
-  const domainLabel = (domain: string) =>
-    policy().policy.ratelimitDomains?.[domain] ? domain : UNKNOWN_DOMAIN;
+  const domainLabel = (domain: string) => (domains()[domain] ? domain : UNKNOWN_DOMAIN);
   return async function observedShouldRateLimit(request: RlsRequest): Promise<RlsResult> {
     const start = performance.now();
     let result: RlsResult;
@@ -49,6 +48,8 @@ export function observeShouldRateLimit({
       throw err;
     }
     const seconds = (performance.now() - start) / 1000;
+    for (const status of result.statuses) if (status.stats) metrics.rls.recordRule(status.stats);
+    if (result.globalShadow) metrics.rls.recordGlobalShadow(domainLabel(request.domain));
     metrics.recordRlsDecision(
       domainLabel(request.domain),
       result.over ? 'rate_limit_exceeded' : 'ok',

@@ -1,32 +1,72 @@
 // Policy file section `ratelimit_domains` → RatelimitDomains; every problem recorded with its path.
 
 import { ALGORITHMS, type PolicyChecks } from './policy-checks.js';
-import type {
-  DescriptorLimit,
-  DescriptorRateLimit,
-  DescriptorRule,
-  RatelimitDomains,
+import {
+  isRlsText,
+  RLS_COUNTING,
+  RLS_RESPONSE_HEADERS,
+  RLS_TEXT_RULE,
+  type DescriptorLimit,
+  type DescriptorRateLimit,
+  type DescriptorRule,
+  type RatelimitDomain,
+  type RatelimitDomains,
 } from './ratelimit-rules.js';
 
-export const DESCRIPTOR_KEYS = ['key', 'value', 'rate_limit', 'shadow', 'share_threshold', 'descriptors'];
+export const DOMAIN_KEYS = ['descriptors', 'counting', 'response_headers'];
+export const DESCRIPTOR_KEYS = [
+  'key',
+  'value',
+  'rate_limit',
+  'shadow',
+  'share_threshold',
+  'quota_mode',
+  'descriptors',
+];
 export const RATE_LIMIT_KEYS = ['name', 'unlimited', 'algorithm', 'limit', 'window', 'burst', 'replaces'];
-/** Domain names, keys, values and rule names travel in gRPC messages and RateLimit headers: printable ASCII. */
-export const TEXT_PATTERN = '^[\\x20-\\x7e]{1,256}$';
-const TEXT = new RegExp(TEXT_PATTERN);
+/**
+ * The JSON Schema's form of isRlsText (ratelimit-rules.ts): no control characters. The 256-byte bound
+ * is on UTF-8 bytes, which a schema cannot count; 256 characters is the closest it can say.
+ */
+export const TEXT_PATTERN = '^[^\\x00-\\x1f\\x7f]{1,256}$';
 
 export function parseRatelimitDomains(c: PolicyChecks, value: unknown, path: string): RatelimitDomains {
   const domains: RatelimitDomains = {};
   for (const [name, raw] of c.map(value, path) ?? []) {
     const at = `${path}.${name}`;
-    if (!TEXT.test(name)) c.add(at, 'expected a domain name of printable ASCII (at most 256 characters)');
-    const map = c.map(raw, at, ['descriptors']);
+    if (!isRlsText(name)) c.add(at, `expected a domain name of ${RLS_TEXT_RULE}`);
+    const map = c.map(raw, at, DOMAIN_KEYS);
     if (!map) continue;
     const descriptors = map.has('descriptors')
       ? parseDescriptors(c, map.get('descriptors'), `${at}.descriptors`)
       : c.add(`${at}.descriptors`, 'required');
-    if (descriptors) domains[name] = { descriptors };
+    if (!descriptors) continue;
+    const domain: RatelimitDomain = { descriptors };
+    if (map.has('counting')) {
+      const counting = c.oneOf(map.get('counting'), `${at}.counting`, RLS_COUNTING);
+      if (counting) domain.counting = counting;
+      if (counting === 'envoy') checkEnvoyCounting(c, descriptors, `${at}.descriptors`);
+    }
+    if (map.has('response_headers')) {
+      const headers = c.oneOf(map.get('response_headers'), `${at}.response_headers`, RLS_RESPONSE_HEADERS);
+      if (headers) domain.responseHeaders = headers;
+    }
+    domains[name] = domain;
   }
   return domains;
+}
+
+/** envoyproxy/ratelimit's counting knows fixed windows of whole seconds only. */
+function checkEnvoyCounting(c: PolicyChecks, rules: DescriptorRule[], path: string): void {
+  rules.forEach((rule, i) => {
+    const limit = rule.rateLimit?.limit;
+    if (limit && (limit.algorithm !== 'fixed_window' || limit.windowMs % 1000 !== 0))
+      c.add(
+        `${path}[${i}].rate_limit`,
+        'counting: envoy counts fixed_window limits with whole-second windows only (use counting: tollgate)',
+      );
+    checkEnvoyCounting(c, rule.descriptors, `${path}[${i}].descriptors`);
+  });
 }
 
 function parseDescriptors(c: PolicyChecks, value: unknown, path: string): DescriptorRule[] {
@@ -66,6 +106,7 @@ function parseDescriptor(c: PolicyChecks, item: unknown, at: string): Descriptor
   const shareThreshold = map.has('share_threshold')
     ? c.bool(map.get('share_threshold'), `${at}.share_threshold`)
     : false;
+  const quotaMode = map.has('quota_mode') ? c.bool(map.get('quota_mode'), `${at}.quota_mode`) : false;
   if (shareThreshold && !value?.includes('*'))
     c.add(`${at}.share_threshold`, 'only allowed with a wildcard value (containing *)');
   const descriptors = map.has('descriptors')
@@ -73,8 +114,9 @@ function parseDescriptor(c: PolicyChecks, item: unknown, at: string): Descriptor
     : [];
   if (key === undefined || (map.has('value') && value === undefined) || (map.has('rate_limit') && !rateLimit))
     return undefined;
-  if (shadow === undefined || shareThreshold === undefined) return undefined;
+  if (shadow === undefined || shareThreshold === undefined || quotaMode === undefined) return undefined;
   const rule: DescriptorRule = { key, shadow, shareThreshold, descriptors };
+  if (quotaMode) rule.quotaMode = true;
   if (value !== undefined) rule.value = value;
   if (rateLimit) rule.rateLimit = rateLimit;
   return rule;
@@ -146,6 +188,6 @@ function parseReplaces(
 }
 
 function text(c: PolicyChecks, value: unknown, path: string): string | undefined {
-  if (typeof value === 'string' && TEXT.test(value)) return value;
-  return c.add(path, 'expected a non-empty string of printable ASCII (at most 256 characters)');
+  if (typeof value === 'string' && isRlsText(value)) return value;
+  return c.add(path, `expected a string of ${RLS_TEXT_RULE}`);
 }

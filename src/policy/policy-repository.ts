@@ -34,8 +34,14 @@ export async function savePolicy(sql: Sql, policy: Policy): Promise<void> {
     await tx.query('delete from ratelimit_domains');
     for (const [position, [name, domain]] of Object.entries(policy.ratelimitDomains ?? {}).entries()) {
       await tx.query(
-        'insert into ratelimit_domains (name, descriptors, position) values ($1, $2::text::jsonb, $3::int)',
-        [name, JSON.stringify(domain.descriptors), position],
+        'insert into ratelimit_domains (name, descriptors, position, counting, response_headers) values ($1, $2::text::jsonb, $3::int, $4, $5)',
+        [
+          name,
+          JSON.stringify(domain.descriptors),
+          position,
+          domain.counting ?? null,
+          domain.responseHeaders ?? null,
+        ],
       );
     }
     await tx.query("delete from policy_settings where name = 'downgrade_tier'");
@@ -130,9 +136,12 @@ export async function loadPolicy(sql: Sql): Promise<Policy> {
     const overrideLimits = await tx.query<LimitRow & { endpoint: string; tier: string }>(
       'select * from override_limits order by position',
     );
-    const domains = await tx.query<{ name: string; descriptors: unknown }>(
-      'select name, descriptors from ratelimit_domains order by position, name',
-    );
+    const domains = await tx.query<{
+      name: string;
+      descriptors: unknown;
+      counting: RatelimitDomain['counting'] | null;
+      response_headers: RatelimitDomain['responseHeaders'] | null;
+    }>('select name, descriptors, counting, response_headers from ratelimit_domains order by position, name');
     const settings = await tx.query<{ value: string }>(
       "select value from policy_settings where name = 'downgrade_tier'",
     );
@@ -182,7 +191,10 @@ export async function loadPolicy(sql: Sql): Promise<Policy> {
     for (const row of domains) {
       // jsonb arrives parsed from postgres.js and PGlite alike; a string only if a driver leaves it raw.
       const descriptors = typeof row.descriptors === 'string' ? JSON.parse(row.descriptors) : row.descriptors;
-      policy.ratelimitDomains![row.name] = { descriptors: descriptors as RatelimitDomain['descriptors'] };
+      const domain: RatelimitDomain = { descriptors: descriptors as RatelimitDomain['descriptors'] };
+      if (row.counting) domain.counting = row.counting;
+      if (row.response_headers) domain.responseHeaders = row.response_headers;
+      policy.ratelimitDomains![row.name] = domain;
     }
     return policy;
   });

@@ -3,7 +3,8 @@
 // keeps the file current. What a schema cannot say (an override naming an unknown tier, a limit name
 // used twice, burst only with token_bucket, `**` only last) stays in the validator.
 
-import { DESCRIPTOR_KEYS, RATE_LIMIT_KEYS, TEXT_PATTERN } from './parse-ratelimit-domains.js';
+import { DESCRIPTOR_KEYS, DOMAIN_KEYS, RATE_LIMIT_KEYS, TEXT_PATTERN } from './parse-ratelimit-domains.js';
+import { RLS_COUNTING, RLS_RESPONSE_HEADERS } from './ratelimit-rules.js';
 import { ENDPOINT_KEYS, MATCH_KEYS, METHOD_PATTERN, OVERRIDE_KEYS, PATH_PATTERN } from './parse-endpoint.js';
 import { LIMIT_KEYS } from './parse-limits.js';
 import {
@@ -153,9 +154,18 @@ function endpoints(): Schema {
 }
 
 function ratelimitDomains(): Schema {
-  const domain = object({ descriptors: { type: 'array', items: { $ref: '#/$defs/descriptor' } } }, [
-    'descriptors',
-  ]);
+  const domain = object(
+    {
+      descriptors: { type: 'array', items: { $ref: '#/$defs/descriptor' } },
+      counting: {
+        enum: [...RLS_COUNTING],
+        description: 'envoy: count as envoyproxy/ratelimit (denied hits count); tollgate: all or nothing',
+      },
+      response_headers: { enum: [...RLS_RESPONSE_HEADERS] },
+    },
+    ['descriptors'],
+    DOMAIN_KEYS,
+  );
   return { type: 'object', propertyNames: text, additionalProperties: domain };
 }
 
@@ -180,6 +190,7 @@ function descriptor(): Schema {
       rate_limit: rateLimit,
       shadow: { type: 'boolean' },
       share_threshold: { type: 'boolean' },
+      quota_mode: { type: 'boolean' },
       descriptors: { type: 'array', items: { $ref: '#/$defs/descriptor' } },
     },
     ['key'],

@@ -6,8 +6,13 @@ import type { DescriptorRateLimit, DescriptorRule, RatelimitDomains } from './ra
 /** parseRatelimitDomains(ratelimitDomainsToYaml(d)) deep-equals d. */
 export function ratelimitDomainsToYaml(domains: RatelimitDomains): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, domain] of Object.entries(domains))
-    out[name] = { descriptors: domain.descriptors.map(descriptorToYaml) };
+  for (const [name, domain] of Object.entries(domains)) {
+    const yaml: Record<string, unknown> = {};
+    if (domain.counting) yaml.counting = domain.counting;
+    if (domain.responseHeaders) yaml.response_headers = domain.responseHeaders;
+    yaml.descriptors = domain.descriptors.map(descriptorToYaml);
+    out[name] = yaml;
+  }
   return out;
 }
 
@@ -17,6 +22,7 @@ export function descriptorToYaml(rule: DescriptorRule): Record<string, unknown> 
   if (rule.rateLimit) out.rate_limit = rateLimitToYaml(rule.rateLimit);
   if (rule.shadow) out.shadow = true;
   if (rule.shareThreshold) out.share_threshold = true;
+  if (rule.quotaMode) out.quota_mode = true;
   if (rule.descriptors.length > 0) out.descriptors = rule.descriptors.map(descriptorToYaml);
   return out;
 }

@@ -15,11 +15,14 @@ export interface MatchedRule {
   rulePath: string;
   /** What the counter is keyed on: the request's values (the pattern where share_threshold is set). */
   counted: string[];
+  /** envoyproxy/ratelimit's stats key parts below the domain (`key_value` per level): bounded by the rules. */
+  statsKeys: string[];
 }
 
 interface Node {
   rule: DescriptorRule;
   path: string;
+  statsKeys: string[];
   children: Level;
 }
 
@@ -37,7 +40,7 @@ export class DescriptorMatcher {
 
   constructor(domains: RatelimitDomains) {
     for (const [name, domain] of Object.entries(domains))
-      this.domains.set(name, compileLevel(domain.descriptors, ''));
+      this.domains.set(name, compileLevel(domain.descriptors, '', []));
   }
 
   hasDomain(domain: string): boolean {
@@ -61,7 +64,13 @@ export class DescriptorMatcher {
       counted.push(key, node.rule.shareThreshold ? node.rule.value! : value);
       if (i === entries.length - 1) {
         return node.rule.rateLimit
-          ? { rule: node.rule, rateLimit: node.rule.rateLimit, rulePath: node.path, counted }
+          ? {
+              rule: node.rule,
+              rateLimit: node.rule.rateLimit,
+              rulePath: node.path,
+              counted,
+              statsKeys: node.statsKeys,
+            }
           : null;
       }
       level =
@@ -73,11 +82,12 @@ export class DescriptorMatcher {
   }
 }
 
-function compileLevel(rules: DescriptorRule[], parent: string): Level {
+function compileLevel(rules: DescriptorRule[], parent: string, parentStats: string[]): Level {
   const level: Level = { exact: new Map(), wildcards: [], anyValue: new Map() };
   for (const rule of rules) {
     const path = `${parent}${parent ? '/' : ''}${rule.key}${rule.value === undefined ? '' : `=${rule.value}`}`;
-    const node: Node = { rule, path, children: compileLevel(rule.descriptors, path) };
+    const statsKeys = [...parentStats, rule.value === undefined ? rule.key : `${rule.key}_${rule.value}`];
+    const node: Node = { rule, path, statsKeys, children: compileLevel(rule.descriptors, path, statsKeys) };
     if (rule.value === undefined) level.anyValue.set(rule.key, node);
     else if (rule.value.includes('*'))
       level.wildcards.push({ key: rule.key, pattern: wildcardPattern(rule.value), node });

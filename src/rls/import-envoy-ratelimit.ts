@@ -4,7 +4,15 @@
 import { InputError } from '../errors.js';
 import { formatDuration } from '../policy/policy-checks.js';
 import { RATE_UNITS, UNIT_MS, type RateUnit } from './rate-units.js';
-import type { DescriptorRule, RatelimitDomains } from '../policy/ratelimit-rules.js';
+import {
+  isRlsText,
+  RLS_COUNTING,
+  RLS_RESPONSE_HEADERS,
+  RLS_TEXT_RULE,
+  type DescriptorRule,
+  type RatelimitDomain,
+  type RatelimitDomains,
+} from '../policy/ratelimit-rules.js';
 import {
   ConfigProblem,
   readEnvoyConfig,
@@ -23,15 +31,24 @@ export interface ImportedRatelimit {
   notes: string[];
 }
 
-const TEXT = /^[\x20-\x7e]{1,256}$/;
+export interface ImportOptions {
+  /** MERGE_DOMAIN_CONFIG: files of one domain add their top-level descriptors instead of "duplicate domain". */
+  mergeDomains?: boolean;
+}
 const WINDOW_NOTES: Partial<Record<RateUnit, string>> = {
   week: '7-day windows from Thursday 00:00 UTC (the epoch was a Thursday)',
   month: "envoyproxy's month: 30-day windows counted from 1970-01-01, not calendar months",
   year: '365-day windows counted from 1970-01-01, not calendar years',
 };
 
-/** Like the Go loader, each file stops at its first problem; every file's problem is reported. */
-export function importEnvoyRatelimit(files: EnvoyConfigFile[]): ImportedRatelimit {
+/**
+ * Like the Go loader, each file stops at its first problem; every file's problem is reported.
+ * Imported domains count as envoyproxy/ratelimit does (`counting: envoy`) unless a file says otherwise.
+ */
+export function importEnvoyRatelimit(
+  files: EnvoyConfigFile[],
+  options: ImportOptions = {},
+): ImportedRatelimit {
   const domains: RatelimitDomains = {};
   const notes: string[] = [];
   const problems: Array<{ path: string; message: string }> = [];
@@ -39,14 +56,18 @@ export function importEnvoyRatelimit(files: EnvoyConfigFile[]): ImportedRatelimi
     try {
       const config = readEnvoyConfig(file.name, file.text);
       if (config.domain === '') config.fail(undefined, 'domain', 'config file cannot have empty domain');
-      if (domains[config.domain])
+      const existing = domains[config.domain];
+      if (existing && !options.mergeDomains)
         config.fail(undefined, 'domain', `duplicate domain '${config.domain}' in config file`);
-      if (!TEXT.test(config.domain))
-        config.fail(undefined, 'domain', 'Tollgate needs printable ASCII here (at most 256 characters)');
+      if (!isRlsText(config.domain)) config.fail(undefined, 'domain', `Tollgate needs ${RLS_TEXT_RULE} here`);
       const fileNotes: string[] = [];
-      domains[config.domain] = {
-        descriptors: convertLevel(config, config.descriptors, `${config.domain}.`, fileNotes),
-      };
+      // Merged files share the top level: a composite key already there is a duplicate, as in Go.
+      const topKeys = new Set((existing?.descriptors ?? []).map(compositeKey));
+      const descriptors = convertLevel(config, config.descriptors, `${config.domain}.`, fileNotes, topKeys);
+      const domain: RatelimitDomain = existing ?? { descriptors: [], counting: 'envoy' };
+      domain.descriptors.push(...descriptors);
+      applySettings(config, domain);
+      domains[config.domain] = domain;
       notes.push(...fileNotes);
     } catch (err) {
       if (!(err instanceof ConfigProblem)) throw err;
@@ -57,13 +78,32 @@ export function importEnvoyRatelimit(files: EnvoyConfigFile[]): ImportedRatelimi
   return { domains, notes };
 }
 
+/** Tollgate's top-level `counting` and `response_headers` (per domain). */
+function applySettings(config: EnvoyConfig, domain: RatelimitDomain): void {
+  if (config.counting !== '') {
+    const counting = RLS_COUNTING.find((c) => c === config.counting);
+    if (!counting) config.fail(undefined, 'counting', `expected one of ${RLS_COUNTING.join(', ')}`);
+    domain.counting = counting;
+  }
+  if (config.responseHeaders !== '') {
+    const headers = RLS_RESPONSE_HEADERS.find((h) => h === config.responseHeaders);
+    if (!headers)
+      config.fail(undefined, 'response_headers', `expected one of ${RLS_RESPONSE_HEADERS.join(', ')}`);
+    domain.responseHeaders = headers;
+  }
+}
+
+function compositeKey(rule: DescriptorRule): string {
+  return rule.value === undefined ? rule.key : `${rule.key}_${rule.value}`;
+}
+
 function convertLevel(
   config: EnvoyConfig,
   descriptors: EnvoyDescriptor[],
   parentKey: string,
   notes: string[],
+  seen = new Set<string>(),
 ): DescriptorRule[] {
-  const seen = new Set<string>();
   return descriptors.map((d) => {
     if (d.key === '') config.fail(d.node, d.path, 'descriptor has empty key');
     const finalKey = d.value === '' ? d.key : `${d.key}_${d.value}`;
@@ -108,22 +148,21 @@ function convertDescriptor(config: EnvoyConfig, d: EnvoyDescriptor): DescriptorR
     rule.rateLimit = { replaces: rl.replaces, limit: rl.unlimited ? null : limit };
     if (rl.name !== '') rule.rateLimit.name = rl.name;
   }
-  // Tollgate's own limits on what it can take over unchanged.
   if (d.shareThreshold && !d.value.includes('*'))
     config.fail(
       d.node,
       `${d.path}.share_threshold`,
-      'share_threshold can only be used with a wildcard value (containing *)',
+      `share_threshold can only be used with wildcard values (containing '*'), but found key '${d.value === '' ? d.key : `${d.key}_${d.value}`}'`,
     );
-  if (d.quotaMode) config.fail(d.node, `${d.path}.quota_mode`, 'quota_mode is not supported by Tollgate yet');
+  if (d.quotaMode) rule.quotaMode = true;
+  // Tollgate's own limits on what it can take over unchanged.
   for (const [text, at] of [
     [d.key, 'key'],
     [d.value || 'x', 'value'],
     [rl?.name || 'x', 'rate_limit.name'],
     ...(rl?.replaces ?? []).map((n, i) => [n, `rate_limit.replaces[${i}]`]),
   ] as const) {
-    if (!TEXT.test(text))
-      config.fail(d.node, `${d.path}.${at}`, 'Tollgate needs printable ASCII here (at most 256 characters)');
+    if (!isRlsText(text)) config.fail(d.node, `${d.path}.${at}`, `Tollgate needs ${RLS_TEXT_RULE} here`);
   }
   return rule;
 }
@@ -149,6 +188,7 @@ function describe(where: string, d: EnvoyDescriptor, rule: DescriptorRule): stri
     );
   else if (rule.value === undefined) parts.push('each value counted apart');
   if (rule.shadow) parts.push('shadow mode: counted, never over the limit');
+  if (rule.quotaMode) parts.push('quota mode: over only when every quota descriptor of the request is over');
   if (rateLimit.name) parts.push(`named "${rateLimit.name}"`);
   if (rateLimit.replaces.length > 0)
     parts.push(`replaces ${rateLimit.replaces.map((n) => `"${n}"`).join(', ')}`);

@@ -46,8 +46,14 @@ export interface EnvoyDescriptor {
   descriptors: EnvoyDescriptor[];
 }
 
+/** Tollgate's own top-level keys (envoyproxy/ratelimit rejects them): per-domain settings. */
+const TOLLGATE_TOP_KEYS = new Set(['counting', 'response_headers']);
+
 export interface EnvoyConfig {
   domain: string;
+  /** Tollgate's top-level `counting` / `response_headers`, as written (checked by the importer). */
+  counting: string;
+  responseHeaders: string;
   descriptors: EnvoyDescriptor[];
   /** Throws the problem at `node` (a ConfigProblem naming file, line, column and path). */
   fail(node: Node | null | undefined, path: string, message: string): never;
@@ -79,11 +85,17 @@ export function readEnvoyConfig(file: string, text: string): EnvoyConfig {
     );
   }
   const root = doc.contents;
-  if (root === null) return { domain: '', descriptors: [], fail };
+  if (root === null) return { domain: '', counting: '', responseHeaders: '', descriptors: [], fail };
   if (!isMap(root)) return fail(root, '', 'error loading config file: the document is not a mapping');
   validateKeys(root, '', fail);
-  const domain = str(root.get('domain', true) as Node | undefined, 'domain', fail);
-  return { domain, descriptors: readDescriptors(root.get('descriptors', true), 'descriptors', fail), fail };
+  const top = (k: string) => str(root.get(k, true) as Node | undefined, k, fail);
+  return {
+    domain: top('domain'),
+    counting: top('counting'),
+    responseHeaders: top('response_headers'),
+    descriptors: readDescriptors(root.get('descriptors', true), 'descriptors', fail),
+    fail,
+  };
 }
 
 type Fail = EnvoyConfig['fail'];
@@ -101,7 +113,8 @@ function validateKeys(map: Node, path: string, fail: Fail): void {
         `config error, key is not of type string: ${String(isScalar(keyNode) ? (keyNode.source ?? key) : key)}`,
       );
     const at = path ? `${path}.${key}` : (key as string);
-    if (!VALID_KEYS.has(key as string)) fail(keyNode, at, `config error, unknown key '${key as string}'`);
+    if (!VALID_KEYS.has(key as string) && !(path === '' && TOLLGATE_TOP_KEYS.has(key as string)))
+      fail(keyNode, at, `config error, unknown key '${key as string}'`);
     const value = pair.value as Node | null;
     if (key === 'metadata') continue; // returned as dynamic metadata: any shape
     if (isSeq(value)) {

@@ -23,6 +23,7 @@ import { parsePolicy } from '../../src/policy/policy-file.js';
 import { PolicyHolder } from '../../src/policy/policy-holder.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
 import { createShouldRateLimit } from '../../src/rls/should-rate-limit.js';
+import { MemoryWindowCounter } from '../../src/counters/memory-window-counter.js';
 import type { GrpcListener, GrpcServerKind } from '../../src/transports/grpc/grpc-listener.js';
 import { createRateLimitService } from '../../src/transports/grpc/rls.js';
 import { freshPostgres, type FreshPostgres } from '../support/databases.js';
@@ -98,7 +99,8 @@ describe.each(GRPC_SERVERS)('RLS ShouldRateLimit end to end (Redis + Postgres, %
       createRateLimitService({
         shouldRateLimit: createShouldRateLimit({
           counters: new RedisCounterStore({ redis }),
-          policy: () => holder.current,
+          windows: new MemoryWindowCounter(),
+          domains: () => holder.current.policy.ratelimitDomains ?? {},
         }),
       }),
     ));
@@ -217,7 +219,8 @@ describe.each(GRPC_SERVERS)('RLS ShouldRateLimit end to end (Redis + Postgres, %
       createRateLimitService({
         shouldRateLimit: createShouldRateLimit({
           counters: new RedisCounterStore({ redis: dead }),
-          policy: () => holder.current,
+          windows: new MemoryWindowCounter(),
+          domains: () => holder.current.policy.ratelimitDomains ?? {},
         }),
       }),
     );

@@ -75,3 +75,48 @@ describe('TOLLGATE_COMMIT (the build label of tollgate_build_info)', () => {
     expect(() => loadConfig({ TOLLGATE_COMMIT: 'a'.repeat(65) })).toThrow(/TOLLGATE_COMMIT/);
   });
 });
+
+describe('loadConfig: envoyproxy/ratelimit variables', () => {
+  it('finds the config directory from ERL_CONFIG_DIR or RUNTIME_* as that service composes it', () => {
+    expect(loadConfig({}).rls.configDir).toBeUndefined();
+    expect(loadConfig({ ERL_CONFIG_DIR: '/etc/rl' }).rls.configDir).toBe('/etc/rl');
+    expect(loadConfig({ RUNTIME_SUBDIRECTORY: 'ratelimit' }).rls.configDir).toBe(
+      '/srv/runtime_data/current/ratelimit/config',
+    );
+    expect(
+      loadConfig({ RUNTIME_ROOT: '/data', RUNTIME_SUBDIRECTORY: 'rl', RUNTIME_APPDIRECTORY: 'limits' }).rls
+        .configDir,
+    ).toBe('/data/rl/limits');
+  });
+
+  it('reads its booleans as Go does and names every bad variable', () => {
+    const rls = loadConfig({
+      SHADOW_MODE: 'True',
+      MERGE_DOMAIN_CONFIG: '1',
+      LIMIT_LIMIT_HEADER: 'X-Limit',
+    }).rls;
+    expect([rls.shadowMode, rls.mergeDomains, rls.quotaMode, rls.nearLimitRatio]).toEqual([
+      true,
+      true,
+      false,
+      0.8,
+    ]);
+    expect(rls.erlHeaderNames).toEqual({
+      limit: 'X-Limit',
+      remaining: 'RateLimit-Remaining',
+      reset: 'RateLimit-Reset',
+    });
+    let message = '';
+    try {
+      loadConfig({ QUOTA_MODE: 'yes', NEAR_LIMIT_RATIO: '1.5', RLS_RESPONSE_HEADERS: 'x-ratelimit' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    for (const problem of [
+      'QUOTA_MODE: expected true or false but got "yes"',
+      'NEAR_LIMIT_RATIO: expected a number from 0 to 1 but got "1.5"',
+      'RLS_RESPONSE_HEADERS: expected one of none, erl, ietf but got "x-ratelimit"',
+    ])
+      expect(message).toContain(problem);
+  });
+});

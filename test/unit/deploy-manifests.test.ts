@@ -928,6 +928,15 @@ describe('deploy/grafana/tollgate-dashboard.json', () => {
       ).toBe(true);
   });
 
+  it('has an RLS row with envoyproxy/ratelimit per-rule stats and config loads, read as rates', () => {
+    expect(panels.some((p) => p.type === 'row' && /RLS/.test(p.title))).toBe(true);
+    const rls = exprs.filter((e) => e.includes('ratelimit_service_'));
+    for (const stat of ['within_limit', 'near_limit', 'over_limit', 'shadow_mode'])
+      expect(rls.some((e) => e.includes(`rate(ratelimit_service_rate_limit_${stat}[`))).toBe(true);
+    expect(rls.some((e) => e.includes('ratelimit_service_config_load_error'))).toBe(true);
+    for (const e of rls) expect(e).toMatch(/(rate|increase)\(ratelimit_service_/);
+  });
+
   it('uses a Prometheus datasource variable everywhere, with unique panel ids', () => {
     const variable = (dashboard.templating.list as Json[]).find((v) => v.type === 'datasource');
     expect(variable.query).toBe('prometheus');

@@ -87,12 +87,7 @@ describe('import-envoy-ratelimit rejects what envoyproxy/ratelimit rejects', () 
     ],
     [
       'share-threshold-without-wildcard',
-      'invalid/share-threshold-without-wildcard.yaml:3:5: descriptors[0].share_threshold: share_threshold can only be used with a wildcard value (containing *)',
-    ],
-    // Accepted by envoyproxy/ratelimit (2026), not taken over by Tollgate: refused rather than changed silently.
-    [
-      'quota-mode',
-      'invalid/quota-mode.yaml:3:5: descriptors[0].quota_mode: quota_mode is not supported by Tollgate yet',
+      "invalid/share-threshold-without-wildcard.yaml:3:5: descriptors[0].share_threshold: share_threshold can only be used with wildcard values (containing '*'), but found key 'a_exact'",
     ],
   ])('%s', (name, message) => {
     expect(rejection([fixture(`invalid/${name}.yaml`)])).toBe(message);

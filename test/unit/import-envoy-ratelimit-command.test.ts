@@ -36,6 +36,15 @@ describe('tollgate import-envoy-ratelimit', () => {
     ).toEqual(['mongo_cps', 'messaging']);
   });
 
+  test('--merge merges files of one domain, as MERGE_DOMAIN_CONFIG does', async () => {
+    const files = [fixture('conformance/shop.yaml'), fixture('conformance/shop-more.yaml')];
+    const merged = JSON.parse(await stdoutOf(['--json', '--merge', ...files]));
+    expect(merged.ratelimit_domains.shop.counting).toBe('envoy');
+    expect(merged.ratelimit_domains.shop.descriptors.map((d: { key: string }) => d.key)).toContain('extra');
+    const err = await runCommand('import-envoy-ratelimit', files, CONFIG).catch((e: unknown) => e);
+    expect((err as InputError).message).toContain("duplicate domain 'shop' in config file");
+  });
+
   test('--json, and errors naming the file and the place', async () => {
     expect(Object.keys(JSON.parse(await stdoutOf(['--json', fixture('valid/example4-depth.yaml')])))).toEqual(
       ['ratelimit_domains', 'notes'],

@@ -102,9 +102,9 @@ describe('ratelimit_domains', () => {
       'ratelimit_domains.edge.descriptors[2].key: required',
       'ratelimit_domains.edge.descriptors[2].rate_limit.limit: not allowed with unlimited: true',
       'ratelimit_domains.edge.descriptors[2].share_threshold: only allowed with a wildcard value (containing *)',
-      'ratelimit_domains.edge.descriptors[3].colour: unknown key (expected one of: key, value, rate_limit, shadow, share_threshold, descriptors)',
+      'ratelimit_domains.edge.descriptors[3].colour: unknown key (expected one of: key, value, rate_limit, shadow, share_threshold, quota_mode, descriptors)',
       'ratelimit_domains.edge.descriptors[3].rate_limit.replaces[0]: a rule cannot replace itself',
-      'ratelimit_domains.edge.descriptors[3].rate_limit.replaces[1]: expected a non-empty string of printable ASCII (at most 256 characters)',
+      'ratelimit_domains.edge.descriptors[3].rate_limit.replaces[1]: expected a string of 1 to 256 bytes of UTF-8, no control characters',
       'ratelimit_domains.edge.descriptors[3].rate_limit.limit: expected an integer >= 1',
       'ratelimit_domains.other.descriptors: required',
       'ratelimit_domains.third: expected a mapping',
@@ -116,6 +116,28 @@ describe('ratelimit_domains', () => {
       problems('ratelimit_domains:\n  d:\n    descriptors: [{ key: a, value: x }, { key: a, value: x }]\n'),
     ).toEqual([
       'ratelimit_domains.d.descriptors[1]: key a with value x is already used at ratelimit_domains.d.descriptors[0]',
+    ]);
+  });
+
+  test('counting: envoy takes fixed windows of whole seconds only; response_headers is one of three', () => {
+    expect(
+      problems(`ratelimit_domains:
+  edge:
+    counting: envoy
+    response_headers: loud
+    descriptors:
+      - key: a
+        rate_limit: { algorithm: token_bucket, limit: 5, window: 1m }
+        descriptors:
+          - key: b
+            rate_limit: { algorithm: fixed_window, limit: 5, window: 1500ms }
+      - key: c
+        rate_limit: { algorithm: fixed_window, limit: 5, window: 1m }
+`),
+    ).toEqual([
+      'ratelimit_domains.edge.descriptors[0].rate_limit: counting: envoy counts fixed_window limits with whole-second windows only (use counting: tollgate)',
+      'ratelimit_domains.edge.descriptors[0].descriptors[0].rate_limit: counting: envoy counts fixed_window limits with whole-second windows only (use counting: tollgate)',
+      'ratelimit_domains.edge.response_headers: expected one of: none, erl, ietf',
     ]);
   });
 });

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { MemoryCounterStore } from '../../src/counters/memory-counter-store.js';
+import { MemoryWindowCounter } from '../../src/counters/memory-window-counter.js';
 import { InputError } from '../../src/errors.js';
 import type { Policy } from '../../src/policy/policy.js';
 import { DescriptorMatcher } from '../../src/rls/descriptor-matcher.js';
@@ -76,7 +77,12 @@ describe('decisions', () => {
     const counters = new MemoryCounterStore({ now: () => clock.now });
     return {
       clock,
-      should: createShouldRateLimit({ counters, policy: () => ({ policy }), now: () => clock.now }),
+      should: createShouldRateLimit({
+        counters,
+        windows: new MemoryWindowCounter(() => clock.now),
+        domains: () => policy.ratelimitDomains ?? {},
+        now: () => clock.now,
+      }),
     };
   };
   const d = (text: string, extra: Partial<RlsDescriptor> = {}): RlsDescriptor => ({
@@ -128,6 +134,7 @@ describe('decisions', () => {
     expect(result).toEqual({
       over: false,
       statuses: [{ over: false, remaining: UNLIMITED_REMAINING, retryAfterMs: 0 }],
+      headers: 'none',
       policies: [],
       violated: [],
     });
@@ -143,6 +150,16 @@ describe('decisions', () => {
 
   test('limit 0 (Example 3 black list) is over for counted calls; hits 0 only checks', async () => {
     const { should } = setup();
+    // A fresh counter checked with hits 0: 0 is not past 0.
+    expect(
+      (
+        await should({
+          domain: 'edge_proxy_per_ip',
+          descriptors: [d('remote_address=50.0.0.5', { hits: 0 })],
+          hitsAddend: 0,
+        })
+      ).over,
+    ).toBe(false);
     expect(
       (
         await should({
@@ -160,7 +177,7 @@ describe('decisions', () => {
           hitsAddend: 0,
         })
       ).over,
-    ).toBe(false);
+    ).toBe(true); // counting: envoy — the denied call above was counted, so 1 > 0
   });
 
   test('hits: request-level 0 means 1, per-descriptor 0 checks only, per-descriptor N overrides', async () => {

@@ -101,28 +101,39 @@ function boundedHits(hits: number, path: string): number {
 }
 
 /**
- * overall_code is always set (Envoy reads UNKNOWN as OK, but say it). The IETF RateLimit headers go
- * in response_headers_to_add: Envoy adds them to the 429 and to the upstream's response alike, so
- * the 429-only content-type and retry-after are added only when over the limit.
+ * overall_code is always set (Envoy reads UNKNOWN as OK, but say it). Headers as the domain's
+ * `response_headers` says: none; envoyproxy/ratelimit's three `erl` headers; or the IETF RateLimit
+ * headers, which Envoy adds to the 429 and to the upstream's response alike, so the 429-only
+ * content-type, retry-after and problem+json body come only with `ietf` and only when over.
  */
 export function responseFromResult(result: RlsResult): RateLimitResponse {
-  const headers = rateLimitHeaders(result.policies);
+  let headers: HeaderList = [];
   let rawBody = NO_BYTES;
-  if (result.over) {
-    const retryAfterSec = Math.max(
-      1,
-      ...result.statuses.filter((s) => s.over).map((s) => Math.ceil(s.retryAfterMs / 1000)),
-    );
-    headers.push(['retry-after', String(retryAfterSec)], ['content-type', PROBLEM_CONTENT_TYPE]);
-    rawBody = Buffer.from(
-      problemJson({
-        code: 'rate_limit_exceeded',
-        status: 429,
-        detail: `over the rate limit: ${result.violated.join(', ')}`,
-        violated: result.violated,
-        retryAfterSec,
-      }),
-    );
+  if (result.headers === 'erl' && result.erl) {
+    const { names, limit, remaining, resetSec } = result.erl;
+    headers = [
+      [names.limit, String(limit)],
+      [names.remaining, String(Math.min(MAX_UINT32, remaining))],
+      [names.reset, String(resetSec)],
+    ];
+  } else if (result.headers === 'ietf') {
+    headers = rateLimitHeaders(result.policies);
+    if (result.over) {
+      const retryAfterSec = Math.max(
+        1,
+        ...result.statuses.filter((s) => s.over).map((s) => Math.ceil(s.retryAfterMs / 1000)),
+      );
+      headers.push(['retry-after', String(retryAfterSec)], ['content-type', PROBLEM_CONTENT_TYPE]);
+      rawBody = Buffer.from(
+        problemJson({
+          code: 'rate_limit_exceeded',
+          status: 429,
+          detail: `over the rate limit: ${result.violated.join(', ')}`,
+          violated: result.violated,
+          retryAfterSec,
+        }),
+      );
+    }
   }
   return {
     overallCode: result.over ? Code.OVER_LIMIT : Code.OK,
@@ -134,6 +145,7 @@ export function responseFromResult(result: RlsResult): RateLimitResponse {
 }
 
 function statusToWire(status: RlsStatus): RateLimitResponse_DescriptorStatus {
+  // A quota descriptor is reported OVER_LIMIT even when the others let the request through (service.go).
   const wire: RateLimitResponse_DescriptorStatus = {
     code: status.over ? Code.OVER_LIMIT : Code.OK,
     limitRemaining: Math.min(MAX_UINT32, status.remaining),

@@ -1,0 +1,74 @@
+// RLS step 4 for `counting: tollgate` domains: one CounterStore.decide per descriptor (decide.lua),
+// all-or-nothing — a denied request is not counted — with any of Tollgate's algorithms.
+
+import type { CounterStore, DecideInput } from '../counters/counter-store.js';
+import { newStats } from './count-like-envoy.js';
+import type { Planned } from './plan-descriptor.js';
+import type { RlsStatus } from './rls-result.js';
+
+export async function countLikeTollgate(
+  counters: CounterStore,
+  p: Planned,
+  hits: number,
+  now: () => number,
+): Promise<RlsStatus> {
+  const { limit } = p;
+  const stats = p.statsKeys ? newStats(p.domain, p.statsKeys, hits) : undefined;
+  let status: RlsStatus;
+  if (limit.limit === 0) {
+    // A limit of 0 (envoyproxy/ratelimit allows it) refuses every counted request; nothing to store.
+    const over = hits > 0;
+    status = {
+      over: over && !p.shadow,
+      limit: p.info,
+      remaining: 0,
+      resetMs: limit.windowMs - (now() % limit.windowMs),
+      retryAfterMs: over ? limit.windowMs : 0,
+    };
+    if (stats) countStats(stats, over, p.shadow, hits);
+  } else {
+    const result = (await counters.decide(decideInput(p, hits))).limits[0]!;
+    const fits = result.state === 'ok';
+    status = {
+      over: result.state === 'denied',
+      limit: p.info,
+      remaining: fits ? result.remaining : 0,
+      resetMs: result.resetMs,
+      retryAfterMs: fits ? 0 : result.retryAfterMs,
+    };
+    if (stats) countStats(stats, !fits, p.shadow, hits);
+  }
+  if (p.quota) status.quota = true;
+  if (stats) status.stats = stats;
+  return status;
+}
+
+function countStats(stats: NonNullable<RlsStatus['stats']>, over: boolean, shadow: boolean, hits: number) {
+  if (!over) stats.withinLimit += hits;
+  else {
+    stats.overLimit += hits;
+    if (shadow) stats.shadowMode += hits;
+  }
+}
+
+function decideInput(p: Planned, hits: number): DecideInput {
+  const { limit } = p;
+  const check = {
+    id: 'l',
+    name: p.info.policyName,
+    algorithm: limit.algorithm,
+    limit: limit.limit,
+    windowMs: limit.windowMs,
+    shadow: p.shadow,
+    hits,
+  };
+  return {
+    accountId: p.counterId,
+    limits: [limit.burst === undefined ? check : { ...check, burst: limit.burst }],
+    anchorDay: 1,
+    units: 0,
+    quota: null,
+    credits: null,
+    endpoint: '', // counters only: RLS descriptors are not billable usage
+  };
+}
