@@ -17,10 +17,22 @@ const DAY_MS = 86_400_000;
 /** Expired limit and quota state is swept every this many decisions (bounds memory; never changes a result). */
 const SWEEP_EVERY = 1024;
 
-interface Expiring<T> {
+export interface Expiring<T> {
   value: T;
   /** ms on the store's clock after which the state can no longer affect a decision. */
   expiresAt: number;
+}
+
+/** What the store holds for one account, live entries only, for the admin inspector. */
+export interface AccountSnapshot {
+  /** ms on the store's clock. */
+  now: number;
+  /** limit id → its state (what decide.lua keeps under `{a:ID}:l:<id>`). */
+  limits: Array<[limitId: string, state: Expiring<Record<string, number>>]>;
+  quota: Expiring<{ p: number; u: number }> | undefined;
+  credits: number | undefined;
+  /** Unflushed usage fields, as decide.lua names them in `{a:ID}:usage`. */
+  usage: Record<string, number>;
 }
 
 /** Ledger row ids remembered as applied (one process, so only a replayed notification can repeat one). */
@@ -155,6 +167,31 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
   }
 
   /** Consumes the limit when the call is allowed and the limit fits (a shadow_denied limit is not consumed). */
+  /** A copy of one account's live state (the admin inspector's view; nothing here changes a decision). */
+  snapshot(accountId: string): AccountSnapshot {
+    const now = Math.floor(this.now());
+    const prefix = `${accountId}\n`;
+    const limits: AccountSnapshot['limits'] = [];
+    for (const [key, limit] of this.limits) {
+      if (key.startsWith(prefix) && limit.expiresAt > now)
+        limits.push([
+          key.slice(prefix.length),
+          { value: definedFields(limit.value), expiresAt: limit.expiresAt },
+        ]);
+    }
+    const quota = this.quotas.get(accountId);
+    return {
+      now,
+      limits,
+      quota:
+        quota && quota.expiresAt > now
+          ? { value: { ...quota.value }, expiresAt: quota.expiresAt }
+          : undefined,
+      credits: this.credits.get(accountId),
+      usage: Object.fromEntries(this.usage.get(accountId) ?? []),
+    };
+  }
+
   private limitResult(
     e: Evaluation,
     name: string,
@@ -186,4 +223,11 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
     for (const [key, entry] of this.limits) if (entry.expiresAt <= now) this.limits.delete(key);
     for (const [key, entry] of this.quotas) if (entry.expiresAt <= now) this.quotas.delete(key);
   }
+}
+
+/** The numeric fields a limit's state has set (its optional ones left out). */
+function definedFields(state: LimitState): Record<string, number> {
+  const fields: Record<string, number> = {};
+  for (const [name, n] of Object.entries(state)) if (typeof n === 'number') fields[name] = n;
+  return fields;
 }

@@ -1,16 +1,13 @@
 // CountersConfig → CounterInspector for the admin API: its own small Redis connection (admin reads never
 // queue behind decisions), or a view of the in-process store the decision path uses.
 
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
 import type { CounterInspector } from './counter-inspector.js';
 import type { CounterStore } from './counter-store.js';
 import { MemoryCounterInspector } from './memory-counter-inspector.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
 import { RedisCounterInspector } from './redis-counter-inspector.js';
-
-/** ms an admin read may wait on Redis; generous, as it is not on the decision path. */
-const INSPECT_TIMEOUT_MS = 2_000;
+import { openRedis } from './redis-connections.js';
 
 /** `store` is the undecorated store of the decision path; needed (and must be a MemoryCounterStore) for memory counters only. */
 export async function openCounterInspector(
@@ -23,17 +20,7 @@ export async function openCounterInspector(
       throw new Error('openCounterInspector: in-process counters need the MemoryCounterStore instance');
     return new MemoryCounterInspector(store);
   }
-  const options: RedisOptions = {
-    commandTimeout: INSPECT_TIMEOUT_MS,
-    connectTimeout: INSPECT_TIMEOUT_MS,
-    maxRetriesPerRequest: 1,
-    lazyConnect: true,
-    connectionName: 'tollgate-inspector',
-  };
-  const redis =
-    counters.kind === 'redis-cluster'
-      ? new Cluster(counters.nodes, { redisOptions: options, lazyConnect: true })
-      : new Redis(counters.url, options);
+  const redis = openRedis(counters, 'inspector');
   // Errors reach the admin request that reads; Redis being down at start must not stop the app (FAILURE_MODE open/local).
   redis.on('error', () => {});
   await redis.connect().catch(() => {});

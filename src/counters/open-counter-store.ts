@@ -1,12 +1,12 @@
 // CountersConfig → CounterStore: Redis (single or Cluster) behind FAILURE_MODE, or in-process counters.
 
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
 import { StoreUnavailable } from '../errors.js';
 import type { CounterStore, DegradedState } from './counter-store.js';
 import { FailSafeCounterStore } from './fail-safe-counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
 import { OverLimitCache } from './over-limit-cache.js';
+import { openRedis } from './redis-connections.js';
 import { RedisCounterStore } from './redis-counter-store.js';
 import type { UsageSource } from '../usage/usage-source.js';
 
@@ -20,21 +20,6 @@ export type OpenedCounterStore = CounterStore &
     insurance?: UsageSource;
   };
 
-/** Reconnect backoff cap (ms); ioredis 6 defaults to 5 s, too long for "back within a second or so". */
-const RECONNECT_CAP_MS = 1_000;
-const RECONNECT_JITTER_MS = 250;
-
-/**
- * Exponential reconnect delay with a cap and full jitter on top, so that many replicas losing the
- * same Redis do not reconnect in step (ioredis retries forever on this schedule; never per request).
- */
-export function reconnectDelay(attempt: number): number {
-  return (
-    Math.min(RECONNECT_CAP_MS, 50 * 2 ** Math.min(attempt - 1, 10)) +
-    Math.floor(Math.random() * RECONNECT_JITTER_MS)
-  );
-}
-
 /** `memory`: the in-process store to use when no Redis is configured (so the usage flusher can drain the same one). */
 export async function openCounterStore(
   config: Readonly<Config>,
@@ -43,29 +28,7 @@ export async function openCounterStore(
   const { counters } = config;
   if (counters.kind === 'memory')
     return withOverLimitCache(config, neverDegraded(embedded.memory ?? new MemoryCounterStore({})));
-  const options: RedisOptions = {
-    // No per-command timer: on a busy event loop it fires while the reply waits unread in the socket
-    // (a burst read as an outage). RedisCounterStore watches the connection instead.
-    connectTimeout: Math.max(1000, config.redisTimeoutMs),
-    // A decide is never re-sent: a retry after a reconnect could consume twice, and the caller has answered by then.
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    // While disconnected, calls fail at once instead of queueing behind the reconnect.
-    enableOfflineQueue: false,
-    retryStrategy: reconnectDelay,
-    keepAlive: 30_000,
-    // Auto-pipelining holds every command until setImmediate, so a burst of requests reaches Redis
-    // as one batch and Node idles while Redis works through it (and vice versa): HTTP /check went
-    // from 26k to 39k decisions/s with it off. RedisCounterStore batches by replies instead.
-    enableAutoPipelining: false,
-    lazyConnect: true,
-    // CLIENT LIST / MONITOR tell decision traffic from the background connection (the bench counts it apart).
-    connectionName: 'tollgate-decisions',
-  };
-  const redis =
-    counters.kind === 'redis-cluster'
-      ? new Cluster(counters.nodes, clusterOptions(options))
-      : new Redis(counters.url, options);
+  const redis = openRedis(counters, 'decisions', config.redisTimeoutMs);
   // Failures reach decisions as StoreUnavailable and the degraded state; the client's events would only repeat them.
   // The last one is kept: ioredis rejects connect() with a bare "Connection is closed." that hides why.
   let lastError: Error | undefined;
@@ -97,18 +60,6 @@ export async function openCounterStore(
   }
   const opened = withOverLimitCache(config, store);
   return local ? Object.assign(opened, { insurance: local }) : opened;
-}
-
-function clusterOptions(redisOptions: RedisOptions): ClusterOptions {
-  const { retryStrategy: _nodeRetry, enableOfflineQueue: _queue, ...perNode } = redisOptions;
-  return {
-    redisOptions: perNode,
-    clusterRetryStrategy: reconnectDelay,
-    enableOfflineQueue: false,
-    enableAutoPipelining: false, // as for a single Redis (above)
-    lazyConnect: true,
-    slotsRefreshTimeout: 1000,
-  };
 }
 
 function withOverLimitCache(config: Readonly<Config>, store: OpenedCounterStore): OpenedCounterStore {

@@ -1,10 +1,10 @@
 // CountersConfig → what the usage flusher drains and where top-ups land: Redis, or the in-process counters.
 
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
 import type { UsageSource } from '../usage/usage-source.js';
 import type { LiveCredits } from './counter-store.js';
 import type { MemoryCounterStore } from './memory-counter-store.js';
+import { openRedis } from './redis-connections.js';
 import { RedisCounterStore } from './redis-counter-store.js';
 import { RedisUsageSource } from './redis-usage-source.js';
 
@@ -13,9 +13,6 @@ export interface UsageStore {
   credits: LiveCredits;
   close(): Promise<void>;
 }
-
-/** Background work may wait longer than a decision (REDIS_TIMEOUT_MS): a flush is not on the request path. */
-const BACKGROUND_TIMEOUT_MS = 5_000;
 
 /**
  * Redis: a connection of its own, so flushes never queue behind, nor time out like, decisions; when
@@ -31,18 +28,7 @@ export async function openUsageStore(
     if (!memory) throw new Error('openUsageStore: the in-process counter store is required without Redis');
     return { source: memory, credits: memory, close: async () => {} };
   }
-  const options: RedisOptions = {
-    commandTimeout: BACKGROUND_TIMEOUT_MS,
-    connectTimeout: BACKGROUND_TIMEOUT_MS,
-    maxRetriesPerRequest: 1,
-    enableAutoPipelining: true,
-    lazyConnect: true,
-    connectionName: 'tollgate-background',
-  };
-  const redis =
-    counters.kind === 'redis-cluster'
-      ? new Cluster(counters.nodes, { redisOptions: options, enableAutoPipelining: true, lazyConnect: true })
-      : new Redis(counters.url, options);
+  const redis = openRedis(counters, 'background');
   redis.on('error', () => {}); // failures surface (and are logged) where a flush or top-up fails
   await redis.connect().catch(() => {});
   const credits = new RedisCounterStore({ redis });

@@ -44,6 +44,20 @@ export function policySchema(): Schema {
   };
 }
 
+/**
+ * The same schema inside another document (the admin API's OpenAPI): its `$defs` become entries of
+ * that document's `components.schemas`, named `policy.<def>`, and the references follow.
+ */
+export function policySchemaAsComponents(): { schema: Schema; components: Record<string, Schema> } {
+  const { $schema: _dialect, $id: _id, $defs, ...rest } = policySchema();
+  const moved = (value: unknown): Schema =>
+    JSON.parse(JSON.stringify(value).replaceAll('"#/$defs/', '"#/components/schemas/policy.'));
+  const components: Record<string, Schema> = {};
+  for (const [name, def] of Object.entries($defs as Record<string, Schema>))
+    components[`policy.${name}`] = moved(def);
+  return { schema: moved(rest), components };
+}
+
 /** A mapping with exactly these keys (the validator rejects unknown keys too: typos must not pass). */
 function object(
   properties: Record<string, Schema>,

@@ -10,7 +10,7 @@ import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { migrate } from '../../src/db/migrate.js';
 import { hashApiKey } from '../../src/keys/api-key.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
-import { policySchema } from '../../src/policy/policy-schema.js';
+import { policySchemaAsComponents } from '../../src/policy/policy-schema.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
 import { adminRoutes, createAdminServer } from '../../src/transports/admin/admin-server.js';
 import { freshPostgres, type FreshPostgres } from '../support/databases.js';
@@ -516,10 +516,15 @@ describe('OpenAPI and the audit trail', () => {
     expect(
       doc.body.paths['/admin/accounts'].post.requestBody.content['application/json'].schema,
     ).toMatchObject({ additionalProperties: false, required: ['name', 'tier'] });
-    // PUT /admin/policy documents its body with the policy file's JSON Schema (schema/policy.schema.json).
+    // PUT /admin/policy documents its body with the policy file's JSON Schema (schema/policy.schema.json),
+    // its $defs moved into components so every reference resolves inside this document.
+    const { schema, components } = policySchemaAsComponents();
     expect(doc.body.paths['/admin/policy'].put.requestBody.content['application/yaml'].schema).toEqual(
-      policySchema(),
+      schema,
     );
+    expect(doc.body.components.schemas).toMatchObject(components);
+    expect(Object.keys(components)).toEqual(['policy.limit', 'policy.descriptor']);
+    expect(JSON.stringify(schema)).toContain('"#/components/schemas/policy.limit"');
   });
 
   it('every change left one audit row, in its transaction, with the actor and without key material', async () => {

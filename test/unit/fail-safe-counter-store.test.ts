@@ -10,7 +10,7 @@ import type {
 import { FailSafeCounterStore } from '../../src/counters/fail-safe-counter-store.js';
 import { MemoryCounterStore } from '../../src/counters/memory-counter-store.js';
 import { OverLimitCache } from '../../src/counters/over-limit-cache.js';
-import { reconnectDelay } from '../../src/counters/open-counter-store.js';
+import { reconnectDelay } from '../../src/counters/redis-connections.js';
 import { StoreUnavailable } from '../../src/errors.js';
 import { decisionFromCounters } from '../../src/access/decision-from-counters.js';
 import { renderDecision } from '../../src/transports/headers.js';

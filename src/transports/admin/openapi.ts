@@ -1,5 +1,6 @@
 // Admin API: the OpenAPI 3.1 document, generated from the route table (the same schemas the server validates with).
 
+import { policySchemaAsComponents } from '../../policy/policy-schema.js';
 import { toJsonSchema } from './body-schema.js';
 import type { AdminRoute } from './admin-route.js';
 
@@ -53,7 +54,8 @@ export function openApiDocument(routes: readonly AdminRoute[], version: string):
     paths,
     components: {
       securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' } },
-      schemas: { Problem: PROBLEM },
+      // The policy file's JSON Schema definitions, referenced by PUT /admin/policy.
+      schemas: { Problem: PROBLEM, ...policySchemaAsComponents().components },
     },
   };
 }

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { writeAudit } from '../../accounts/audit-log.js';
 import { parsePolicy, serializePolicy } from '../../policy/policy-file.js';
 import { loadPolicy, savePolicy } from '../../policy/policy-repository.js';
-import { policySchema } from '../../policy/policy-schema.js';
+import { policySchemaAsComponents } from '../../policy/policy-schema.js';
 import type { AdminDeps, AdminRoute } from './admin-route.js';
 
 /** A policy is bigger than the other bodies (many endpoints and Envoy rate-limit rules). */
@@ -50,7 +50,7 @@ export function policyRoutes({ sql, reloadPolicy }: AdminDeps): AdminRoute[] {
         maxBytes: POLICY_MAX_BYTES,
         description:
           'The policy file as YAML, or the same document as JSON (JSON is read as YAML 1.2, of which it is a subset). Its JSON Schema is schema/policy.schema.json (`tollgate schema policy`).',
-        schema: policySchema(),
+        schema: policySchemaAsComponents().schema,
       },
       responses: { 200: { description: 'What was stored', schema: SUMMARY_SCHEMA } },
       async handle({ text, actor }) {
