@@ -51,6 +51,16 @@ function mapError(err: unknown): unknown {
 type Connection = postgres.Sql | postgres.TransactionSql;
 
 /** ms between attempts to LISTEN again after the listening connection was lost (Postgres down). */
+/**
+ * Seconds before postgres.js connects again after failed attempts. Its default grows as 3^n / 100 up to
+ * 20 s, so after an outage of a few seconds Tollgate stayed away for seconds more (a revocation's
+ * notification, a cold key's lookup, a flush). Capped at 1 s here, with jitter so replicas do not
+ * reconnect in step.
+ */
+export function reconnectBackoffSec(retries: number): number {
+  return Math.min(1, 0.05 * 2 ** Math.min(retries, 10)) * (0.5 + Math.random() / 2);
+}
+
 const RELISTEN_DELAY_MS = 500;
 
 export class PostgresSql implements Sql {
@@ -67,6 +77,7 @@ export class PostgresSql implements Sql {
       this.pool = postgres(url, {
         max: options.max ?? 5,
         connect_timeout: options.connectTimeoutSec ?? 5,
+        backoff: reconnectBackoffSec,
         idle_timeout: 60,
         types: TYPES,
         transform: { undefined: null },
@@ -126,6 +137,7 @@ export class PostgresSql implements Sql {
       idle_timeout: null,
       max_lifetime: null,
       connect_timeout: this.options.connectTimeoutSec ?? 5,
+      backoff: reconnectBackoffSec,
       fetch_types: false,
       onnotice: () => {},
       onnotify: (name: string, payload: string) => {
