@@ -6,7 +6,7 @@ import type { Logger } from '../../logger.js';
 import { answerClientError } from './answer-client-error.js';
 import { ENVOY_HTTP_PREFIX, envoyHttp } from './envoy-http.js';
 import { nginxCheck, type DecisionContext } from './nginx-check.js';
-import { sendFailure, sendProblem } from './send-problem.js';
+import { sendFailure, sendJson, sendProblem } from './send-problem.js';
 
 /** Extra exact-path routes (e.g. /metrics, /v1/me) added by the composition root. */
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -69,25 +69,14 @@ export function createHttpServer({
     if (path === '/healthz') return plain(res, 200, 'ok\n');
     if (path === '/readyz')
       return ready()
-        ? json(res, 200, { ready: true, reasons: [] })
-        : json(res, 503, { ready: false, reasons: readyReasons() });
+        ? sendJson(res, 200, { ready: true, reasons: [] })
+        : sendJson(res, 503, { ready: false, reasons: readyReasons() });
     const route = extra.get(path);
     if (route) return runRoute(route, req, res, logger);
     sendProblem(res, 404, 'not_found', 'Not found', 'No such path on the Tollgate HTTP listener.');
   }
   server.on('clientError', answerClientError);
   return server;
-}
-
-function json(res: ServerResponse, status: number, value: unknown): void {
-  const body = `${JSON.stringify(value)}\n`;
-  res.writeHead(status, [
-    'content-type',
-    'application/json',
-    'content-length',
-    String(Buffer.byteLength(body)),
-  ]);
-  res.end(body);
 }
 
 function plain(res: ServerResponse, status: number, body: string): void {

@@ -80,3 +80,17 @@ export function flatHeaders(target: string[], list: ReadonlyArray<readonly [stri
   for (const [name, value] of list) target.push(name, value);
   return target;
 }
+
+/** A JSON answer; never cached (it is about this caller, or this replica, now). */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, [
+    'content-type',
+    'application/json; charset=utf-8',
+    'cache-control',
+    'no-store',
+    'content-length',
+    String(Buffer.byteLength(text)),
+  ]);
+  res.end(text);
+}

@@ -13,7 +13,8 @@ import type { Logger } from '../../logger.js';
 import { processStripeEvent, type Processed } from '../../payments/process-stripe-event.js';
 import { readStripeEvent } from '../../payments/stripe-event.js';
 import type { HttpRoute } from './http-server.js';
-import { sendProblem } from './send-problem.js';
+import { readCappedBody } from './read-capped-body.js';
+import { sendJson, sendProblem } from './send-problem.js';
 
 /** Stripe events are a few KiB; a subscription with many items stays far below this. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -40,7 +41,8 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ht
         'allow',
         'POST',
       ]);
-    const body = await readRawBody(req, res);
+    // The body as sent: the signature covers its exact bytes.
+    const body = await readCappedBody(req, res, MAX_BODY_BYTES);
     if (body === null) return;
     const refuse = (code: string, detail: string) => {
       onResult?.('unknown', 'rejected');
@@ -71,38 +73,11 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ht
         { event: processed.eventId, type: processed.type, reason: processed.reason },
         'stripe event not applied: see GET /admin/billing/events, fix, then replay',
       );
-    const text = JSON.stringify({
+    sendJson(res, 200, {
       received: true,
       id: processed.eventId,
       result: processed.result,
       reason: processed.reason,
     });
-    res.writeHead(200, [
-      'content-type',
-      'application/json',
-      'content-length',
-      String(Buffer.byteLength(text)),
-    ]);
-    res.end(text);
   };
-}
-
-/** The body as sent (the signature covers its exact bytes), or null after answering 413. */
-async function readRawBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | null> {
-  const tooLarge = () => (
-    sendProblem(res, 413, 'payload_too_large', 'Payload too large', `at most ${MAX_BODY_BYTES} bytes`, [
-      'connection',
-      'close',
-    ]),
-    null
-  );
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return tooLarge();
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }

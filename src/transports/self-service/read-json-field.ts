@@ -2,6 +2,7 @@
 // string field, or a clear 400/413/415 problem answer.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readCappedBody } from '../http/read-capped-body.js';
 import { sendProblem } from '../http/send-problem.js';
 
 const MAX_BODY_BYTES = 4 * 1024;
@@ -14,30 +15,17 @@ export async function readJsonField(
   example: string,
 ): Promise<string | null> {
   const bad = (detail: string) => (sendProblem(res, 400, 'invalid_request', 'Invalid request', detail), null);
-  const tooLarge = () => (
-    sendProblem(res, 413, 'payload_too_large', 'Payload too large', `at most ${MAX_BODY_BYTES} bytes`, [
-      'connection',
-      'close',
-    ]),
-    null
-  );
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return tooLarge();
   const type = req.headers['content-type'];
   if (type !== undefined && !/^application\/json\b/i.test(type))
     return (
       sendProblem(res, 415, 'unsupported_media_type', 'Unsupported media type', 'Send application/json.'),
       null
     );
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return tooLarge();
-    chunks.push(chunk);
-  }
+  const raw = await readCappedBody(req, res, MAX_BODY_BYTES);
+  if (raw === null) return null;
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = JSON.parse(raw.toString('utf8'));
   } catch {
     return bad(`The body must be JSON: ${example}.`);
   }

@@ -17,7 +17,7 @@ import type { PolicyResolver } from '../../policy/policy-resolver.js';
 import { accessRequestFromHeaders } from '../access-request-from-headers.js';
 import { renderDecision } from '../headers.js';
 import type { HttpRoute } from '../http/http-server.js';
-import { sendProblem } from '../http/send-problem.js';
+import { sendJson, sendProblem } from '../http/send-problem.js';
 
 /** Calls per minute per key to the self-service routes. */
 export const SELF_SERVICE_LIMIT = 60;
@@ -73,7 +73,7 @@ export function createSelfServiceRoutes(options: SelfServiceOptions): Record<str
             : null,
         period: periodJson(caller.period),
       };
-      json(res, 200, body);
+      sendJson(res, 200, body);
     }),
     '/v1/usage': guard(async (caller, res) => {
       const endpoints = await readUsage(
@@ -82,7 +82,7 @@ export function createSelfServiceRoutes(options: SelfServiceOptions): Record<str
         caller.period.startMs,
         caller.period.endMs,
       );
-      json(res, 200, {
+      sendJson(res, 200, {
         account_id: caller.record.accountId,
         period: periodJson(caller.period),
         endpoints,
@@ -210,17 +210,4 @@ function deny(res: ServerResponse, code: 'missing_api_key' | 'invalid_api_key', 
     rendered.clientHeaders.flat().concat(['content-length', String(Buffer.byteLength(rendered.body))]),
   );
   res.end(rendered.body);
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, [
-    'content-type',
-    'application/json; charset=utf-8',
-    'cache-control',
-    'no-store',
-    'content-length',
-    String(Buffer.byteLength(text)),
-  ]);
-  res.end(text);
 }

@@ -14,7 +14,7 @@ import { emailHash, normalizeEmail } from '../../signup/normalize-email.js';
 import { requestSignup } from '../../signup/request-signup.js';
 import { addressLimitKey } from '../http/client-address.js';
 import type { HttpRoute } from '../http/http-server.js';
-import { sendProblem } from '../http/send-problem.js';
+import { sendJson, sendProblem } from '../http/send-problem.js';
 import { readJsonField } from './read-json-field.js';
 
 const HOUR_MS = 3_600_000;
@@ -56,7 +56,7 @@ export function createSignupRoute(options: SignupRouteOptions): HttpRoute {
         ttlMs: options.tokenTtlMs,
       });
       // The same answer whether the mailbox is new or taken: only its owner learns which, by mail.
-      return json(res, 202, {
+      return sendJson(res, 202, {
         status: 'confirmation_sent',
         detail: 'If this address can sign up, a confirmation token is on its way to it.',
       });
@@ -110,7 +110,7 @@ export function sendSignupResult(
     return;
   }
   const tier = options.policy().policy.tiers[options.tier];
-  json(res, 201, {
+  sendJson(res, 201, {
     account_id: result.accountId,
     tier: options.tier,
     key: result.key.key,
@@ -171,17 +171,4 @@ async function limit(
     endpoint: '',
   });
   return result.allowed ? null : result.limits[0]!.retryAfterMs;
-}
-
-export function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, [
-    'content-type',
-    'application/json; charset=utf-8',
-    'cache-control',
-    'no-store',
-    'content-length',
-    String(Buffer.byteLength(text)),
-  ]);
-  res.end(text);
 }
