@@ -1,4 +1,4 @@
-// Build step: copies the non-TypeScript runtime assets (Lua scripts, SQL migrations) next to the compiled JS.
+// Build step: copies the non-TypeScript runtime assets (Lua scripts, SQL migrations, the console's files) next to the compiled JS.
 import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -6,6 +6,7 @@ const assets = [
   ['src/counters', 'dist/counters', (f) => f.endsWith('.lua')],
   ['src/db/migrations', 'dist/db/migrations', (f) => f.endsWith('.sql')],
   ['src/policy', 'dist/policy', (f) => f.endsWith('.yaml')],
+  ['src/console', 'dist/console', (f) => /\.(html|js|css)$/.test(f)],
 ];
 for (const [from, to, keep] of assets) {
   mkdirSync(to, { recursive: true });

@@ -119,6 +119,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       inspector,
       reloadPolicy: () => policy.reload(),
       exportMaxAttempts: config.export.maxAttempts,
+      replicaStatus: () => background.status(),
       logger,
     });
     const servers = { http: httpServer, grpc: grpcServer, admin: adminServer };

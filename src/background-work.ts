@@ -8,6 +8,7 @@ import type { Sql } from './db/sql.js';
 import type { DecisionPath } from './decision-path.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
+import type { ReplicaStatus } from './transports/admin/admin-route.js';
 import { startUsageFlusher } from './usage/start-usage-flusher.js';
 import { openExportRoute } from './export/open-export-route.js';
 import { startOutboxExporter } from './export/start-outbox-exporter.js';
@@ -16,6 +17,8 @@ export interface BackgroundWork {
   /** Shutdown, after the listeners closed (no decision adds usage any more): the last flush. */
   flushUsage(): Promise<void>;
   close(): Promise<void>;
+  /** This replica's degraded state and flush lag (GET /admin/replica). */
+  status(): ReplicaStatus;
 }
 
 export async function startBackgroundWork(deps: {
@@ -55,7 +58,14 @@ export async function startBackgroundWork(deps: {
   metrics.setDegraded(path.degraded.degraded);
   const unsubscribe = path.degraded.onChange((degraded) => metrics.setDegraded(degraded));
   let flushed = false;
+  const startedAt = new Date().toISOString();
   return {
+    status: () => ({
+      degraded: path.degraded.degraded,
+      last_flush_ok_at: new Date(lastFlushOk).toISOString(),
+      flush_lag_seconds: (Date.now() - lastFlushOk) / 1000,
+      started_at: startedAt,
+    }),
     async flushUsage() {
       flushed = true;
       await flusher.stop();

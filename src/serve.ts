@@ -18,7 +18,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     'tollgate listening',
   );
   if (app.demoKeys.length > 0 || admin.source !== 'env')
-    process.stdout.write(banner(app, ports.httpPort, admin.source === 'env' ? undefined : admin.token));
+    process.stdout.write(banner(app, ports, admin.source === 'env' ? undefined : admin.token));
   onShutdown(app, logger);
 }
 
@@ -48,7 +48,11 @@ function onShutdown(app: App, logger: ReturnType<typeof createLogger>): void {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-function banner(app: App, httpPort: number, adminToken: string | undefined): string {
+function banner(
+  app: App,
+  { httpPort, adminPort }: { httpPort: number; adminPort: number },
+  adminToken: string | undefined,
+): string {
   const lines = [
     '',
     'Tollgate is running (embedded database and in-process counters unless DATABASE_URL / REDIS_URL are set).',
@@ -65,6 +69,7 @@ function banner(app: App, httpPort: number, adminToken: string | undefined): str
       '',
     );
   }
+  lines.push(`Console: http://127.0.0.1:${adminPort}/console (sign in with the admin token)`);
   if (adminToken) lines.push(`Admin token: ${adminToken}`, '');
   return `${lines.join('\n')}\n`;
 }
