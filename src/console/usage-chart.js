@@ -107,6 +107,7 @@ export function usageChart(usage, period) {
   legend.className = 'legend';
   endpoints.forEach((e, j) => {
     const item = document.createElement('span');
+    item.className = 'legend-item';
     item.textContent = `■ ${e}`;
     item.style.color = COLORS[j % COLORS.length];
     legend.append(item);
