@@ -22,20 +22,32 @@ export function diffLines(before, after) {
 
 const text = (v) =>
   v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+const limits = (list) => (list ?? []).map((l) => `${l.name}: ${l.limit}/${l.window}`).join(', ');
+const quota = (q) =>
+  q && typeof q === 'object' ? `${q.requests}/${q.period}, overage ${q.overage}` : text(q);
+const price = (p) => (p ? `${p.monthly} ${p.currency}/month, ${p.overage_per_1000} per 1000 over` : '');
+const match = (m) => `${(m?.methods ?? ['any']).join(',')} ${m?.path ?? ''}`;
+const overrides = (o) =>
+  Object.entries(o ?? {})
+    .map(
+      ([tier, v]) =>
+        `${tier}: ${v.allowed === false ? 'blocked (feature gate)' : limits(v.limits) || text(v)}`,
+    )
+    .join('; ');
 
 function tables(policy) {
   const tiers = Object.entries(policy.tiers ?? {}).map(([name, t]) => [
     name,
-    text(t.limits?.map((l) => `${l.name}: ${l.limit}/${l.window}`).join(', ')),
-    text(t.quota),
+    limits(t.limits),
+    quota(t.quota),
     text(t.credits_per_request ?? 0),
-    text(t.price),
+    price(t.price),
   ]);
   const endpoints = Object.entries(policy.endpoints ?? {}).map(([name, e]) => [
     name,
-    text(e.match),
+    match(e.match),
     text(e.cost ?? 1),
-    text(e.overrides),
+    overrides(e.overrides),
   ]);
   const table = (headers, rows, id) =>
     h(
