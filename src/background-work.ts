@@ -48,6 +48,8 @@ export async function startBackgroundWork(deps: {
     intervalMs: config.usageFlushMs,
     thresholds: config.quotaThresholds,
     onResult: ({ failed }) => {
+      // Denials ride the usage flush's timer; a failed write keeps them for the next one.
+      void path.denials.flush(sql).catch((err) => logger.warn({ err }, 'denial counts not flushed; kept'));
       if (!failed) lastFlushOk = Date.now();
       metrics.setUsageFlushLag((Date.now() - lastFlushOk) / 1000);
     },
@@ -69,6 +71,7 @@ export async function startBackgroundWork(deps: {
     async flushUsage() {
       flushed = true;
       await flusher.stop();
+      await path.denials.flush(sql).catch((err) => logger.warn({ err }, 'denial counts lost at shutdown'));
     },
     async close() {
       unsubscribe();

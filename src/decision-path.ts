@@ -11,6 +11,7 @@ import { CachedKeyStore } from './keys/cached-key-store.js';
 import { SqlKeyStore } from './keys/sql-key-store.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
+import { DenialTally } from './usage/denial-tally.js';
 import { observeCheckAccess } from './observability/observe-check-access.js';
 import { observeCounterStore } from './observability/observe-counter-store.js';
 import { observeKeyStore } from './observability/observe-key-store.js';
@@ -30,6 +31,8 @@ export interface DecisionPath {
   keys: CachedKeyStore;
   /** The in-process counters when no Redis is configured (the usage flusher drains the same one). */
   memory: MemoryCounterStore | undefined;
+  /** Denials per account and reason since the last flush (written by the usage flusher's timer). */
+  denials: DenialTally;
   close(): Promise<void>;
 }
 
@@ -57,7 +60,8 @@ export async function createDecisionPath(
     throw err;
   });
   const sqlKeys = new SqlKeyStore(sql);
-  const base = { policy, degraded: opened, memory, close: () => closeDecisionPath(policy, opened) };
+  const denials = new DenialTally();
+  const base = { policy, degraded: opened, memory, denials, close: () => closeDecisionPath(policy, opened) };
   if (!metrics) {
     const keys = new CachedKeyStore({ inner: sqlKeys });
     return {
@@ -77,7 +81,7 @@ export async function createDecisionPath(
     onLookup: (result) => metrics.keyCache.get(result).value++,
   });
   const inner = createCheckAccess({ keys, policy: () => policy.current, counters });
-  return { ...base, checkAccess: observeCheckAccess({ inner, metrics, logger }), counters, keys };
+  return { ...base, checkAccess: observeCheckAccess({ inner, metrics, logger, denials }), counters, keys };
 }
 
 async function closeDecisionPath(policy: PolicyHolder, counters: { close(): Promise<void> }): Promise<void> {

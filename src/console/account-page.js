@@ -186,13 +186,14 @@ function changeSection(account, tiers, reload) {
 export async function accountPage(main, id) {
   const started = performance.now();
   const reload = () => accountPage(main, id);
-  const [account, usage, credits, billing, audit, policy] = await Promise.all([
+  const [account, usage, credits, billing, audit, policy, denials] = await Promise.all([
     api('GET', `/admin/accounts/${enc(id)}`),
     api('GET', `/admin/accounts/${enc(id)}/usage/daily`),
     api('GET', `/admin/accounts/${enc(id)}/credits`),
     api('GET', `/admin/accounts/${enc(id)}/billing`).catch((e) => ({ error: e.message })),
     api('GET', `/admin/audit?target=${enc(id)}`),
     api('GET', '/admin/policy'),
+    api('GET', `/admin/accounts/${enc(id)}/denials`),
   ]);
   const counters = h('div', { id: 'counters' }, 'loading…');
   main.replaceChildren(
@@ -208,6 +209,17 @@ export async function accountPage(main, id) {
       h('h2', {}, 'Usage, current period'),
       usageChart(usage, 'current'),
       h('details', {}, h('summary', {}, 'Previous period'), usageChart(usage, 'previous')),
+    ),
+    h(
+      'section',
+      { id: 'denials' },
+      h('h2', {}, 'Denials, last 24 h'),
+      denials.reasons.length
+        ? table(
+            ['Reason', 'Count'],
+            denials.reasons.map((r) => [r.reason, r.count]),
+          )
+        : h('p', { class: 'muted' }, 'None.'),
     ),
     h('section', {}, h('h2', {}, 'Live counters'), counters),
     keysSection(id, account.keys, reload),

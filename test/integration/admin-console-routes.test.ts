@@ -108,3 +108,27 @@ test('policy dry run: errors with path and line, nothing saved', async () => {
   expect(ok.json).toEqual({ valid: true, errors: [] });
   expect(await sql.query('select count(*)::int as n from audit_log')).toEqual(before);
 });
+
+test('denials by reason over 24 h: counted in memory, flushed with usage', async () => {
+  const statuses: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const res = await fetch(`http://127.0.0.1:${tg.httpPort}/check`, {
+      headers: { 'x-api-key': tg.keys.globex!, 'x-original-uri': '/v1/export/x', 'x-original-method': 'GET' },
+    });
+    statuses.push(res.status);
+  }
+  const path = `/admin/accounts/${tg.accounts.acme}/denials`;
+  expect((await admin(path)).json.reasons).toEqual([]);
+  // A feature gate denial for acme (free: export blocked), counted once per call.
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`http://127.0.0.1:${tg.httpPort}/check`, {
+      headers: { 'x-api-key': tg.keys.acme!, 'x-original-uri': '/v1/export/x', 'x-original-method': 'GET' },
+    });
+    expect(res.status).toBe(403);
+  }
+  await expect
+    .poll(async () => (await admin(path)).json.reasons, { timeout: 30_000 })
+    .toEqual([{ reason: expect.any(String), count: 3 }]);
+  expect(statuses.every((s) => s === 204)).toBe(true);
+  expect((await admin('/admin/accounts/nope/denials')).status).toBe(404);
+});

@@ -8,3 +8,13 @@ create table usage_daily (
   units      bigint not null default 0 check (units >= 0),
   primary key (account_id, day, endpoint)
 );
+
+-- Denials per account, UTC hour and reason (rate_limited, quota_exceeded, …): counted in process memory on the
+-- decision path (no I/O there) and added here by the usage flusher's timer. For "why am I getting 429s?".
+create table denials_hourly (
+  account_id text not null,
+  hour       timestamptz not null,
+  reason     text not null,
+  count      bigint not null check (count >= 0),
+  primary key (account_id, hour, reason)
+);

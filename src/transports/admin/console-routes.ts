@@ -3,6 +3,7 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { dailyUsage, searchAccounts } from '../../accounts/search-accounts.js';
 import { billingPeriod } from '../../billing/billing-period.js';
+import { denialsByReason } from '../../usage/denial-tally.js';
 import { InputError } from '../../errors.js';
 import { parsePolicy } from '../../policy/policy-file.js';
 import { loadPolicy } from '../../policy/policy-repository.js';
@@ -70,6 +71,23 @@ export function consoleRoutes({ sql, replicaStatus, now = Date.now }: AdminDeps)
             previous: { start: iso(previous.startMs), end: iso(previous.endMs) },
             days: await dailyUsage(sql, account.id, previous.startMs, current.endMs),
           },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/admin/accounts/{id}/denials',
+      summary: 'Denials of the last 24 h by reason (counted in memory by each replica, flushed with usage)',
+      responses: {
+        200: { description: '{account_id, since, reasons[{reason, count}]}', schema: { type: 'object' } },
+      },
+      async handle({ params }) {
+        const account = await requireAccountView(sql, params.id!);
+        const since = now() - DAY_MS;
+        const reasons = await denialsByReason(sql, account.id, since);
+        return {
+          status: 200,
+          json: { account_id: account.id, since: new Date(since).toISOString(), reasons },
         };
       },
     },
