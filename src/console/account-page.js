@@ -195,6 +195,8 @@ export async function accountPage(main, id) {
     api('GET', '/admin/policy'),
     api('GET', `/admin/accounts/${enc(id)}/denials`),
   ]);
+  // Navigated elsewhere while this loaded (e.g. a reload after a top-up): do not paint over that page.
+  if (location.hash !== `#/accounts/${enc(id)}`) return;
   const counters = h('div', { id: 'counters' }, 'loading…');
   main.replaceChildren(
     h(

@@ -8,6 +8,7 @@ export async function operationsPage(main) {
     api('GET', '/admin/outbox?state=pending'),
     api('GET', '/admin/outbox?state=failed'),
   ]);
+  if (location.hash !== '#/operations') return; // navigated elsewhere meanwhile
   const out = h('p', { id: 'ops-out' });
   const retry = (row) =>
     act(out, async () => {

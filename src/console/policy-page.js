@@ -79,6 +79,7 @@ export async function policyPage(main) {
     api('GET', '/admin/policy', { raw: true }),
     api('GET', '/admin/policy'),
   ]);
+  if (location.hash !== '#/policy') return; // navigated elsewhere meanwhile
   const editor = h('textarea', { id: 'policy-editor', spellcheck: 'false' });
   editor.value = stored;
   const out = h('div', { id: 'policy-out', role: 'status' });

@@ -110,7 +110,14 @@ test('top up credits twice with one idempotency key: one ledger row', async () =
   await page.waitForSelector('#ledger td:text("console-topup-1")');
   await page.fill('#credit-key', 'console-topup-1');
   await page.fill('#credit-amount', '250');
+  // The row is already on the page: wait for the replayed top-up's answer and the ledger read after it.
+  const replayed = page.waitForResponse(
+    (r) => r.url().endsWith('/credits') && r.request().method() === 'POST',
+  );
+  const reread = page.waitForResponse((r) => r.url().endsWith('/credits') && r.request().method() === 'GET');
   await page.click('#topup');
+  expect((await replayed).status()).toBe(200);
+  await reread;
   await page.waitForSelector('#ledger td:text("console-topup-1")');
   const rows = await sql.query(
     `select count(*)::int as n from credit_ledger where idempotency_key = 'console-topup-1'`,
