@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch-chromium.mjs';
 
 const TOKEN = 'screenshots-admin-token-0123456789';
 const [HTTP, GRPC, ADMIN] = [18580, 18581, 18582];
@@ -46,17 +46,7 @@ try {
   const { accounts } = await (
     await fetch(`http://127.0.0.1:${ADMIN}/admin/accounts?q=demo-free`, { headers: auth })
   ).json();
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
   const origin = `http://127.0.0.1:${ADMIN}`;
   await page.goto(`${origin}/console`);

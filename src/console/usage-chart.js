@@ -53,7 +53,12 @@ export function usageChart(usage, period) {
       base += v;
     });
   });
-  const points = cumulative.map((v, i) => `${PAD + (i + 0.5) * step},${y(v)}`).join(' ');
+  // The cumulative line stops at today: the rest of the period has not happened yet.
+  const today = new Date().toISOString().slice(0, 10);
+  const points = cumulative
+    .filter((_, i) => days[i] <= today)
+    .map((v, i) => `${PAD + (i + 0.5) * step},${y(v)}`)
+    .join(' ');
   svg.append(
     s('polyline', {
       points,

@@ -3,7 +3,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { PostgresSql } from '../../src/db/postgres-sql.js';
-import { launchChromium } from '../support/chromium.js';
+import { launchChromium } from '../../scripts/launch-chromium.mjs';
 import { startTollgate, TEST_ADMIN_TOKEN, type TestTollgate } from '../support/tollgate.js';
 
 let tg: TestTollgate;
