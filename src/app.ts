@@ -159,6 +159,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       reloadPolicy: () => policy.reload(),
       exportMaxAttempts: config.export.maxAttempts,
       ...(config.stripeWebhook ? { paymentGraceMs: config.stripeWebhook.graceMs, countBillingEvent } : {}),
+      replicaStatus: () => background.status(),
       logger,
     });
     const servers = { http: httpServer, grpc: grpcServer, admin: adminServer };

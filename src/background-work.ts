@@ -9,6 +9,7 @@ import type { Sql } from './db/sql.js';
 import type { DecisionPath } from './decision-path.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
+import type { ReplicaStatus } from './transports/admin/admin-route.js';
 import { startUsageFlusher } from './usage/start-usage-flusher.js';
 import { openExportRoute } from './export/open-export-route.js';
 import { startOutboxExporter } from './export/start-outbox-exporter.js';
@@ -18,6 +19,8 @@ export interface BackgroundWork {
   /** Shutdown, after the listeners closed (no decision adds usage any more): the last flush. */
   flushUsage(): Promise<void>;
   close(): Promise<void>;
+  /** This replica's degraded state and flush lag (GET /admin/replica). */
+  status(): ReplicaStatus;
 }
 
 export async function startBackgroundWork(deps: {
@@ -49,6 +52,8 @@ export async function startBackgroundWork(deps: {
     intervalMs: config.usageFlushMs,
     thresholds: config.quotaThresholds,
     onResult: ({ failed }) => {
+      // Denials ride the usage flush's timer; a failed write keeps them for the next one.
+      void path.denials.flush(sql).catch((err) => logger.warn({ err }, 'denial counts not flushed; kept'));
       if (!failed) lastFlushOk = Date.now();
       metrics.setUsageFlushLag((Date.now() - lastFlushOk) / 1000);
     },
@@ -69,10 +74,18 @@ export async function startBackgroundWork(deps: {
     } else logger.warn({ degradedMs: Date.now() - degradedSince }, 'recovered: Redis answers again');
   });
   let flushed = false;
+  const startedAt = new Date().toISOString();
   return {
+    status: () => ({
+      degraded: path.degraded.degraded,
+      last_flush_ok_at: new Date(lastFlushOk).toISOString(),
+      flush_lag_seconds: (Date.now() - lastFlushOk) / 1000,
+      started_at: startedAt,
+    }),
     async flushUsage() {
       flushed = true;
       await flusher.stop();
+      await path.denials.flush(sql).catch((err) => logger.warn({ err }, 'denial counts lost at shutdown'));
     },
     async close() {
       unsubscribe();

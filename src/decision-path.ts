@@ -13,6 +13,7 @@ import { FilteredKeyStore } from './keys/filtered-key-store.js';
 import { SqlKeyStore } from './keys/sql-key-store.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
+import { DenialTally } from './usage/denial-tally.js';
 import { observeCheckAccess } from './observability/observe-check-access.js';
 import { observeCounterStore } from './observability/observe-counter-store.js';
 import { observeKeyStore } from './observability/observe-key-store.js';
@@ -34,6 +35,8 @@ export interface DecisionPath {
   keyFilter?: FilteredKeyStore;
   /** The in-process counters when no Redis is configured (the usage flusher drains the same one). */
   memory: MemoryCounterStore | undefined;
+  /** Denials per account and reason since the last flush (written by the usage flusher's timer). */
+  denials: DenialTally;
   close(): Promise<void>;
 }
 
@@ -61,7 +64,8 @@ export async function createDecisionPath(
     throw err;
   });
   const sqlKeys = new SqlKeyStore(sql, { timeoutMs: config.pgTimeoutMs });
-  const base = { policy, degraded: opened, memory, close: () => closeDecisionPath(policy, opened) };
+  const denials = new DenialTally();
+  const base = { policy, degraded: opened, memory, denials, close: () => closeDecisionPath(policy, opened) };
   if (!metrics) {
     const keys = new CachedKeyStore({ inner: sqlKeys });
     const counters = boundInflight(opened, config.maxInflight);
@@ -91,7 +95,13 @@ export async function createDecisionPath(
     onLookup: (result) => metrics.keyCache.get(result).value++,
   });
   const inner = createCheckAccess({ keys, policy: () => policy.current, counters });
-  return { ...base, checkAccess: observeCheckAccess({ inner, metrics, logger }), counters, keys, keyFilter };
+  return {
+    ...base,
+    checkAccess: observeCheckAccess({ inner, metrics, logger, denials }),
+    counters,
+    keys,
+    keyFilter,
+  };
 }
 
 async function closeDecisionPath(policy: PolicyHolder, counters: { close(): Promise<void> }): Promise<void> {

@@ -28,7 +28,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     'tollgate listening',
   );
   if (app.demoKeys.length > 0 || admin.source !== 'env')
-    process.stdout.write(banner(app, ports.httpPort, admin.source === 'env' ? undefined : admin.token));
+    process.stdout.write(banner(app, ports, admin.source === 'env' ? undefined : admin.token));
   const stop = onShutdown(app, logger);
   installProcessGuards(logger, (reason, exitCode) => stop(reason, exitCode));
 }
@@ -63,7 +63,11 @@ function onShutdown(
   return stop;
 }
 
-function banner(app: App, httpPort: number, adminToken: string | undefined): string {
+function banner(
+  app: App,
+  { httpPort, adminPort }: { httpPort: number; adminPort: number },
+  adminToken: string | undefined,
+): string {
   const lines = [
     '',
     'Tollgate is running (embedded database and in-process counters unless DATABASE_URL / REDIS_URL are set).',
@@ -80,6 +84,7 @@ function banner(app: App, httpPort: number, adminToken: string | undefined): str
       '',
     );
   }
+  lines.push(`Console: http://127.0.0.1:${adminPort}/console (sign in with the admin token)`);
   if (adminToken) lines.push(`Admin token: ${adminToken}`, '');
   return `${lines.join('\n')}\n`;
 }

@@ -15,9 +15,11 @@ export interface ObserveCheckAccessDeps {
   inner: CheckAccess;
   metrics: Metrics;
   logger: Logger;
+  /** Denials per account and reason, counted in memory (src/usage/denial-tally.ts). */
+  denials?: { record(accountId: string, reason: string): void };
 }
 
-export function observeCheckAccess({ inner, metrics, logger }: ObserveCheckAccessDeps): CheckAccess {
+export function observeCheckAccess({ inner, metrics, logger, denials }: ObserveCheckAccessDeps): CheckAccess {
   const failures = {
     unavailable: new ThrottledLog('decisions failed: store unavailable', 'error'),
     overloaded: new ThrottledLog('decisions shed: MAX_INFLIGHT reached', 'warn'),
@@ -47,6 +49,7 @@ export function observeCheckAccess({ inner, metrics, logger }: ObserveCheckAcces
     }
     metrics.recordDecision(request.transport, decision, (performance.now() - start) / 1000);
     if (!decision.allowed) {
+      if (decision.identity) denials?.record(decision.identity.accountId, decision.code);
       if (logger.isLevelEnabled('info')) logger.info(decisionFields(request, decision), 'denied');
     } else if (logger.isLevelEnabled('debug')) logger.debug(decisionFields(request, decision), 'allowed');
     return decision;

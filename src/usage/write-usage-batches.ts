@@ -1,6 +1,7 @@
 // Usage flushing, Postgres side: batches → usage_monthly + credit_ledger in ONE transaction, each batch at most once.
 
 import type { Sql } from '../db/sql.js';
+import { addDailyUsage } from './add-daily-usage.js';
 import { detectQuotaThresholds, lockAccountsForThresholds } from './detect-quota-thresholds.js';
 import { writeUsageOutbox } from './write-usage-outbox.js';
 import type { UsageBatch } from './usage-source.js';
@@ -48,6 +49,7 @@ export async function writeUsageBatches(
       );
     const added = totals(news);
     await addUsage(tx, added);
+    await addDailyUsage(tx, added);
     await debitCredits(tx, news);
     // Export and threshold events commit (or roll back) with the usage itself.
     await writeUsageOutbox(tx, news);

@@ -35,6 +35,7 @@ describe('embedded start (no DATABASE_URL, no REDIS_URL)', () => {
     expect(keyOf('pro')).toMatch(/^tg_live_/);
     expect(keyOf('enterprise')).toMatch(/^tg_live_/);
     expect(banner).toMatch(/curl -i -H "x-api-key: tg_live_\w+"/);
+    expect(banner).toContain('Console: http://127.0.0.1:18482/console');
   });
 
   it('answers the README curl: allowed chat call with rate-limit and identity headers', async () => {

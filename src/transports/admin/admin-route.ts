@@ -21,6 +21,15 @@ export interface AdminDeps {
   countBillingEvent?: (type: string, result: string) => void;
   /** ms since the epoch (default Date.now), for the default billing month and key expiry checks. */
   now?: () => number;
+  /** This replica's degraded state and flush lag, for GET /admin/replica. */
+  replicaStatus?: () => ReplicaStatus;
+}
+
+export interface ReplicaStatus {
+  degraded: boolean;
+  last_flush_ok_at: string;
+  flush_lag_seconds: number;
+  started_at: string;
 }
 
 export interface AdminCall {
@@ -53,6 +62,8 @@ export interface AdminRoute {
   /** OpenAPI path template, e.g. `/admin/accounts/{id}`. */
   path: string;
   summary: string;
+  /** Default: derived from method and path; set it where that would repeat another route's. */
+  operationId?: string;
   /** A JSON object body, validated before the handler runs (unknown fields → 400). */
   body?: ObjectSchema;
   /** A non-JSON body the handler parses itself (the policy document), with its media types. */

@@ -19,6 +19,8 @@ import {
 import type { AdminCall, AdminDeps, AdminReply, AdminRoute } from './admin-route.js';
 import { createRouter } from './admin-router.js';
 import { validateObject } from './body-schema.js';
+import { consoleHandler } from './console-assets.js';
+import { consoleRoutes } from './console-routes.js';
 import { creditRoutes } from './credit-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { openApiDocument } from './openapi.js';
@@ -47,6 +49,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
     ...reportRoutes(deps),
     ...outboxRoutes(deps),
     ...billingEventRoutes(deps),
+    ...consoleRoutes(deps),
   ];
   const openapi: AdminRoute = {
     method: 'GET',
@@ -65,10 +68,13 @@ export function createAdminServer(options: AdminServerOptions): Server {
   const { adminToken, logger, ...deps } = options;
   const authorized = adminTokenChecker(adminToken);
   const router = createRouter(adminRoutes(deps));
+  const serveConsole = consoleHandler();
   const server = createServer(
     { headersTimeout: 10_000, requestTimeout: 30_000, maxHeaderSize: 16 * 1024 },
     (req, res) => {
       try {
+        // The console's files are public (no data in them); its API calls carry the token.
+        if (serveConsole(req, res, (req.url ?? '/').split('?')[0]!)) return;
         handle(req, res);
       } catch (err) {
         sendAdminError(res, err, logger);

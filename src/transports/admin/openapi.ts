@@ -93,7 +93,7 @@ function operation(route: AdminRoute): Record<string, unknown> {
       : {}),
   });
   const op: Record<string, unknown> = {
-    operationId: operationId(route),
+    operationId: route.operationId ?? operationId(route),
     summary: route.summary,
     parameters,
     responses,
