@@ -101,11 +101,14 @@ async function addUsage(tx: Sql, rows: Total[]): Promise<void> {
   );
 }
 
-/** One ledger debit per batch that spent credits; `usage:<batch id>` keeps it single even outside this guard. */
+/**
+ * One ledger row per batch that spent credits (a debit) or only gave some back (a correction from
+ * uncount.lua: a positive delta); `usage:<batch id>` keeps it single even outside this guard.
+ */
 async function debitCredits(tx: Sql, batches: UsageBatch[]): Promise<void> {
   const spent = batches
     .map((b) => ({ b, credits: b.rows.reduce((sum, r) => sum + r.credits, 0) }))
-    .filter(({ credits }) => credits > 0);
+    .filter(({ credits }) => credits !== 0);
   if (spent.length === 0) return;
   await tx.query(
     `insert into credit_ledger (account_id, delta, reason, idempotency_key)
