@@ -59,7 +59,7 @@ export async function createDecisionPath(
   if (policy.tierCount === 0)
     logger.warn('no policy stored yet: apply one with `tollgate apply <policy.yaml>` or POLICY_FILE');
   const memory = config.counters.kind === 'memory' ? new MemoryCounterStore({}) : undefined;
-  const opened = await openCounterStore(config, memory ? { memory } : {}).catch((err) => {
+  const opened = await openCounterStore(config, memory ? { memory, logger } : { logger }).catch((err) => {
     policy.close();
     throw err;
   });

@@ -31,7 +31,8 @@ export class DecideBatcher {
 
   run(call: DecideCall): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ keys: call.keys, args: call.args, resolve, reject });
+      // Whatever else the caller put on the call (its resend count, its input) reaches `send` too.
+      this.queue.push({ ...call, resolve, reject });
       if (this.inFlight < this.maxInFlight) this.flush();
     });
   }

@@ -9,6 +9,7 @@ import { OverLimitCache } from './over-limit-cache.js';
 import { openRedis } from './redis-connections.js';
 import { RedisCounterStore } from './redis-counter-store.js';
 import type { UsageSource } from '../usage/usage-source.js';
+import type { Logger } from '../logger.js';
 
 /** The store checkAccess uses, plus whether it currently answers in a failure mode (the degraded gauge). */
 export type OpenedCounterStore = CounterStore &
@@ -20,10 +21,13 @@ export type OpenedCounterStore = CounterStore &
     insurance?: UsageSource;
   };
 
-/** `memory`: the in-process store to use when no Redis is configured (so the usage flusher can drain the same one). */
+/**
+ * `memory`: the in-process store to use when no Redis is configured (so the usage flusher can drain the
+ * same one); `logger`: where decisions taken back after a late reply are reported.
+ */
 export async function openCounterStore(
   config: Readonly<Config>,
-  embedded: { memory?: MemoryCounterStore } = {},
+  embedded: { memory?: MemoryCounterStore; logger?: Logger } = {},
 ): Promise<OpenedCounterStore> {
   const { counters } = config;
   if (counters.kind === 'memory')
@@ -38,6 +42,10 @@ export async function openCounterStore(
     redis,
     timeoutMs: config.redisTimeoutMs,
     onStall: (cause) => store.markUnavailable(cause),
+    onUncount: (decisions, err) =>
+      err === undefined
+        ? embedded.logger?.warn({ decisions }, `uncounted ${decisions} late-executed decisions`)
+        : embedded.logger?.error({ decisions, err }, 'uncounting late-executed decisions failed'),
   });
   const store: FailSafeCounterStore = new FailSafeCounterStore({
     inner,

@@ -18,6 +18,7 @@ import { RedisScript } from './redis-script.js';
 import type { LimitCheck } from '../policy/limit-rule.js';
 
 const APPLY_CREDITS = new RedisScript('apply-credits.lua');
+const UNCOUNT = new RedisScript('uncount.lua');
 /** ms a ledger row id is remembered as applied: far longer than any notification delay or replay. */
 const APPLIED_TTL_MS = 7 * 86_400_000;
 
@@ -121,6 +122,9 @@ const MAX_RESENDS = 4;
 /** Marks a decision that reached Redis past its deadline (nothing consumed): it is sent again. */
 const EXPIRED = Symbol('expired');
 
+/** One decision as runBatch sends it: what uncount needs is its input. */
+type Call = DecideCall & { sends?: number; input?: DecideInput };
+
 export interface RedisCounterStoreOptions {
   redis: Redis | Cluster;
   /** Tests: a fixed clock passed to the script instead of Redis TIME. */
@@ -132,6 +136,8 @@ export interface RedisCounterStoreOptions {
   timeoutMs?: number;
   /** Called when the watched connection stalls (before the calls in flight fail at their deadline). */
   onStall?: (cause: string) => void;
+  /** Called with the count of decisions taken back because their reply came after their caller failed. */
+  onUncount?: (decisions: number, error?: unknown) => void;
 }
 
 export class RedisCounterStore implements CounterStore, LiveCredits {
@@ -142,11 +148,13 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
   private readonly batcher: DecideBatcher | undefined;
   private readonly watch: ConnectionWatch | undefined;
   private readonly clock = new RedisClock();
+  private readonly onUncount: NonNullable<RedisCounterStoreOptions['onUncount']>;
 
   constructor(options: RedisCounterStoreOptions) {
     this.redis = options.redis;
     this.now = options.now;
     this.timeoutMs = options.timeoutMs;
+    this.onUncount = options.onUncount ?? (() => {});
     if (!options.redis.isCluster)
       this.batcher = new DecideBatcher((calls) => this.runBatch(calls), MAX_IN_FLIGHT, MAX_BATCH);
     if (options.timeoutMs !== undefined) {
@@ -173,6 +181,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
       keys: decideKeys(input),
       args: decideArgs(input, this.now ? Math.floor(this.now()) : undefined),
       sends: 0,
+      input,
     };
     let reply: unknown;
     try {
@@ -227,7 +236,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
    * The calls as ONE decide.lua call in its batch form, with a deadline in Redis time when watched;
    * per call its reply, a ReplyError, or EXPIRED (it reached Redis too late and consumed nothing).
    */
-  private async runBatch(calls: Array<DecideCall & { sends?: number }>): Promise<unknown[]> {
+  private async runBatch(calls: Call[]): Promise<unknown[]> {
     const keys: string[] = [];
     let sends = 0;
     for (const call of calls) sends = Math.max(sends, call.sends ?? 0);
@@ -242,7 +251,15 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
     const sent = DECIDE.run(this.redis, keys, args);
     const replies =
       this.watch && allowance !== undefined
-        ? await this.watch.track(sent, Date.now() + allowance)
+        ? await this.watch.track(sent, Date.now() + allowance).catch((err: unknown) => {
+            // Failed by the watch while the script may have run (Redis stopped before replying).
+            if (err instanceof StoreUnavailable)
+              void sent.then(
+                (late) => this.uncount(calls, late),
+                () => {},
+              );
+            throw err;
+          })
         : await sent;
     if (Array.isArray(replies) && replies[0] === -2) {
       this.sampleClock(replies[1]);
@@ -259,6 +276,33 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
       if (Array.isArray(reply)) this.sampleClock(reply[1]);
       return reply;
     });
+  }
+
+  /**
+   * The callers of `calls` were answered unavailable, but the script ran: takes back the books of each
+   * decision that consumed (allowed, shadow and overage included), so they match what was served.
+   */
+  private async uncount(calls: Call[], replies: unknown): Promise<void> {
+    // A batch past its deadline ({ -2, now }) consumed nothing; so did a denied or failed decision.
+    if (!Array.isArray(replies) || replies[0] === -2) return;
+    const undo: Promise<unknown>[] = [];
+    calls.forEach((call, i) => {
+      const reply: unknown = replies[i];
+      const input = call.input;
+      if (input === undefined || !Array.isArray(reply) || reply[0] !== 1) return;
+      const wroteQuota = input.quota !== null || input.endpoint !== '';
+      const args = [
+        String(reply[4]),
+        wroteQuota ? String(input.units) : '0',
+        String(input.credits?.cost ?? 0),
+        input.endpoint,
+      ];
+      undo.push(UNCOUNT.run(this.redis, call.keys.slice(0, 3), args));
+    });
+    if (undo.length === 0) return;
+    const results = await Promise.allSettled(undo);
+    const failed = results.find((r) => r.status === 'rejected');
+    this.onUncount(undo.length, failed?.reason);
   }
 
   private sampleClock(redisNowMs: unknown): void {

@@ -20,19 +20,39 @@ export async function addDailyUsage(tx: Sql, rows: readonly Added[]): Promise<vo
     sum.units += row.units;
     byKey.set(key, sum);
   }
-  const sums = [...byKey.values()];
-  if (sums.length === 0) return;
+  const all = [...byKey.values()];
+  // A correction (a decision taken back after a late reply, redis-counter-store.ts) is negative: it is
+  // taken off today's row if there is one, never below 0. The chart is per flush day anyway.
+  const sums = all.filter((s) => s.calls >= 0 && s.units >= 0);
+  const corrections = all.filter((s) => s.calls < 0 || s.units < 0);
+  if (sums.length > 0) await upsert(tx, sums);
+  if (corrections.length > 0) await subtract(tx, corrections);
+}
+
+const columns = (rows: readonly Added[]) => [
+  rows.map((s) => s.accountId),
+  rows.map((s) => s.endpoint),
+  rows.map((s) => String(s.calls)),
+  rows.map((s) => String(s.units)),
+];
+
+async function upsert(tx: Sql, sums: readonly Added[]): Promise<void> {
   await tx.query(
     `insert into usage_daily (account_id, day, endpoint, calls, units)
      select a, (now() at time zone 'utc')::date, e, c::bigint, u::bigint
        from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as t(a, e, c, u)
      on conflict (account_id, day, endpoint) do update
        set calls = usage_daily.calls + excluded.calls, units = usage_daily.units + excluded.units`,
-    [
-      sums.map((s) => s.accountId),
-      sums.map((s) => s.endpoint),
-      sums.map((s) => String(s.calls)),
-      sums.map((s) => String(s.units)),
-    ],
+    columns(sums),
+  );
+}
+
+async function subtract(tx: Sql, corrections: readonly Added[]): Promise<void> {
+  await tx.query(
+    `update usage_daily d
+        set calls = greatest(0, d.calls + t.c::bigint), units = greatest(0, d.units + t.u::bigint)
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as t(a, e, c, u)
+      where d.account_id = t.a and d.endpoint = t.e and d.day = (now() at time zone 'utc')::date`,
+    columns(corrections),
   );
 }

@@ -60,5 +60,6 @@ export function usageRows(fields: Record<string, string | number>): UsageRow[] {
       );
     row[metric] += Number(value);
   }
-  return [...rows.values()].filter((r) => r.calls > 0 || r.units > 0 || r.credits > 0);
+  // Negative rows are corrections (uncount.lua took back a decision its caller was told failed): kept.
+  return [...rows.values()].filter((r) => r.calls !== 0 || r.units !== 0 || r.credits !== 0);
 }

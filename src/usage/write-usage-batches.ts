@@ -81,33 +81,49 @@ function totals(batches: UsageBatch[]): Total[] {
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, total]) => total);
 }
 
-async function addUsage(tx: Sql, rows: Total[]): Promise<void> {
-  if (rows.length === 0) return;
-  const column = (pick: (t: Total) => string | number) => rows.map((t) => String(pick(t)));
+async function addUsage(tx: Sql, totals: Total[]): Promise<void> {
+  // A correction (a negative part, from uncount.lua) always follows the flushed usage it corrects, so
+  // its row exists: it is added by UPDATE, because an upsert checks `calls >= 0` on the row it would insert.
+  const corrections = totals.filter((t) => t.calls < 0 || t.units < 0 || t.credits < 0);
+  const rows = totals.filter((t) => !corrections.includes(t));
+  const column = (of: Total[], pick: (t: Total) => string | number) => of.map((t) => String(pick(t)));
+  const params = (of: Total[]) => [
+    column(of, (t) => t.accountId),
+    column(of, (t) => t.periodStartMs),
+    column(of, (t) => t.endpoint),
+    column(of, (t) => t.calls),
+    column(of, (t) => t.units),
+    column(of, (t) => t.credits),
+  ];
   // Numbers travel as text[] and are cast in SQL: one array encoding for postgres.js and PGlite alike.
-  await tx.query(
-    `insert into usage_monthly (account_id, period_start, endpoint, calls, units, credits)
-     select a, timestamptz 'epoch' + p::bigint * interval '1 millisecond', e, c::bigint, u::bigint, cr::bigint
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as t(a, p, e, c, u, cr)
-     on conflict (account_id, period_start, endpoint) do update
-       set calls = usage_monthly.calls + excluded.calls, units = usage_monthly.units + excluded.units,
-           credits = usage_monthly.credits + excluded.credits`,
-    [
-      column((t) => t.accountId),
-      column((t) => t.periodStartMs),
-      column((t) => t.endpoint),
-      column((t) => t.calls),
-      column((t) => t.units),
-      column((t) => t.credits),
-    ],
-  );
+  const source = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as t(a, p, e, c, u, cr)`;
+  if (rows.length > 0)
+    await tx.query(
+      `insert into usage_monthly (account_id, period_start, endpoint, calls, units, credits)
+       select a, timestamptz 'epoch' + p::bigint * interval '1 millisecond', e, c::bigint, u::bigint, cr::bigint
+         from ${source}
+       on conflict (account_id, period_start, endpoint) do update
+         set calls = usage_monthly.calls + excluded.calls, units = usage_monthly.units + excluded.units,
+             credits = usage_monthly.credits + excluded.credits`,
+      params(rows),
+    );
+  if (corrections.length > 0)
+    await tx.query(
+      `update usage_monthly m set calls = m.calls + c::bigint, units = m.units + u::bigint, credits = m.credits + cr::bigint
+         from ${source}
+        where m.account_id = a and m.period_start = timestamptz 'epoch' + p::bigint * interval '1 millisecond' and m.endpoint = e`,
+      params(corrections),
+    );
 }
 
-/** One ledger debit per batch that spent credits; `usage:<batch id>` keeps it single even outside this guard. */
+/**
+ * One ledger row per batch that spent credits (a debit) or only gave some back (a correction from
+ * uncount.lua: a positive delta); `usage:<batch id>` keeps it single even outside this guard.
+ */
 async function debitCredits(tx: Sql, batches: UsageBatch[]): Promise<void> {
   const spent = batches
     .map((b) => ({ b, credits: b.rows.reduce((sum, r) => sum + r.credits, 0) }))
-    .filter(({ credits }) => credits > 0);
+    .filter(({ credits }) => credits !== 0);
   if (spent.length === 0) return;
   await tx.query(
     `insert into credit_ledger (account_id, delta, reason, idempotency_key)

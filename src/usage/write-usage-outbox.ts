@@ -40,8 +40,9 @@ export async function writeUsageOutbox(tx: Sql, batches: UsageBatch[]): Promise<
       e.credits += row.credits;
       byPeriod.set(row.periodStartMs, p);
     }
+    // A correction (negative counts, see uncount.lua) is exported too, so the export sums to the books.
     for (const payload of byPeriod.values())
-      if (payload.calls > 0 || payload.units > 0) rows.push({ accountId: batch.accountId, payload });
+      if (payload.calls !== 0 || payload.units !== 0) rows.push({ accountId: batch.accountId, payload });
   }
   if (rows.length === 0) return;
   await tx.query(

@@ -123,6 +123,20 @@ export function describeUsageSource(name: string, open: () => Promise<UsageFixtu
       expect(await f.source.accounts()).not.toContain(id);
     });
 
+    test('a correction batch (uncount.lua took back a flushed call) nets out in usage and gives the credits back', async () => {
+      const { id, decideMany, monthly, debits } = await account();
+      await decideMany(3);
+      const batch = (await f.source.take(id, randomUUID()))!;
+      await writeUsageBatches(f.sql, [batch]);
+      await f.source.ack(id, batch.batchId);
+      const row = { periodStartMs: PERIOD, endpoint: 'chat', calls: -1, units: -3, credits: -2 };
+      const correction = { batchId: randomUUID(), accountId: id, rows: [row] };
+      expect(await writeUsageBatches(f.sql, [correction])).toEqual([correction.batchId]);
+      await writeUsageBatches(f.sql, [correction]); // a replay is a no-op here too
+      expect(await monthly()).toEqual([{ calls: 2, units: 6, credits: 4 }]);
+      expect((await debits()).map((d) => d.delta)).toEqual([-6, 2]);
+    });
+
     test('Postgres down: usage waits in the store under the same batch id, and is complete once it is back', async () => {
       const { id, decideMany, monthly } = await account();
       const sql = flaky(f.sql);
