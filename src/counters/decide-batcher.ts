@@ -7,7 +7,9 @@ export interface DecideCall {
   args: string[];
 }
 
-interface Pending extends DecideCall {
+/** A call waiting for its batch; the call itself is kept as given (one shape for every entry). */
+interface Pending<C extends DecideCall> {
+  call: C;
   resolve(reply: unknown): void;
   reject(err: unknown): void;
 }
@@ -19,20 +21,20 @@ interface Pending extends DecideCall {
  * ioredis' per-command work, the syscalls and Redis' per-script overhead are paid once per batch.
  * `send` answers one reply per call, in order: a value, or an Error for that call alone.
  */
-export class DecideBatcher {
-  private readonly queue: Pending[] = [];
+export class DecideBatcher<C extends DecideCall = DecideCall> {
+  private readonly queue: Pending<C>[] = [];
   private inFlight = 0;
 
   constructor(
-    private readonly send: (calls: DecideCall[]) => Promise<unknown[]>,
+    private readonly send: (calls: C[]) => Promise<unknown[]>,
     private readonly maxInFlight: number,
     private readonly maxBatch: number,
   ) {}
 
-  run(call: DecideCall): Promise<unknown> {
+  /** `call` reaches `send` as given (with whatever else the caller put on it: resend count, input). */
+  run(call: C): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      // Whatever else the caller put on the call (its resend count, its input) reaches `send` too.
-      this.queue.push({ ...call, resolve, reject });
+      this.queue.push({ call, resolve, reject });
       if (this.inFlight < this.maxInFlight) this.flush();
     });
   }
@@ -50,7 +52,7 @@ export class DecideBatcher {
       // The next batch goes out before this one's callers run, so Redis works while Node answers.
       if (this.queue.length > 0) this.flush();
     };
-    this.send(batch).then(
+    this.send(batch.map((pending) => pending.call)).then(
       (replies) => {
         done();
         for (let i = 0; i < batch.length; i++) {

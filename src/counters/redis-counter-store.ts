@@ -145,7 +145,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
   private readonly now: (() => number) | undefined;
   private readonly timeoutMs: number | undefined;
   /** undefined for a Cluster: one call's keys share one slot, a batch's would not. */
-  private readonly batcher: DecideBatcher | undefined;
+  private readonly batcher: DecideBatcher<Call> | undefined;
   private readonly watch: ConnectionWatch | undefined;
   private readonly clock = new RedisClock();
   private readonly onUncount: NonNullable<RedisCounterStoreOptions['onUncount']>;
@@ -156,7 +156,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
     this.timeoutMs = options.timeoutMs;
     this.onUncount = options.onUncount ?? (() => {});
     if (!options.redis.isCluster)
-      this.batcher = new DecideBatcher((calls) => this.runBatch(calls), MAX_IN_FLIGHT, MAX_BATCH);
+      this.batcher = new DecideBatcher<Call>((calls) => this.runBatch(calls), MAX_IN_FLIGHT, MAX_BATCH);
     if (options.timeoutMs !== undefined) {
       // Calls not yet sent fail at once; the sent ones fail at their deadline (ConnectionWatch).
       this.watch = new ConnectionWatch(options.timeoutMs, (silentMs) => {
