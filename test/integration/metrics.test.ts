@@ -13,6 +13,23 @@ import { parsePrometheusText, sampleValue, type Sample } from '../support/promet
 import { startTollgate, type TestTollgate } from '../support/tollgate.js';
 
 /** Well-formed (so it reaches the key cache) but never issued: the key filter refuses it. */
+/** The latency histogram's `le` labels, in exposition order (LATENCY_BUCKETS in metrics.ts, and +Inf). */
+const LATENCY_LE = [
+  '0.0001',
+  '0.00025',
+  '0.0005',
+  '0.00075',
+  '0.001',
+  '0.0025',
+  '0.005',
+  '0.01',
+  '0.025',
+  '0.05',
+  '0.1',
+  '0.25',
+  '1',
+  '+Inf',
+];
 const BOGUS_KEY = 'tg_live_thisisnotakeythisisnotakey234567';
 
 describe('/metrics after a known mix of decisions (demo policy)', () => {
@@ -111,22 +128,7 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
     const les = samples
       .filter((s) => s.name === 'tollgate_decision_duration_seconds_bucket' && s.labels.transport === 'grpc')
       .map((s) => s.labels.le);
-    expect(les).toEqual([
-      '0.0001',
-      '0.00025',
-      '0.0005',
-      '0.00075',
-      '0.001',
-      '0.0025',
-      '0.005',
-      '0.01',
-      '0.025',
-      '0.05',
-      '0.1',
-      '0.25',
-      '1',
-      '+Inf',
-    ]);
+    expect(les).toEqual(LATENCY_LE);
     const buckets = samples
       .filter((s) => s.name === 'tollgate_decision_duration_seconds_bucket' && s.labels.transport === 'grpc')
       .map((s) => s.value);
@@ -209,22 +211,7 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
       store: new Set(['redis', 'postgres', 'memory']),
       operation: new Set(['decide', 'find_key']),
       result: new Set(['hit', 'miss', 'negative_hit', 'refused', 'false_positive']),
-      le: new Set([
-        '0.0001',
-        '0.00025',
-        '0.0005',
-        '0.00075',
-        '0.001',
-        '0.0025',
-        '0.005',
-        '0.01',
-        '0.025',
-        '0.05',
-        '0.1',
-        '0.25',
-        '1',
-        '+Inf',
-      ]),
+      le: new Set(LATENCY_LE),
       // tollgate_build_info (test/integration/metrics-exposition.test.ts): one series per process.
       version: new Set([packageVersion()]),
       commit: new Set(['unknown']),
