@@ -42,6 +42,15 @@ export function buildTargets(report: Report): Target[] {
     });
   }
 
+  const flush = report.usageFlush?.find((f) => f.accounts === 100_000);
+  if (flush)
+    targets.push({
+      target:
+        'usage flusher: ≤ 0.05 background script calls per account per flush interval at 100,000 active accounts',
+      value: `${flush.scriptCallsPerAccount.toFixed(3)} (${int(flush.scriptCalls)} calls)`,
+      met: flush.scriptCallsPerAccount <= 0.05,
+    });
+
   const pg = report.postgres;
   const beside = pg.idle
     ? `; all Postgres transactions ${pg.busy.perSecond.toFixed(1)}/s during the runs vs ${pg.idle.perSecond.toFixed(1)}/s idle`
