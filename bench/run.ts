@@ -19,6 +19,7 @@ import { LOAD_CORE, warmKeys } from './lib/load.js';
 import { markdown } from './lib/markdown.js';
 import { KEY_CACHE_MAX, measureKeyCache } from './lib/memory.js';
 import { runMillionKeys } from './lib/million-keys.js';
+import { measureUsageFlush } from './lib/usage-flush.js';
 import { postgresAfterRuns, postgresStart } from './lib/postgres-windows.js';
 import { freePort, sleep, startProc, type Proc } from './lib/procs.js';
 import { summarizeProfile } from './lib/profile.js';
@@ -46,7 +47,9 @@ async function main() {
   let bench: BenchDb | undefined;
   let redis: Redis | undefined;
   const started = Date.now();
-  const skipped = C.ROWS ? ['fixed rate', '1,000,000 keys', 'memory', 'profile', 'idle Postgres window'] : [];
+  const skipped = C.ROWS
+    ? ['fixed rate', '1,000,000 keys', 'memory', 'profile', 'idle Postgres window', 'usage flush']
+    : [];
   try {
     // ── Stores ───────────────────────────────────────────────────────────────────────────────────
     const redisPort = await freePort();
@@ -267,6 +270,11 @@ async function main() {
           allowKeysFile: keysFiles.allow,
         });
 
+    // ── The usage flusher's background calls at 1,000 and 100,000 active accounts ───────────────
+    const usageFlush = C.ROWS
+      ? undefined
+      : await measureUsageFlush({ db: bench.db, url: bench.url, tier: 'bench-allow', logDir: tmp });
+
     // ── Redis bytes per active account ──────────────────────────────────────────────────────────
     const redisPerAccount = {
       allow: await medianAccountBytes(redis, allow.accountIds),
@@ -299,6 +307,7 @@ async function main() {
       ...(burst ? { burst } : {}),
       postgres,
       ...(millionKeys ? { millionKeys } : {}),
+      ...(usageFlush ? { usageFlush } : {}),
       ...(memory ? { memory } : {}),
       redisPerAccount,
       targets: [],

@@ -31,7 +31,7 @@ export async function startBackgroundWork(deps: {
   logger: Logger;
 }): Promise<BackgroundWork> {
   const { config, sql, path, metrics, logger } = deps;
-  const usage = await openUsageStore(config, path.memory);
+  const usage = await openUsageStore(config, path.memory, path.counted);
   const listener = await startChangeListener({
     sql,
     keys: path.keys,

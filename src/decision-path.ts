@@ -13,6 +13,7 @@ import { FilteredKeyStore } from './keys/filtered-key-store.js';
 import { SqlKeyStore } from './keys/sql-key-store.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './observability/metrics.js';
+import { CountedAccounts } from './usage/counted-accounts.js';
 import { DenialTally } from './usage/denial-tally.js';
 import { observeCheckAccess } from './observability/observe-check-access.js';
 import { observeCounterStore } from './observability/observe-counter-store.js';
@@ -35,6 +36,8 @@ export interface DecisionPath {
   keyFilter?: FilteredKeyStore;
   /** The in-process counters when no Redis is configured (the usage flusher drains the same one). */
   memory: MemoryCounterStore | undefined;
+  /** With Redis: the accounts this process counted usage for, which the usage flusher visits. */
+  counted: CountedAccounts | undefined;
   /** Denials per account and reason since the last flush (written by the usage flusher's timer). */
   denials: DenialTally;
   close(): Promise<void>;
@@ -59,13 +62,23 @@ export async function createDecisionPath(
   if (policy.tierCount === 0)
     logger.warn('no policy stored yet: apply one with `tollgate apply <policy.yaml>` or POLICY_FILE');
   const memory = config.counters.kind === 'memory' ? new MemoryCounterStore({}) : undefined;
-  const opened = await openCounterStore(config, memory ? { memory, logger } : { logger }).catch((err) => {
-    policy.close();
-    throw err;
-  });
+  const counted = memory ? undefined : new CountedAccounts();
+  const opened = await openCounterStore(config, memory ? { memory, logger } : { logger, counted }).catch(
+    (err) => {
+      policy.close();
+      throw err;
+    },
+  );
   const sqlKeys = new SqlKeyStore(sql, { timeoutMs: config.pgTimeoutMs });
   const denials = new DenialTally();
-  const base = { policy, degraded: opened, memory, denials, close: () => closeDecisionPath(policy, opened) };
+  const base = {
+    policy,
+    degraded: opened,
+    memory,
+    counted,
+    denials,
+    close: () => closeDecisionPath(policy, opened),
+  };
   if (!metrics) {
     const keys = new CachedKeyStore({ inner: sqlKeys });
     const counters = boundInflight(opened, config.maxInflight);

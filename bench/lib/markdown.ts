@@ -123,6 +123,20 @@ export function markdown(report: Report): string {
       `- Sidecar memory with ${int(mem.cacheEntriesAfter)} cached keys (was ${int(mem.cacheEntriesBefore)}; ${int(mem.keysWarmed)} keys warmed, ${int(mem.keyLoadsDuringWarm)} key loads; ${mem.cacheEntriesNote}): RSS ${mem.rssBeforeMiB.toFixed(0)} → **${mem.rssAfterMiB.toFixed(0)} MiB**, V8 heap used ${mem.heapUsedBeforeMiB.toFixed(0)} → ${mem.heapUsedAfterMiB.toFixed(0)} MiB, both after ${(mem.settleMs / 1000).toFixed(0)} s idle: ≈ ${int(mem.rssBytesPerCachedKey)} bytes RSS / ${int(mem.heapBytesPerCachedKey)} bytes heap per cached key (RSS noise ±${int(mem.rssSpreadKiB)} KiB)${few}. Cold lookups ran at ${int(mem.coldLookupsPerSecond)}/s.`,
     );
   }
+  for (const f of report.usageFlush ?? [])
+    lines.push(
+      `- Usage flush with **${int(f.accounts)} active accounts** (all with new usage since the last flush): **${f.scriptCalls} background script calls = ${f.scriptCallsPerAccount.toFixed(3)} per account per flush interval** (take + ack, many accounts per call; before: 2 per account plus a SCAN of every key), commands ${Object.entries(
+        f.commands,
+      )
+        .map(([c, n]) => `${c} ${int(n)}`)
+        .join(
+          ', ',
+        )}; ${int(f.flushMs)} ms for the flush (Postgres writes included), Redis CPU ${f.redisCpuMs.toFixed(1)} ms. A process's first flush, and one every 60 s, also scans: ${Object.entries(
+        f.fullScanCommands,
+      )
+        .map(([c, n]) => `${c} ${int(n)}`)
+        .join(', ')}.`,
+    );
   const rp = report.redisPerAccount;
   lines.push(
     `- Redis bytes per active account (MEMORY USAGE, median of 100): allow tier ${int(rp.allow.bytes)} B (${rp.allow.keys.join(', ')}), deny tier ${int(rp.deny.bytes)} B (${rp.deny.keys.join(', ')}); INFO used_memory delta over the ${int(2 * Number(s.keysPerPath))} warmed accounts: ${int(rp.usedMemoryDeltaPerAccount)} B/account; per RLS descriptor counter (${int(2 * Number(s.keysPerPath))} values): ${int(rp.usedMemoryDeltaPerRlsCounter)} B.`,

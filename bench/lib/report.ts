@@ -11,6 +11,7 @@ import type { RotatingBody } from './rotating-body.js';
 import { requestsOf, type Row } from './rows.js';
 import { median } from './stats.js';
 import type { Distribution } from './usage.js';
+import type { UsageFlushRun } from './usage-flush.js';
 
 export interface RowReport {
   id: string;
@@ -108,6 +109,7 @@ export interface Report {
     keyFilterRefused?: number;
     redisCommandsPerDecision: number;
   };
+  usageFlush?: UsageFlushRun[];
   memory?: {
     keysWarmed: number;
     cacheEntriesBefore: number;

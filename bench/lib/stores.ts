@@ -12,7 +12,7 @@ import postgres from 'postgres';
 export const POSTGRES_ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
-function base32(chars: number): string {
+export function base32(chars: number): string {
   const bytes = randomBytes(chars);
   let out = '';
   for (let i = 0; i < chars; i++) out += ALPHABET[bytes[i]! & 31];

@@ -1,8 +1,14 @@
--- Usage flushing: forgets a batch once Postgres committed it (only that batch: a newer one stays).
+#!lua flags=allow-cross-slot-keys,allow-oom
+-- Usage flushing: forgets batches once Postgres committed them (only those batches: a newer one stays).
 --
--- KEYS[1] {a:ID}:usage:flushing   hash  the pending batch (see take-usage.lua)
--- ARGV[1] the batch id Postgres committed
--- Returns 1 when the batch was dropped, 0 when it was not pending (already acknowledged).
+-- Many accounts per call, routed like take-usage.lua: KEYS[1] names the first account's pending batch
+-- {a:ID}:usage:flushing and only routes the call; the script names each account's key itself.
+-- ARGV pairs: account id, the batch id Postgres committed for it.
+-- Returns the number of batches dropped (a batch no longer pending was acknowledged already).
 
-if redis.call('HGET', KEYS[1], '#batch') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+local dropped = 0
+for i = 1, #ARGV, 2 do
+  local key = '{a:' .. ARGV[i] .. '}:usage:flushing'
+  if redis.call('HGET', key, '#batch') == ARGV[i + 1] then dropped = dropped + redis.call('DEL', key) end
+end
+return dropped

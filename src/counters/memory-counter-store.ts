@@ -11,7 +11,7 @@ import type {
   QuotaResult,
 } from './counter-store.js';
 import { evaluateLimit, type Evaluation, type LimitState } from './limit-algorithms.js';
-import { usageRows, type UsageBatch, type UsageSource } from '../usage/usage-source.js';
+import { usageRows, type TakeRequest, type UsageBatch, type UsageSource } from '../usage/usage-source.js';
 
 const DAY_MS = 86_400_000;
 /** Expired limit and quota state is swept every this many decisions (bounds memory; never changes a result). */
@@ -158,6 +158,14 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
 
   async ack(accountId: string, batchId: string): Promise<void> {
     if (this.pending.get(accountId)?.batchId === batchId) this.pending.delete(accountId);
+  }
+
+  async takeMany(requests: readonly TakeRequest[]): Promise<(UsageBatch | null)[]> {
+    return Promise.all(requests.map((r) => this.take(r.accountId, r.newBatchId)));
+  }
+
+  async ackMany(batches: readonly UsageBatch[]): Promise<void> {
+    for (const batch of batches) await this.ack(batch.accountId, batch.batchId);
   }
 
   /** Also drops unflushed usage: the embedded app flushes (stop()) before it closes the store. */

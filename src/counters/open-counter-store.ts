@@ -10,6 +10,7 @@ import { openRedis } from './redis-connections.js';
 import { RedisCounterStore } from './redis-counter-store.js';
 import type { UsageSource } from '../usage/usage-source.js';
 import type { Logger } from '../logger.js';
+import type { CountedAccounts } from '../usage/counted-accounts.js';
 
 /** The store checkAccess uses, plus whether it currently answers in a failure mode (the degraded gauge). */
 export type OpenedCounterStore = CounterStore &
@@ -23,11 +24,12 @@ export type OpenedCounterStore = CounterStore &
 
 /**
  * `memory`: the in-process store to use when no Redis is configured (so the usage flusher can drain the
- * same one); `logger`: where decisions taken back after a late reply are reported.
+ * same one); `logger`: where decisions taken back after a late reply are reported; `counted`: told the
+ * accounts whose usage Redis holds, so the usage flusher visits only those.
  */
 export async function openCounterStore(
   config: Readonly<Config>,
-  embedded: { memory?: MemoryCounterStore; logger?: Logger } = {},
+  embedded: { memory?: MemoryCounterStore; logger?: Logger; counted?: CountedAccounts } = {},
 ): Promise<OpenedCounterStore> {
   const { counters } = config;
   if (counters.kind === 'memory')
@@ -41,6 +43,7 @@ export async function openCounterStore(
   const inner = new RedisCounterStore({
     redis,
     timeoutMs: config.redisTimeoutMs,
+    ...(embedded.counted ? { counted: embedded.counted } : {}),
     onStall: (cause) => store.markUnavailable(cause),
     onUncount: (decisions, err) =>
       err === undefined

@@ -16,6 +16,7 @@ import { ConnectionWatch } from './connection-watch.js';
 import { RedisClock } from './redis-clock.js';
 import { RedisScript } from './redis-script.js';
 import type { LimitCheck } from '../policy/limit-rule.js';
+import type { CountedAccounts } from '../usage/counted-accounts.js';
 
 const APPLY_CREDITS = new RedisScript('apply-credits.lua');
 const UNCOUNT = new RedisScript('uncount.lua');
@@ -138,6 +139,8 @@ export interface RedisCounterStoreOptions {
   onStall?: (cause: string) => void;
   /** Called with the count of decisions taken back because their reply came after their caller failed. */
   onUncount?: (decisions: number, error?: unknown) => void;
+  /** Told every account whose usage hash this store may have written, for the usage flusher. */
+  counted?: CountedAccounts;
 }
 
 export class RedisCounterStore implements CounterStore, LiveCredits {
@@ -149,12 +152,14 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
   private readonly watch: ConnectionWatch | undefined;
   private readonly clock = new RedisClock();
   private readonly onUncount: NonNullable<RedisCounterStoreOptions['onUncount']>;
+  private readonly counted: CountedAccounts | undefined;
 
   constructor(options: RedisCounterStoreOptions) {
     this.redis = options.redis;
     this.now = options.now;
     this.timeoutMs = options.timeoutMs;
     this.onUncount = options.onUncount ?? (() => {});
+    this.counted = options.counted;
     if (!options.redis.isCluster)
       this.batcher = new DecideBatcher<Call>((calls) => this.runBatch(calls), MAX_IN_FLIGHT, MAX_BATCH);
     if (options.timeoutMs !== undefined) {
@@ -190,6 +195,8 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
         if (reply instanceof Error) throw reply;
       } while (reply === EXPIRED && ++call.sends <= MAX_RESENDS);
     } catch (err) {
+      // The script may have run (and its late reply may be taken back, a correction): flush the account.
+      if (input.endpoint !== '') this.counted?.add(input.accountId);
       if (err instanceof StoreUnavailable) throw err;
       // Redis and connection errors carry no key material (the script never sees API keys).
       throw new StoreUnavailable(
@@ -200,7 +207,9 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
     }
     if (reply === EXPIRED)
       throw new StoreUnavailable('redis', `decide reached Redis past its deadline ${MAX_RESENDS + 1} times`);
-    return decodeReply(input, reply);
+    const result = decodeReply(input, reply);
+    if (result.allowed && input.endpoint !== '') this.counted?.add(input.accountId);
+    return result;
   }
 
   /** One round trip on the decisions connection (the probe while degraded), watched like a decide. */

@@ -1,30 +1,138 @@
-// Usage flushing, Redis side: finds accounts with usage by SCAN and hands it out batch by batch (take-usage.lua).
+// Usage flushing, Redis side: finds accounts with usage and hands it out in batches (take-usage.lua).
 //
-// Discovery trade-off: decide.lua may only touch keys under the account's hash tag, so a global
-// "dirty accounts" set would cross slots in a Cluster. Instead each flush SCANs every master for
-// `{a:*}:usage*` (COUNT-bounded round trips, never blocking Redis like KEYS). The cost is about
-// keys-in-Redis / SCAN_COUNT round trips per flush per replica: negligible up to ~100k keys at a 1 s
-// interval; beyond that, raise USAGE_FLUSH_MS, or track the accounts this process counted and scan
-// only occasionally (for usage of replicas that died) — the take/ack protocol stays the same.
+// Discovery: decide.lua may only touch keys under the account's hash tag, so there is no global
+// "dirty accounts" set in Redis. Each process instead remembers the accounts it counted
+// (CountedAccounts) and a flush visits those. Now and then — the first flush, every FULL_SCAN_MS, and
+// after a failure — it SCANs every master for `{a:*}:usage*` (COUNT-bounded round trips, never
+// blocking Redis like KEYS), which finds the usage of replicas that died and of anything the tracking
+// missed (a reply lost with the connection). Take and ack run ACCOUNTS_PER_SCRIPT accounts per call.
 
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailable } from '../errors.js';
-import { usageRows, type UsageBatch, type UsageSource } from '../usage/usage-source.js';
+import type { CountedAccounts } from '../usage/counted-accounts.js';
+import { usageRows, type TakeRequest, type UsageBatch, type UsageSource } from '../usage/usage-source.js';
+import { clusterSlot } from './cluster-slot.js';
 import { RedisScript } from './redis-script.js';
 
 const TAKE = new RedisScript('take-usage.lua');
 const ACK = new RedisScript('ack-usage.lua');
 /** Keys looked at per SCAN round trip. */
 const SCAN_COUNT = 1000;
+/**
+ * Accounts per take or ack script call: about 2 of Redis' µs each, so a call holds decisions back
+ * for well under a millisecond, and 100,000 active accounts cost 2,000 calls per flush, not 200,000.
+ */
+export const ACCOUNTS_PER_SCRIPT = 100;
+/** With tracking, how often a flush also scans Redis for usage nobody here counted. */
+const FULL_SCAN_MS = 60_000;
 /** `{a:<id>}:usage` (live) and `{a:<id>}:usage:flushing` (pending batch). */
 const USAGE_KEY = /^\{a:(.+)\}:usage(?::flushing)?$/;
 
-const keysOf = (accountId: string) => [`{a:${accountId}}:usage`, `{a:${accountId}}:usage:flushing`];
+export interface RedisUsageSourceOptions {
+  /** The accounts the decision path counted; without it every flush scans Redis. */
+  counted?: CountedAccounts;
+  /** Clock for the scan schedule (tests). */
+  now?: () => number;
+}
 
 export class RedisUsageSource implements UsageSource {
-  constructor(private readonly redis: Redis | Cluster) {}
+  private readonly counted: CountedAccounts | undefined;
+  private readonly now: () => number;
+  /** When the last full scan succeeded; undefined = one is due. */
+  private scannedAt: number | undefined;
+  /** Accounts handed out and not yet seen through (batch acked, or nothing to take): retried. */
+  private readonly open = new Set<string>();
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    options: RedisUsageSourceOptions = {},
+  ) {
+    this.counted = options.counted;
+    this.now = options.now ?? Date.now;
+  }
 
   async accounts(): Promise<string[]> {
+    if (this.counted) {
+      const { ids, complete } = this.counted.drain();
+      for (const id of ids) this.open.add(id);
+      if (!complete) this.scannedAt = undefined;
+      const due = this.scannedAt === undefined || this.now() - this.scannedAt >= FULL_SCAN_MS;
+      if (!due) return [...this.open];
+    }
+    const startedAt = this.now();
+    const found = await this.scan();
+    // The scan saw every account with usage or a pending batch: the open ones it missed are done.
+    this.open.clear();
+    for (const id of found) this.open.add(id);
+    if (this.counted) for (const id of this.counted.drain().ids) this.open.add(id);
+    this.scannedAt = startedAt;
+    return [...this.open];
+  }
+
+  async take(accountId: string, newBatchId: string): Promise<UsageBatch | null> {
+    return (await this.takeMany([{ accountId, newBatchId }]))[0] ?? null;
+  }
+
+  async ack(accountId: string, batchId: string): Promise<void> {
+    await this.ackMany([{ accountId, batchId, rows: [] }]);
+  }
+
+  async takeMany(requests: readonly TakeRequest[]): Promise<(UsageBatch | null)[]> {
+    const batches = new Map<string, UsageBatch | null>();
+    await this.wrap('take', () =>
+      this.perCall(requests, async (group) => {
+        const args = group.flatMap((r) => [r.accountId, r.newBatchId]);
+        const replies = await TAKE.run(this.redis, [`{a:${group[0]!.accountId}}:usage`], args);
+        if (!Array.isArray(replies) || replies.length !== group.length)
+          throw new Error(`take-usage.lua answered ${String(replies)} for ${group.length} accounts`);
+        group.forEach((request, i) => batches.set(request.accountId, toBatch(request.accountId, replies[i])));
+      }),
+    );
+    for (const [accountId, batch] of batches) if (batch === null) this.open.delete(accountId);
+    return requests.map((r) => batches.get(r.accountId) ?? null);
+  }
+
+  async ackMany(batches: readonly UsageBatch[]): Promise<void> {
+    await this.wrap('ack', () =>
+      this.perCall(batches, async (group) => {
+        const args = group.flatMap((b) => [b.accountId, b.batchId]);
+        await ACK.run(this.redis, [`{a:${group[0]!.accountId}}:usage:flushing`], args);
+      }),
+    );
+    for (const batch of batches) this.open.delete(batch.accountId);
+  }
+
+  /**
+   * `fn` once per group of at most ACCOUNTS_PER_SCRIPT items whose keys live on one node (a Cluster
+   * groups by the master serving each account's slot), one call at a time: decisions go in between.
+   */
+  private async perCall<T extends { accountId: string }>(
+    items: readonly T[],
+    fn: (group: T[]) => Promise<void>,
+  ): Promise<void> {
+    for (const nodeItems of this.byNode(items).values())
+      for (let i = 0; i < nodeItems.length; i += ACCOUNTS_PER_SCRIPT)
+        await fn(nodeItems.slice(i, i + ACCOUNTS_PER_SCRIPT));
+  }
+
+  private byNode<T extends { accountId: string }>(items: readonly T[]): Map<string, T[]> {
+    const groups = new Map<string, T[]>();
+    const slots = this.redis.isCluster ? (this.redis as Cluster).slots : undefined;
+    for (const item of items) {
+      let node = '';
+      if (slots) {
+        const slot = clusterSlot(`{a:${item.accountId}}`);
+        // Slots not known yet: one group per slot is always local to one node.
+        node = slots[slot]?.[0] ?? `slot:${slot}`;
+      }
+      const group = groups.get(node);
+      if (group) group.push(item);
+      else groups.set(node, [item]);
+    }
+    return groups;
+  }
+
+  private async scan(): Promise<Set<string>> {
     const nodes = this.redis.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
     const found = new Set<string>();
     await this.wrap('scan', async () => {
@@ -40,26 +148,15 @@ export class RedisUsageSource implements UsageSource {
         } while (cursor !== '0');
       }
     });
-    return [...found];
-  }
-
-  async take(accountId: string, newBatchId: string): Promise<UsageBatch | null> {
-    const reply = await this.wrap('take', () => TAKE.run(this.redis, keysOf(accountId), [newBatchId]));
-    if (!Array.isArray(reply) || reply.length === 0) return null;
-    const [batchId, ...flat] = reply.map(String) as [string, ...string[]];
-    const fields: Record<string, string> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-    return { batchId, accountId, rows: usageRows(fields) };
-  }
-
-  async ack(accountId: string, batchId: string): Promise<void> {
-    await this.wrap('ack', () => ACK.run(this.redis, [keysOf(accountId)[1]!], [batchId]));
+    return found;
   }
 
   private async wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
+      // What failed may have been half done (a Cluster slot that moved): scan next time, miss nothing.
+      this.scannedAt = undefined;
       throw new StoreUnavailable(
         'redis',
         `usage ${what} failed: ${err instanceof Error ? err.message : String(err)}`,
@@ -67,4 +164,13 @@ export class RedisUsageSource implements UsageSource {
       );
     }
   }
+}
+
+/** One account's reply of take-usage.lua: {} = nothing to flush; else { batchId, field, value, ... }. */
+function toBatch(accountId: string, reply: unknown): UsageBatch | null {
+  if (!Array.isArray(reply) || reply.length === 0) return null;
+  const [batchId, ...flat] = reply.map(String) as [string, ...string[]];
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return { batchId, accountId, rows: usageRows(fields) };
 }

@@ -15,15 +15,10 @@ import type { Logger } from '../logger.js';
 import type { UsageBatch, UsageSource } from './usage-source.js';
 import { writeUsageBatches } from './write-usage-batches.js';
 
-/** Batches written per transaction. */
+/** Batches written per transaction (and taken from a store in one go: it splits them into script calls). */
 const BATCHES_PER_TRANSACTION = 500;
-/**
- * Accounts taken (or acked) per round trip. The background connection pipelines what is issued
- * together, and Redis runs a pipeline's scripts back to back while decisions wait behind them:
- * 500 take-usage.lua calls measured 2.4 ms of Redis time in one go; 50 keep each stall near 0.25 ms,
- * and the event loop gets a turn between chunks.
- */
-const ACCOUNTS_PER_ROUND_TRIP = 50;
+/** Account ids Postgres confirmed remembered; past this the memory is dropped and they are asked again. */
+const KNOWN_ACCOUNTS_MAX = 1_000_000;
 /** Rounds per flush: a pending (retried) batch first, then the usage counted meanwhile. */
 const MAX_ROUNDS = 3;
 
@@ -65,9 +60,10 @@ export function startUsageFlusher({
   let running: Promise<FlushResult> = Promise.resolve({ batches: 0, failed: false });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  const known = new Set<string>();
   const flushNow = () =>
     (running = running.then(async () => {
-      const result = await flushAll(sources, sql, logger, thresholds);
+      const result = await flushAll(sources, sql, logger, thresholds, known);
       onResult?.(result);
       return result;
     }));
@@ -90,11 +86,12 @@ async function flushAll(
   sql: Sql,
   logger: Logger,
   thresholds: readonly number[],
+  known: Set<string>,
 ): Promise<FlushResult> {
   const result: FlushResult = { batches: 0, failed: false };
   for (const source of sources) {
     try {
-      let accounts = await knownAccounts(sql, await source.accounts());
+      let accounts = await knownAccounts(sql, await source.accounts(), known);
       for (let round = 0; round < MAX_ROUNDS && accounts.length > 0; round++)
         accounts = await flushRound(source, sql, accounts, result, thresholds);
     } catch (err) {
@@ -105,11 +102,18 @@ async function flushAll(
   return result;
 }
 
-/** Only accounts of this database: usage of unknown ids (another environment sharing the Redis) is left alone. */
-async function knownAccounts(sql: Sql, ids: string[]): Promise<string[]> {
-  if (ids.length === 0) return [];
-  const rows = await sql.query<{ id: string }>('select id from accounts where id = any($1::text[])', [ids]);
-  return rows.map((r) => r.id);
+/**
+ * Only accounts of this database: usage of unknown ids (another environment sharing the Redis) is left
+ * alone. Accounts are never deleted, so an id found once is remembered and not asked again.
+ */
+async function knownAccounts(sql: Sql, ids: string[], known: Set<string>): Promise<string[]> {
+  const ask = ids.filter((id) => !known.has(id));
+  if (ask.length > 0) {
+    const rows = await sql.query<{ id: string }>('select id from accounts where id = any($1::text[])', [ask]);
+    if (known.size + rows.length > KNOWN_ACCOUNTS_MAX) known.clear();
+    for (const { id } of rows) known.add(id);
+  }
+  return ids.filter((id) => known.has(id));
 }
 
 /** Takes, writes and acks one batch per account; returns the accounts that may have more (a retried batch was taken). */
@@ -122,24 +126,19 @@ async function flushRound(
 ): Promise<string[]> {
   const again: string[] = [];
   for (let i = 0; i < accounts.length; i += BATCHES_PER_TRANSACTION) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    const requests = accounts
+      .slice(i, i + BATCHES_PER_TRANSACTION)
+      .map((accountId) => ({ accountId, newBatchId: randomUUID() }));
     const batches: UsageBatch[] = [];
-    await inChunks(accounts.slice(i, i + BATCHES_PER_TRANSACTION), async (accountId) => {
-      const newId = randomUUID();
-      const batch = await source.take(accountId, newId);
-      if (batch) batches.push(batch);
-      if (batch && batch.batchId !== newId) again.push(accountId);
+    (await source.takeMany(requests)).forEach((batch, j) => {
+      if (!batch) return;
+      batches.push(batch);
+      if (batch.batchId !== requests[j]!.newBatchId) again.push(batch.accountId);
     });
     await writeUsageBatches(sql, batches, { thresholds });
-    await inChunks(batches, (b) => source.ack(b.accountId, b.batchId));
+    await source.ackMany(batches);
     result.batches += batches.length;
   }
   return again;
-}
-
-/** `fn` over `items`, ACCOUNTS_PER_ROUND_TRIP at a time, yielding to the event loop between chunks. */
-async function inChunks<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += ACCOUNTS_PER_ROUND_TRIP) {
-    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-    await Promise.all(items.slice(i, i + ACCOUNTS_PER_ROUND_TRIP).map(fn));
-  }
 }

@@ -24,7 +24,10 @@ export interface UsageBatch {
  * (MemoryCounterStore) implement it with the same semantics; one contract suite runs on both.
  */
 export interface UsageSource {
-  /** Accounts that may hold usage or a pending batch (counted by any replica, also a dead one). */
+  /**
+   * Accounts that may hold usage or a pending batch: those this process counted since the last flush,
+   * and now and then every account in the store (usage of any replica, also a dead one).
+   */
   accounts(): Promise<string[]>;
   /**
    * The account's pending batch if there is one (an earlier flush did not ack it: Postgres was down
@@ -34,6 +37,15 @@ export interface UsageSource {
   take(accountId: string, newBatchId: string): Promise<UsageBatch | null>;
   /** Drops the batch after Postgres committed it; a no-op when that batch is no longer pending. */
   ack(accountId: string, batchId: string): Promise<void>;
+  /** `take` for many accounts in as few round trips as the store allows; replies in the same order. */
+  takeMany(requests: readonly TakeRequest[]): Promise<(UsageBatch | null)[]>;
+  /** `ack` for many batches in as few round trips as the store allows. */
+  ackMany(batches: readonly UsageBatch[]): Promise<void>;
+}
+
+export interface TakeRequest {
+  accountId: string;
+  newBatchId: string;
 }
 
 /** `<periodStartMs>|<endpoint>|calls|units|credits` fields → rows (other fields, e.g. `#batch`, are skipped). */

@@ -6,6 +6,7 @@ import { billingPeriod } from '../../src/billing/billing-period.js';
 import type { CounterStore, DecideInput, DecideResult } from '../../src/counters/counter-store.js';
 import type { LimitCheck } from '../../src/policy/limit-rule.js';
 import { StoreUnavailable } from '../../src/errors.js';
+import { chatCall } from '../support/decide-inputs.js';
 
 /** A store under test can also show an account's unflushed usage record. */
 export type ContractStore = CounterStore & { readUsage(accountId: string): Promise<Record<string, number>> };
@@ -44,16 +45,7 @@ export function describeCounterStore(
       open.push(store);
       const accountId = `ct-${randomUUID()}`;
       accounts.push(accountId);
-      const input = (over: Partial<DecideInput> = {}): DecideInput => ({
-        accountId,
-        limits: [],
-        anchorDay: 1,
-        units: 1,
-        quota: null,
-        credits: null,
-        endpoint: 'chat',
-        ...over,
-      });
+      const input = (over: Partial<DecideInput> = {}): DecideInput => chatCall(accountId, over);
       const decide = (over: Partial<DecideInput> = {}) => store.decide(input(over));
       return { store, accountId, decide, input, at: (ms: number) => void (t = ms) };
     }

@@ -3,11 +3,20 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createAccount } from '../../src/accounts/create-account.js';
 import { loadConfig } from '../../src/config.js';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import { openCounterStore } from '../../src/counters/open-counter-store.js';
 import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { RedisUsageSource } from '../../src/counters/redis-usage-source.js';
+import { CountedAccounts } from '../../src/usage/counted-accounts.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createLogger } from '../../src/logger.js';
+import { parsePolicy } from '../../src/policy/policy-file.js';
+import { savePolicy } from '../../src/policy/policy-repository.js';
+import { startUsageFlusher } from '../../src/usage/start-usage-flusher.js';
+import { chatCall } from '../support/decide-inputs.js';
+import { DEMO_POLICY_YAML } from '../support/tollgate.js';
 import { describeCounterStore } from '../contracts/counter-store.contract.js';
 import { describeUsageSource } from '../contracts/usage-source.contract.js';
 import { freshPostgres } from '../support/databases.js';
@@ -51,6 +60,25 @@ describeUsageSource('redis cluster + postgres', async () => {
   return {
     counters: new RedisCounterStore({ redis }),
     source: new RedisUsageSource(redis),
+    sql: db.sql,
+    async close() {
+      redis.disconnect();
+      await db.drop();
+    },
+  };
+});
+
+// Again with the accounts counted by the decisions: take and ack run many accounts (many slots) per call.
+describeUsageSource('redis cluster + postgres, counted accounts', async () => {
+  const redis = new Cluster(cluster.nodes, {
+    enableAutoPipelining: true,
+    redisOptions: { maxRetriesPerRequest: 1 },
+  });
+  const db = await freshPostgres();
+  const counted = new CountedAccounts();
+  return {
+    counters: new RedisCounterStore({ redis, counted }),
+    source: new RedisUsageSource(redis, { counted }),
     sql: db.sql,
     async close() {
       redis.disconnect();
@@ -134,3 +162,49 @@ function slotOf(tag: string): number {
   }
   return crc % 16384;
 }
+
+test('300 counted accounts over the slots are flushed by a few script calls per master, exactly', async () => {
+  const redis = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
+  const db = await freshPostgres();
+  const counted = new CountedAccounts();
+  const flusher = startUsageFlusher({
+    sources: [new RedisUsageSource(redis, { counted })],
+    sql: db.sql,
+    logger: createLogger('silent'),
+    intervalMs: 3_600_000,
+  });
+  try {
+    await migrate(db.sql);
+    await savePolicy(db.sql, parsePolicy(DEMO_POLICY_YAML));
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i += 50)
+      for (const { id } of await Promise.all(
+        Array.from({ length: 50 }, () => createAccount(db.sql, { name: 'spread', tier: 'free' })),
+      ))
+        ids.push(id);
+    const store = new RedisCounterStore({ redis, counted });
+    const decide = (id: string) => store.decide(chatCall(id));
+    await Promise.all(ids.map(decide));
+    await flusher.flushNow(); // the first flush also scans every master
+    await Promise.all(ids.map(decide));
+    const masters = redis.nodes('master');
+    await Promise.all(masters.map((node) => node.config('RESETSTAT')));
+    expect(await flusher.flushNow()).toEqual({ batches: 300, failed: false });
+    let scripts = 0;
+    for (const node of masters) {
+      const info = await node.info('commandstats');
+      for (const [, n] of info.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)) scripts += Number(n);
+    }
+    // ~100 accounts on each of 3 masters: a take and an ack call each (2 if a master has over 100).
+    expect(scripts).toBeLessThanOrEqual(2 * 2 * masters.length);
+    const [row] = await db.sql.query<{ calls: number }>(
+      'select sum(calls)::int as calls from usage_monthly where account_id = any($1::text[])',
+      [ids],
+    );
+    expect(row!.calls).toBe(600);
+  } finally {
+    await flusher.stop();
+    redis.disconnect();
+    await db.drop();
+  }
+}, 60_000);

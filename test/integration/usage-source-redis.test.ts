@@ -6,17 +6,19 @@ import { RedisUsageSource } from '../../src/counters/redis-usage-source.js';
 import { describeUsageSource } from '../contracts/usage-source.contract.js';
 import { freshPostgres } from '../support/databases.js';
 import { REDIS_URL } from '../support/tollgate.js';
+import { CountedAccounts } from '../../src/usage/counted-accounts.js';
 
-describeUsageSource('redis + postgres', async () => {
+/** The Redis fixture; `counted` as a served process wires it: the flusher visits what decisions counted. */
+async function redisFixture(counted?: CountedAccounts) {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const db = await freshPostgres();
   const ids = new Set<string>();
-  const counters = new RedisCounterStore({ redis });
+  const counters = new RedisCounterStore(counted ? { redis, counted } : { redis });
   const decide = counters.decide.bind(counters);
   counters.decide = (input) => (ids.add(input.accountId), decide(input));
   return {
     counters,
-    source: new RedisUsageSource(redis),
+    source: new RedisUsageSource(redis, counted ? { counted } : {}),
     sql: db.sql,
     async close() {
       // Only this file's accounts: the shared Redis is never flushed.
@@ -28,4 +30,7 @@ describeUsageSource('redis + postgres', async () => {
       await db.drop();
     },
   };
-});
+}
+
+describeUsageSource('redis + postgres', () => redisFixture());
+describeUsageSource('redis + postgres, counted accounts', () => redisFixture(new CountedAccounts()));

@@ -1,0 +1,142 @@
+// The usage flusher's background Redis work per active account and flush interval, at 1,000 and
+// 100,000 accounts that all have new usage: Tollgate's own flusher and stores, in this process,
+// against a redis-server of its own (so Tollgate's running flusher cannot take the usage first).
+
+import { Redis } from 'ioredis';
+import type postgres from 'postgres';
+import type { DecideInput } from '../../src/counters/counter-store.js';
+import * as C from './config.js';
+import { freePort, startProc } from './procs.js';
+import { base32, commandDelta, commandStats } from './stores.js';
+
+type Module<Path extends string> = Path extends 'counters/redis-counter-store.js'
+  ? typeof import('../../src/counters/redis-counter-store.js')
+  : Path extends 'counters/redis-usage-source.js'
+    ? typeof import('../../src/counters/redis-usage-source.js')
+    : Path extends 'db/postgres-sql.js'
+      ? typeof import('../../src/db/postgres-sql.js')
+      : Path extends 'logger.js'
+        ? typeof import('../../src/logger.js')
+        : Path extends 'usage/counted-accounts.js'
+          ? typeof import('../../src/usage/counted-accounts.js')
+          : typeof import('../../src/usage/start-usage-flusher.js');
+
+/** Tollgate's compiled module from dist/ (what `npm start` runs; its Lua scripts sit next to it). */
+const fromDist = <Path extends string>(path: Path): Promise<Module<Path>> =>
+  import(new URL(`../../../../dist/${path}`, import.meta.url).href) as Promise<Module<Path>>;
+
+export interface UsageFlushRun {
+  accounts: number;
+  /** take + ack script calls (EVALSHA/EVAL) of one flush where every account had new usage. */
+  scriptCalls: number;
+  scriptCallsPerAccount: number;
+  /** Every command the flush sent, by name (no SCAN between full scans). */
+  commands: Record<string, number>;
+  flushMs: number;
+  /** Redis CPU (user + sys) over that flush, ms. */
+  redisCpuMs: number;
+  /** The first flush of a process also SCANs every master: its commands. */
+  fullScanCommands: Record<string, number>;
+}
+
+async function redisCpuMs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const read = (name: string) => Number(info.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))![1]);
+  return (read('used_cpu_user') + read('used_cpu_sys')) * 1000;
+}
+
+export async function measureUsageFlush(opts: {
+  db: postgres.Sql;
+  url: string;
+  tier: string;
+  logDir: string;
+  sizes?: number[];
+}): Promise<UsageFlushRun[]> {
+  const runs: UsageFlushRun[] = [];
+  for (const size of opts.sizes ?? [1_000, 100_000]) runs.push(await measureOne(opts, size));
+  return runs;
+}
+
+async function measureOne(
+  opts: { db: postgres.Sql; url: string; tier: string; logDir: string },
+  size: number,
+): Promise<UsageFlushRun> {
+  const port = await freePort();
+  const proc = await startProc({
+    name: `redis-flush-${size}`,
+    core: null,
+    cmd: 'redis-server',
+    logDir: opts.logDir,
+    ready: /Ready to accept connections/,
+    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+  });
+  const { RedisCounterStore } = await fromDist('counters/redis-counter-store.js');
+  const { ACCOUNTS_PER_SCRIPT, RedisUsageSource } = await fromDist('counters/redis-usage-source.js');
+  const { PostgresSql } = await fromDist('db/postgres-sql.js');
+  const { createLogger } = await fromDist('logger.js');
+  const { CountedAccounts } = await fromDist('usage/counted-accounts.js');
+  const { startUsageFlusher } = await fromDist('usage/start-usage-flusher.js');
+  const url = `redis://127.0.0.1:${port}`;
+  const decisions = new Redis(url);
+  const background = new Redis(url);
+  const sql = new PostgresSql(opts.url);
+  const counted = new CountedAccounts();
+  const store = new RedisCounterStore({ redis: decisions, counted });
+  const flusher = startUsageFlusher({
+    sources: [new RedisUsageSource(background, { counted })],
+    sql,
+    logger: createLogger('silent'),
+    intervalMs: 3_600_000,
+  });
+  try {
+    const ids = Array.from({ length: size }, () => `acc_${base32(16)}`);
+    await opts.db`insert into accounts (id, name, tier) select id, id, ${opts.tier} from unnest(${ids}::text[]) as t(id)`;
+    const decideAll = async () => {
+      for (let i = 0; i < ids.length; i += 500)
+        await Promise.all(ids.slice(i, i + 500).map((id) => store.decide(usageCall(id))));
+    };
+    await decideAll();
+    let before = await commandStats(background);
+    await flusher.flushNow();
+    const fullScanCommands = commandDelta(before, await commandStats(background)).byCommand;
+    await decideAll();
+    before = await commandStats(background);
+    const cpuBefore = await redisCpuMs(background);
+    const started = performance.now();
+    const result = await flusher.flushNow();
+    const flushMs = performance.now() - started;
+    const cpu = (await redisCpuMs(background)) - cpuBefore;
+    if (result.failed || result.batches !== size)
+      throw new Error(`usage flush of ${size} accounts: ${JSON.stringify(result)}`);
+    const commands = commandDelta(before, await commandStats(background)).byCommand;
+    const scriptCalls = (commands.evalsha ?? 0) + (commands.eval ?? 0);
+    C.log(
+      `usage flush, ${size} accounts with new usage: ${scriptCalls} script calls (${ACCOUNTS_PER_SCRIPT} accounts each), ${Math.round(flushMs)} ms, Redis CPU ${cpu.toFixed(1)} ms`,
+    );
+    return {
+      accounts: size,
+      scriptCalls,
+      scriptCallsPerAccount: scriptCalls / size,
+      commands,
+      flushMs,
+      redisCpuMs: cpu,
+      fullScanCommands,
+    };
+  } finally {
+    await flusher.stop();
+    await store.close();
+    background.disconnect();
+    await sql.close();
+    await proc.stop();
+  }
+}
+
+const usageCall = (accountId: string): DecideInput => ({
+  accountId,
+  limits: [],
+  anchorDay: 1,
+  units: 1,
+  quota: null,
+  credits: null,
+  endpoint: 'bench',
+});
