@@ -35,8 +35,9 @@
 --     burst; = limit otherwise), shadow ("1" | "0"), hits
 -- Batch form: ARGV[1] = "#batch", ARGV[2] = count, ARGV[3] = deadline (Redis TIME in ms; "" = none),
 -- then each decision's ARGV (as above, 11+6n) in turn; KEYS likewise concatenated (3+n each). Returns
--- one reply (below) per decision, nested, or { -1, message } for a decision whose evaluation failed;
--- all run in one atomic script call. Past the deadline nothing is read or written and the reply is
+-- the replies (below) of all decisions one after the other in ONE flat array (each is 8+4n long, n of
+-- that decision), or -1, message in place of a decision whose evaluation failed; all run in one
+-- atomic script call. Past the deadline nothing is read or written and the reply is
 -- { -2, Redis TIME ms }: the caller may already have answered "unavailable" for these decisions (it
 -- waits until the deadline has passed before it does), so they must never be counted.
 -- Returns a flat array of integers:
@@ -56,7 +57,18 @@ local function idiv(a, b)
   return q
 end
 local function ceil_div(a, b) return -idiv(-a, b) end
-local function str(x) return string.format('%.0f', x) end
+-- Integers go to redis.call as Lua numbers: Redis writes one below 10^14 exactly (Redis 6 formats
+-- %.14g, 7+ the shortest round trip), and a ms timestamp or a count here stays far below that.
+-- string.format costs about as much as the redis.call itself. Field names are built once per period.
+local field_of_period = {}
+local function usage_prefix(p_start, endpoint)
+  local p = field_of_period[p_start]
+  if not p then
+    p = string.format('%.0f', p_start) .. '|'
+    field_of_period[p_start] = p
+  end
+  return p .. endpoint .. '|'
+end
 
 -- Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, day 0 = 1970-01-01).
 local function days_from_civil(y, m, d)
@@ -93,30 +105,44 @@ local function anchor_in(y, m, anchor)
   return days_from_civil(y, m, math.min(anchor, days_in_month(y, m)))
 end
 
-local function billing_period(now, anchor)
-  local today = floor(now / DAY)
+-- The last period computed, per anchor day: the decisions of one script call share their day.
+local period_day, period_start, period_end = {}, {}, {}
+
+local function compute_period(today, anchor)
   local y, m = civil_from_days(today)
   local start = anchor_in(y, m, anchor)
   if today >= start then return start * DAY, anchor_in(y, m + 1, anchor) * DAY end
   return anchor_in(y, m - 1, anchor) * DAY, start * DAY
 end
 
--- Each evaluator returns { fits, rem_now, rem_after, reset_now, reset_after, retry, write }.
--- *_now: state without this call; *_after: state once consumed; write() consumes.
+local function billing_period(now, anchor)
+  local today = floor(now / DAY)
+  if period_day[anchor] ~= today then
+    period_day[anchor] = today
+    period_start[anchor], period_end[anchor] = compute_period(today, anchor)
+  end
+  return period_start[anchor], period_end[anchor]
+end
 
-local function fixed_window(key, now, limit, w, hits)
+-- Limits. Tables and closures are what costs most in Redis' Lua (allocation and its GC, more than a
+-- redis.call), so an evaluator writes its results into ONE scratch array, SLOTS per limit i from
+-- x = (i - 1) * SLOTS, reused by every decision of the script call; a consuming write reads them back.
+local L = {}
+local FITS, REM_NOW, REM_AFTER, RESET_NOW, RESET_AFTER, RETRY, STATE = 1, 2, 3, 4, 5, 6, 7
+-- What write_limit sets: two or three field values (A, B, C), and the GC-only PEXPIRE in ms (false = none).
+local A, B, C, TTL = 8, 9, 10, 11
+local SLOTS = 11
+
+local function fixed_window(x, key, now, limit, w, hits)
   local s = idiv(now, w) * w
   local st = redis.call('HMGET', key, 's', 'c')
   local count = (tonumber(st[1]) == s) and (tonumber(st[2]) or 0) or 0
   local reset = s + w - now
   -- A denied call fits once the window rolls over (never, if hits > limit: still the window end).
-  return { fits = count + hits <= limit, rem_now = limit - count, rem_after = limit - count - hits,
-    reset_now = reset, reset_after = reset, retry = reset,
-    write = function()
-      redis.call('HSET', key, 's', str(s), 'c', str(count + hits))
-      -- GC only: once per window (the TTL set at its first write outlives the window).
-      if tonumber(st[1]) ~= s then redis.call('PEXPIRE', key, str(2 * w + 60000)) end
-    end }
+  L[x + FITS], L[x + REM_NOW], L[x + REM_AFTER] = count + hits <= limit, limit - count, limit - count - hits
+  L[x + RESET_NOW], L[x + RESET_AFTER], L[x + RETRY] = reset, reset, reset
+  -- GC only: once per window (the TTL set at its first write outlives the window).
+  L[x + A], L[x + B], L[x + TTL] = s, count + hits, tonumber(st[1]) ~= s and 2 * w + 60000
 end
 
 -- Earliest ms from now at which estimate + hits <= limit, if no other call arrives (exact, so a
@@ -132,7 +158,7 @@ local function sliding_retry(now, s, w, limit, cur, prev, hits)
 end
 
 -- Estimate = prev * (w - elapsed) / w + cur, compared in integers scaled by w (exact).
-local function sliding_window(key, now, limit, w, hits)
+local function sliding_window(x, key, now, limit, w, hits)
   local s = idiv(now, w) * w
   local st = redis.call('HMGET', key, 's', 'c', 'p')
   local at, cur, prev = tonumber(st[1]), 0, 0
@@ -141,90 +167,98 @@ local function sliding_window(key, now, limit, w, hits)
   local room = limit * w - prev * (w - (now - s))
   local fits = (cur + hits) * w <= room
   local reset = s + w - now
-  return { fits = fits, rem_now = idiv(room - cur * w, w), rem_after = idiv(room - (cur + hits) * w, w),
-    reset_now = reset, reset_after = reset,
-    retry = fits and 0 or sliding_retry(now, s, w, limit, cur, prev, hits),
-    write = function()
-      redis.call('HSET', key, 's', str(s), 'c', str(cur + hits), 'p', str(prev))
-      if at ~= s then redis.call('PEXPIRE', key, str(2 * w + 60000)) end -- GC only, once per window
-    end }
+  L[x + FITS], L[x + REM_NOW], L[x + REM_AFTER] = fits, idiv(room - cur * w, w), idiv(room - (cur + hits) * w, w)
+  L[x + RESET_NOW], L[x + RESET_AFTER] = reset, reset
+  L[x + RETRY] = fits and 0 or sliding_retry(now, s, w, limit, cur, prev, hits)
+  L[x + A], L[x + B], L[x + C], L[x + TTL] = s, cur + hits, prev, at ~= s and 2 * w + 60000 -- GC only, once per window
 end
 
 -- GCRA in ticks of 1/limit ms, so the emission interval T = windowMs/limit ms is exactly w ticks.
 -- backlog = TAT - now (>= 0); a call fits if backlog + hits*T <= capacity*T.
-local function token_bucket(key, now, limit, w, cap, hits)
+local function bucket_remaining(full, w, b) return idiv(full - b, w) end
+-- ms until one more token: backlog must drop to full - (remaining + 1) * T; 0 when full.
+local function bucket_reset(full, w, cap, limit, b)
+  local r = bucket_remaining(full, w, b)
+  if r >= cap then return 0 end
+  return ceil_div(b - (full - (r + 1) * w), limit)
+end
+
+local function token_bucket(x, key, now, limit, w, cap, hits)
   local st = redis.call('HMGET', key, 't', 'r')
   local tat = tonumber(st[1])
   local backlog = 0
   if tat and tat >= now then backlog = (tat - now) * limit + (tonumber(st[2]) or 0) end
   local full, after = cap * w, backlog + hits * w
-  local function remaining(b) return idiv(full - b, w) end
-  -- ms until one more token: backlog must drop to full - (remaining + 1) * T; 0 when full.
-  local function reset(b)
-    local r = remaining(b)
-    if r >= cap then return 0 end
-    return ceil_div(b - (full - (r + 1) * w), limit)
-  end
   local fits = after <= full
+  L[x + FITS] = fits
+  L[x + REM_NOW], L[x + REM_AFTER] = bucket_remaining(full, w, backlog), bucket_remaining(full, w, after)
+  L[x + RESET_NOW] = bucket_reset(full, w, cap, limit, backlog)
+  L[x + RESET_AFTER] = bucket_reset(full, w, cap, limit, after)
   -- ms until this call fits (hits > capacity never fits: the value then exceeds a full refill).
-  return { fits = fits, rem_now = remaining(backlog), rem_after = remaining(after),
-    reset_now = reset(backlog), reset_after = reset(after),
-    retry = fits and 0 or ceil_div(backlog - (full - hits * w), limit),
-    write = function()
-      local whole = idiv(after, limit)
-      redis.call('HSET', key, 't', str(now + whole), 'r', str(after - whole * limit))
-      redis.call('PEXPIRE', key, str(ceil_div(after, limit) + w + 60000))
-    end }
+  L[x + RETRY] = fits and 0 or ceil_div(backlog - (full - hits * w), limit)
+  local whole = idiv(after, limit)
+  L[x + A], L[x + B], L[x + TTL] = now + whole, after - whole * limit, ceil_div(after, limit) + w + 60000
+end
+
+-- Consumes the limit at scratch base x as its evaluator computed (fixed_window s, c; sliding_window s, c, p; token_bucket t, r).
+local function write_limit(x, algo, key)
+  if algo == 'f' then redis.call('HSET', key, 's', L[x + A], 'c', L[x + B])
+  elseif algo == 's' then redis.call('HSET', key, 's', L[x + A], 'c', L[x + B], 'p', L[x + C])
+  else redis.call('HSET', key, 't', L[x + A], 'r', L[x + B]) end
+  if L[x + TTL] then redis.call('PEXPIRE', key, L[x + TTL]) end
 end
 
 -- One decision ---------------------------------------------------------------------------------
 
 -- The decision over KEYS[ko+1 ..] and ARGV[ao+1 ..] (the layout above, shifted by the offsets), at
--- `now`; returns the flat reply. Reads come before writes: a key of the wrong type met by a read fails
--- the decision before anything is written.
-local function decide(ko, ao, now)
+-- `now`; appends its reply to `out`. Reads come before writes: a key of the wrong type met by a read
+-- fails the decision before anything is written.
+local function decide(ko, ao, now, out)
   local anchor, units = tonumber(ARGV[ao + 2]), tonumber(ARGV[ao + 3])
   local quota_limit, overage = tonumber(ARGV[ao + 4]), ARGV[ao + 5] == '1'
   local cost = tonumber(ARGV[ao + 6])
-  local seed_arg = ARGV[ao + 7]
-  local colon = string.find(seed_arg, ':', 1, true)
-  local seed = tonumber(colon and string.sub(seed_arg, 1, colon - 1) or seed_arg)
-  local seed_id = colon and string.sub(seed_arg, colon + 1) or nil
-  local endpoint, seed_p, seed_u = ARGV[ao + 8], tonumber(ARGV[ao + 9]), tonumber(ARGV[ao + 10])
+  local endpoint, seed_p = ARGV[ao + 8], tonumber(ARGV[ao + 9])
   local n = tonumber(ARGV[ao + 11])
   local quota_key, credits_key, usage_key = KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3]
 
   local allowed = true
-  local evals = {}
   for i = 1, n do
     local b = ao + 11 + (i - 1) * 6
     local algo, limit, w = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-    local cap, shadow, hits = tonumber(ARGV[b + 4]), ARGV[b + 5] == '1', tonumber(ARGV[b + 6])
+    local hits = tonumber(ARGV[b + 6])
     local key = KEYS[ko + 3 + i]
-    local e
-    if algo == 'f' then e = fixed_window(key, now, limit, w, hits)
-    elseif algo == 's' then e = sliding_window(key, now, limit, w, hits)
-    else e = token_bucket(key, now, limit, w, cap, hits) end
-    e.state = e.fits and 0 or (shadow and 2 or 1)
-    if e.state == 1 then allowed = false end
-    evals[i] = e
+    local x = (i - 1) * SLOTS
+    if algo == 'f' then fixed_window(x, key, now, limit, w, hits)
+    elseif algo == 's' then sliding_window(x, key, now, limit, w, hits)
+    else token_bucket(x, key, now, limit, w, tonumber(ARGV[b + 4]), hits) end
+    local state = L[x + FITS] and 0 or (ARGV[b + 5] == '1' and 2 or 1)
+    L[x + STATE] = state
+    if state == 1 then allowed = false end
   end
 
   local p_start, p_end = billing_period(now, anchor)
   local q = redis.call('HMGET', quota_key, 'p', 'u')
   local used = (tonumber(q[1]) == p_start) and (tonumber(q[2]) or 0) or 0
-  if seed_p == p_start and seed_u > used then used = seed_u end
+  if seed_p == p_start then
+    local seed_u = tonumber(ARGV[ao + 10])
+    if seed_u > used then used = seed_u end
+  end
   local q_state = 0
   if quota_limit then
     if used + units <= quota_limit then q_state = 1 elseif overage then q_state = 3 else q_state = 2 end
     if q_state == 2 then allowed = false end
   end
 
-  local c_state, balance, seeding = 0, 0, false
+  local c_state, balance, seeding, seed_id = 0, 0, false, nil
   if cost then
     local stored = tonumber(redis.call('GET', credits_key))
     seeding = stored == nil
-    balance = stored or seed
+    if seeding then
+      local seed_arg = ARGV[ao + 7]
+      local colon = string.find(seed_arg, ':', 1, true)
+      balance = tonumber(colon and string.sub(seed_arg, 1, colon - 1) or seed_arg)
+      seed_id = colon and string.sub(seed_arg, colon + 1) or nil
+    else balance = stored end
     -- A free call (cost 0) never denies, even on a balance an external correction made negative.
     c_state = (cost == 0 or cost <= balance) and 1 or 2
     if c_state == 2 then allowed = false end
@@ -234,35 +268,38 @@ local function decide(ko, ao, now)
   if allowed then
     used = used + units
     if quota_limit or records then
-      redis.call('HSET', quota_key, 'p', str(p_start), 'u', str(used))
+      redis.call('HSET', quota_key, 'p', p_start, 'u', used)
       -- GC only, once per period: the TTL set at its first write outlives the period by 31 days.
-      if tonumber(q[1]) ~= p_start then redis.call('PEXPIRE', quota_key, str(p_end - now + 31 * DAY)) end
+      if tonumber(q[1]) ~= p_start then redis.call('PEXPIRE', quota_key, p_end - now + 31 * DAY) end
     end
     if cost and cost > 0 then
       balance = balance - cost
-      redis.call('SET', credits_key, str(balance))
+      redis.call('SET', credits_key, balance)
       if seeding and seed_id then redis.call('HSET', quota_key, 'cw', seed_id) end
     end
     if records then
-      local field = str(p_start) .. '|' .. endpoint .. '|'
+      local field = usage_prefix(p_start, endpoint)
       redis.call('HINCRBY', usage_key, field .. 'calls', 1)
-      redis.call('HINCRBY', usage_key, field .. 'units', str(units))
-      if cost and cost > 0 then redis.call('HINCRBY', usage_key, field .. 'credits', str(cost)) end
+      redis.call('HINCRBY', usage_key, field .. 'units', units)
+      if cost and cost > 0 then redis.call('HINCRBY', usage_key, field .. 'credits', cost) end
     end
   end
 
-  local out = { allowed and 1 or 0, now, q_state, used, p_start, p_end, c_state, balance }
+  local o = #out
+  out[o + 1], out[o + 2], out[o + 3], out[o + 4] = allowed and 1 or 0, now, q_state, used
+  out[o + 5], out[o + 6], out[o + 7], out[o + 8] = p_start, p_end, c_state, balance
+  o = o + 8
   for i = 1, n do
-    local e = evals[i]
-    local consumed = allowed and e.fits
-    if consumed then e.write() end
-    local rem = consumed and e.rem_after or e.rem_now
-    out[#out + 1] = e.state
-    out[#out + 1] = math.max(0, rem)
-    out[#out + 1] = consumed and e.reset_after or e.reset_now
-    out[#out + 1] = (e.state == 0) and 0 or e.retry
+    local x = (i - 1) * SLOTS
+    local consumed = allowed and L[x + FITS]
+    if consumed then write_limit(x, ARGV[ao + 11 + (i - 1) * 6 + 1], KEYS[ko + 3 + i]) end
+    local rem = consumed and L[x + REM_AFTER] or L[x + REM_NOW]
+    out[o + 1] = L[x + STATE]
+    out[o + 2] = rem > 0 and rem or 0
+    out[o + 3] = consumed and L[x + RESET_AFTER] or L[x + RESET_NOW]
+    out[o + 4] = (L[x + STATE] == 0) and 0 or L[x + RETRY]
+    o = o + 4
   end
-  return out
 end
 
 -- Main -----------------------------------------------------------------------------------------
@@ -287,24 +324,30 @@ if ARGV[1] ~= '#batch' then
   if not n or #KEYS ~= 3 + n or #ARGV ~= 11 + 6 * n then
     return redis.error_reply('ERR decide.lua: expected 3+n keys and 11+6n args')
   end
-  return decide(0, 0, clock(ARGV[1]))
+  local out = {}
+  decide(0, 0, clock(ARGV[1]), out)
+  return out
 end
 
 -- Batch: several decisions, one after the other, each as if called alone; an error in one (e.g. a
--- key of the wrong type) fails only that one, as { -1, message }.
+-- key of the wrong type) fails only that one, as -1, message.
 local count, deadline = tonumber(ARGV[2]), tonumber(ARGV[3])
 if deadline and time_ms() >= deadline then return { -2, time_ms() } end
 local ko, ao = 0, 3
-local replies = {}
-for d = 1, count do
+local out = {}
+for _ = 1, count do
   local n = tonumber(ARGV[ao + 11])
   if not n or ko + 3 + n > #KEYS or ao + 11 + 6 * n > #ARGV then
     return redis.error_reply('ERR decide.lua: malformed batch')
   end
-  local ok, reply = pcall(decide, ko, ao, clock(ARGV[ao + 1]))
-  if ok then replies[d] = reply
-  else replies[d] = { -1, type(reply) == 'table' and tostring(reply.err) or tostring(reply) } end
+  local mark = #out
+  local ok, err = pcall(decide, ko, ao, clock(ARGV[ao + 1]), out)
+  if not ok then
+    -- Nothing of a failed decision stays in the reply (it appends only once all its work is done).
+    for j = #out, mark + 1, -1 do out[j] = nil end
+    out[mark + 1], out[mark + 2] = -1, type(err) == 'table' and tostring(err.err) or tostring(err)
+  end
   ko, ao = ko + 3 + n, ao + 11 + 6 * n
 end
 if ko ~= #KEYS or ao ~= #ARGV then return redis.error_reply('ERR decide.lua: malformed batch') end
-return replies
+return out

@@ -114,6 +114,27 @@ function decodeReply(input: DecideInput, reply: unknown): DecideResult {
   };
 }
 
+/**
+ * The batch form's flat reply cut into one reply per call: HEAD + 4 per limit (a call has 3 + n keys)
+ * integers, or -1 and a
+ * message for a decision whose evaluation failed (one flat array costs the script no table per decision).
+ */
+function splitReplies(calls: readonly Call[], replies: unknown): unknown[][] {
+  const split: unknown[][] = [];
+  if (Array.isArray(replies)) {
+    let at = 0;
+    for (const call of calls) {
+      const length = replies[at] === -1 ? 2 : HEAD + 4 * (call.keys.length - 3);
+      split.push(replies.slice(at, at + length));
+      at += length;
+    }
+    if (at === replies.length) return split;
+  }
+  throw new Error(
+    `decide.lua returned ${Array.isArray(replies) ? `${replies.length} values` : typeof replies} for a batch of ${calls.length}`,
+  );
+}
+
 /** Script calls out at once before decisions wait for a reply (and then go as one batch). */
 const MAX_IN_FLIGHT = 2;
 /** Decisions per batch: bounds one script call's run time in Redis (~11 µs each). */
@@ -274,15 +295,11 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
       this.sampleClock(replies[1]);
       return calls.map(() => EXPIRED);
     }
-    if (!Array.isArray(replies) || replies.length !== calls.length) {
-      throw new Error(
-        `decide.lua returned ${Array.isArray(replies) ? replies.length : typeof replies} replies for a batch of ${calls.length}`,
-      );
-    }
-    // { -1, message }: that decision's evaluation failed (e.g. a key of the wrong type), alone.
-    return replies.map((reply: unknown) => {
-      if (Array.isArray(reply) && reply[0] === -1) return new ReplyError(String(reply[1]));
-      if (Array.isArray(reply)) this.sampleClock(reply[1]);
+    const split = splitReplies(calls, replies);
+    // -1, message: that decision's evaluation failed (e.g. a key of the wrong type), alone.
+    return split.map((reply) => {
+      if (reply[0] === -1) return new ReplyError(String(reply[1]));
+      this.sampleClock(reply[1]);
       return reply;
     });
   }
@@ -294,9 +311,10 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
   private async uncount(calls: Call[], replies: unknown): Promise<void> {
     // A batch past its deadline ({ -2, now }) consumed nothing; so did a denied or failed decision.
     if (!Array.isArray(replies) || replies[0] === -2) return;
+    const split = splitReplies(calls, replies);
     const undo: Promise<unknown>[] = [];
     calls.forEach((call, i) => {
-      const reply: unknown = replies[i];
+      const reply: unknown = split[i];
       const input = call.input;
       if (input === undefined || !Array.isArray(reply) || reply[0] !== 1) return;
       const wroteQuota = input.quota !== null || input.endpoint !== '';
