@@ -93,7 +93,7 @@ async function main() {
       POLICY_FILE: join(BENCH, 'policy.yaml'),
       ...(C.GRPC_SERVER ? { GRPC_SERVER: C.GRPC_SERVER } : {}),
     };
-    const heapPorts = { tollgate: 0, noopGrpc: 0, noopHttp: 0, rlflex: 0 };
+    const heapPorts = { tollgate: 0, noopGrpc: 0, noopLean: 0, noopHttp: 0, rlflex: 0 };
     const startTollgate = async (nodeArgs: string[] = []) => {
       heapPorts.tollgate = await freePort();
       const p = await startProc({
@@ -145,12 +145,14 @@ async function main() {
     };
     const refPorts = {
       noopGrpc: await ref('noop-grpc', 'noop-grpc.js', 'noopGrpc'),
+      noopLean: await ref('noop-lean', 'noop-lean.js', 'noopLean'),
       noopHttp: await ref('noop-http', 'noop-http.js', 'noopHttp'),
       rlflex: await ref('rlflex-http', 'rlflex-http.js', 'rlflex', { REDIS_URL: redisUrl }),
     };
     const pids = {
       tollgate: tollgate.pid,
       noopGrpc: refPids['noop-grpc']!,
+      noopLean: refPids['noop-lean']!,
       noopHttp: refPids['noop-http']!,
       rlflex: refPids['rlflex-http']!,
     };

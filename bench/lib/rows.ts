@@ -35,11 +35,11 @@ export interface Row {
 
 export interface RowSetup {
   benchDir: string;
-  ports: { grpc: number; http: number; noopGrpc: number; noopHttp: number; rlflex: number };
+  ports: { grpc: number; http: number; noopGrpc: number; noopLean: number; noopHttp: number; rlflex: number };
   /** The serving processes: Tollgate and each reference server. */
-  pids: { tollgate: number; noopGrpc: number; noopHttp: number; rlflex: number };
+  pids: { tollgate: number; noopGrpc: number; noopLean: number; noopHttp: number; rlflex: number };
   /** Their heap probes' ports (heap-probe.ts). */
-  heapPorts: { tollgate: number; noopGrpc: number; noopHttp: number; rlflex: number };
+  heapPorts: { tollgate: number; noopGrpc: number; noopLean: number; noopHttp: number; rlflex: number };
   bodies: {
     checkAllow: RotatingBody;
     checkDeny: RotatingBody;
@@ -79,9 +79,11 @@ export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles 
         ? 'tollgate'
         : id.includes('rlflex')
           ? 'rlflex'
-          : transport === 'grpc'
-            ? 'noopGrpc'
-            : 'noopHttp';
+          : id.includes('lean')
+            ? 'noopLean'
+            : transport === 'grpc'
+              ? 'noopGrpc'
+              : 'noopHttp';
     return {
       id,
       label,
@@ -113,6 +115,15 @@ export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles 
       grpc(ports.noopGrpc, CHECK_PATH, bodies.checkAllow),
     ),
     row(
+      'grpc-lean-noop',
+      'gRPC · Tollgate lean server, no-op decision, Check (floor)',
+      'reference',
+      'grpc',
+      'grpc-noop',
+      undefined,
+      grpc(ports.noopLean, CHECK_PATH, bodies.checkAllow),
+    ),
+    row(
       'grpc-allow',
       'gRPC ext_authz Check · allow',
       'tollgate',
@@ -138,6 +149,15 @@ export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles 
       undefined,
       undefined,
       grpc(ports.noopGrpc, RLS_PATH, bodies.rlsAllow),
+    ),
+    row(
+      'grpc-rls-lean-noop',
+      'gRPC · Tollgate lean server, no-op decision, ShouldRateLimit (floor)',
+      'reference',
+      'grpc',
+      'grpc-rls-noop',
+      undefined,
+      grpc(ports.noopLean, RLS_PATH, bodies.rlsAllow),
     ),
     row(
       'grpc-rls-allow',
@@ -208,9 +228,11 @@ export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles 
 /** Every row id, in table order (checked against buildRows). */
 export const ROW_IDS = [
   'grpc-noop',
+  'grpc-lean-noop',
   'grpc-allow',
   'grpc-deny',
   'grpc-rls-noop',
+  'grpc-rls-lean-noop',
   'grpc-rls-allow',
   'grpc-rls-deny',
   'http-noop',

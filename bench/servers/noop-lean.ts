@@ -1,0 +1,45 @@
+// Reference point (the floor of Tollgate's own gRPC server): Tollgate's lean node:http2 server, with
+// its request decoding and response encoding, in front of a decision path that does nothing. Check
+// answers one constant allowed decision (a missing key: a constant denial); ShouldRateLimit answers
+// OK per descriptor. What Tollgate spends above this row is its decision path. Prints its port.
+
+import type { Decision } from '../../src/access/decision.js';
+import { RateLimitResponse_Code as Code } from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
+import { createLeanGrpcServer } from '../../src/transports/grpc/lean/lean-grpc-server.js';
+
+const ALLOWED: Decision = {
+  allowed: true,
+  identity: { accountId: 'acc_noop', keyId: 'key_noop', tier: 'bench-allow' },
+  endpoint: 'default',
+  overage: false,
+  policies: [],
+  shadowDenied: [],
+};
+const MISSING_KEY: Decision = {
+  allowed: false,
+  code: 'missing_api_key',
+  status: 401,
+  detail: 'No API key.',
+  violated: [],
+  policies: [],
+  shadowDenied: [],
+};
+const NO_BYTES = Buffer.alloc(0);
+
+const server = createLeanGrpcServer({
+  // Touch the decoded request like a real handler would (the key header).
+  checkAccess: async (request) => (request.apiKey === undefined ? MISSING_KEY : ALLOWED),
+  rateLimit: async ({ descriptors }) => ({
+    overallCode: Code.OK,
+    statuses: descriptors.map((d) => ({
+      code: d.entries.length > 0 ? Code.OK : Code.UNKNOWN,
+      limitRemaining: 0,
+    })),
+    responseHeadersToAdd: [],
+    requestHeadersToAdd: [],
+    rawBody: NO_BYTES,
+  }),
+});
+const port = await server.listen('127.0.0.1', Number(process.env.PORT ?? 0));
+process.stdout.write(`listening ${port}\n`);
+process.on('SIGTERM', () => void server.close(1_000).then(() => process.exit(0)));
