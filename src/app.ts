@@ -30,6 +30,7 @@ import { createSelfServiceRoutes } from './transports/self-service/self-service-
 import { createSignupRoute } from './transports/self-service/signup-route.js';
 import { createSignupConfirmRoute } from './transports/self-service/signup-confirm-route.js';
 import { createClientAddress } from './transports/http/client-address.js';
+import { createSettleRoute, SETTLE_PATH } from './transports/http/settle-route.js';
 import { createStripeWebhookRoute } from './transports/http/stripe-webhook-route.js';
 
 /** ms between readiness flipping to NOT_SERVING and the listeners closing, so load balancers and kubelet see it. */
@@ -149,6 +150,15 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         ...signupRoutes,
         ...stripeRoutes,
         ...rls.routes,
+        ...(config.settleToken
+          ? {
+              [SETTLE_PATH]: createSettleRoute({
+                settler: path.reservations,
+                token: config.settleToken,
+                logger,
+              }),
+            }
+          : {}),
       },
     });
     const adminToken = options.adminToken ?? resolveAdminToken(config).token;

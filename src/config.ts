@@ -21,6 +21,8 @@ export interface Config {
   counters: CountersConfig;
   /** Undefined: generated (embedded mode persists it under DATA_DIR). */
   adminToken: string | undefined;
+  /** SETTLE_TOKEN: the bearer of POST /internal/usage/settle; unset = that route is not served. */
+  settleToken: string | undefined;
   dataDir: string;
   host: string;
   httpPort: number;
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       : { kind: 'pglite', dataDir },
     counters: counters(env, fail),
     adminToken: env.ADMIN_TOKEN || undefined,
+    settleToken: env.SETTLE_TOKEN || undefined,
     dataDir,
     // Embedded mode is a demo with a printed admin token: local only unless HOST says otherwise.
     host: host(env, env.DATABASE_URL ? '0.0.0.0' : '127.0.0.1', fail),
@@ -187,6 +190,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     fail('TOLLGATE_COMMIT', 'expected a commit id (letters, digits, . _ + -, at most 64 characters)');
   if (config.adminToken !== undefined && config.adminToken.length < 16)
     fail('ADMIN_TOKEN', 'must be at least 16 characters');
+  if (config.settleToken !== undefined && config.settleToken.length < 16)
+    fail('SETTLE_TOKEN', 'must be at least 16 characters');
   checkSignup(config, fail);
   if (problems.length > 0) throw new InputError(problems);
   return deepFreeze(config);

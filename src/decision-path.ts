@@ -19,6 +19,7 @@ import { observeCheckAccess } from './observability/observe-check-access.js';
 import { observeCounterStore } from './observability/observe-counter-store.js';
 import { observeKeyStore } from './observability/observe-key-store.js';
 import { PolicyHolder } from './policy/policy-holder.js';
+import type { ReservationStore } from './metering/reservation-settler.js';
 
 /** How often the policy is re-read from Postgres even without a change notification (the safety net). */
 const POLICY_REFRESH_MS = 30_000;
@@ -30,6 +31,8 @@ export interface DecisionPath {
   counters: CounterStore;
   /** Whether the store answers in a failure mode (FAILURE_MODE open/local), for the degraded gauge. */
   degraded: OpenedCounterStore;
+  /** Metered calls' reservations: settle, list (the same counters as checkAccess). */
+  reservations: ReservationStore;
   /** The key cache, invalidated by change notifications. */
   keys: CachedKeyStore;
   /** The filter of stored key hashes behind the cache (serve only), kept current by change notifications. */
@@ -74,6 +77,7 @@ export async function createDecisionPath(
   const base = {
     policy,
     degraded: opened,
+    reservations: opened.reservations,
     memory,
     counted,
     denials,

@@ -25,4 +25,8 @@ export interface AccessRequest {
   spoofedHeaders: string[];
   /** Correlation id for logs (Envoy `x-request-id` when present). */
   requestId?: string;
+  /** The request's headers (lower-case names), read by a metered endpoint's `reserve_header`. */
+  headers?: RequestHeaders;
 }
+
+export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;

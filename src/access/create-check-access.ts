@@ -3,6 +3,8 @@
 import type { CounterStore, DecideInput } from '../counters/counter-store.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { KEY_DETAILS, verifyKey } from '../keys/verify-key.js';
+import { newReservationId } from '../metering/reservation-id.js';
+import { unitsToReserve } from '../policy/parse-metering.js';
 import { normalizePath } from '../policy/normalize-path.js';
 import type { PolicyResolver } from '../policy/policy-resolver.js';
 import type { AccessRequest } from './access-request.js';
@@ -58,17 +60,19 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
       if (call.tier.upgradeUrl) denied.upgradeUrl = call.tier.upgradeUrl;
       return denied;
     }
-    const { tier } = call;
+    const { tier, metering } = call;
+    const hint = metering?.reserveHeader && request.headers?.[metering.reserveHeader];
+    const units = metering ? unitsToReserve(metering, hint || undefined) : call.cost;
     const input: DecideInput = {
       accountId: record.accountId,
       limits: call.limits,
       anchorDay: record.billingAnchorDay,
-      units: call.cost,
+      units,
       quota: tier.quota ? { limit: tier.quota.units, overage: tier.quota.overage } : null,
       credits:
         tier.creditsPerRequest > 0
           ? {
-              cost: tier.creditsPerRequest * call.cost,
+              cost: tier.creditsPerRequest * units,
               seed: record.creditBalance,
               seedLedgerId: record.creditLedgerId ?? 0,
             }
@@ -76,6 +80,11 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
       endpoint: call.endpoint,
       quotaSeed: record.quotaSeed,
     };
+    if (metering)
+      input.reservation = {
+        id: newReservationId(record.accountId, now(), metering.settleWithinMs),
+        ttlMs: metering.settleWithinMs,
+      };
     return decisionFromCounters(identity, call, await counters.decide(input));
   };
 }

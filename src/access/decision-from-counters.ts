@@ -61,6 +61,7 @@ export function decisionFromCounters(identity: Identity, call: ResolvedCall, res
       overage: quota?.state === 'overage',
     };
     if (result.degraded) allowed.degraded = true;
+    if (result.reservation) allowed.reservation = result.reservation;
     return allowed;
   }
   const denied: Denied = {

@@ -46,6 +46,8 @@ export interface Allowed extends DecisionBase {
   endpoint: string;
   /** True when a soft-gated quota is exceeded and this call is billable overage. */
   overage: boolean;
+  /** A metered call: the reservation to settle with the actual units (x-tollgate-reservation). */
+  reservation?: string;
 }
 
 export interface Denied extends DecisionBase {

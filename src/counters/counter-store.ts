@@ -24,6 +24,18 @@ export interface DecideInput {
    * the store lost its data the quota continues from it, not from 0. A new period starts at 0.
    */
   quotaSeed?: QuotaSeed;
+  /**
+   * A metered call: `units` are a reservation, recorded under `id` when the call is allowed, so that
+   * settle() can later replace them with the actual count (ReservationStore).
+   */
+  reservation?: ReservationRequest;
+}
+
+export interface ReservationRequest {
+  /** reservationId(): `<expiry ms base36>.<random>.<accountId>`. */
+  id: string;
+  /** ms the record is kept: settle_within. Past it the reservation stands at the reserved amount. */
+  ttlMs: number;
 }
 
 export interface QuotaSeed {
@@ -59,6 +71,8 @@ export interface DecideResult {
   limits: LimitResult[];
   quota: QuotaResult | null;
   credits: { state: 'ok' | 'denied'; balance: number } | null;
+  /** The reservation id, when the store recorded DecideInput.reservation (allowed calls only). */
+  reservation?: string;
   /** Set when the shared store was unreachable and FAILURE_MODE answered instead (open: allowed; local: per-replica counters). */
   degraded?: true;
 }

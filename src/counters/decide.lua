@@ -30,11 +30,15 @@
 --     that period (flushed usage). When the seed is for the current period, used = max(KEYS[1]'s
 --     count, seed): a no-op normally (Redis counts everything Postgres has, and more), but after
 --     Redis lost its data the quota continues from Postgres instead of 0; a new period starts at 0.
---  11 n = number of limits; then 6 values per limit i at 12+(i-1)*6:
+--  11 reservation: ms to keep the record; "" = none. Set: the call's units (ARGV[3]) and credits
+--     (ARGV[6]) are a reservation, recorded when allowed in KEYS[3+n+1] ({a:ID}:r:<id>, a hash: p =
+--     period start, u = units, c = credits, e = endpoint) for settle.lua
+--  12 n = number of limits; then 6 values per limit i at 13+(i-1)*6:
 --     algorithm ("f" fixed | "s" sliding | "t" token), limit, windowMs, capacity (token_bucket
 --     burst; = limit otherwise), shadow ("1" | "0"), hits
 -- Batch form: ARGV[1] = "#batch", ARGV[2] = count, ARGV[3] = deadline (Redis TIME in ms; "" = none),
--- then each decision's ARGV (as above, 11+6n) in turn; KEYS likewise concatenated (3+n each). Returns
+-- then each decision's ARGV (as above, 12+6n) in turn; KEYS likewise concatenated (3+n+r each, r = 1
+-- with a reservation). Returns
 -- the replies (below) of all decisions one after the other in ONE flat array (each is 8+4n long, n of
 -- that decision), or -1, message in place of a decision whose evaluation failed; all run in one
 -- atomic script call. Past the deadline nothing is read or written and the reply is
@@ -218,12 +222,13 @@ local function decide(ko, ao, now, out)
   local quota_limit, overage = tonumber(ARGV[ao + 4]), ARGV[ao + 5] == '1'
   local cost = tonumber(ARGV[ao + 6])
   local endpoint, seed_p = ARGV[ao + 8], tonumber(ARGV[ao + 9])
-  local n = tonumber(ARGV[ao + 11])
+  local hold = tonumber(ARGV[ao + 11])
+  local n = tonumber(ARGV[ao + 12])
   local quota_key, credits_key, usage_key = KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3]
 
   local allowed = true
   for i = 1, n do
-    local b = ao + 11 + (i - 1) * 6
+    local b = ao + 12 + (i - 1) * 6
     local algo, limit, w = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
     local hits = tonumber(ARGV[b + 6])
     local key = KEYS[ko + 3 + i]
@@ -283,6 +288,11 @@ local function decide(ko, ao, now, out)
       redis.call('HINCRBY', usage_key, field .. 'units', units)
       if cost and cost > 0 then redis.call('HINCRBY', usage_key, field .. 'credits', cost) end
     end
+    if hold then
+      local key = KEYS[ko + 4 + n]
+      redis.call('HSET', key, 'p', p_start, 'u', units, 'c', cost or 0, 'e', endpoint)
+      redis.call('PEXPIRE', key, hold)
+    end
   end
 
   local o = #out
@@ -292,7 +302,7 @@ local function decide(ko, ao, now, out)
   for i = 1, n do
     local x = (i - 1) * SLOTS
     local consumed = allowed and L[x + FITS]
-    if consumed then write_limit(x, ARGV[ao + 11 + (i - 1) * 6 + 1], KEYS[ko + 3 + i]) end
+    if consumed then write_limit(x, ARGV[ao + 12 + (i - 1) * 6 + 1], KEYS[ko + 3 + i]) end
     local rem = consumed and L[x + REM_AFTER] or L[x + REM_NOW]
     out[o + 1] = L[x + STATE]
     out[o + 2] = rem > 0 and rem or 0
@@ -319,10 +329,15 @@ local function clock(arg)
   return tonumber(arg) or time_ms()
 end
 
+-- KEYS of a decision whose ARGV start at ao: 3 + n, and one more with a reservation.
+local function key_count(ao, n)
+  return 3 + n + (ARGV[ao + 11] ~= '' and 1 or 0)
+end
+
 if ARGV[1] ~= '#batch' then
-  local n = tonumber(ARGV[11])
-  if not n or #KEYS ~= 3 + n or #ARGV ~= 11 + 6 * n then
-    return redis.error_reply('ERR decide.lua: expected 3+n keys and 11+6n args')
+  local n = tonumber(ARGV[12])
+  if not n or #KEYS ~= key_count(0, n) or #ARGV ~= 12 + 6 * n then
+    return redis.error_reply('ERR decide.lua: expected 3+n(+1) keys and 12+6n args')
   end
   local out = {}
   decide(0, 0, clock(ARGV[1]), out)
@@ -336,8 +351,8 @@ if deadline and time_ms() >= deadline then return { -2, time_ms() } end
 local ko, ao = 0, 3
 local out = {}
 for _ = 1, count do
-  local n = tonumber(ARGV[ao + 11])
-  if not n or ko + 3 + n > #KEYS or ao + 11 + 6 * n > #ARGV then
+  local n = tonumber(ARGV[ao + 12])
+  if not n or ko + key_count(ao, n) > #KEYS or ao + 12 + 6 * n > #ARGV then
     return redis.error_reply('ERR decide.lua: malformed batch')
   end
   local mark = #out
@@ -347,7 +362,7 @@ for _ = 1, count do
     for j = #out, mark + 1, -1 do out[j] = nil end
     out[mark + 1], out[mark + 2] = -1, type(err) == 'table' and tostring(err.err) or tostring(err)
   end
-  ko, ao = ko + 3 + n, ao + 11 + 6 * n
+  ko, ao = ko + key_count(ao, n), ao + 12 + 6 * n
 end
 if ko ~= #KEYS or ao ~= #ARGV then return redis.error_reply('ERR decide.lua: malformed batch') end
 return out

@@ -11,6 +11,8 @@ import type {
   QuotaResult,
 } from './counter-store.js';
 import { evaluateLimit, type Evaluation, type LimitState } from './limit-algorithms.js';
+import { parseReservationId } from '../metering/reservation-id.js';
+import type { OpenReservation, ReservationStore, SettleResult } from '../metering/reservation-settler.js';
 import { usageRows, type TakeRequest, type UsageBatch, type UsageSource } from '../usage/usage-source.js';
 
 const DAY_MS = 86_400_000;
@@ -38,7 +40,18 @@ export interface AccountSnapshot {
 /** Ledger row ids remembered as applied (one process, so only a replayed notification can repeat one). */
 const APPLIED_MAX = 10_000;
 
-export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredits {
+/** What decide records for a reservation (decide.lua's `{a:ID}:r:<id>` hash). */
+interface ReservationRecord {
+  accountId: string;
+  periodStartMs: number;
+  units: number;
+  credits: number;
+  endpoint: string;
+  settled: boolean;
+  expiresAt: number;
+}
+
+export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredits, ReservationStore {
   private readonly now: () => number;
   private readonly limits = new Map<string, Expiring<LimitState>>();
   private readonly quotas = new Map<string, Expiring<{ p: number; u: number }>>();
@@ -50,6 +63,7 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
   private readonly applied = new Set<string>();
   /** accountId → highest ledger row id held by the seed of its live balance (decide.lua's `cw`). */
   private readonly seededWith = new Map<string, number>();
+  private readonly reservations = new Map<string, ReservationRecord>();
   private decisions = 0;
 
   constructor(options: { now?: () => number } = {}) {
@@ -103,12 +117,22 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
       }
       const cost = input.credits?.cost ?? 0;
       if (records) this.recordUsage(accountId, `${period.startMs}|${input.endpoint}|`, input.units, cost);
+      if (input.reservation)
+        this.reservations.set(input.reservation.id, {
+          accountId,
+          periodStartMs: period.startMs,
+          units: input.units,
+          credits: cost,
+          endpoint: input.endpoint,
+          settled: false,
+          expiresAt: now + input.reservation.ttlMs,
+        });
     }
     const limits = evals.map((e, i) => {
       const check = input.limits[i]!;
       return this.limitResult(e, check.name, states[i]!, allowed, `${accountId}\n${check.id}`, now);
     });
-    return {
+    const result: DecideResult = {
       allowed,
       nowMs: now,
       limits,
@@ -122,6 +146,49 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
       },
       credits: input.credits && { state: creditState, balance },
     };
+    if (allowed && input.reservation) result.reservation = input.reservation.id;
+    return result;
+  }
+
+  /** settle.lua's rules, in process. */
+  async settle(reservation: string, units: number | null): Promise<SettleResult> {
+    const now = Math.floor(this.now());
+    const parts = parseReservationId(reservation);
+    if (!parts) return { outcome: 'unknown' };
+    const record = this.reservations.get(reservation);
+    if (!record || record.expiresAt <= now)
+      return { outcome: now >= parts.expiresAtMs ? 'already_settled' : 'unknown' };
+    if (record.settled) return { outcome: 'already_settled' };
+    record.settled = true;
+    const actual = units ?? record.units;
+    const delta = actual - record.units;
+    if (delta !== 0) {
+      const { accountId } = record;
+      const quota = this.quotas.get(accountId);
+      if (quota?.value.p === record.periodStartMs) quota.value.u += delta;
+      const credits = record.credits > 0 ? delta * (record.credits / record.units) : 0;
+      const balance = this.credits.get(accountId);
+      if (credits !== 0 && balance !== undefined) this.credits.set(accountId, balance - credits);
+      this.addUsage(accountId, `${record.periodStartMs}|${record.endpoint}|units`, delta);
+      if (credits !== 0)
+        this.addUsage(accountId, `${record.periodStartMs}|${record.endpoint}|credits`, credits);
+    }
+    return { outcome: 'settled', reserved: record.units, units: actual };
+  }
+
+  async openReservations(accountId: string): Promise<OpenReservation[]> {
+    const now = Math.floor(this.now());
+    const open: OpenReservation[] = [];
+    for (const [id, r] of this.reservations) {
+      if (r.accountId !== accountId || r.settled || r.expiresAt <= now) continue;
+      open.push({
+        id,
+        endpoint: r.endpoint,
+        units: r.units,
+        expiresAtMs: parseReservationId(id)!.expiresAtMs,
+      });
+    }
+    return open.sort((a, b) => a.expiresAtMs - b.expiresAtMs);
   }
 
   /** The account's unflushed usage hash (tests and the embedded usage flusher). */
@@ -170,7 +237,15 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
 
   /** Also drops unflushed usage: the embedded app flushes (stop()) before it closes the store. */
   async close(): Promise<void> {
-    for (const map of [this.limits, this.quotas, this.credits, this.usage, this.pending, this.applied])
+    for (const map of [
+      this.limits,
+      this.quotas,
+      this.credits,
+      this.usage,
+      this.pending,
+      this.applied,
+      this.reservations,
+    ])
       map.clear();
   }
 
@@ -227,7 +302,14 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
     if (credits > 0) fields.set(`${prefix}credits`, (fields.get(`${prefix}credits`) ?? 0) + credits);
   }
 
+  private addUsage(accountId: string, field: string, delta: number): void {
+    let fields = this.usage.get(accountId);
+    if (!fields) this.usage.set(accountId, (fields = new Map()));
+    fields.set(field, (fields.get(field) ?? 0) + delta);
+  }
+
   private sweep(now: number): void {
+    for (const [id, r] of this.reservations) if (r.expiresAt <= now) this.reservations.delete(id);
     for (const [key, entry] of this.limits) if (entry.expiresAt <= now) this.limits.delete(key);
     for (const [key, entry] of this.quotas) if (entry.expiresAt <= now) this.quotas.delete(key);
   }

@@ -10,6 +10,8 @@ import { openRedis } from './redis-connections.js';
 import { RedisCounterStore } from './redis-counter-store.js';
 import type { UsageSource } from '../usage/usage-source.js';
 import type { Logger } from '../logger.js';
+import { failSafeReservations } from '../metering/fail-safe-reservations.js';
+import type { ReservationStore } from '../metering/reservation-settler.js';
 import type { CountedAccounts } from '../usage/counted-accounts.js';
 
 /** The store checkAccess uses, plus whether it currently answers in a failure mode (the degraded gauge). */
@@ -22,6 +24,11 @@ export type OpenedCounterStore = CounterStore &
     insurance?: UsageSource;
   };
 
+/** Where metered calls' reservations are settled and listed: the same counters. */
+export interface WithReservations {
+  reservations: ReservationStore;
+}
+
 /**
  * `memory`: the in-process store to use when no Redis is configured (so the usage flusher can drain the
  * same one); `logger`: where decisions taken back after a late reply are reported; `counted`: told the
@@ -30,10 +37,12 @@ export type OpenedCounterStore = CounterStore &
 export async function openCounterStore(
   config: Readonly<Config>,
   embedded: { memory?: MemoryCounterStore; logger?: Logger; counted?: CountedAccounts } = {},
-): Promise<OpenedCounterStore> {
+): Promise<OpenedCounterStore & WithReservations> {
   const { counters } = config;
-  if (counters.kind === 'memory')
-    return withOverLimitCache(config, neverDegraded(embedded.memory ?? new MemoryCounterStore({})));
+  if (counters.kind === 'memory') {
+    const memory = embedded.memory ?? new MemoryCounterStore({});
+    return Object.assign(withOverLimitCache(config, neverDegraded(memory)), { reservations: memory });
+  }
   const redis = openRedis(counters, 'decisions', config.redisTimeoutMs);
   // Failures reach decisions as StoreUnavailable and the degraded state; the client's events would only repeat them.
   // The last one is kept: ioredis rejects connect() with a bare "Connection is closed." that hides why.
@@ -69,7 +78,9 @@ export async function openCounterStore(
     }
     store.startDegraded();
   }
-  const opened = withOverLimitCache(config, store);
+  const opened = Object.assign(withOverLimitCache(config, store), {
+    reservations: failSafeReservations(inner, local),
+  });
   return local ? Object.assign(opened, { insurance: local }) : opened;
 }
 

@@ -17,8 +17,11 @@ import { RedisClock } from './redis-clock.js';
 import { RedisScript } from './redis-script.js';
 import type { LimitCheck } from '../policy/limit-rule.js';
 import type { CountedAccounts } from '../usage/counted-accounts.js';
+import { parseReservationId } from '../metering/reservation-id.js';
+import type { OpenReservation, ReservationStore, SettleResult } from '../metering/reservation-settler.js';
 
 const APPLY_CREDITS = new RedisScript('apply-credits.lua');
+const SETTLE = new RedisScript('settle.lua');
 const UNCOUNT = new RedisScript('uncount.lua');
 /** ms a ledger row id is remembered as applied: far longer than any notification delay or replay. */
 const APPLIED_TTL_MS = 7 * 86_400_000;
@@ -37,7 +40,17 @@ const HEAD = 8;
 /** KEYS of one call, all under the account's hash tag so Redis Cluster keeps them in one slot. */
 export function decideKeys(input: DecideInput): string[] {
   const tag = `{a:${input.accountId}}`;
-  return [`${tag}:quota`, `${tag}:credits`, `${tag}:usage`, ...input.limits.map((l) => `${tag}:l:${l.id}`)];
+  const keys = [`${tag}:quota`, `${tag}:credits`, `${tag}:usage`];
+  for (const l of input.limits) keys.push(`${tag}:l:${l.id}`);
+  if (input.reservation) keys.push(reservationKey(input.accountId, input.reservation.id));
+  return keys;
+}
+
+/** `{a:ID}:r:<expiry>.<random>`: the record of one reservation (decide.lua, settle.lua). */
+function reservationKey(accountId: string, id: string): string {
+  const parts = parseReservationId(id);
+  if (parts?.accountId !== accountId) throw new Error(`decide: reservation id ${id} is not of ${accountId}`);
+  return `{a:${accountId}}:r:${parts.local}`;
 }
 
 /** The per-limit ARGV tail: constant for a prepared limits array, so it is built once per array. */
@@ -76,9 +89,26 @@ export function decideArgs(input: DecideInput, nowMs: number | undefined): strin
     input.endpoint,
     quotaSeed ? String(quotaSeed.periodStartMs) : '',
     String(quotaSeed?.units ?? 0),
+    input.reservation ? String(input.reservation.ttlMs) : '',
   ];
   for (const arg of argsOfLimits(input.limits)) args.push(arg);
   return args;
+}
+
+/** settle.lua's reply; `changed` runs when the usage hash took a correction. */
+function settleResult(reply: unknown, changed: () => void): SettleResult {
+  if (!Array.isArray(reply) || typeof reply[0] !== 'number')
+    throw new StoreUnavailable('redis', 'settle.lua returned an unexpected reply');
+  if (reply[0] === 0) return { outcome: 'unknown' };
+  if (reply[0] === 1) return { outcome: 'already_settled' };
+  const [, reserved, units] = reply as number[];
+  if (units !== reserved) changed();
+  return { outcome: 'settled', reserved: reserved!, units: units! };
+}
+
+/** A literal for SCAN MATCH: glob specials escaped. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\\\]]/g, (c) => `\\${c}`);
 }
 
 function decodeReply(input: DecideInput, reply: unknown): DecideResult {
@@ -124,7 +154,7 @@ function splitReplies(calls: readonly Call[], replies: unknown): unknown[][] {
   if (Array.isArray(replies)) {
     let at = 0;
     for (const call of calls) {
-      const length = replies[at] === -1 ? 2 : HEAD + 4 * (call.keys.length - 3);
+      const length = replies[at] === -1 ? 2 : HEAD + 4 * call.input.limits.length;
       split.push(replies.slice(at, at + length));
       at += length;
     }
@@ -145,7 +175,7 @@ const MAX_RESENDS = 4;
 const EXPIRED = Symbol('expired');
 
 /** One decision as runBatch sends it: what uncount needs is its input. */
-type Call = DecideCall & { sends?: number; input?: DecideInput };
+type Call = DecideCall & { sends?: number; input: DecideInput };
 
 export interface RedisCounterStoreOptions {
   redis: Redis | Cluster;
@@ -164,7 +194,7 @@ export interface RedisCounterStoreOptions {
   counted?: CountedAccounts;
 }
 
-export class RedisCounterStore implements CounterStore, LiveCredits {
+export class RedisCounterStore implements CounterStore, LiveCredits, ReservationStore {
   private readonly redis: Redis | Cluster;
   private readonly now: (() => number) | undefined;
   private readonly timeoutMs: number | undefined;
@@ -230,12 +260,67 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
       throw new StoreUnavailable('redis', `decide reached Redis past its deadline ${MAX_RESENDS + 1} times`);
     const result = decodeReply(input, reply);
     if (result.allowed && input.endpoint !== '') this.counted?.add(input.accountId);
+    if (result.allowed && input.reservation) result.reservation = input.reservation.id;
     return result;
   }
 
   /** One round trip on the decisions connection (the probe while degraded), watched like a decide. */
   ping(): Promise<unknown> {
     return this.watch ? this.watch.track(this.redis.ping()) : this.redis.ping();
+  }
+
+  async settle(reservation: string, units: number | null): Promise<SettleResult> {
+    const parts = parseReservationId(reservation);
+    if (!parts) return { outcome: 'unknown' };
+    const tag = `{a:${parts.accountId}}`;
+    const keys = [`${tag}:quota`, `${tag}:credits`, `${tag}:usage`, `${tag}:r:${parts.local}`];
+    let reply: unknown;
+    try {
+      const now = this.now ? String(Math.floor(this.now())) : '';
+      const args = [units === null ? '' : String(units), String(parts.expiresAtMs), now];
+      reply = await SETTLE.run(this.redis, keys, args);
+    } catch (err) {
+      // Unknown whether it ran: the usage hash may hold a correction either way.
+      this.counted?.add(parts.accountId);
+      throw new StoreUnavailable(
+        'redis',
+        `settle failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+    return settleResult(reply, () => this.counted?.add(parts.accountId));
+  }
+
+  async openReservations(accountId: string): Promise<OpenReservation[]> {
+    const prefix = `{a:${accountId}}:r:`;
+    const pattern = `${globEscape(prefix)}*`;
+    const nodes = this.redis.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
+    try {
+      const keys: string[] = [];
+      for (const node of nodes) {
+        let cursor = '0';
+        do {
+          const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          keys.push(...found);
+          cursor = next;
+        } while (cursor !== '0');
+      }
+      const open: OpenReservation[] = [];
+      for (const key of keys) {
+        const [u, e, settled] = await this.redis.hmget(key, 'u', 'e', 's');
+        const id = `${key.slice(prefix.length)}.${accountId}`;
+        const parts = parseReservationId(id);
+        if (u === null || settled !== null || !parts) continue;
+        open.push({ id, endpoint: e ?? '', units: Number(u), expiresAtMs: parts.expiresAtMs });
+      }
+      return open.sort((a, b) => a.expiresAtMs - b.expiresAtMs);
+    } catch (err) {
+      throw new StoreUnavailable(
+        'redis',
+        `listing reservations failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
   }
 
   async applyLedgerRow(accountId: string, ledgerId: string, delta: number): Promise<boolean> {
@@ -316,7 +401,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
     calls.forEach((call, i) => {
       const reply: unknown = split[i];
       const input = call.input;
-      if (input === undefined || !Array.isArray(reply) || reply[0] !== 1) return;
+      if (!Array.isArray(reply) || reply[0] !== 1) return;
       const wroteQuota = input.quota !== null || input.endpoint !== '';
       const args = [
         String(reply[4]),
@@ -324,7 +409,10 @@ export class RedisCounterStore implements CounterStore, LiveCredits {
         String(input.credits?.cost ?? 0),
         input.endpoint,
       ];
-      undo.push(UNCOUNT.run(this.redis, call.keys.slice(0, 3), args));
+      // The caller never learnt the reservation id: its record goes too (KEYS[4]).
+      const keys = call.keys.slice(0, 3);
+      if (input.reservation) keys.push(call.keys[call.keys.length - 1]!);
+      undo.push(UNCOUNT.run(this.redis, keys, args));
     });
     if (undo.length === 0) return;
     const results = await Promise.allSettled(undo);

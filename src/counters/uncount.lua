@@ -11,6 +11,7 @@
 --   KEYS[3] {a:ID}:usage    hash   "<periodStartMs>|<endpoint>|calls|units|credits"; it may have been
 --                                  RENAMEd away by take-usage.lua since: the negative fields then start
 --                                  a fresh hash and are flushed as a correction
+--   KEYS[4] {a:ID}:r:<id>   hash   the decision's reservation record, when it made one: deleted
 -- ARGV:
 --   1 period start ms the decision counted in (its reply's period start)
 --   2 units taken from the quota count; "0" = the decision wrote no quota count
@@ -31,4 +32,5 @@ if endpoint ~= '' then
   if units > 0 then redis.call('HINCRBY', KEYS[3], field .. 'units', neg(units)) end
   if cost > 0 then redis.call('HINCRBY', KEYS[3], field .. 'credits', neg(cost)) end
 end
+if KEYS[4] then redis.call('DEL', KEYS[4]) end
 return 1

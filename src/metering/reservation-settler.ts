@@ -2,7 +2,7 @@
 //
 // The gate answers an allowed call on a metered endpoint with the reservation id in the
 // RESERVATION_HEADER request header it adds upstream. Whoever learns the real count (the app through
-// POST /internal/usage/settle, Envoy's ext_proc Process stream, the CLI or admin API) settles it here.
+// POST /internal/usage/settle, the CLI or admin API) settles it here.
 
 /** The request header the gate adds upstream on an allowed metered call. */
 export const RESERVATION_HEADER = 'x-tollgate-reservation';
@@ -23,3 +23,20 @@ export interface ReservationSettler {
    */
   settle(reservation: string, units: number | null): Promise<SettleResult>;
 }
+
+export interface OpenReservation {
+  id: string;
+  endpoint: string;
+  /** Units reserved at the gate. */
+  units: number;
+  /** ms since the epoch after which it stands at `units`. */
+  expiresAtMs: number;
+}
+
+export interface ReservationStore extends ReservationSettler {
+  /** The account's reservations not yet settled nor expired, oldest expiry first. */
+  openReservations(accountId: string): Promise<OpenReservation[]>;
+}
+
+/** The largest actual count one settle may report: far beyond any call, inside Lua's exact integers. */
+export const MAX_SETTLE_UNITS = 1_000_000_000;

@@ -1,6 +1,7 @@
 // Policy file → Endpoint: method + path match, cost, and per-tier overrides (extra limits, feature gate).
 
 import { parseLimits } from './parse-limits.js';
+import { parseMetering } from './parse-metering.js';
 import { INT4_MAX, type PolicyChecks } from './policy-checks.js';
 import { DEFAULT_ENDPOINT, type Endpoint, type EndpointOverride } from './policy.js';
 
@@ -9,7 +10,7 @@ export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'O
 /** Any case (`get`, `Post`), as a pattern the JSON Schema can carry too: `^(?:[Gg][Ee][Tt]|…)$`. */
 export const METHOD_PATTERN = `^(?:${HTTP_METHODS.map((m) => [...m].map((ch) => `[${ch}${ch.toLowerCase()}]`).join('')).join('|')})$`;
 const METHOD = new RegExp(METHOD_PATTERN);
-export const ENDPOINT_KEYS = ['match', 'cost', 'overrides'];
+export const ENDPOINT_KEYS = ['match', 'cost', 'metering', 'overrides'];
 export const MATCH_KEYS = ['methods', 'path'];
 export const OVERRIDE_KEYS = ['allowed', 'limits'];
 export const PATH_PATTERN = '^/\\S*$';
@@ -31,6 +32,11 @@ export function parseEndpoint(
     ? parseMatch(c, map.get('match'), `${path}.match`)
     : c.add(`${path}.match`, 'required');
   const cost = map.has('cost') ? c.int(map.get('cost'), `${path}.cost`, 0, INT4_MAX) : 1;
+  const metering = map.has('metering')
+    ? parseMetering(c, map.get('metering'), `${path}.metering`)
+    : undefined;
+  if (map.has('metering') && map.has('cost'))
+    c.add(`${path}.cost`, 'a metered endpoint is charged by its settled units, not a fixed cost');
   const overrides: Record<string, EndpointOverride> = {};
   const overrideMap = map.has('overrides') ? c.map(map.get('overrides'), `${path}.overrides`) : undefined;
   for (const [tierName, raw] of overrideMap ?? []) {
@@ -42,8 +48,13 @@ export function parseEndpoint(
     const override = parseOverride(c, raw, at, tierName, tiers.get(tierName)!);
     if (override) overrides[tierName] = override;
   }
-  if (!match || cost === undefined) return undefined;
-  return { name, methods: match.methods, path: match.path, cost, overrides };
+  if (!match || cost === undefined || (map.has('metering') && !metering)) return undefined;
+  const endpoint: Endpoint = { name, methods: match.methods, path: match.path, cost, overrides };
+  if (metering) {
+    endpoint.cost = metering.reserve;
+    endpoint.metering = metering;
+  }
+  return endpoint;
 }
 
 function parseMatch(

@@ -2,7 +2,14 @@
 // Everything that does not depend on the request is computed once per policy load.
 
 import type { LimitCheck } from './limit-rule.js';
-import { DEFAULT_ENDPOINT, type Endpoint, type LimitRule, type Policy, type Tier } from './policy.js';
+import {
+  DEFAULT_ENDPOINT,
+  type Endpoint,
+  type LimitRule,
+  type Metering,
+  type Policy,
+  type Tier,
+} from './policy.js';
 import { compilePathPattern } from './route-match.js';
 
 export interface ResolvedCall {
@@ -10,8 +17,10 @@ export interface ResolvedCall {
   endpoint: string;
   /** false: the endpoint is feature-gated off for this tier (403). */
   allowed: boolean;
-  /** Quota units per call. */
+  /** Quota units per call (a metered endpoint: the units reserved when no hint raises them). */
   cost: number;
+  /** Set: the call is metered, its cost a reservation settled later. */
+  metering?: Metering;
   /** Tier limits followed by the endpoint override's limits. */
   limits: LimitCheck[];
 }
@@ -72,13 +81,15 @@ export class PolicyResolver {
     if (endpoint && override)
       limits.push(...override.limits.map((rule) => toCheck(`e:${endpoint.name}:${rule.name}`, rule)));
     const name = endpoint?.name ?? DEFAULT_ENDPOINT;
-    this.prepared.set(`${tier.name}\0${name}`, {
+    const call: ResolvedCall = {
       tier,
       endpoint: name,
       allowed: override?.allowed ?? true,
       cost: endpoint?.cost ?? 1,
       limits,
-    });
+    };
+    if (endpoint?.metering) call.metering = endpoint.metering;
+    this.prepared.set(`${tier.name}\0${name}`, call);
   }
 }
 

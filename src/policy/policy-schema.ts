@@ -5,6 +5,7 @@
 
 import { DESCRIPTOR_KEYS, DOMAIN_KEYS, RATE_LIMIT_KEYS, TEXT_PATTERN } from './parse-ratelimit-domains.js';
 import { RLS_COUNTING, RLS_RESPONSE_HEADERS } from './ratelimit-rules.js';
+import { HEADER_NAME_PATTERN, METERING_KEYS } from './parse-metering.js';
 import { ENDPOINT_KEYS, MATCH_KEYS, METHOD_PATTERN, OVERRIDE_KEYS, PATH_PATTERN } from './parse-endpoint.js';
 import { LIMIT_KEYS } from './parse-limits.js';
 import {
@@ -155,6 +156,17 @@ function endpoints(): Schema {
     {
       match,
       cost: integer(0),
+      metering: object(
+        {
+          unit: name,
+          reserve: integer(1),
+          reserve_header: { type: 'string', pattern: HEADER_NAME_PATTERN },
+          max_reserve: integer(1),
+          settle_within: duration,
+        },
+        ['reserve'],
+        METERING_KEYS,
+      ),
       overrides: { type: 'object', propertyNames: name, additionalProperties: override },
     },
     ['match'],

@@ -50,9 +50,23 @@ export interface Endpoint {
   methods: string[];
   /** Path pattern on the normalised path: `*` one segment, trailing `/**` the prefix and all below it. */
   path: string;
-  /** Quota units (and credit multiplier) per call. */
+  /** Quota units (and credit multiplier) per call; a metered endpoint reserves instead. */
   cost: number;
   overrides: Record<string, EndpointOverride>;
+  /** Billed by units known after the response: reserved at the gate, settled later. */
+  metering?: Metering;
+}
+
+export interface Metering {
+  /** What a unit is called (`tokens`), shown to consumers. */
+  unit: string;
+  /** Units reserved per call when no hint raises it. */
+  reserve: number;
+  /** Request header (lower-case) whose integer value raises the reservation, up to maxReserve. */
+  reserveHeader?: string;
+  maxReserve: number;
+  /** An unsettled reservation settles at the reserved amount this long after the call. */
+  settleWithinMs: number;
 }
 
 export interface Policy {

@@ -3,7 +3,7 @@
 import { stringify } from 'yaml';
 import { ratelimitDomainsToYaml } from './serialize-ratelimit-domains.js';
 import { formatDuration } from './policy-checks.js';
-import type { LimitRule, Policy, Tier } from './policy.js';
+import type { LimitRule, Metering, Policy, Tier } from './policy.js';
 
 /** parsePolicy(serializePolicy(p)) deep-equals p. */
 export function serializePolicy(policy: Policy): string {
@@ -20,7 +20,7 @@ export function serializePolicy(policy: Policy): string {
     }
     endpoints[endpoint.name] = {
       match: { ...(endpoint.methods.length > 0 ? { methods: endpoint.methods } : {}), path: endpoint.path },
-      cost: endpoint.cost,
+      ...(endpoint.metering ? { metering: meteringToYaml(endpoint.metering) } : { cost: endpoint.cost }),
       ...(Object.keys(overrides).length > 0 ? { overrides } : {}),
     };
   }
@@ -66,4 +66,14 @@ function limitToYaml(rule: LimitRule): Record<string, unknown> {
   if (rule.burst !== undefined) out.burst = rule.burst;
   if (rule.shadow) out.shadow = true;
   return out;
+}
+
+function meteringToYaml(m: Metering): Record<string, unknown> {
+  return {
+    unit: m.unit,
+    reserve: m.reserve,
+    ...(m.reserveHeader !== undefined ? { reserve_header: m.reserveHeader } : {}),
+    max_reserve: m.maxReserve,
+    settle_within: formatDuration(m.settleWithinMs),
+  };
 }

@@ -21,6 +21,7 @@ export function accessRequestFromHeaders(
     method: method.toUpperCase(),
     path,
     spoofedHeaders: Object.keys(headers).filter((name) => name !== 'x-api-key' && SPOOFED.test(name)),
+    headers,
   };
   const apiKey = first(headers['x-api-key'])?.trim();
   if (apiKey) {

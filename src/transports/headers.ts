@@ -3,6 +3,7 @@
 
 import type { AccessRequest } from '../access/access-request.js';
 import type { Decision, PolicyState } from '../access/decision.js';
+import { RESERVATION_HEADER } from '../metering/reservation-settler.js';
 
 export type HeaderList = Array<[name: string, value: string]>;
 
@@ -49,6 +50,7 @@ export function renderDecision(
       ['x-tollgate-endpoint', decision.endpoint],
     );
     if (decision.overage) upstreamHeaders.push(['x-tollgate-overage', 'true']);
+    if (decision.reservation) upstreamHeaders.push([RESERVATION_HEADER, decision.reservation]);
     if (decision.shadowDenied.length > 0)
       upstreamHeaders.push(['x-tollgate-shadow-denied', decision.shadowDenied.join(', ')]);
     // FAILURE_MODE open / local answered: the upstream may want to be more careful (or just log it).

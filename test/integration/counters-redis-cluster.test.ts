@@ -18,6 +18,7 @@ import { startUsageFlusher } from '../../src/usage/start-usage-flusher.js';
 import { chatCall } from '../support/decide-inputs.js';
 import { DEMO_POLICY_YAML } from '../support/tollgate.js';
 import { describeCounterStore } from '../contracts/counter-store.contract.js';
+import { describeReservations } from '../contracts/reservation.contract.js';
 import { describeUsageSource } from '../contracts/usage-source.contract.js';
 import { freshPostgres } from '../support/databases.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
@@ -49,6 +50,7 @@ async function clusterStore(now?: () => number) {
 
 // The cluster is thrown away after this file, so no per-account cleanup.
 describeCounterStore('redis cluster', (clock) => clusterStore(clock.now));
+describeReservations('redis cluster', (clock) => clusterStore(clock.now));
 
 // The usage flusher's take/ack scripts and per-master SCAN on the same cluster.
 describeUsageSource('redis cluster + postgres', async () => {

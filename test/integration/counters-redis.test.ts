@@ -7,6 +7,7 @@ import type { DecideInput } from '../../src/counters/counter-store.js';
 import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { StoreUnavailable } from '../../src/errors.js';
 import { describeCounterStore } from '../contracts/counter-store.contract.js';
+import { describeReservations } from '../contracts/reservation.contract.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -54,6 +55,7 @@ async function redisStore(now?: () => number) {
 }
 
 describeCounterStore('redis', (clock) => redisStore(clock.now), dropAccounts);
+describeReservations('redis', (clock) => redisStore(clock.now), dropAccounts);
 
 describe('RedisCounterStore on a server', () => {
   const call = (accountId: string, over: Partial<DecideInput> = {}): DecideInput => ({

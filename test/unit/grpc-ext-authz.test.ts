@@ -142,6 +142,8 @@ describe.each(GRPC_SERVERS)('%s server', (kind) => {
           costHint: 3,
           spoofedHeaders: ['x-tollgate-tier'],
           requestId: 'req-1',
+          // The request's headers, as Envoy sent them (a metered endpoint's reserve_header reads them).
+          headers: expect.objectContaining({ 'x-request-id': 'req-1', ':method': 'POST' }),
         },
       ]);
     });

@@ -122,7 +122,7 @@ extra: true
       'endpoints.default.overrides.free.limits[0].name: "per-minute" is already a limit of tier free',
       'endpoints.deep.match.path: ** is only allowed as the last segment (/**)',
       'endpoints.deep.overrides.pro.limits[1].name: "a" is already used at endpoints.deep.overrides.pro.limits[0]',
-      'endpoints.star.sizes: unknown key (expected one of: match, cost, overrides)',
+      'endpoints.star.sizes: unknown key (expected one of: match, cost, metering, overrides)',
       'endpoints.star.match.method: unknown key (expected one of: methods, path)',
       'endpoints.star.match.path: * and ** must be a whole segment',
       'endpoints.nomatch.match: required',

@@ -29,6 +29,7 @@ export const NGINX_OVERWRITTEN_HEADERS: ReadonlySet<string> = new Set([
   'x-tollgate-tier',
   'x-tollgate-endpoint',
   'x-tollgate-overage',
+  'x-tollgate-reservation',
   'x-tollgate-shadow-denied',
   'x-tollgate-degraded',
 ]);
