@@ -4,7 +4,7 @@ import { notifyChange } from '../db/notify-change.js';
 import type { Row, Sql } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import type { RatelimitDomain } from './ratelimit-rules.js';
-import type { Endpoint, LimitRule, Policy, Tier } from './policy.js';
+import type { Endpoint, LimitRule, Metering, Policy, Tier } from './policy.js';
 
 /** pg_advisory_xact_lock key: two applies at once run one after the other. */
 const POLICY_LOCK = 7_326_104_552;
@@ -90,8 +90,16 @@ async function saveTier(tx: Sql, tier: Tier, position: number): Promise<void> {
 
 async function saveEndpoint(tx: Sql, endpoint: Endpoint, position: number): Promise<void> {
   await tx.query(
-    'insert into endpoints (name, methods, path, cost, position) values ($1, $2::text[], $3, $4::int, $5::int)',
-    [endpoint.name, endpoint.methods, endpoint.path, endpoint.cost, position],
+    `insert into endpoints (name, methods, path, cost, position, metering)
+     values ($1, $2::text[], $3, $4::int, $5::int, $6::jsonb)`,
+    [
+      endpoint.name,
+      endpoint.methods,
+      endpoint.path,
+      endpoint.cost,
+      position,
+      endpoint.metering ? JSON.stringify(endpoint.metering) : null,
+    ],
   );
   for (const [tier, override] of Object.entries(endpoint.overrides)) {
     await tx.query('insert into endpoint_overrides (endpoint, tier, allowed) values ($1, $2, $3)', [
@@ -181,6 +189,11 @@ export async function loadPolicy(sql: Sql): Promise<Policy> {
         cost: row.cost as number,
         overrides: {},
       };
+      // jsonb arrives parsed from postgres.js and PGlite alike; a string only if a driver leaves it raw.
+      if (row.metering != null)
+        endpoint.metering = (
+          typeof row.metering === 'string' ? JSON.parse(row.metering) : row.metering
+        ) as Metering;
       for (const o of overrides.filter((o) => o.endpoint === name)) {
         const limits = overrideLimits.filter((l) => l.endpoint === name && l.tier === o.tier).map(toRule);
         endpoint.overrides[o.tier as string] = { allowed: o.allowed as boolean, limits };
