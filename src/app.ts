@@ -166,6 +166,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       sql,
       adminToken,
       inspector,
+      reservations: path.reservations,
       reloadPolicy: () => policy.reload(),
       exportMaxAttempts: config.export.maxAttempts,
       ...(config.stripeWebhook ? { paymentGraceMs: config.stripeWebhook.graceMs, countBillingEvent } : {}),

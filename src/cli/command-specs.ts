@@ -92,6 +92,27 @@ const SPECS: CommandSpec[] = [
     database: true,
   },
   {
+    name: 'reservations list',
+    summary: 'open reservations of metered calls (not settled nor expired), in Redis',
+    args: [],
+    options: { account: { ...account, required: true } },
+    database: false,
+  },
+  {
+    name: 'reservations settle',
+    summary: 'settle a reservation at its actual units (default: the reserved amount), once',
+    args: ['reservation'],
+    options: { units: { type: 'string', value: 'N', help: 'the actual units' } },
+    database: false,
+  },
+  {
+    name: 'reservations cancel',
+    summary: 'cancel a reservation: settle it at 0 units',
+    args: ['reservation'],
+    options: {},
+    database: false,
+  },
+  {
     name: 'usage',
     summary: 'flushed usage of one billing period, by endpoint',
     args: [],

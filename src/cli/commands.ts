@@ -12,6 +12,7 @@ import { exportCommand } from './export-command.js';
 import { parseCommand } from './flags.js';
 import { print, type CommandContext } from './output.js';
 import { importEnvoyRatelimitCommand } from './ratelimit-commands.js';
+import { reservationsListCommand, reservationsSettleCommand } from './reservation-commands.js';
 import { billingCommand, showAccountCommand, usageCommand } from './report-commands.js';
 import { schemaPolicyCommand } from './schema-command.js';
 
@@ -42,6 +43,9 @@ export const HANDLERS: Record<string, Handler> = {
   'keys revoke': (ctx) => keysCommand(ctx, 'revoke'),
   'keys rotate': (ctx) => keysCommand(ctx, 'rotate'),
   'credits add': creditsCommand,
+  'reservations list': reservationsListCommand,
+  'reservations settle': (ctx) => reservationsSettleCommand(ctx, false),
+  'reservations cancel': (ctx) => reservationsSettleCommand(ctx, true),
   usage: usageCommand,
   billing: billingCommand,
   check: checkCommand,

@@ -63,7 +63,7 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
   private readonly applied = new Set<string>();
   /** accountId → highest ledger row id held by the seed of its live balance (decide.lua's `cw`). */
   private readonly seededWith = new Map<string, number>();
-  private readonly reservations = new Map<string, ReservationRecord>();
+  private readonly reservationRecords = new Map<string, ReservationRecord>();
   private decisions = 0;
 
   constructor(options: { now?: () => number } = {}) {
@@ -118,7 +118,7 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
       const cost = input.credits?.cost ?? 0;
       if (records) this.recordUsage(accountId, `${period.startMs}|${input.endpoint}|`, input.units, cost);
       if (input.reservation)
-        this.reservations.set(input.reservation.id, {
+        this.reservationRecords.set(input.reservation.id, {
           accountId,
           periodStartMs: period.startMs,
           units: input.units,
@@ -155,7 +155,7 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
     const now = Math.floor(this.now());
     const parts = parseReservationId(reservation);
     if (!parts) return { outcome: 'unknown' };
-    const record = this.reservations.get(reservation);
+    const record = this.reservationRecords.get(reservation);
     if (!record || record.expiresAt <= now)
       return { outcome: now >= parts.expiresAtMs ? 'already_settled' : 'unknown' };
     if (record.settled) return { outcome: 'already_settled' };
@@ -179,7 +179,7 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
   async openReservations(accountId: string): Promise<OpenReservation[]> {
     const now = Math.floor(this.now());
     const open: OpenReservation[] = [];
-    for (const [id, r] of this.reservations) {
+    for (const [id, r] of this.reservationRecords) {
       if (r.accountId !== accountId || r.settled || r.expiresAt <= now) continue;
       open.push({
         id,
@@ -244,7 +244,7 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
       this.usage,
       this.pending,
       this.applied,
-      this.reservations,
+      this.reservationRecords,
     ])
       map.clear();
   }
@@ -309,7 +309,7 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
   }
 
   private sweep(now: number): void {
-    for (const [id, r] of this.reservations) if (r.expiresAt <= now) this.reservations.delete(id);
+    for (const [id, r] of this.reservationRecords) if (r.expiresAt <= now) this.reservationRecords.delete(id);
     for (const [key, entry] of this.limits) if (entry.expiresAt <= now) this.limits.delete(key);
     for (const [key, entry] of this.quotas) if (entry.expiresAt <= now) this.quotas.delete(key);
   }

@@ -138,7 +138,7 @@ describe('tollgate CLI manners', () => {
       (await runCli(['keys', 'create', '--account', created.id, '--json'], env)).stdout,
     );
     const allowed = await runCli(['check', '--key', key, '--method', 'POST', '--path', '/v1/chat/x'], env);
-    expect(allowed.code).toBe(0);
+    expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0);
     expect(allowed.stdout.split('\n')[0]).toBe(
       'allowed: /check answers 204; the call goes upstream (endpoint chat)',
     );

@@ -3,6 +3,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CounterInspector } from '../../counters/counter-inspector.js';
 import type { Sql } from '../../db/sql.js';
+import type { ReservationStore } from '../../metering/reservation-settler.js';
 import type { ObjectSchema } from './body-schema.js';
 
 export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT';
@@ -11,6 +12,8 @@ export interface AdminDeps {
   sql: Sql;
   /** Live counters for GET …/counters; without it that route answers 501. */
   inspector?: CounterInspector;
+  /** Metered calls' reservations (list, settle, cancel); without it those routes answer 501. */
+  reservations?: ReservationStore;
   /** Called after a policy change committed, so this replica serves it at once (others follow by refresh/NOTIFY). */
   reloadPolicy?: () => Promise<void>;
   /** EXPORT_MAX_ATTEMPTS: where an undelivered outbox row counts as failed (default 20). */

@@ -27,6 +27,7 @@ import { openApiDocument } from './openapi.js';
 import { outboxRoutes } from './outbox-routes.js';
 import { policyRoutes } from './policy-routes.js';
 import { reportRoutes } from './report-routes.js';
+import { reservationRoutes } from './reservation-routes.js';
 
 /** JSON bodies are small (a few fields); the policy route allows more (POLICY_MAX_BYTES). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -47,6 +48,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
     ...creditRoutes(deps),
     ...policyRoutes(deps),
     ...reportRoutes(deps),
+    ...reservationRoutes(deps),
     ...outboxRoutes(deps),
     ...billingEventRoutes(deps),
     ...consoleRoutes(deps),
