@@ -19,6 +19,7 @@ import { LOAD_CORE, warmKeys } from './lib/load.js';
 import { markdown } from './lib/markdown.js';
 import { KEY_CACHE_MAX, measureKeyCache } from './lib/memory.js';
 import { runMillionKeys } from './lib/million-keys.js';
+import { measureMetering } from './lib/metering.js';
 import { measureUsageFlush } from './lib/usage-flush.js';
 import { postgresAfterRuns, postgresStart } from './lib/postgres-windows.js';
 import { freePort, sleep, startProc, type Proc } from './lib/procs.js';
@@ -277,6 +278,9 @@ async function main() {
       ? undefined
       : await measureUsageFlush({ db: bench.db, url: bench.url, tier: 'bench-allow', logDir: tmp });
 
+    // ── Metered calls: a decision with a reservation, and a settle ──────────────────────────────
+    const metering = C.ROWS ? undefined : await measureMetering(tmp);
+
     // ── Redis bytes per active account ──────────────────────────────────────────────────────────
     const redisPerAccount = {
       allow: await medianAccountBytes(redis, allow.accountIds),
@@ -310,6 +314,7 @@ async function main() {
       postgres,
       ...(millionKeys ? { millionKeys } : {}),
       ...(usageFlush ? { usageFlush } : {}),
+      ...(metering ? { metering } : {}),
       ...(memory ? { memory } : {}),
       redisPerAccount,
       targets: [],

@@ -47,6 +47,8 @@ export interface AppOptions {
   readinessIntervalMs?: number;
   /** The admin bearer token as resolved (and shown) by the caller; default resolveAdminToken(config). */
   adminToken?: string;
+  /** The settle route's bearer when SETTLE_TOKEN is unset (the embedded demo's, shown by the caller). */
+  settleToken?: string;
 }
 
 export interface App {
@@ -139,6 +141,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           }),
         }
       : {};
+    const settleToken = config.settleToken ?? options.settleToken;
     const httpServer = createHttpServer({
       checkAccess,
       logger,
@@ -150,14 +153,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         ...signupRoutes,
         ...stripeRoutes,
         ...rls.routes,
-        ...(config.settleToken
-          ? {
-              [SETTLE_PATH]: createSettleRoute({
-                settler: path.reservations,
-                token: config.settleToken,
-                logger,
-              }),
-            }
+        ...(settleToken
+          ? { [SETTLE_PATH]: createSettleRoute({ settler: path.reservations, token: settleToken, logger }) }
           : {}),
       },
     });

@@ -1,5 +1,6 @@
 // `tollgate serve` (the default): config → app → listen → drain on SIGTERM.
 
+import { randomBytes } from 'node:crypto';
 import { resolveAdminToken } from './admin/admin-token.js';
 import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
@@ -21,14 +22,22 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     ]);
   const logger = createLogger(config.logLevel);
   const admin = resolveAdminToken(config);
-  const app = await createApp(config, logger, { adminToken: admin.token });
+  // The embedded demo settles metered calls too: a token of this start, shown in the banner.
+  const settleToken =
+    config.database.kind === 'pglite' && !config.settleToken
+      ? `tg_settle_${randomBytes(18).toString('base64url')}`
+      : undefined;
+  const app = await createApp(config, logger, {
+    adminToken: admin.token,
+    ...(settleToken ? { settleToken } : {}),
+  });
   const ports = await app.listen();
   logger.info(
     { ...ports, host: config.host, database: config.database.kind, counters: config.counters.kind },
     'tollgate listening',
   );
   if (app.demoKeys.length > 0 || admin.source !== 'env')
-    process.stdout.write(banner(app, ports, admin.source === 'env' ? undefined : admin.token));
+    process.stdout.write(banner(app, ports, admin.source === 'env' ? undefined : admin.token, settleToken));
   const stop = onShutdown(app, logger);
   installProcessGuards(logger, (reason, exitCode) => stop(reason, exitCode));
 }
@@ -67,6 +76,7 @@ function banner(
   app: App,
   { httpPort, adminPort }: { httpPort: number; adminPort: number },
   adminToken: string | undefined,
+  settleToken: string | undefined,
 ): string {
   const lines = [
     '',
@@ -83,6 +93,13 @@ function banner(
       `  curl -i -H "x-api-key: ${free.key}" -H "X-Original-URI: /v1/chat/completions" -H "X-Original-Method: POST" http://127.0.0.1:${httpPort}/check`,
       '',
     );
+    if (settleToken)
+      lines.push(
+        'Chat is billed by tokens: the answer reserves 5 (x-tollgate-reservation); settle the real count:',
+        `  curl -X POST -H "authorization: Bearer ${settleToken}" -H "content-type: application/json" \\`,
+        `    -d '{"reservation":"<x-tollgate-reservation>","units":42}' http://127.0.0.1:${httpPort}/internal/usage/settle`,
+        '',
+      );
   }
   lines.push(`Console: http://127.0.0.1:${adminPort}/console (sign in with the admin token)`);
   if (adminToken) lines.push(`Admin token: ${adminToken}`, '');

@@ -1,5 +1,6 @@
 // A report → bench/results/latest.md: the main table, fixed rate, hot-path shape, targets, profile.
 
+import type { MeteringPhase } from './metering.js';
 import { burstMarkdown } from './burst.js';
 import type { Report } from './report.js';
 import { int, ms } from './stats.js';
@@ -137,6 +138,14 @@ export function markdown(report: Report): string {
         .map(([c, n]) => `${c} ${int(n)}`)
         .join(', ')}.`,
     );
+  const metered = report.metering;
+  if (metered) {
+    const phase = (p: MeteringPhase) =>
+      `${p.scriptCallsPerOp.toFixed(2)} script calls, Redis CPU **${p.redisCpuUs.toFixed(1)} µs**, ${p.wallUs.toFixed(1)} µs wall`;
+    lines.push(
+      `- Metered calls (${int(metered.operations)} each, one limit + quota + credits, Tollgate's store in the bench process on a redis-server of its own): a decision without a reservation ${phase(metered.plain)}; **with a reservation** ${phase(metered.reserved)} (${(metered.reserved.redisCpuUs / metered.plain.redisCpuUs).toFixed(2)}× the Redis CPU, still one round trip); **a settle** ${phase(metered.settle)}.`,
+    );
+  }
   const rp = report.redisPerAccount;
   lines.push(
     `- Redis bytes per active account (MEMORY USAGE, median of 100): allow tier ${int(rp.allow.bytes)} B (${rp.allow.keys.join(', ')}), deny tier ${int(rp.deny.bytes)} B (${rp.deny.keys.join(', ')}); INFO used_memory delta over the ${int(2 * Number(s.keysPerPath))} warmed accounts: ${int(rp.usedMemoryDeltaPerAccount)} B/account; per RLS descriptor counter (${int(2 * Number(s.keysPerPath))} values): ${int(rp.usedMemoryDeltaPerRlsCounter)} B.`,

@@ -5,6 +5,7 @@ import type { BurstRow } from './burst.js';
 import * as C from './config.js';
 import type { FixedRateResult } from './fixed-rate.js';
 import { LOAD_CORE } from './load.js';
+import type { MeteringRun } from './metering.js';
 import type { SelfTime } from './profile.js';
 import type { RedisShape, idleTraffic } from './redis-shape.js';
 import type { RotatingBody } from './rotating-body.js';
@@ -110,6 +111,7 @@ export interface Report {
     redisCommandsPerDecision: number;
   };
   usageFlush?: UsageFlushRun[];
+  metering?: MeteringRun;
   memory?: {
     keysWarmed: number;
     cacheEntriesBefore: number;

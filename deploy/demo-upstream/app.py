@@ -4,7 +4,11 @@ Answers every request with JSON echoing the identity Tollgate decided (the x-tol
 headers set by Envoy / nginx) and whether any API key reached it (it never should), and prints one
 JSON line per request to stdout.
 
-    python3 app.py            # HOST (default 0.0.0.0) and PORT (default 3000) from the environment
+A metered call (Tollgate sent x-tollgate-reservation) is answered like a chat-completions API: it
+"uses" tokens (about one per 4 bytes of the request, plus its answer's) and settles that count with
+Tollgate at TOLLGATE_SETTLE_URL, bearer SETTLE_TOKEN, before it answers.
+
+    python3 app.py            # HOST (default 0.0.0.0), PORT (default 3000), TOLLGATE_SETTLE_URL, SETTLE_TOKEN
 """
 
 import json
@@ -12,7 +16,33 @@ import os
 import signal
 import sys
 import threading
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SETTLE_URL = os.environ.get("TOLLGATE_SETTLE_URL")
+SETTLE_TOKEN = os.environ.get("SETTLE_TOKEN")
+# The tokens of this app's (fixed) answer to a chat call.
+ANSWER_TOKENS = 12
+
+
+def settle(reservation, tokens):
+    """Tells Tollgate the real count; a retry would be safe (a reservation settles once)."""
+    if not SETTLE_URL or not SETTLE_TOKEN:
+        return {"skipped": "TOLLGATE_SETTLE_URL and SETTLE_TOKEN are not set"}
+    request = urllib.request.Request(
+        SETTLE_URL,
+        data=json.dumps({"reservation": reservation, "units": tokens}).encode(),
+        headers={"authorization": "Bearer " + SETTLE_TOKEN, "content-type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        return {"status": err.code, "error": err.read().decode(errors="replace")}
+    except OSError as err:
+        return {"error": str(err)}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -22,8 +52,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self):
         length = int(self.headers.get("content-length") or 0)
-        if length > 0:
-            self.rfile.read(length)  # drained, not used
+        request_body = self.rfile.read(length) if length > 0 else b""
         if self.path == "/healthz":
             body = {"status": "ok"}
         else:
@@ -37,6 +66,11 @@ class Handler(BaseHTTPRequestHandler):
                 "api_key_received": "x-api-key" in self.headers or "authorization" in self.headers,
                 "request_id": self.headers.get("x-request-id"),
             }
+            reservation = self.headers.get("x-tollgate-reservation")
+            if reservation:
+                tokens = (len(request_body) + 3) // 4 + ANSWER_TOKENS
+                body["usage"] = {"total_tokens": tokens}
+                body["settled"] = settle(reservation, tokens)
             print(json.dumps(body, separators=(",", ":")), flush=True)
         payload = (json.dumps(body) + "\n").encode()
         self.send_response(200)

@@ -62,7 +62,8 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
     }
     const { tier, metering } = call;
     const hint = metering?.reserveHeader && request.headers?.[metering.reserveHeader];
-    const units = metering ? unitsToReserve(metering, hint || undefined) : call.cost;
+    // call.cost: the reserve, or the proxy's cost hint (tollgate.cost) for this route.
+    const units = metering ? unitsToReserve(metering, hint || undefined, call.cost) : call.cost;
     const input: DecideInput = {
       accountId: record.accountId,
       limits: call.limits,

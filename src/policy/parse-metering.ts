@@ -55,9 +55,16 @@ export function parseMetering(c: PolicyChecks, value: unknown, path: string): Me
   return metering;
 }
 
-/** The units to reserve for one call: the endpoint's, raised by the hint header up to max_reserve. */
-export function unitsToReserve(metering: Metering, hint: string | string[] | undefined): number {
+/**
+ * The units to reserve for one call: `base` (the endpoint's reserve, or a proxy's cost hint), raised
+ * by the hint header up to max_reserve; the header never lowers it.
+ */
+export function unitsToReserve(
+  metering: Metering,
+  hint: string | string[] | undefined,
+  base = metering.reserve,
+): number {
   const raw = Array.isArray(hint) ? hint[0] : hint;
-  if (raw === undefined || !/^\d{1,10}$/.test(raw.trim())) return metering.reserve;
-  return Math.min(metering.maxReserve, Math.max(metering.reserve, Number(raw.trim())));
+  if (raw === undefined || !/^\d{1,10}$/.test(raw.trim())) return base;
+  return Math.max(base, Math.min(metering.maxReserve, Number(raw.trim())));
 }

@@ -102,7 +102,16 @@ describe('bad admin input is 400 naming the field', () => {
   it.each([
     ['an undefined alias', 'a: &x 1\nb:\n  <<: *undefined_alias\n', 'yaml'],
     ['an out-of-range limit', DEMO_POLICY_YAML.replace(/limit: \d+/, 'limit: 2147483648'), 'limit'],
-    ['an out-of-range cost', `${DEMO_POLICY_YAML}\n`.replace(/cost: \d+/, 'cost: 9999999999'), 'cost'],
+    [
+      'an out-of-range cost',
+      DEMO_POLICY_YAML.replace('  export:\n', '  export:\n    cost: 9999999999\n'),
+      'cost',
+    ],
+    [
+      'an out-of-range reservation',
+      DEMO_POLICY_YAML.replace('reserve: 5,', 'reserve: 9999999999,'),
+      'reserve',
+    ],
     ['an out-of-range price', DEMO_POLICY_YAML.replace(/monthly: \d+/, 'monthly: 1e15'), 'monthly'],
   ])('PUT /admin/policy with %s', async (_name, yaml, field) => {
     expect(yaml).not.toBe(DEMO_POLICY_YAML); // the replacement found its target

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSql } from '../../src/db/postgres-sql.js';
 import { newReservationId } from '../../src/metering/reservation-id.js';
 import { closeHttpServer, listenHttp } from '../../src/transports/http/listen-http.js';
+import { startDemoUpstream, type DemoUpstream } from '../support/demo-upstream.js';
 import { startNginx, type TestNginx } from '../support/nginx.js';
 import { startTollgate, type TestTollgate } from '../support/tollgate.js';
 
@@ -166,5 +167,54 @@ describe('nginx → Tollgate (metered chat) → app that settles', () => {
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ code: 'invalid_api_key' });
     expect(app!.seen.length).toBe(before);
+  });
+});
+
+describe('nginx → Tollgate (demo policy) → the demo upstream, which settles its tokens', () => {
+  let tollgate: TestTollgate | undefined;
+  let app: DemoUpstream | undefined;
+  let nginx: TestNginx | undefined;
+
+  beforeAll(async () => {
+    try {
+      tollgate = await startTollgate({
+        accounts: [{ label: 'free', tier: 'free' }],
+        env: { SETTLE_TOKEN },
+      });
+      app = await startDemoUpstream({
+        TOLLGATE_SETTLE_URL: `http://127.0.0.1:${tollgate.httpPort}/internal/usage/settle`,
+        SETTLE_TOKEN,
+      });
+      nginx = await startNginx({ sidecarPort: tollgate.httpPort, appPort: app.port });
+    } catch (err) {
+      for (const part of [nginx, app, tollgate]) await part?.stop().catch(() => undefined);
+      throw err;
+    }
+  });
+  afterAll(async () => {
+    for (const part of [nginx, app, tollgate]) await part?.stop().catch(() => undefined);
+  });
+
+  it('a chat call reserves 5 tokens and is billed the count the app settled', async () => {
+    const body = JSON.stringify({ messages: [{ role: 'user', content: 'Say hello in three languages.' }] });
+    const res = await fetch(`http://127.0.0.1:${nginx!.port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'x-api-key': tollgate!.keys.free!, 'content-type': 'application/json' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as {
+      tollgate: Record<string, string>;
+      usage: { total_tokens: number };
+      settled: unknown;
+    };
+    const tokens = Math.ceil(body.length / 4) + 12;
+    expect(answer.usage.total_tokens).toBe(tokens);
+    expect(answer.tollgate['x-tollgate-reservation']).toMatch(/^[0-9a-z]+\./);
+    expect(answer.settled).toEqual({ outcome: 'settled', reserved: 5, units: tokens });
+    const me = await fetch(`http://127.0.0.1:${nginx!.port}/v1/me`, {
+      headers: { 'x-api-key': tollgate!.keys.free! },
+    });
+    expect(((await me.json()) as { quota: { used: number } }).quota.used).toBe(tokens);
   });
 });

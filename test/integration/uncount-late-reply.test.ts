@@ -9,6 +9,7 @@ import type { DecideInput } from '../../src/counters/counter-store.js';
 import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { RedisUsageSource } from '../../src/counters/redis-usage-source.js';
 import { StoreUnavailable } from '../../src/errors.js';
+import { newReservationId } from '../../src/metering/reservation-id.js';
 import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
 
 /** Forwards client → Redis always; Redis → client only while not holding (held bytes go on release). */
@@ -106,6 +107,37 @@ test('a decision that ran but was answered unavailable is uncounted; a denied on
     ]);
     // The window counter stays consumed (the request reached Redis): 3 hits.
     expect(await admin.hget('{a:late}:l:r', 'c')).toBe('3');
+  } finally {
+    await store.close();
+    await proxy.close();
+  }
+}, 30_000);
+
+test('a metered decision answered unavailable loses its reservation too: nobody can settle it', async () => {
+  const proxy = await startReplyHolder(server.port);
+  const redis = new Redis({ port: proxy.port, maxRetriesPerRequest: 0, enableAutoPipelining: false });
+  let uncounted!: (n: number) => void;
+  const uncount = new Promise<number>((resolve) => (uncounted = resolve));
+  const store = new RedisCounterStore({
+    redis,
+    timeoutMs: 100,
+    onUncount: (n, err) => (err === undefined ? uncounted(n) : uncounted(-1)),
+  });
+  try {
+    const id = newReservationId('metered', Date.now(), 600_000);
+    const key = `{a:metered}:r:${id.slice(0, id.lastIndexOf('.'))}`;
+    // Connected and answered once (the held reply must be a decision's, not the connection's).
+    expect((await store.decide(input('metered-warm', 3))).allowed).toBe(true);
+    proxy.hold();
+    const late = store.decide({ ...input('metered', 3), reservation: { id, ttlMs: 600_000 } });
+    await expect(late).rejects.toBeInstanceOf(StoreUnavailable);
+    // It ran: the record is there until the late reply is taken back.
+    expect(await admin.hget(key, 'u')).toBe('2');
+    proxy.release();
+    expect(await uncount).toBe(1);
+    expect(await admin.exists(key)).toBe(0);
+    expect(await admin.hget('{a:metered}:quota', 'u')).toBe('0');
+    expect(await store.settle(id, 1)).toEqual({ outcome: 'unknown' });
   } finally {
     await store.close();
     await proxy.close();

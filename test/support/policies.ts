@@ -39,6 +39,13 @@ export function demoPolicy(): Policy {
         methods: ['POST'],
         path: '/v1/chat/**',
         cost: 5,
+        metering: {
+          unit: 'tokens',
+          reserve: 5,
+          reserveHeader: 'x-reserve-tokens',
+          maxReserve: 500,
+          settleWithinMs: 600_000,
+        },
         overrides: {
           free: {
             allowed: true,

@@ -679,8 +679,12 @@ describe('kubernetes.yaml', () => {
       .filter((e) => e.valueFrom?.secretKeyRef)
       .map((e) => e.name)
       .sort();
-    expect(fromSecret).toEqual(['ADMIN_TOKEN', 'DATABASE_URL']);
-    expect(Object.keys(k8s('Secret', 'tollgate').stringData).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL']);
+    expect(fromSecret).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'SETTLE_TOKEN']);
+    expect(Object.keys(k8s('Secret', 'tollgate').stringData).sort()).toEqual([
+      'ADMIN_TOKEN',
+      'DATABASE_URL',
+      'SETTLE_TOKEN',
+    ]);
   });
 
   it('points DATABASE_URL and REDIS_URL at the Services, with the postgres credentials', () => {

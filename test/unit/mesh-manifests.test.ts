@@ -198,8 +198,9 @@ describe('deploy/envoy-gateway', () => {
     );
     expect(asMap).toEqual(extensions);
     expect(Object.keys(asMap).sort()).toEqual([COST_EXTENSION, ENDPOINT_EXTENSION].sort());
-    // The endpoint exists in the demo policy at that cost.
-    expect(Number(asMap[COST_EXTENSION])).toBe(demoPolicy.endpoints[asMap[ENDPOINT_EXTENSION]!].cost);
+    // The endpoint exists in the demo policy at that cost (a metered one: the units it reserves).
+    const endpoint = demoPolicy.endpoints[asMap[ENDPOINT_EXTENSION]!];
+    expect(Number(asMap[COST_EXTENSION])).toBe(endpoint.cost ?? endpoint.metering.reserve);
     const route = find(gatewayDocs, 'HTTPRoute', named[0].spec.targetRefs[0].name);
     expect(route.spec.rules[0].matches[0].path).toEqual({
       type: 'PathPrefix',
