@@ -31,8 +31,8 @@
 --     count, seed): a no-op normally (Redis counts everything Postgres has, and more), but after
 --     Redis lost its data the quota continues from Postgres instead of 0; a new period starts at 0.
 --  11 reservation: ms to keep the record; "" = none. Set: the call's units (ARGV[3]) and credits
---     (ARGV[6]) are a reservation, recorded when allowed in KEYS[3+n+1] ({a:ID}:r:<id>, a hash: p =
---     period start, u = units, c = credits, e = endpoint) for settle.lua
+--     (ARGV[6]) are a reservation, recorded when allowed in KEYS[3+n+1] ({a:ID}:r:<id>, a string
+--     "<period start>|<units>|<credits>|<endpoint>", one SET with PX) for settle.lua
 --  12 n = number of limits; then 6 values per limit i at 13+(i-1)*6:
 --     algorithm ("f" fixed | "s" sliding | "t" token), limit, windowMs, capacity (token_bucket
 --     burst; = limit otherwise), shadow ("1" | "0"), hits
@@ -289,9 +289,9 @@ local function decide(ko, ao, now, out)
       if cost and cost > 0 then redis.call('HINCRBY', usage_key, field .. 'credits', cost) end
     end
     if hold then
+      local record = string.format('%.0f|%.0f|%.0f|', p_start, units, cost or 0) .. endpoint
       local key = KEYS[ko + 4 + n]
-      redis.call('HSET', key, 'p', p_start, 'u', units, 'c', cost or 0, 'e', endpoint)
-      redis.call('PEXPIRE', key, hold)
+      redis.call('SET', key, record, 'PX', hold)
     end
   end
 

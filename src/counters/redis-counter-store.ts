@@ -307,11 +307,12 @@ export class RedisCounterStore implements CounterStore, LiveCredits, Reservation
       }
       const open: OpenReservation[] = [];
       for (const key of keys) {
-        const [u, e, settled] = await this.redis.hmget(key, 'u', 'e', 's');
+        // "<period>|<units>|<credits>|<endpoint>", or "s" once settled (decide.lua, settle.lua).
+        const record = /^\d+\|(\d+)\|\d+\|(.*)$/s.exec((await this.redis.get(key)) ?? '');
         const id = `${key.slice(prefix.length)}.${accountId}`;
         const parts = parseReservationId(id);
-        if (u === null || settled !== null || !parts) continue;
-        open.push({ id, endpoint: e ?? '', units: Number(u), expiresAtMs: parts.expiresAtMs });
+        if (!record || !parts) continue;
+        open.push({ id, endpoint: record[2]!, units: Number(record[1]), expiresAtMs: parts.expiresAtMs });
       }
       return open.sort((a, b) => a.expiresAtMs - b.expiresAtMs);
     } catch (err) {

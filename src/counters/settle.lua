@@ -11,16 +11,16 @@
 --   KEYS[2] {a:ID}:credits  string live credit balance; absent = seeded from Postgres on the next
 --                                  decide, which learns the difference from the flushed usage
 --   KEYS[3] {a:ID}:usage    hash   "<periodStartMs>|<endpoint>|units|credits"
---   KEYS[4] {a:ID}:r:<id>   hash   p = period start, u = reserved units, c = credits debited,
---                                  e = endpoint, s = 1 once settled
+--   KEYS[4] {a:ID}:r:<id>   string "<period start>|<reserved units>|<credits debited>|<endpoint>"
+--                                  (decide.lua); "s" once settled, its TTL kept
 -- ARGV:
 --   1 actual units; "" = the reserved amount (the count could not be read)
 --   2 the id's expiry, ms: a missing record past it expired at its reserved amount
 --   3 now, ms since the epoch; "" = use Redis TIME
 -- Returns { 2, reserved, units } settled now | { 1 } settled before or expired | { 0 } unknown.
 
-local r = redis.call('HMGET', KEYS[4], 'p', 'u', 'c', 'e', 's')
-if not r[1] then
+local record = redis.call('GET', KEYS[4])
+if not record then
   local now = tonumber(ARGV[3])
   if not now then
     local t = redis.call('TIME')
@@ -28,9 +28,10 @@ if not r[1] then
   end
   return { now >= tonumber(ARGV[2]) and 1 or 0 }
 end
-if r[5] then return { 1 } end
+if record == 's' then return { 1 } end
 
-local p, reserved, charged, endpoint = r[1], tonumber(r[2]), tonumber(r[3]), r[4]
+local p, reserved, charged, endpoint = string.match(record, '^(%d+)|(%d+)|(%d+)|(.*)$')
+reserved, charged = tonumber(reserved), tonumber(charged)
 local units = tonumber(ARGV[1]) or reserved
 local delta = units - reserved
 if delta ~= 0 then
@@ -48,5 +49,5 @@ if delta ~= 0 then
     redis.call('HINCRBY', KEYS[3], field .. 'credits', int(credits))
   end
 end
-redis.call('HSET', KEYS[4], 's', 1)
+redis.call('SET', KEYS[4], 's', 'KEEPTTL')
 return { 2, reserved, units }
