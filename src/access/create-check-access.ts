@@ -6,7 +6,7 @@ import { KEY_DETAILS, verifyKey } from '../keys/verify-key.js';
 import { newReservationId } from '../metering/reservation-id.js';
 import { unitsToReserve } from '../policy/parse-metering.js';
 import { normalizePath } from '../policy/normalize-path.js';
-import type { PolicyResolver } from '../policy/policy-resolver.js';
+import { type PolicyResolver, unitHits } from '../policy/policy-resolver.js';
 import type { AccessRequest } from './access-request.js';
 import type { CheckAccess } from './check-access.js';
 import type { Decision, Denied } from './decision.js';
@@ -66,7 +66,7 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
     const units = metering ? unitsToReserve(metering, hint || undefined, call.cost) : call.cost;
     const input: DecideInput = {
       accountId: record.accountId,
-      limits: call.limits,
+      limits: unitHits(call, units),
       anchorDay: record.billingAnchorDay,
       units,
       quota: tier.quota ? { limit: tier.quota.units, overage: tier.quota.overage } : null,

@@ -12,6 +12,11 @@ export interface LimitRule {
   burst?: number;
   /** Shadow mode: counted and reported, never denies. */
   shadow: boolean;
+  /**
+   * Set: the limit counts units (e.g. `tokens`: the call's cost, or a metered call's reservation)
+   * instead of calls, and `limit` is in those units.
+   */
+  unit?: string;
 }
 
 /** A policy limit as the store counts it for one call. */

@@ -3,7 +3,9 @@
 import { ALGORITHMS, INT4_MAX, type PolicyChecks } from './policy-checks.js';
 import type { Algorithm, LimitRule } from './policy.js';
 
-export const LIMIT_KEYS = ['name', 'algorithm', 'limit', 'window', 'burst', 'shadow'];
+export const LIMIT_KEYS = ['name', 'algorithm', 'limit', 'window', 'burst', 'shadow', 'unit'];
+/** The unit of a limit that counts calls (the default); any other name counts units. */
+export const CALLS_UNIT = 'calls';
 const DEFAULT_ALGORITHM: Algorithm = 'sliding_window';
 
 /** `taken` maps names already used in this scope (e.g. the tier's limits) to why they are taken. */
@@ -43,6 +45,7 @@ function parseLimit(c: PolicyChecks, item: unknown, at: string): LimitRule | und
     ? c.duration(map.get('window'), `${at}.window`)
     : c.add(`${at}.window`, 'required');
   const shadow = map.has('shadow') ? c.bool(map.get('shadow'), `${at}.shadow`) : false;
+  const unit = map.has('unit') ? c.name(map.get('unit'), `${at}.unit`) : CALLS_UNIT;
   let burst: number | undefined;
   if (map.has('burst')) {
     if (algorithm === 'token_bucket') burst = c.int(map.get('burst'), `${at}.burst`, 1, INT4_MAX);
@@ -53,10 +56,12 @@ function parseLimit(c: PolicyChecks, item: unknown, at: string): LimitRule | und
     algorithm === undefined ||
     limit === undefined ||
     windowMs === undefined ||
-    shadow === undefined
+    shadow === undefined ||
+    unit === undefined
   )
     return undefined;
   const rule: LimitRule = { name, algorithm, limit, windowMs, shadow };
   if (burst !== undefined) rule.burst = burst;
+  if (unit !== CALLS_UNIT) rule.unit = unit;
   return rule;
 }

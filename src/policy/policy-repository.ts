@@ -81,8 +81,8 @@ async function saveTier(tx: Sql, tier: Tier, position: number): Promise<void> {
   );
   for (const [i, rule] of tier.limits.entries()) {
     await tx.query(
-      `insert into tier_limits (tier, name, algorithm, limit_value, window_ms, burst, shadow, position)
-       values ($1, $2, $3, $4::int, $5::bigint, $6::int, $7, $8::int)`,
+      `insert into tier_limits (tier, name, algorithm, limit_value, window_ms, burst, shadow, unit, position)
+       values ($1, $2, $3, $4::int, $5::bigint, $6::int, $7, $8, $9::int)`,
       [tier.name, ...limitValues(rule), i],
     );
   }
@@ -109,8 +109,9 @@ async function saveEndpoint(tx: Sql, endpoint: Endpoint, position: number): Prom
     ]);
     for (const [i, rule] of override.limits.entries()) {
       await tx.query(
-        `insert into override_limits (endpoint, tier, name, algorithm, limit_value, window_ms, burst, shadow, position)
-         values ($1, $2, $3, $4, $5::int, $6::bigint, $7::int, $8, $9::int)`,
+        `insert into override_limits
+           (endpoint, tier, name, algorithm, limit_value, window_ms, burst, shadow, unit, position)
+         values ($1, $2, $3, $4, $5::int, $6::bigint, $7::int, $8, $9, $10::int)`,
         [endpoint.name, tier, ...limitValues(rule), i],
       );
     }
@@ -118,7 +119,15 @@ async function saveEndpoint(tx: Sql, endpoint: Endpoint, position: number): Prom
 }
 
 function limitValues(rule: LimitRule): unknown[] {
-  return [rule.name, rule.algorithm, rule.limit, rule.windowMs, rule.burst ?? null, rule.shadow];
+  return [
+    rule.name,
+    rule.algorithm,
+    rule.limit,
+    rule.windowMs,
+    rule.burst ?? null,
+    rule.shadow,
+    rule.unit ?? null,
+  ];
 }
 
 interface LimitRow extends Row {
@@ -128,6 +137,7 @@ interface LimitRow extends Row {
   window_ms: number;
   burst: number | null;
   shadow: boolean;
+  unit: string | null;
 }
 
 /** The stored policy, equal to what parsePolicy produced for it; endpoints in match order. */
@@ -222,5 +232,6 @@ function toRule(row: LimitRow): LimitRule {
     shadow: row.shadow,
   };
   if (row.burst !== null) rule.burst = row.burst;
+  if (row.unit !== null) rule.unit = row.unit;
   return rule;
 }

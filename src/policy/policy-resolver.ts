@@ -23,6 +23,14 @@ export interface ResolvedCall {
   metering?: Metering;
   /** Tier limits followed by the endpoint override's limits. */
   limits: LimitCheck[];
+  /** Some limit counts units: its hits are the call's units (unitHits), not 1. */
+  countsUnits?: true;
+}
+
+/** `call.limits` with every unit-counting limit's hits set to this call's units. */
+export function unitHits(call: ResolvedCall, units: number): LimitCheck[] {
+  if (!call.countsUnits) return call.limits;
+  return call.limits.map((l) => (l.unit === undefined ? l : { ...l, hits: units }));
 }
 
 interface CompiledEndpoint {
@@ -89,6 +97,7 @@ export class PolicyResolver {
       limits,
     };
     if (endpoint?.metering) call.metering = endpoint.metering;
+    if (limits.some((l) => l.unit !== undefined)) call.countsUnits = true;
     this.prepared.set(`${tier.name}\0${name}`, call);
   }
 }
@@ -104,5 +113,6 @@ function toCheck(id: string, rule: LimitRule): LimitCheck {
     hits: 1,
   };
   if (rule.burst !== undefined) check.burst = rule.burst;
+  if (rule.unit !== undefined) check.unit = rule.unit;
   return check;
 }

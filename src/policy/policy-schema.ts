@@ -85,6 +85,10 @@ function limit(): Schema {
     window: duration,
     burst: { ...integer(1), description: 'token_bucket only: bucket capacity (default: limit)' },
     shadow: { type: 'boolean' },
+    unit: {
+      ...name,
+      description: 'calls (default), or a unit name: the limit counts the call cost in units',
+    },
   };
   return object(properties, ['name', 'limit', 'window'], LIMIT_KEYS);
 }

@@ -65,6 +65,7 @@ function limitToYaml(rule: LimitRule): Record<string, unknown> {
   };
   if (rule.burst !== undefined) out.burst = rule.burst;
   if (rule.shadow) out.shadow = true;
+  if (rule.unit !== undefined) out.unit = rule.unit;
   return out;
 }
 

@@ -8,6 +8,9 @@ import { REDIS_URL, startTollgate, TEST_ADMIN_TOKEN, type TestTollgate } from '.
 const POLICY = `
 tiers:
   pro: { quota: { requests: 1000000, period: month } }
+  capped:
+    limits: [{ name: tokens-per-minute, unit: tokens, limit: 1000, window: 60s }]
+    quota: { requests: 1000000, period: month }
 endpoints:
   chat:
     match: { methods: [POST], path: /v1/chat/** }
@@ -16,19 +19,30 @@ endpoints:
 
 let tg: TestTollgate;
 beforeAll(async () => {
-  tg = await startTollgate({ policyYaml: POLICY, accounts: [{ label: 'pro', tier: 'pro' }] });
+  tg = await startTollgate({
+    policyYaml: POLICY,
+    accounts: [
+      { label: 'pro', tier: 'pro' },
+      { label: 'capped', tier: 'capped' },
+    ],
+  });
 });
 afterAll(() => tg?.stop());
 
-/** One metered call as nginx asks about it; the reservation Tollgate would send upstream. */
-async function chat(reserve?: number): Promise<string> {
+/** One metered call as nginx asks about it. */
+function check(reserve: number | undefined, label = 'pro'): Promise<Response> {
   const headers: Record<string, string> = {
     'x-original-uri': '/v1/chat/completions',
     'x-original-method': 'POST',
-    'x-api-key': tg.keys.pro!,
+    'x-api-key': tg.keys[label]!,
   };
   if (reserve !== undefined) headers['x-reserve-units'] = String(reserve);
-  const res = await fetch(`http://127.0.0.1:${tg.httpPort}/check`, { headers });
+  return fetch(`http://127.0.0.1:${tg.httpPort}/check`, { headers });
+}
+
+/** An allowed metered call's reservation, as Tollgate would send it upstream. */
+async function chat(reserve?: number): Promise<string> {
+  const res = await check(reserve);
   expect(res.status).toBe(204);
   return res.headers.get('x-tollgate-reservation')!;
 }
@@ -106,5 +120,17 @@ describe('admin reservations', () => {
     const bad = await runCli(['reservations', 'settle', a, '--units', '-1'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--units');
+  });
+
+  it('a limit with a unit counts the reserved units, not calls', async () => {
+    // tokens-per-minute: 1000. 600 + 300 fit; 200 more do not (one call left, but not the units).
+    expect((await check(600, 'capped')).status).toBe(204);
+    const second = await check(300, 'capped');
+    expect(second.status).toBe(204);
+    expect(second.headers.get('ratelimit')).toContain('"tokens-per-minute";r=100;');
+    const denied = await check(200, 'capped');
+    expect(denied.status).toBe(403); // nginx reads X-Tollgate-Status
+    expect(denied.headers.get('x-tollgate-status')).toBe('429');
+    expect(denied.headers.get('ratelimit-policy')).toContain('"tokens-per-minute";q=1000;w=60');
   });
 });

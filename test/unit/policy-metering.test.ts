@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { unitsToReserve } from '../../src/policy/parse-metering.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
-import { PolicyResolver } from '../../src/policy/policy-resolver.js';
+import { PolicyResolver, unitHits } from '../../src/policy/policy-resolver.js';
 import { serializePolicy } from '../../src/policy/serialize-policy.js';
 
 const policy = (metering: string, extra = '') => `
@@ -83,5 +83,29 @@ describe('metering: block', () => {
     expect(unitsToReserve(m, ['700', '20'])).toBe(700);
     for (const junk of ['', '-5', '1e3', '12abc', '0x10', '99999999999'])
       expect(unitsToReserve(m, junk), junk).toBe(100);
+  });
+
+  test('a limit with a unit counts the call units; calls is the default unit', () => {
+    const parsed = parsePolicy(
+      policy(
+        '{ reserve: 100, reserve_header: x-units, max_reserve: 900 }',
+        `    overrides:
+      pro: { limits: [{ name: tokens-per-minute, unit: tokens, limit: 5000, window: 60s }, { name: calls-per-minute, unit: calls, limit: 10, window: 60s }] }`,
+      ),
+    );
+    const limits = parsed.endpoints[0]!.overrides.pro!.limits;
+    expect(limits.map((l) => l.unit)).toEqual(['tokens', undefined]);
+    expect(parsePolicy(serializePolicy(parsed))).toEqual(parsed);
+    const call = new PolicyResolver(parsed).resolve('pro', 'POST', '/v1/chat/x')!;
+    expect(unitHits(call, 700).map((l) => [l.name, l.hits])).toEqual([
+      ['tokens-per-minute', 700],
+      ['calls-per-minute', 1],
+    ]);
+    const plain = new PolicyResolver(parsePolicy(policy('{ reserve: 1 }'))).resolve(
+      'pro',
+      'POST',
+      '/v1/chat/x',
+    )!;
+    expect(unitHits(plain, 700)).toBe(plain.limits); // no copy on the common path
   });
 });
