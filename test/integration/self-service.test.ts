@@ -102,6 +102,16 @@ describe('self-service on Redis', () => {
       key: { id: db.keyIds.pro, prefix: db.keys.pro!.slice(0, 12), expires_at: null },
       quota: { limit: 10000, used: 2, overage: true, remaining: 9998 },
       limits: [{ name: 'burst', algorithm: 'token_bucket', limit: 60, window_seconds: 60 }],
+      metered: [
+        {
+          endpoint: 'chat',
+          unit: 'tokens',
+          reserve: 5,
+          max_reserve: 500,
+          reserve_header: 'x-reserve-tokens',
+          settle_within_seconds: 600,
+        },
+      ],
       credits: null,
       period: { start: new Date(period.startMs).toISOString(), end: new Date(period.endMs).toISOString() },
     });

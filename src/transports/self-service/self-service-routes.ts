@@ -14,6 +14,7 @@ import { PREFIX_LENGTH } from '../../keys/api-key.js';
 import { KEY_DETAILS, verifyKey } from '../../keys/verify-key.js';
 import type { KeyRecord, KeyStore } from '../../keys/key-store.js';
 import type { PolicyResolver } from '../../policy/policy-resolver.js';
+import type { Policy } from '../../policy/policy.js';
 import { accessRequestFromHeaders } from '../access-request-from-headers.js';
 import { renderDecision } from '../headers.js';
 import type { HttpRoute } from '../http/http-server.js';
@@ -66,7 +67,10 @@ export function createSelfServiceRoutes(options: SelfServiceOptions): Record<str
           algorithm: l.algorithm,
           limit: l.limit,
           window_seconds: l.windowMs / 1000,
+          ...(l.unit ? { unit: l.unit } : {}),
         })),
+        // Endpoints billed by units known after the answer: what a call reserves, and in what.
+        metered: meteredEndpoints(options.policy().policy, record.tier),
         credits:
           tier && tier.creditsPerRequest > 0
             ? { balance: await creditBalance(sql, record.accountId), per_unit: tier.creditsPerRequest }
@@ -121,6 +125,19 @@ export function createSelfServiceRoutes(options: SelfServiceOptions): Record<str
       await handler({ record, prefix: request.apiKey!.slice(0, PREFIX_LENGTH), period }, res);
     };
   }
+}
+
+function meteredEndpoints(policy: Policy, tier: string) {
+  return policy.endpoints
+    .filter((e) => e.metering && e.overrides[tier]?.allowed !== false)
+    .map(({ name, metering }) => ({
+      endpoint: name,
+      unit: metering!.unit,
+      reserve: metering!.reserve,
+      max_reserve: metering!.maxReserve,
+      reserve_header: metering!.reserveHeader ?? null,
+      settle_within_seconds: metering!.settleWithinMs / 1000,
+    }));
 }
 
 /** One counters-only decision on the key's own limit, as a Decision so the usual headers render it. */
