@@ -278,7 +278,9 @@ export class RedisCounterStore implements CounterStore, LiveCredits, Reservation
     try {
       const now = this.now ? String(Math.floor(this.now())) : '';
       const args = [units === null ? '' : String(units), String(parts.expiresAtMs), now];
-      reply = await SETTLE.run(this.redis, keys, args);
+      // Watched like a decide: a Redis that does not answer fails it (a retry is safe: it settles once).
+      const sent = SETTLE.run(this.redis, keys, args);
+      reply = await (this.watch ? this.watch.track(sent) : sent);
     } catch (err) {
       // Unknown whether it ran: the usage hash may hold a correction either way.
       this.counted?.add(parts.accountId);

@@ -58,8 +58,10 @@ export function createSettleRoute({ settler, token, logger }: SettleRouteOptions
         );
       sendJson(res, 200, result);
     } catch (err) {
-      const failure = httpFailure(err);
-      if (!failure) logger?.error({ err }, 'settle failed');
+      if (!httpFailure(err)) {
+        logger?.error({ err }, 'settle failed');
+        return sendProblem(res, 500, 'internal_error', 'Internal error', 'The settle failed; see the logs.');
+      }
       sendProblem(
         res,
         503,
