@@ -66,7 +66,8 @@ const input = (accountId: string, cost: number): DecideInput => ({
   ],
 });
 
-test('a decision that ran but was answered unavailable is uncounted; a denied one is left alone', async () => {
+/** A store whose replies pass a holder; `uncount` resolves with the count it took back (-1: failed). */
+async function storeBehindHolder() {
   const proxy = await startReplyHolder(server.port);
   const redis = new Redis({ port: proxy.port, maxRetriesPerRequest: 0, enableAutoPipelining: false });
   let uncounted!: (n: number) => void;
@@ -76,6 +77,11 @@ test('a decision that ran but was answered unavailable is uncounted; a denied on
     timeoutMs: 100,
     onUncount: (n, err) => (err === undefined ? uncounted(n) : uncounted(-1)),
   });
+  return { proxy, store, uncount };
+}
+
+test('a decision that ran but was answered unavailable is uncounted; a denied one is left alone', async () => {
+  const { proxy, store, uncount } = await storeBehindHolder();
   const usage = new RedisUsageSource(admin);
   try {
     // Counted and answered: the books the late decisions must leave as they are.
@@ -114,15 +120,7 @@ test('a decision that ran but was answered unavailable is uncounted; a denied on
 }, 30_000);
 
 test('a metered decision answered unavailable loses its reservation too: nobody can settle it', async () => {
-  const proxy = await startReplyHolder(server.port);
-  const redis = new Redis({ port: proxy.port, maxRetriesPerRequest: 0, enableAutoPipelining: false });
-  let uncounted!: (n: number) => void;
-  const uncount = new Promise<number>((resolve) => (uncounted = resolve));
-  const store = new RedisCounterStore({
-    redis,
-    timeoutMs: 100,
-    onUncount: (n, err) => (err === undefined ? uncounted(n) : uncounted(-1)),
-  });
+  const { proxy, store, uncount } = await storeBehindHolder();
   try {
     const id = newReservationId('metered', Date.now(), 600_000);
     const key = `{a:metered}:r:${id.slice(0, id.lastIndexOf('.'))}`;

@@ -13,7 +13,7 @@ import type { Logger } from '../../logger.js';
 import { MAX_SETTLE_UNITS, type ReservationSettler } from '../../metering/reservation-settler.js';
 import { adminTokenChecker } from '../admin/admin-auth.js';
 import type { HttpRoute } from './http-server.js';
-import { readCappedBody } from './read-capped-body.js';
+import { readJsonObject } from './read-json-object.js';
 import { httpFailure, sendJson, sendProblem } from './send-problem.js';
 
 export const SETTLE_PATH = '/internal/usage/settle';
@@ -78,35 +78,16 @@ async function readSettleBody(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<{ reservation: string; units: number | null } | null> {
+  const body = await readJsonObject(req, res, MAX_BODY_BYTES, EXAMPLE, ['reservation', 'units']);
+  if (body === null) return null;
   const bad = (detail: string) => (sendProblem(res, 400, 'invalid_request', 'Invalid request', detail), null);
-  const type = req.headers['content-type'];
-  if (type !== undefined && !/^application\/json\b/i.test(type))
-    return (
-      sendProblem(res, 415, 'unsupported_media_type', 'Unsupported media type', 'Send application/json.'),
-      null
-    );
-  const raw = await readCappedBody(req, res, MAX_BODY_BYTES);
-  if (raw === null) return null;
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return bad(`The body must be JSON: ${EXAMPLE}.`);
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    return bad(`The body must be a JSON object: ${EXAMPLE}.`);
-  const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).filter((k) => k !== 'reservation' && k !== 'units');
-  if (unknown.length > 0) return bad(`unknown field: ${unknown.join(', ')} (known: reservation, units)`);
-  const { reservation, units } = fields;
+  const { reservation, units } = body;
   if (typeof reservation !== 'string' || reservation === '' || reservation.length > 300)
     return bad('reservation: is required (the x-tollgate-reservation header value)');
   if (units === undefined)
     return bad('units: is required (the actual count, or null for the reserved amount)');
-  if (
-    units !== null &&
-    !(Number.isSafeInteger(units) && (units as number) >= 0 && (units as number) <= MAX_SETTLE_UNITS)
-  )
+  if (units === null) return { reservation, units: null };
+  if (typeof units !== 'number' || !Number.isSafeInteger(units) || units < 0 || units > MAX_SETTLE_UNITS)
     return bad(`units: must be an integer from 0 to ${MAX_SETTLE_UNITS}, or null`);
-  return { reservation, units: units as number | null };
+  return { reservation, units };
 }

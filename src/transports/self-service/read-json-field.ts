@@ -2,7 +2,7 @@
 // string field, or a clear 400/413/415 problem answer.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readCappedBody } from '../http/read-capped-body.js';
+import { readJsonObject } from '../http/read-json-object.js';
 import { sendProblem } from '../http/send-problem.js';
 
 const MAX_BODY_BYTES = 4 * 1024;
@@ -14,25 +14,10 @@ export async function readJsonField(
   field: string,
   example: string,
 ): Promise<string | null> {
-  const bad = (detail: string) => (sendProblem(res, 400, 'invalid_request', 'Invalid request', detail), null);
-  const type = req.headers['content-type'];
-  if (type !== undefined && !/^application\/json\b/i.test(type))
-    return (
-      sendProblem(res, 415, 'unsupported_media_type', 'Unsupported media type', 'Send application/json.'),
-      null
-    );
-  const raw = await readCappedBody(req, res, MAX_BODY_BYTES);
-  if (raw === null) return null;
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return bad(`The body must be JSON: ${example}.`);
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    return bad(`The body must be a JSON object: ${example}.`);
-  const unknown = Object.keys(body).filter((k) => k !== field);
-  if (unknown.length > 0) return bad(`unknown field: ${unknown.join(', ')} (known: ${field})`);
-  const value = (body as Record<string, unknown>)[field];
-  return typeof value === 'string' ? value : bad(`${field}: is required (a string)`);
+  const body = await readJsonObject(req, res, MAX_BODY_BYTES, example, [field]);
+  if (body === null) return null;
+  const value = body[field];
+  if (typeof value === 'string') return value;
+  sendProblem(res, 400, 'invalid_request', 'Invalid request', `${field}: is required (a string)`);
+  return null;
 }
