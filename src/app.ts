@@ -17,6 +17,7 @@ import { Metrics } from './observability/metrics.js';
 import { applyPolicyFile } from './policy/apply-policy-file.js';
 import type { PolicyHolder } from './policy/policy-holder.js';
 import { createGrpcListener, type GrpcListener } from './transports/grpc/grpc-listener.js';
+import { createExtProc } from './transports/grpc/ext-proc.js';
 import { createHealthService } from './transports/grpc/health.js';
 import { createRateLimitService } from './transports/grpc/rls.js';
 import { composeRls } from './compose-rls.js';
@@ -96,11 +97,17 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const health = createHealthService(readiness);
     const inspector = await openCounterInspector(config, path.memory);
     cleanup.unshift(() => inspector.close());
+    const extProc = createExtProc({
+      settler: path.reservations,
+      logger,
+      record: (usage, result) => metrics.extProcStreams.get(usage, result).value++,
+    });
     const grpcServer = createGrpcListener(config.grpcServer, {
       checkAccess,
       rateLimit,
       logger,
       health: health.service,
+      extProc,
     });
     const selfService = createSelfServiceRoutes({
       keys: path.keys,

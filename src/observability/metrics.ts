@@ -85,6 +85,13 @@ export class Metrics {
     'Stripe webhook events by type and result (applied|ignored|failed|unknown_customer|duplicate|rejected).',
     ['type', 'result'],
   );
+  /** Envoy ext_proc streams (transports/grpc/ext-proc.ts): how the usage was learned, what the settle did. */
+  readonly extProcStreams = counterCells(
+    this.registry,
+    'tollgate_ext_proc_streams_total',
+    'ext_proc streams by usage (body|header|missing|unreadable|incomplete|none) and settle result (settled|already_settled|unknown|failed|skipped); missing, unreadable and incomplete settle at the reservation.',
+    ['usage', 'result'],
+  );
   /** Calls shed past MAX_INFLIGHT; recordShed() bumps it (only ever on the shedding path). */
   readonly overloaded = new Counter({
     name: 'tollgate_overloaded_total',

@@ -4,20 +4,27 @@ import {
   Server,
   ServerCredentials,
   type sendUnaryData,
+  type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
 } from '@grpc/grpc-js';
 import type { CheckAccess } from '../../access/check-access.js';
 import { AuthorizationService } from '../../generated/envoy/service/auth/v3/external_auth.js';
+import {
+  ExternalProcessorService,
+  type ProcessingRequest,
+  type ProcessingResponse,
+} from '../../generated/envoy/service/ext_proc/v3/external_processor.js';
 import { HealthService, type HealthCheckRequest } from '../../generated/grpc/health/v1/health.js';
 import { RateLimitServiceService } from '../../generated/envoy/service/ratelimit/v3/rls.js';
 import type { Logger } from '../../logger.js';
 import { encodeCheckResponse } from './encode-check-response.js';
 import { createExtAuthz } from './ext-authz.js';
+import type { OpenExtProc } from './ext-proc.js';
 import { asGrpcError, type UnaryCall } from './grpc-call.js';
 import type { HealthCalls } from './health.js';
 import type { RateLimitCall } from './rls.js';
-import { refuseMalformed } from './refuse-malformed.js';
+import { isMalformed, MALFORMED_REFUSAL, refuseMalformed } from './refuse-malformed.js';
 
 /** What both gRPC servers serve (this grpc-js one and lean/lean-grpc-server.ts). */
 export interface GrpcServerDeps {
@@ -27,6 +34,8 @@ export interface GrpcServerDeps {
   logger?: Logger;
   /** grpc.health.v1.Health (transports/grpc/health.ts); absent: not served. */
   health?: HealthCalls;
+  /** Envoy ext_proc `Process` for metered routes (transports/grpc/ext-proc.ts); absent: not served. */
+  extProc?: OpenExtProc;
 }
 
 /** A CheckRequest is headers plus metadata; bodies are only sent when with_request_body is set. */
@@ -49,7 +58,13 @@ const AUTHORIZATION_SERVICE = {
   check: { ...AuthorizationService.check, responseSerialize: encodeCheckResponse },
 };
 
-export function createGrpcServer({ checkAccess, rateLimit, logger, health }: GrpcServerDeps): Server {
+export function createGrpcServer({
+  checkAccess,
+  rateLimit,
+  logger,
+  health,
+  extProc,
+}: GrpcServerDeps): Server {
   const server = new Server(SERVER_OPTIONS);
   server.addService(
     ...refuseMalformed(AUTHORIZATION_SERVICE, { check: unary(createExtAuthz({ checkAccess, logger })) }),
@@ -64,6 +79,7 @@ export function createGrpcServer({ checkAccess, rateLimit, logger, health }: Grp
         watch: watch(health),
       }),
     );
+  if (extProc) server.addService(...refuseMalformed(ExternalProcessorService, { process: bidi(extProc) }));
   return server;
 }
 
@@ -81,6 +97,42 @@ function watch(health: HealthCalls) {
     const stop = health.watch(call.request, { write: (m) => call.write(m), end: () => call.end() });
     call.on('cancelled', stop);
     call.on('close', stop);
+  };
+}
+
+/** ext_proc on a grpc-js duplex call: each message in order; a full write buffer pauses reading. */
+function bidi(open: OpenExtProc) {
+  return (call: ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
+    let gone = false;
+    const stream = open({
+      write: (response) => {
+        if (gone) return false;
+        const flowing = call.write(response);
+        if (!flowing) {
+          call.pause();
+          call.once('drain', () => call.resume());
+        }
+        return flowing;
+      },
+      end: () => {
+        if (gone) return;
+        gone = true;
+        call.end();
+      },
+    });
+    call.on('data', (request: unknown) => {
+      if (!isMalformed(request)) return stream.message(request as ProcessingRequest);
+      gone = true;
+      call.emit('error', MALFORMED_REFUSAL);
+      stream.close();
+    });
+    call.on('end', () => stream.end());
+    const close = () => {
+      gone = true;
+      stream.close();
+    };
+    call.on('cancelled', close);
+    call.on('close', close);
   };
 }
 

@@ -11,7 +11,15 @@ import {
 } from '@grpc/grpc-js';
 
 const MALFORMED = Symbol('malformed request message');
-const REFUSAL = { code: GrpcStatus.INVALID_ARGUMENT, details: 'the request message is not valid protobuf' };
+export const MALFORMED_REFUSAL = {
+  code: GrpcStatus.INVALID_ARGUMENT,
+  details: 'the request message is not valid protobuf',
+};
+
+/** A streamed request message that did not decode (the handler of a client stream checks each one). */
+export function isMalformed(message: unknown): boolean {
+  return message === MALFORMED;
+}
 
 type AnyMethod = MethodDefinition<unknown, unknown>;
 type Handler = (
@@ -32,8 +40,8 @@ export function refuseMalformed<S extends ServiceDefinition>(
     if (!handler) continue;
     handlers[name] = (call, callback) => {
       if (call.request !== MALFORMED) return handler(call, callback);
-      if (callback) return callback(REFUSAL);
-      call.emit('error', REFUSAL);
+      if (callback) return callback(MALFORMED_REFUSAL);
+      call.emit('error', MALFORMED_REFUSAL);
     };
   }
   return [methods as ServiceDefinition, handlers as unknown as UntypedServiceImplementation];

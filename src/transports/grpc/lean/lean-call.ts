@@ -1,5 +1,6 @@
-// Lean gRPC server, one call (one HTTP/2 stream): reads the one request message within the size limit,
-// keeps the grpc-timeout deadline, runs the method, and ends the stream with exactly one grpc-status.
+// Lean gRPC server, one call (one HTTP/2 stream): reads the one request message within the size limit
+// (or, for a bidirectional method, each message as it completes), keeps the grpc-timeout deadline,
+// runs the method, and ends the stream with exactly one grpc-status.
 
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import {
@@ -10,7 +11,7 @@ import {
 } from 'node:http2';
 import { asGrpcError, type StreamSink } from '../grpc-call.js';
 import { OK_TRAILERS, PREFIX_BYTES, RESPONSE_HEADERS, statusHeaders, timeoutMs } from './grpc-wire.js';
-import type { LeanMethod } from './lean-methods.js';
+import type { LeanBidiHandler, LeanMethod } from './lean-methods.js';
 import type { OpenCalls } from './open-calls.js';
 
 // Stream listeners shared by every call (no closures per call): the stream carries its call. A throw
@@ -37,6 +38,14 @@ function onClose(this: CallStream): void {
 function onWantTrailers(this: CallStream): void {
   this[CALL]?.sendTrailers();
 }
+/** How long a stream ended with trailers may keep its client's side open. */
+const TRAILERS_GRACE_MS = 1000;
+function closeQuietly(stream: ServerHttp2Stream): void {
+  if (!stream.closed && !stream.destroyed) stream.close(constants.NGHTTP2_NO_ERROR);
+}
+function onDrain(this: CallStream): void {
+  this.resume();
+}
 
 export class LeanCall implements StreamSink<Buffer> {
   prev: LeanCall | undefined;
@@ -50,6 +59,8 @@ export class LeanCall implements StreamSink<Buffer> {
   private trailers: OutgoingHttpHeaders = OK_TRAILERS;
   private deadline: NodeJS.Timeout | undefined;
   private stop: (() => void) | undefined;
+  /** A bidirectional call's handler: it gets each request message as it completes. */
+  private bidi: LeanBidiHandler | undefined;
 
   constructor(
     private readonly stream: CallStream,
@@ -71,6 +82,7 @@ export class LeanCall implements StreamSink<Buffer> {
     }
     if (ms !== undefined)
       this.deadline = setTimeout(() => this.fail(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
+    if (this.method.bidi) this.bidi = this.method.bidi(this);
     stream.on('data', onData);
     stream.on('end', onEnd);
   }
@@ -81,6 +93,30 @@ export class LeanCall implements StreamSink<Buffer> {
     this.size += chunk.length;
     const problem = this.framingProblem(chunk);
     if (problem) this.fail(problem[0], problem[1]);
+    else if (this.bidi) this.deliverMessages();
+  }
+
+  /** Bidirectional: hands every whole message to the handler; keeps only the part of the next one. */
+  private deliverMessages(): void {
+    while (this.bidi && !this.answered && this.declared >= 0 && this.size >= PREFIX_BYTES + this.declared) {
+      const buf = this.joined();
+      const end = PREFIX_BYTES + this.declared;
+      let request: unknown;
+      try {
+        request = this.method.decode(buf, PREFIX_BYTES, end);
+      } catch {
+        this.fail(GrpcStatus.INVALID_ARGUMENT, 'a request message is not valid protobuf');
+        return;
+      }
+      const rest = buf.subarray(end);
+      // A copy: the rest is small next to the joined buffer it would otherwise keep alive.
+      this.chunks = rest.length > 0 ? [Buffer.from(rest)] : [];
+      this.size = rest.length;
+      this.declared = -1;
+      this.bidi.message(request);
+      const problem = rest.length > 0 ? this.framingProblem(rest) : undefined;
+      if (problem) this.fail(problem[0], problem[1]);
+    }
   }
 
   /**
@@ -100,13 +136,18 @@ export class LeanCall implements StreamSink<Buffer> {
           `Received message larger than max (${this.declared} vs. ${this.maxMessageBytes})`,
         ];
     }
-    if (this.declared >= 0 && this.size > PREFIX_BYTES + this.declared)
+    if (!this.bidi && this.declared >= 0 && this.size > PREFIX_BYTES + this.declared)
       return [GrpcStatus.INVALID_ARGUMENT, 'more than one request message for a unary call'];
     return undefined;
   }
 
   ended(): void {
     if (this.answered) return;
+    if (this.bidi) {
+      if (this.size > 0) this.fail(GrpcStatus.INVALID_ARGUMENT, 'truncated request message');
+      else this.bidi.end();
+      return;
+    }
     if (this.declared < 0 || this.size < PREFIX_BYTES + this.declared) {
       this.fail(
         GrpcStatus.INVALID_ARGUMENT,
@@ -154,13 +195,22 @@ export class LeanCall implements StreamSink<Buffer> {
     }
   }
 
-  /** StreamSink (Watch): one framed message. */
-  write(frame: Buffer): void {
-    if (!this.open()) return;
+  /**
+   * StreamSink (Watch, bidirectional calls): one framed message. False when the client reads slower
+   * than we write: its messages are then not read until the written ones drain.
+   */
+  write(frame: Buffer): boolean {
+    if (!this.open()) return false;
+    let flowing = true;
     this.guard(() => {
       if (!this.headersSent) this.respond();
-      this.stream.write(frame);
+      flowing = this.stream.write(frame);
+      if (!flowing) {
+        this.stream.pause();
+        this.stream.once('drain', onDrain);
+      }
     });
+    return flowing;
   }
 
   /** StreamSink (Watch): the end of the stream, status OK. */
@@ -176,9 +226,12 @@ export class LeanCall implements StreamSink<Buffer> {
     const { stream } = this;
     this.guard(() => {
       if (this.headersSent) {
+        // The trailers go out on 'wantTrailers'; a client still sending is told to stop after them.
         this.trailers = statusHeaders(code, details, false);
         stream.end();
-      } else stream.respond(statusHeaders(code, details, true), { endStream: true });
+        return;
+      }
+      stream.respond(statusHeaders(code, details, true), { endStream: true });
       // A client still sending (an oversized or extra message) is told to stop, without an error.
       if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);
     });
@@ -193,6 +246,9 @@ export class LeanCall implements StreamSink<Buffer> {
   sendTrailers(): void {
     try {
       this.stream.sendTrailers(this.trailers);
+      // A client still sending (a bidirectional call ended by us) is told to stop once the trailers
+      // are surely out: a RST_STREAM sent at once can overtake them and read as a call with no status.
+      if (!this.stream.readableEnded) setTimeout(closeQuietly, TRAILERS_GRACE_MS, this.stream).unref();
     } catch {
       this.stream.destroy();
     }
@@ -225,6 +281,9 @@ export class LeanCall implements StreamSink<Buffer> {
     this.chunks = [];
     this.stop?.();
     this.stop = undefined;
+    const { bidi } = this;
+    this.bidi = undefined;
+    bidi?.close();
   }
 
   private clearDeadline(): void {

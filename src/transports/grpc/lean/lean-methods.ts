@@ -11,6 +11,10 @@ import {
   RateLimitResponse,
   type RateLimitRequest,
 } from '../../../generated/envoy/service/ratelimit/v3/rls.js';
+import {
+  ProcessingRequest,
+  ProcessingResponse,
+} from '../../../generated/envoy/service/ext_proc/v3/external_processor.js';
 import type { CheckFields } from '../access-request-from-check.js';
 import { encodeCheckResponse } from '../encode-check-response.js';
 import { createExtAuthz } from '../ext-authz.js';
@@ -20,13 +24,30 @@ import { decodeCheckRequest } from './decode-check-request.js';
 import { decodeRateLimitRequest } from './decode-rate-limit-request.js';
 import { framed, PREFIX_BYTES, writePrefix } from './grpc-wire.js';
 
-/** One method as the lean server runs it: a decoder and either a unary call or a server stream. */
+/** One method as the lean server runs it: a decoder and a unary call, a server stream or a bidi stream. */
 export interface LeanMethod {
   decode(buf: Buffer, start: number, end: number): unknown;
   /** Resolves with the framed response (grpc-wire.ts writePrefix / framed). */
   unary?(request: unknown): Promise<Buffer>;
   /** Writes framed messages to the sink; returns what stops it when the client goes. */
   stream?(request: unknown, sink: StreamSink<Buffer>): () => void;
+  /** Bidirectional: opened with the call's sink before any message; handles each as it arrives. */
+  bidi?(sink: LeanBidiSink): LeanBidiHandler;
+}
+
+export interface LeanBidiSink {
+  /** One framed message; false: the client's messages wait until it drains. */
+  write(frame: Buffer): boolean;
+  /** Ends the call with status OK. */
+  end(): void;
+}
+
+export interface LeanBidiHandler {
+  message(request: unknown): void;
+  /** The client closed its side. */
+  end(): void;
+  /** The call is gone. */
+  close(): void;
 }
 
 export function leanMethods({
@@ -34,6 +55,7 @@ export function leanMethods({
   rateLimit,
   logger,
   health,
+  extProc,
 }: GrpcServerDeps): Map<string, LeanMethod> {
   const check = createExtAuthz({ checkAccess, logger });
   const methods = new Map<string, LeanMethod>([
@@ -51,6 +73,21 @@ export function leanMethods({
       decode: decodeRateLimitRequest,
       unary: async (request) =>
         framed(RateLimitResponse.encode(await rateLimit(request as RateLimitRequest)).finish()),
+    });
+  if (extProc)
+    methods.set('/envoy.service.ext_proc.v3.ExternalProcessor/Process', {
+      decode: (buf, start, end) => ProcessingRequest.decode(buf.subarray(start, end)),
+      bidi: (sink) => {
+        const stream = extProc({
+          write: (response) => sink.write(framed(ProcessingResponse.encode(response).finish())),
+          end: () => sink.end(),
+        });
+        return {
+          message: (request) => stream.message(request as ProcessingRequest),
+          end: () => stream.end(),
+          close: () => stream.close(),
+        };
+      },
     });
   if (!health) return methods;
   const decodeHealth = (buf: Buffer, start: number, end: number) =>
