@@ -4,9 +4,14 @@ Answers every request with JSON echoing the identity Tollgate decided (the x-tol
 headers set by Envoy / nginx) and whether any API key reached it (it never should), and prints one
 JSON line per request to stdout.
 
-A metered call (Tollgate sent x-tollgate-reservation) is answered like a chat-completions API: it
-"uses" tokens (about one per 4 bytes of the request, plus its answer's) and settles that count with
-Tollgate at TOLLGATE_SETTLE_URL, bearer SETTLE_TOKEN, before it answers.
+A metered call (Tollgate sent x-tollgate-reservation) is answered like an OpenAI-compatible
+chat-completions API: it "uses" tokens (about one per 4 bytes of the request, plus its answer's) and
+reports them in `usage`. With {"stream": true} in the request the answer is streamed (SSE): content
+chunks, then a last chunk carrying `usage`, then `data: [DONE]`.
+
+Who settles the count: behind Envoy, the ext_proc filter shows Tollgate the answer and Tollgate reads
+`usage` itself (this app is untouched). Behind nginx, this app settles it with Tollgate at
+TOLLGATE_SETTLE_URL, bearer SETTLE_TOKEN, before it answers (unset: it does not).
 
     python3 app.py            # HOST (default 0.0.0.0), PORT (default 3000), TOLLGATE_SETTLE_URL, SETTLE_TOKEN
 """
@@ -22,7 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SETTLE_URL = os.environ.get("TOLLGATE_SETTLE_URL")
 SETTLE_TOKEN = os.environ.get("SETTLE_TOKEN")
-# The tokens of this app's (fixed) answer to a chat call.
+# This app's (fixed) answer to a chat call, streamed a word at a time, and its tokens.
+ANSWER_WORDS = ["Hello ", "from ", "the ", "demo ", "upstream, ", "metered ", "by ", "Tollgate."]
 ANSWER_TOKENS = 12
 
 
@@ -43,6 +49,14 @@ def settle(reservation, tokens):
         return {"status": err.code, "error": err.read().decode(errors="replace")}
     except OSError as err:
         return {"error": str(err)}
+
+
+def wants_stream(request_body):
+    try:
+        request = json.loads(request_body or b"{}")
+    except ValueError:
+        return False
+    return isinstance(request, dict) and request.get("stream") is True
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -68,9 +82,13 @@ class Handler(BaseHTTPRequestHandler):
             }
             reservation = self.headers.get("x-tollgate-reservation")
             if reservation:
-                tokens = (len(request_body) + 3) // 4 + ANSWER_TOKENS
-                body["usage"] = {"total_tokens": tokens}
-                body["settled"] = settle(reservation, tokens)
+                prompt = (len(request_body) + 3) // 4
+                usage = {"prompt_tokens": prompt, "completion_tokens": ANSWER_TOKENS, "total_tokens": prompt + ANSWER_TOKENS}
+                body["usage"] = usage
+                body["settled"] = settle(reservation, usage["total_tokens"])
+                if wants_stream(request_body):
+                    print(json.dumps(body, separators=(",", ":")), flush=True)
+                    return self._stream(usage)
             print(json.dumps(body, separators=(",", ":")), flush=True)
         payload = (json.dumps(body) + "\n").encode()
         self.send_response(200)
@@ -79,6 +97,27 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _stream(self, usage):
+        """An OpenAI-style SSE answer, chunked: content deltas with "usage": null, then the usage chunk."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        base = {"id": "chatcmpl-demo", "object": "chat.completion.chunk", "model": "demo"}
+        events = [dict(base, choices=[{"index": 0, "delta": {"content": word}}], usage=None) for word in ANSWER_WORDS]
+        events.append(dict(base, choices=[], usage=usage))
+        for event in events:
+            self._chunk("data: " + json.dumps(event) + "\n\n")
+        self._chunk("data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _chunk(self, text):
+        data = text.encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
 

@@ -339,6 +339,7 @@ describe('docker-compose.yml', () => {
   it('has tollgate, Redis, Postgres, Envoy, nginx and a demo upstream, every image pinned', () => {
     expect(Object.keys(services).sort()).toEqual([
       'demo-upstream',
+      'demo-upstream-envoy',
       'envoy',
       'nginx',
       'postgres',
@@ -425,8 +426,8 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(Object.keys(services.tollgate.depends_on).sort()).toEqual(['postgres', 'redis']);
-    for (const proxy of ['nginx', 'envoy'])
-      expect(Object.keys(services[proxy].depends_on).sort()).toEqual(['demo-upstream', 'tollgate']);
+    expect(Object.keys(services.nginx.depends_on).sort()).toEqual(['demo-upstream', 'tollgate']);
+    expect(Object.keys(services.envoy.depends_on).sort()).toEqual(['demo-upstream-envoy', 'tollgate']);
   });
 
   /** The proxies mount the shipped directory and deploy/<proxy>/start.sh; returns the start.sh env. */
@@ -457,6 +458,19 @@ describe('docker-compose.yml', () => {
     expect(appPort).toBe(3000);
     expect((services['demo-upstream'].expose ?? []).map(Number)).toContain(appPort);
     expect(services['demo-upstream'].volumes).toContain('./deploy/demo-upstream/app.py:/srv/app.py:ro');
+  });
+
+  it('the app behind Envoy is the same app, untouched: Envoy ext_proc settles, so no settle URL or token', () => {
+    const behindNginx = services['demo-upstream'];
+    const behindEnvoy = services['demo-upstream-envoy'];
+    for (const key of ['image', 'command', 'volumes', 'expose', 'healthcheck'])
+      expect(behindEnvoy[key], key).toEqual(behindNginx[key]);
+    const env = composeEnv('demo-upstream-envoy');
+    expect(env.TOLLGATE_SETTLE_URL).toBeUndefined();
+    expect(env.SETTLE_TOKEN).toBeUndefined();
+    expect(composeEnv('demo-upstream').TOLLGATE_SETTLE_URL).toBe(
+      `http://tollgate:${config.httpPort}/internal/usage/settle`,
+    );
   });
 
   it('nginx: the shipped config with the compose service names passes nginx -t', () => {
@@ -523,7 +537,7 @@ describe('docker-compose.yml', () => {
   it('Envoy: the shipped envoy.yaml with DNS clusters on the compose service names, nothing else changed', () => {
     const env = proxyMounts('envoy', 'ENVOY_SRC');
     expectServiceAddress(env.SIDECAR_ADDR!, 'tollgate', config.grpcPort);
-    expectServiceAddress(env.APP_ADDR!, 'demo-upstream', appPort);
+    expectServiceAddress(env.APP_ADDR!, 'demo-upstream-envoy', appPort);
 
     const out = join(tempDir('tollgate-compose-envoy-'), 'envoy.yaml');
     const render = spawnSync('sh', [join(ROOT, 'deploy/envoy/start.sh'), 'render'], {
@@ -554,7 +568,7 @@ describe('docker-compose.yml', () => {
     });
     expect(endpoint(rendered, 'app')).toEqual({
       type: 'STRICT_DNS',
-      address: 'demo-upstream',
+      address: 'demo-upstream-envoy',
       port_value: appPort,
     });
     expect(rendered.static_resources.listeners[0].address.socket_address.port_value).toBe(10000); // published
