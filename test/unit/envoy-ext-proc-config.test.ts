@@ -11,7 +11,6 @@ import { parsePolicy } from '../../src/policy/policy-file.js';
 import { upstreamExtProcFilterRoot, upstreamExtProcRoot } from '../support/ext-proc-client.js';
 import { ROOT } from '../support/processes.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: free-form YAML
 type Json = any;
 const PKG = 'envoy.extensions.filters.http.ext_proc.v3';
 const EXT_PROC = 'envoy.filters.http.ext_proc';
