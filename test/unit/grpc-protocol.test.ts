@@ -12,6 +12,11 @@ import {
   CheckRequest,
   type CheckResponse,
 } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
+import {
+  ProcessingRequest,
+  ProcessingResponse,
+} from '../../src/generated/envoy/service/ext_proc/v3/external_processor.js';
+import { createExtProc } from '../../src/transports/grpc/ext-proc.js';
 import type { GrpcListener } from '../../src/transports/grpc/grpc-listener.js';
 import { GRPC_SERVERS, startGrpcListener } from '../support/grpc-servers.js';
 
@@ -261,6 +266,90 @@ describe('lean server: what grpc-js cannot send', () => {
   it('grpc-message is percent-encoded', async () => {
     const answer = await raw(port, frame(checkBytes), { ':path': '/ü%/x' });
     expect(answer.headers['grpc-message']).toBe('Unknown method /%C3%BC%25/x');
+  });
+});
+
+describe('lean server: a bidirectional call (ext_proc Process) framed as grpc-js never would', () => {
+  const PROCESS = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
+  const settled: (number | null)[] = [];
+  let listener: GrpcListener;
+  let port: number;
+  beforeAll(async () => {
+    const extProc = createExtProc({
+      settler: {
+        settle: async (_id, units) => {
+          settled.push(units);
+          return { outcome: 'settled', reserved: 9, units: units ?? 9 };
+        },
+      },
+    });
+    ({ listener, port } = await startGrpcListener('lean', { checkAccess: async () => DENY, extProc }));
+  });
+  afterAll(() => listener?.close(0));
+
+  const message = (m: Parameters<typeof ProcessingRequest.fromPartial>[0]) =>
+    frame(Buffer.from(ProcessingRequest.encode(ProcessingRequest.fromPartial(m)).finish()));
+  const header = (key: string, value: string) => ({ key, rawValue: Buffer.from(value) });
+  /** The answers in a DATA payload: each message's oneof case. */
+  const answers = (data: Buffer) => {
+    const cases: string[] = [];
+    for (let at = 0; at < data.length; ) {
+      const length = data.readUInt32BE(at + 1);
+      const answer = ProcessingResponse.decode(data.subarray(at + 5, at + 5 + length));
+      cases.push(Object.keys(answer).find((k) => (answer as Record<string, unknown>)[k] !== undefined)!);
+      at += 5 + length;
+    }
+    return cases;
+  };
+
+  it('reads several messages in one write and a prefix split across writes, answering each in order', async () => {
+    const all = Buffer.concat([
+      message({ requestHeaders: { headers: { headers: [header('x-tollgate-reservation', 'r1')] } } }),
+      message({ responseHeaders: { headers: { headers: [header('content-type', 'application/json')] } } }),
+      message({ responseBody: { body: Buffer.from('{"usage":{"total_') } }),
+      message({ responseBody: { body: Buffer.from('tokens":17}}'), endOfStream: true } }),
+    ]);
+    const session = connect(`http://127.0.0.1:${port}`);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': PROCESS,
+      'content-type': 'application/grpc',
+    });
+    let data = Buffer.alloc(0);
+    let trailers: IncomingHttpHeaders | undefined;
+    stream.on('data', (c: Buffer) => (data = Buffer.concat([data, c])));
+    stream.on('trailers', (t) => (trailers = t));
+    // Two messages and 2 bytes of the third's prefix, then the rest a byte at a time at first.
+    const cut = all.indexOf(message({ responseBody: { body: Buffer.from('{"usage":{"total_') } })) + 2;
+    stream.write(all.subarray(0, cut));
+    for (let at = cut; at < cut + 6; at++) stream.write(all.subarray(at, at + 1));
+    stream.write(all.subarray(cut + 6));
+    await new Promise((resolve) => stream.on('close', resolve));
+    session.close();
+    expect(answers(data)).toEqual(['requestHeaders', 'responseHeaders', 'responseBody', 'responseBody']);
+    expect(trailers?.['grpc-status']).toBe('0');
+    expect(settled).toEqual([17]);
+  });
+
+  it('a bad message or a stream cut mid-message is INVALID_ARGUMENT; the reservation settles at its amount', async () => {
+    settled.length = 0;
+    const start = message({
+      requestHeaders: { headers: { headers: [header('x-tollgate-reservation', 'r2')] } },
+    });
+    const bad = await raw(port, Buffer.concat([start, frame(Buffer.from([0xff, 0xff, 0xff]))]), {
+      ':path': PROCESS,
+    });
+    expect(bad.trailers?.['grpc-status'] ?? bad.headers['grpc-status']).toBe(
+      String(GrpcStatus.INVALID_ARGUMENT),
+    );
+    const cut = await raw(port, Buffer.concat([start, frame(checkBytes, checkBytes.length + 10)]), {
+      ':path': PROCESS,
+    });
+    expect(cut.trailers?.['grpc-status'] ?? cut.headers['grpc-status']).toBe(
+      String(GrpcStatus.INVALID_ARGUMENT),
+    );
+    await until(() => settled.length === 2);
+    expect(settled).toEqual([null, null]);
   });
 });
 
