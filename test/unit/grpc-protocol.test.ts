@@ -13,6 +13,7 @@ import {
   type CheckResponse,
 } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
 import {
+  type DeepPartial,
   ProcessingRequest,
   ProcessingResponse,
 } from '../../src/generated/envoy/service/ext_proc/v3/external_processor.js';
@@ -287,7 +288,7 @@ describe('lean server: a bidirectional call (ext_proc Process) framed as grpc-js
   });
   afterAll(() => listener?.close(0));
 
-  const message = (m: Parameters<typeof ProcessingRequest.fromPartial>[0]) =>
+  const message = (m: DeepPartial<ProcessingRequest>) =>
     frame(Buffer.from(ProcessingRequest.encode(ProcessingRequest.fromPartial(m)).finish()));
   const header = (key: string, value: string) => ({ key, rawValue: Buffer.from(value) });
   /** The answers in a DATA payload: each message's oneof case. */
