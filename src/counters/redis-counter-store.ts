@@ -4,6 +4,7 @@ import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { StoreUnavailable } from '../errors.js';
 import { checkDecideInput } from './check-decide-input.js';
 import { DecideBatcher, type DecideCall } from './decide-batcher.js';
+import { evalshaEncoded } from './encoded-evalsha.js';
 import type {
   CounterStore,
   DecideInput,
@@ -355,18 +356,24 @@ export class RedisCounterStore implements CounterStore, LiveCredits, Reservation
    * per call its reply, a ReplyError, or EXPIRED (it reached Redis too late and consumed nothing).
    */
   private async runBatch(calls: Call[]): Promise<unknown[]> {
-    const keys: string[] = [];
     let sends = 0;
     for (const call of calls) sends = Math.max(sends, call.sends ?? 0);
     // Each resend doubles the allowance, so a Redis that is merely slow is still reached in time.
     const allowance = this.timeoutMs === undefined ? undefined : this.timeoutMs * 2 ** sends;
     const deadline = allowance === undefined ? undefined : this.clock.deadline(allowance);
-    const args = ['#batch', String(calls.length), deadline === undefined ? '' : String(deadline)];
-    for (const call of calls) {
-      for (const key of call.keys) keys.push(key);
-      for (const arg of call.args) args.push(arg);
-    }
-    const sent = DECIDE.run(this.redis, keys, args);
+    const head = ['#batch', String(calls.length), deadline === undefined ? '' : String(deadline)];
+    const sent = this.redis.isCluster
+      ? DECIDE.run(
+          this.redis,
+          calls.flatMap((c) => c.keys),
+          head.concat(...calls.map((c) => c.args)),
+        )
+      : evalshaEncoded(
+          this.redis as Redis,
+          DECIDE,
+          calls.map((c) => c.keys),
+          [head, ...calls.map((c) => c.args)],
+        );
     const replies =
       this.watch && allowance !== undefined
         ? await this.watch.track(sent, Date.now() + allowance).catch((err: unknown) => {

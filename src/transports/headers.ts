@@ -15,7 +15,7 @@ export interface RenderedDecision {
   /** Headers to set (overwrite) on the upstream request; only when allowed. */
   upstreamHeaders: HeaderList;
   /** Request headers to remove before the upstream: both key headers and every spoofed spelling. */
-  removeHeaders: string[];
+  removeHeaders: readonly string[];
   /** problem+json when denied, '' when allowed. */
   body: string;
 }
@@ -56,9 +56,9 @@ export function renderDecision(
     // FAILURE_MODE open / local answered: the upstream may want to be more careful (or just log it).
     if (decision.degraded) upstreamHeaders.push(['x-tollgate-degraded', 'true']);
   }
-  const setNames = new Set(upstreamHeaders.map(([name]) => name));
   // Both key headers, always: a key sent in one and copied in the other must not reach the app.
-  const removeHeaders = [...KEY_HEADERS, ...request.spoofedHeaders.filter((name) => !setNames.has(name))];
+  const removeHeaders =
+    request.spoofedHeaders.length === 0 ? ONLY_KEY_HEADERS : withSpoofed(request, upstreamHeaders);
   if (decision.allowed) return { status: 200, clientHeaders, upstreamHeaders, removeHeaders, body: '' };
 
   if (decision.status === 401) clientHeaders.push(['www-authenticate', 'Bearer realm="tollgate"']);
@@ -72,6 +72,15 @@ export function renderDecision(
     removeHeaders,
     body: problemJson(decision),
   };
+}
+
+/** removeHeaders of a request without spoofed headers: shared, never changed by a reader. */
+const ONLY_KEY_HEADERS: readonly string[] = [...KEY_HEADERS];
+
+/** The key headers and the spoofed ones this answer does not overwrite anyway. */
+function withSpoofed(request: Pick<AccessRequest, 'spoofedHeaders'>, upstream: HeaderList): string[] {
+  const setNames = new Set(upstream.map(([name]) => name));
+  return [...KEY_HEADERS, ...request.spoofedHeaders.filter((name) => !setNames.has(name))];
 }
 
 export interface Problem {

@@ -1,7 +1,7 @@
 // decide.lua as an artifact: it compiles on the server, survives SCRIPT FLUSH, and touches only KEYS of one slot.
 
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { type Command, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import { DECIDE_SCRIPT, DECIDE_SHA, RedisCounterStore } from '../../src/counters/redis-counter-store.js';
@@ -129,13 +129,17 @@ test('every key the store sends shares the {a:<account>} hash tag and one cluste
   ]);
   const sent: unknown[][] = [];
   const client = new Redis(REDIS_URL);
+  // Every command reaches sendCommand; the decide's EVALSHA is pre-encoded, so it is read off the
+  // bytes ioredis writes (script name, numkeys, keys, args).
   const spy = new Proxy(client, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
-      if (prop === 'evalsha' || prop === 'eval') {
-        return (...args: unknown[]) => (
-          sent.push(args), (value as (...a: unknown[]) => unknown).apply(target, args)
-        );
+      if (prop === 'sendCommand') {
+        return (command: Command, ...rest: unknown[]) => {
+          if (command.name === 'evalsha' || command.name === 'eval')
+            sent.push(bulkStrings(command.toWritable({})).slice(1));
+          return (value as (...a: unknown[]) => unknown).apply(target, [command, ...rest]);
+        };
       }
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -195,3 +199,22 @@ test('a free call (cost 0) passes on a negative live balance, a paid one is deni
     if (keys.length > 0) await redis.del(...keys);
   }
 });
+
+/** The bulk strings of one RESP2 command as written on the wire. */
+function bulkStrings(wire: string | Buffer): string[] {
+  const buf = Buffer.isBuffer(wire) ? wire : Buffer.from(wire, 'utf8');
+  const line = (at: number) => {
+    const end = buf.indexOf('\r\n', at);
+    return { text: buf.toString('latin1', at + 1, end), next: end + 2 };
+  };
+  const { text } = line(0);
+  let { next } = line(0);
+  const strings: string[] = [];
+  for (let i = 0; i < Number(text); i++) {
+    const head = line(next);
+    const length = Number(head.text);
+    strings.push(buf.toString('utf8', head.next, head.next + length));
+    next = head.next + length + 2;
+  }
+  return strings;
+}

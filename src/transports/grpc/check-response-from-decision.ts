@@ -36,7 +36,8 @@ export function checkResponseFromDecision(
       status: { code: GRPC_OK, message: '', details: [] },
       okResponse: {
         headers: options(rendered.upstreamHeaders),
-        headersToRemove: rendered.removeHeaders,
+        // Read-only here: the encoders only read it (it may be the shared key-headers list).
+        headersToRemove: rendered.removeHeaders as string[],
         responseHeadersToAdd: options(rendered.clientHeaders),
         queryParametersToSet: [],
         queryParametersToRemove: [],
