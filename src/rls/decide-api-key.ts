@@ -44,6 +44,7 @@ export async function decideApiKey(
     remaining: tightest?.remaining ?? 0,
     retryAfterMs: decision.allowed ? 0 : (decision.retryAfterSec ?? 1) * 1000,
   };
+  if (decision.allowed && decision.reservation) status.reservation = decision.reservation;
   if (tightest) {
     const windowMs = tightest.windowSec * 1000;
     status.limit = {

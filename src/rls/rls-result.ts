@@ -57,6 +57,8 @@ export interface RlsStatus {
   /** envoyproxy/ratelimit quota_mode (or QUOTA_MODE): over counts only if every quota descriptor is over. */
   quota?: boolean;
   stats?: RuleStats;
+  /** An allowed plan decision on a metered endpoint: its reservation, sent upstream to be settled. */
+  reservation?: string;
 }
 
 export interface ErlHeaders {

@@ -12,7 +12,13 @@ import {
   type RateLimitResponse,
 } from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
 import { deleteAccountKeys } from '../support/redis-keys.js';
-import { DEMO_POLICY_YAML, REDIS_URL, startTollgate, type TestTollgate } from '../support/tollgate.js';
+import {
+  DEMO_POLICY_YAML,
+  REDIS_URL,
+  startTollgate,
+  TEST_ADMIN_TOKEN,
+  type TestTollgate,
+} from '../support/tollgate.js';
 import { Redis } from 'ioredis';
 
 const DOMAIN = `routes_${randomBytes(4).toString('hex')}`;
@@ -29,7 +35,13 @@ describe('the API-key descriptor', () => {
   let tollgate: TestTollgate;
   let client: RateLimitServiceClient;
   beforeAll(async () => {
-    tollgate = await startTollgate({ policyYaml: POLICY, accounts: [{ label: 'free', tier: 'free' }] });
+    tollgate = await startTollgate({
+      policyYaml: POLICY,
+      accounts: [
+        { label: 'free', tier: 'free' },
+        { label: 'pro', tier: 'pro' },
+      ],
+    });
     client = new RateLimitServiceClient(`127.0.0.1:${tollgate.grpcPort}`, credentials.createInsecure());
   });
   afterAll(async () => {
@@ -74,5 +86,23 @@ describe('the API-key descriptor', () => {
   it('an unknown key, or a path outside the plan, is OVER_LIMIT for that descriptor', async () => {
     expect((await call('tg_nonsense')).statuses[1]!.code).toBe(Code.OVER_LIMIT);
     expect((await call(tollgate.keys.free!, '/v1/export/x')).statuses[1]!.code).toBe(Code.OVER_LIMIT);
+  });
+
+  it('a metered endpoint (chat) sends its reservation upstream, as ext_authz does; a denial sends none', async () => {
+    const allowed = await call(tollgate.keys.pro!);
+    expect(allowed.overallCode).toBe(Code.OK);
+    const added = allowed.requestHeadersToAdd.map((h) => [h.key, h.value]);
+    expect(added).toHaveLength(1);
+    const [name, id] = added[0]!;
+    expect(name).toBe('x-tollgate-reservation');
+    const settled = await fetch(`http://127.0.0.1:${tollgate.adminPort}/admin/reservations/${id}/settle`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ units: 2 }),
+    });
+    expect(await settled.json()).toEqual({ outcome: 'settled', reserved: 5, units: 2 });
+    const denied = await call(tollgate.keys.free!);
+    expect(denied.overallCode).toBe(Code.OVER_LIMIT);
+    expect(denied.requestHeadersToAdd).toEqual([]);
   });
 });

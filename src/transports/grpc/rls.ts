@@ -14,6 +14,7 @@ import {
 } from '../../generated/envoy/service/ratelimit/v3/rls.js';
 import { RateLimitUnit } from '../../generated/envoy/type/v3/ratelimit_unit.js';
 import type { Logger } from '../../logger.js';
+import { RESERVATION_HEADER } from '../../metering/reservation-settler.js';
 import type { RateUnit } from '../../rls/rate-units.js';
 import type {
   RlsDescriptor,
@@ -139,7 +140,7 @@ export function responseFromResult(result: RlsResult): RateLimitResponse {
     overallCode: result.over ? Code.OVER_LIMIT : Code.OK,
     statuses: result.statuses.map(statusToWire),
     responseHeadersToAdd: headerValues(headers),
-    requestHeadersToAdd: [],
+    requestHeadersToAdd: result.over ? [] : reservationHeader(result.statuses),
     rawBody,
   };
 }
@@ -163,6 +164,17 @@ function statusToWire(status: RlsStatus): RateLimitResponse_DescriptorStatus {
     wire.durationUntilReset = { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
   }
   return wire;
+}
+
+/**
+ * A metered plan decision's reservation, for Envoy to add to the upstream request as ext_authz does:
+ * the app (or ext_proc) settles it. Only on an allowed call: a denied one never reaches the app.
+ */
+function reservationHeader(statuses: readonly RlsStatus[]): HeaderValue[] {
+  for (const status of statuses)
+    if (status.reservation)
+      return [{ key: RESERVATION_HEADER, value: status.reservation, rawValue: NO_BYTES }];
+  return [];
 }
 
 function headerValues(headers: HeaderList): HeaderValue[] {
