@@ -882,6 +882,7 @@ describe('deploy/grafana/tollgate-dashboard.json', () => {
     'tollgate_near_limit_total',
     'tollgate_export_failures_total',
     'tollgate_export_delivered_total',
+    'tollgate_ext_proc_streams_total',
   ];
   const HISTOGRAMS = ['tollgate_decision_duration_seconds', 'tollgate_store_duration_seconds'];
   const GAUGES = [
@@ -944,6 +945,12 @@ describe('deploy/grafana/tollgate-dashboard.json', () => {
         exprs.some((e) => e.includes(name)),
         name,
       ).toBe(true);
+  });
+
+  it('has a metering row: ext_proc answers by usage source, and the share settled at the reservation', () => {
+    const has = (re: RegExp) => exprs.some((e) => re.test(e));
+    expect(has(/^sum by \(usage\) \(rate\(tollgate_ext_proc_streams_total\[/)).toBe(true);
+    expect(has(/usage=~"missing\|unreadable\|incomplete"/)).toBe(true);
   });
 
   it('has an RLS row with envoyproxy/ratelimit per-rule stats and config loads, read as rates', () => {
