@@ -33,8 +33,18 @@ export function checkDecideInput(input: DecideInput): void {
     int(input.quotaSeed.periodStartMs, 0, 'quotaSeed.periodStartMs');
     int(input.quotaSeed.units, 0, 'quotaSeed.units');
   }
+  if (!checkedLimits.has(input.limits)) checkLimits(input.limits);
+}
+
+/**
+ * Limits arrays already found sound: a decision's array is most often the one prepared for its tier
+ * and endpoint, the same object every call, so it is checked once, not per decision.
+ */
+const checkedLimits = new WeakSet<readonly DecideInput['limits'][number][]>();
+
+function checkLimits(limits: DecideInput['limits']): void {
   const ids = new Set<string>();
-  input.limits.forEach((l, i) => {
+  limits.forEach((l, i) => {
     const at = `limits[${i}]`;
     text(l.id, `${at}.id`);
     if (ids.has(l.id)) throw new Error(`decide: ${at}.id "${l.id}" is repeated`);
@@ -50,4 +60,5 @@ export function checkDecideInput(input: DecideInput): void {
     if (!Number.isSafeInteger((capacity + l.hits) * l.windowMs * 2))
       throw new Error(`decide: ${at} is too large`);
   });
+  checkedLimits.add(limits);
 }

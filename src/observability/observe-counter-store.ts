@@ -8,16 +8,20 @@ export function observeCounterStore(inner: CounterStore, store: StoreName, metri
   const duration = metrics.storeDuration.get(store, 'decide');
   const errors = metrics.storeErrors.get(store);
   return {
-    async decide(input: DecideInput): Promise<DecideResult> {
+    // .then rather than async/await + finally: the same timing with fewer objects per decision.
+    decide(input: DecideInput): Promise<DecideResult> {
       const start = performance.now();
-      try {
-        return await inner.decide(input);
-      } catch (err) {
-        errors.value++;
-        throw err;
-      } finally {
-        duration.observe((performance.now() - start) / 1000);
-      }
+      return inner.decide(input).then(
+        (result) => {
+          duration.observe((performance.now() - start) / 1000);
+          return result;
+        },
+        (err: unknown) => {
+          errors.value++;
+          duration.observe((performance.now() - start) / 1000);
+          throw err;
+        },
+      );
     },
     close: () => inner.close(),
   };
