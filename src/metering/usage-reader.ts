@@ -88,16 +88,8 @@ export class UsageReader {
     if (this.size === 0) return this.unknown(false);
     const body = Buffer.concat(this.chunks, this.size);
     this.chunks = [];
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      return this.unknown(true);
-    }
-    const usage = isObject(parsed) ? parsed.usage : undefined;
-    if (usage === undefined || usage === null) return this.unknown(false);
-    const units = unitsOf(usage);
-    return units === null ? this.unknown(true) : { units, source: 'body' };
+    const units = usageIn(body.toString('utf8'));
+    return typeof units === 'number' ? { units, source: 'body' } : this.unknown(units === 'unreadable');
   }
 
   private unknown(unreadable: boolean): UsageReading {
@@ -179,20 +171,24 @@ export class UsageReader {
       return;
     }
     if (!event.includes('"usage"')) return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(event);
-    } catch {
-      this.sawUnreadable = true;
-      return;
-    }
-    // OpenAI sends "usage": null on every chunk but the last when include_usage is on.
-    const usage = isObject(parsed) ? parsed.usage : undefined;
-    if (usage === undefined || usage === null) return;
-    const units = unitsOf(usage);
-    if (units === null) this.sawUnreadable = true;
-    else this.lastUsage = units;
+    // OpenAI sends "usage": null on every chunk but the last when include_usage is on: absent.
+    const units = usageIn(event);
+    if (typeof units === 'number') this.lastUsage = units;
+    else if (units === 'unreadable') this.sawUnreadable = true;
   }
+}
+
+/** The units of a JSON document's `usage`: `absent` (none, or null), `unreadable` (bad JSON or usage). */
+function usageIn(json: string): number | 'absent' | 'unreadable' {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return 'unreadable';
+  }
+  const usage = isObject(parsed) ? parsed.usage : undefined;
+  if (usage === undefined || usage === null) return 'absent';
+  return unitsOf(usage) ?? 'unreadable';
 }
 
 /** total_tokens, else prompt + completion (Chat Completions), else input + output (Responses, Messages). */
