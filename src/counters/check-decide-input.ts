@@ -20,6 +20,8 @@ export function checkDecideInput(input: DecideInput): void {
   text(input.accountId, 'accountId');
   if (typeof input.endpoint !== 'string')
     throw new Error('decide: endpoint must be a string ("" = no usage record)');
+  // decide.lua joins a call's spec with "|", and usage fields are "<period>|<endpoint>|…".
+  if (input.endpoint.includes('|')) throw new Error('decide: endpoint must not contain "|"');
   int(input.anchorDay, 1, 'anchorDay');
   if (input.anchorDay > 31) throw new Error(`decide: anchorDay must be 1..31, got ${input.anchorDay}`);
   int(input.units, 0, 'units');
@@ -33,6 +35,7 @@ export function checkDecideInput(input: DecideInput): void {
     int(input.quotaSeed.periodStartMs, 0, 'quotaSeed.periodStartMs');
     int(input.quotaSeed.units, 0, 'quotaSeed.units');
   }
+  if (input.reservation !== undefined) int(input.reservation.ttlMs, 1, 'reservation.ttlMs');
   if (!checkedLimits.has(input.limits)) checkLimits(input.limits);
 }
 
@@ -47,6 +50,7 @@ function checkLimits(limits: DecideInput['limits']): void {
   limits.forEach((l, i) => {
     const at = `limits[${i}]`;
     text(l.id, `${at}.id`);
+    if (l.id.includes('|')) throw new Error(`decide: ${at}.id must not contain "|"`);
     if (ids.has(l.id)) throw new Error(`decide: ${at}.id "${l.id}" is repeated`);
     ids.add(l.id);
     if (!ALGORITHMS.has(l.algorithm))

@@ -1,7 +1,7 @@
 // Admin read of the live counters: one account's keys `{a:ID}:*` with their values and time to live. Never writes.
 
 export interface CounterEntry {
-  /** The Redis key (`{a:acc_…}:quota`, `{a:acc_…}:l:t:per-minute`, …); the memory store uses the same names. */
+  /** The Redis key (`{a:acc_…}:quota`, `{a:acc_…}:usage`, …); the memory store uses the same names. */
   key: string;
   type: 'hash' | 'string' | 'other';
   /** Hash fields, or the string value; null for other types. */

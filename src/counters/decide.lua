@@ -5,43 +5,46 @@
 -- State lives in explicit hash fields (window start, TAT); PEXPIRE is garbage collection only,
 -- because the caller's clock (ARGV[1]) may differ from the server's.
 --
+-- One hash per account holds the quota and every limit's state, so a decision reads it with ONE
+-- HMGET and writes it with ONE HSET (Redis spends more per redis.call than on the Lua around it).
+--
 -- KEYS (every key shares the hash tag {a:<accountId>}: one Redis Cluster slot):
---   KEYS[1]    {a:ID}:quota     hash   p = period start (ms), u = units used in that period
---   KEYS[2]    {a:ID}:credits   string live credit balance (integer); absent = ARGV[7]
---   KEYS[3]    {a:ID}:usage     hash   "<periodStartMs>|<endpoint>|calls", "...|units" and "...|credits"
---                                      (HINCRBY; renamed away whole by take-usage.lua for the flusher)
---   KEYS[3+i]  {a:ID}:l:<id>    hash   state of limit i (i = 1..n):
+--   KEYS[1]  {a:ID}:quota    hash   the account's counters:
+--              p = quota period start (ms), u = units used in that period,
+--              cw = highest ledger row id of the last credit seed (apply-credits.lua),
+--              x = when the hash may expire (ms, the caller's clock; GC only, see below),
+--              l:<limit id>:<f> = state of one limit:
 --                fixed_window   s = window start ms, c = count
 --                sliding_window s = current window start ms, c = current count, p = previous count
 --                token_bucket   t = TAT, whole ms; r = TAT remainder in 1/limit ms (exact GCRA)
+--   KEYS[2]  {a:ID}:credits  string live credit balance (integer); absent = the credit seed (ARGV[3])
+--   KEYS[3]  {a:ID}:usage    hash   "<periodStartMs>|<endpoint>|calls", "...|units" and "...|credits"
+--                                    (HINCRBY; renamed away whole by take-usage.lua for the flusher)
+--   KEYS[4]  {a:ID}:r:<id>   only with a reservation (see the spec's hold): the string
+--                            "<period start>|<units>|<credits>|<endpoint>", set with PX, for settle.lua
 -- ARGV:
 --   1 now, ms since the epoch; "" = use Redis TIME
---   2 billing anchor day 1..31 (1 = calendar month, UTC)
---   3 units this call consumes from the quota
---   4 quota limit in units; "" = unlimited (usage is still recorded)
---   5 quota overage: "1" = soft gate (allow past the limit), "0" = hard gate
---   6 credit cost; "" = no credits
---   7 credit seed: the balance assumed when KEYS[2] is absent (written only on an allowed debit),
+--   2 spec: what a decision asks, the same for every call of one plan and endpoint, so a batch parses
+--     each distinct spec once. Fields joined by "|" (no field holds one):
+--       anchor day 1..31 (1 = calendar month, UTC) | units this call consumes from the quota |
+--       quota limit ("" = unlimited; usage is still recorded) | overage "1" soft gate, "0" hard |
+--       credit cost ("" = no credits) | hold: ms to keep a reservation ("" = none; set: the units and
+--       credits are a reservation, recorded in KEYS[4] when allowed) | endpoint ("" = counters only,
+--       the RLS path: no usage record, and no quota fields unless a quota is set) | n limits |
+--       then 7 per limit: algorithm (f fixed | s sliding | t token) | limit | windowMs |
+--       capacity (token_bucket burst; = limit otherwise) | shadow "1"/"0" | hits | limit id
+--   3 credit seed: the balance assumed when KEYS[2] is absent (written only on an allowed debit),
 --     optionally ":<ledger id>", the highest ledger row the seed holds: written with the seed as
---     KEYS[1]'s field `cw`, so apply-credits.lua never adds a row the seed already holds
---   8 endpoint name (usage field); "" = counters only (the RLS path): no usage record, and no
---     quota hash unless a quota is set
---   9 quota seed period start ms; "" = no seed. 10 quota seed units: what Postgres already holds for
+--     KEYS[1]'s field cw, so apply-credits.lua never adds a row the seed already holds
+--   4 quota seed period start ms; "" = no seed. 5 quota seed units: what Postgres already holds for
 --     that period (flushed usage). When the seed is for the current period, used = max(KEYS[1]'s
 --     count, seed): a no-op normally (Redis counts everything Postgres has, and more), but after
 --     Redis lost its data the quota continues from Postgres instead of 0; a new period starts at 0.
---  11 reservation: ms to keep the record; "" = none. Set: the call's units (ARGV[3]) and credits
---     (ARGV[6]) are a reservation, recorded when allowed in KEYS[3+n+1] ({a:ID}:r:<id>, a string
---     "<period start>|<units>|<credits>|<endpoint>", one SET with PX) for settle.lua
---  12 n = number of limits; then 6 values per limit i at 13+(i-1)*6:
---     algorithm ("f" fixed | "s" sliding | "t" token), limit, windowMs, capacity (token_bucket
---     burst; = limit otherwise), shadow ("1" | "0"), hits
 -- Batch form: ARGV[1] = "#batch", ARGV[2] = count, ARGV[3] = deadline (Redis TIME in ms; "" = none),
--- then each decision's ARGV (as above, 12+6n) in turn; KEYS likewise concatenated (3+n+r each, r = 1
--- with a reservation). Returns
--- the replies (below) of all decisions one after the other in ONE flat array (each is 8+4n long, n of
--- that decision), or -1, message in place of a decision whose evaluation failed; all run in one
--- atomic script call. Past the deadline nothing is read or written and the reply is
+-- then each decision's 5 ARGV in turn; KEYS likewise concatenated (3 each, 4 with a reservation).
+-- Returns the replies (below) of all decisions one after the other in ONE flat array (each is 8+4n
+-- long, n of that decision), or -1, message in place of a decision whose evaluation failed; all run
+-- in one atomic script call. Past the deadline nothing is read or written and the reply is
 -- { -2, Redis TIME ms }: the caller may already have answered "unavailable" for these decisions (it
 -- waits until the deadline has passed before it does), so they must never be counted.
 -- Returns a flat array of integers:
@@ -49,9 +52,15 @@
 --   [4] quota used after the decision  [5] period start ms  [6] period end ms
 --   [7] credits state 0 none|1 ok|2 denied  [8] credit balance after the decision
 --   then 4 per limit: state 0 ok|1 denied|2 shadow_denied, remaining, resetMs, retryAfterMs
+--
+-- Expiry (GC only): the hash must outlive its quota period by 31 days and each limit's state by its
+-- window (a sliding window's count is read in the next one). A write that needs it to live past x
+-- sets x to that time plus GC_SLACK_MS and PEXPIREs: about once a minute per busy account.
 
 local DAY = 86400000
+local GC_SLACK_MS = 60000
 local floor = math.floor
+local unpack = unpack
 
 -- floor(a / b) for integers below 2^53, exact (corrects the rounding of the float division).
 local function idiv(a, b)
@@ -63,16 +72,6 @@ end
 local function ceil_div(a, b) return -idiv(-a, b) end
 -- Integers go to redis.call as Lua numbers: Redis writes one below 10^14 exactly (Redis 6 formats
 -- %.14g, 7+ the shortest round trip), and a ms timestamp or a count here stays far below that.
--- string.format costs about as much as the redis.call itself. Field names are built once per period.
-local field_of_period = {}
-local function usage_prefix(p_start, endpoint)
-  local p = field_of_period[p_start]
-  if not p then
-    p = string.format('%.0f', p_start) .. '|'
-    field_of_period[p_start] = p
-  end
-  return p .. endpoint .. '|'
-end
 
 -- Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, day 0 = 1970-01-01).
 local function days_from_civil(y, m, d)
@@ -128,25 +127,95 @@ local function billing_period(now, anchor)
   return period_start[anchor], period_end[anchor]
 end
 
+-- Specs ----------------------------------------------------------------------------------------
+
+-- The state fields each algorithm keeps under l:<id>:, in the order an evaluator reads them.
+local FIELDS = { f = { 's', 'c' }, s = { 's', 'c', 'p' }, t = { 't', 'r' } }
+
+local function split(text)
+  local parts, from = {}, 1
+  while true do
+    local bar = string.find(text, '|', from, true)
+    if not bar then
+      parts[#parts + 1] = string.sub(text, from)
+      return parts
+    end
+    parts[#parts + 1] = string.sub(text, from, bar - 1)
+    from = bar + 1
+  end
+end
+
+-- A spec parsed: numbers read, field names built, the HMGET field list laid out. nil if malformed.
+local function parse_spec(text)
+  local v = split(text)
+  local n = tonumber(v[8])
+  if not n or #v ~= 8 + 7 * n then return nil end
+  local sp = {
+    anchor = tonumber(v[1]), units = tonumber(v[2]), quota = tonumber(v[3]), overage = v[4] == '1',
+    cost = tonumber(v[5]), hold = tonumber(v[6]), endpoint = v[7], n = n, read = {}, limits = {},
+  }
+  if not sp.anchor or not sp.units then return nil end
+  for i = 1, n do
+    local b = 8 + (i - 1) * 7
+    local algo = v[b + 1]
+    local names = FIELDS[algo]
+    local limit = {
+      algo = algo, limit = tonumber(v[b + 2]), w = tonumber(v[b + 3]), cap = tonumber(v[b + 4]),
+      shadow = v[b + 5] == '1', hits = tonumber(v[b + 6]), at = #sp.read + 1, fields = {},
+    }
+    if not names or not limit.limit or not limit.w or not limit.cap or not limit.hits then return nil end
+    for j, f in ipairs(names) do
+      limit.fields[j] = 'l:' .. v[b + 7] .. ':' .. f
+      sp.read[#sp.read + 1] = limit.fields[j]
+    end
+    sp.limits[i] = limit
+  end
+  sp.quota_at = #sp.read + 1
+  sp.read[#sp.read + 1], sp.read[#sp.read + 2], sp.read[#sp.read + 3] = 'p', 'u', 'x'
+  return sp
+end
+
+-- Parsed once per distinct spec per script call.
+local specs = {}
+local function spec_of(text)
+  local sp = specs[text]
+  if sp == nil then
+    sp = parse_spec(text) or false
+    specs[text] = sp
+  end
+  return sp
+end
+
+-- The usage fields "<period start>|<endpoint>|calls" (units, credits), built once per spec and
+-- period: string.format and concatenation cost about as much as a redis.call.
+local function usage_fields(sp, p_start)
+  if sp.usage_period ~= p_start then
+    local prefix = string.format('%.0f', p_start) .. '|' .. sp.endpoint .. '|'
+    sp.usage_period = p_start
+    sp.calls_field, sp.units_field, sp.credits_field = prefix .. 'calls', prefix .. 'units', prefix .. 'credits'
+  end
+  return sp.calls_field, sp.units_field, sp.credits_field
+end
+
 -- Limits. Tables and closures are what costs most in Redis' Lua (allocation and its GC, more than a
 -- redis.call), so an evaluator writes its results into ONE scratch array, SLOTS per limit i from
 -- x = (i - 1) * SLOTS, reused by every decision of the script call; a consuming write reads them back.
+-- An evaluator reads the limit's fields from the HMGET reply st, from index a.
 local L = {}
 local FITS, REM_NOW, REM_AFTER, RESET_NOW, RESET_AFTER, RETRY, STATE = 1, 2, 3, 4, 5, 6, 7
--- What write_limit sets: two or three field values (A, B, C), and the GC-only PEXPIRE in ms (false = none).
-local A, B, C, TTL = 8, 9, 10, 11
+-- What a consuming write sets: two or three field values (A, B, C), and until when the state is
+-- needed (ms, the caller's clock: GC only).
+local A, B, C, KEEP = 8, 9, 10, 11
 local SLOTS = 11
 
-local function fixed_window(x, key, now, limit, w, hits)
+local function fixed_window(x, st, a, now, limit, w, hits)
   local s = idiv(now, w) * w
-  local st = redis.call('HMGET', key, 's', 'c')
-  local count = (tonumber(st[1]) == s) and (tonumber(st[2]) or 0) or 0
+  local count = (tonumber(st[a]) == s) and (tonumber(st[a + 1]) or 0) or 0
   local reset = s + w - now
   -- A denied call fits once the window rolls over (never, if hits > limit: still the window end).
   L[x + FITS], L[x + REM_NOW], L[x + REM_AFTER] = count + hits <= limit, limit - count, limit - count - hits
   L[x + RESET_NOW], L[x + RESET_AFTER], L[x + RETRY] = reset, reset, reset
-  -- GC only: once per window (the TTL set at its first write outlives the window).
-  L[x + A], L[x + B], L[x + TTL] = s, count + hits, tonumber(st[1]) ~= s and 2 * w + 60000
+  L[x + A], L[x + B], L[x + KEEP] = s, count + hits, s + w
 end
 
 -- Earliest ms from now at which estimate + hits <= limit, if no other call arrives (exact, so a
@@ -162,19 +231,19 @@ local function sliding_retry(now, s, w, limit, cur, prev, hits)
 end
 
 -- Estimate = prev * (w - elapsed) / w + cur, compared in integers scaled by w (exact).
-local function sliding_window(x, key, now, limit, w, hits)
+local function sliding_window(x, st, a, now, limit, w, hits)
   local s = idiv(now, w) * w
-  local st = redis.call('HMGET', key, 's', 'c', 'p')
-  local at, cur, prev = tonumber(st[1]), 0, 0
-  if at == s then cur, prev = tonumber(st[2]) or 0, tonumber(st[3]) or 0
-  elseif at == s - w then prev = tonumber(st[2]) or 0 end
+  local at, cur, prev = tonumber(st[a]), 0, 0
+  if at == s then cur, prev = tonumber(st[a + 1]) or 0, tonumber(st[a + 2]) or 0
+  elseif at == s - w then prev = tonumber(st[a + 1]) or 0 end
   local room = limit * w - prev * (w - (now - s))
   local fits = (cur + hits) * w <= room
   local reset = s + w - now
   L[x + FITS], L[x + REM_NOW], L[x + REM_AFTER] = fits, idiv(room - cur * w, w), idiv(room - (cur + hits) * w, w)
   L[x + RESET_NOW], L[x + RESET_AFTER] = reset, reset
   L[x + RETRY] = fits and 0 or sliding_retry(now, s, w, limit, cur, prev, hits)
-  L[x + A], L[x + B], L[x + C], L[x + TTL] = s, cur + hits, prev, at ~= s and 2 * w + 60000 -- GC only, once per window
+  -- This window's count is read as the previous one until the next window ends.
+  L[x + A], L[x + B], L[x + C], L[x + KEEP] = s, cur + hits, prev, s + 2 * w
 end
 
 -- GCRA in ticks of 1/limit ms, so the emission interval T = windowMs/limit ms is exactly w ticks.
@@ -187,11 +256,10 @@ local function bucket_reset(full, w, cap, limit, b)
   return ceil_div(b - (full - (r + 1) * w), limit)
 end
 
-local function token_bucket(x, key, now, limit, w, cap, hits)
-  local st = redis.call('HMGET', key, 't', 'r')
-  local tat = tonumber(st[1])
+local function token_bucket(x, st, a, now, limit, w, cap, hits)
+  local tat = tonumber(st[a])
   local backlog = 0
-  if tat and tat >= now then backlog = (tat - now) * limit + (tonumber(st[2]) or 0) end
+  if tat and tat >= now then backlog = (tat - now) * limit + (tonumber(st[a + 1]) or 0) end
   local full, after = cap * w, backlog + hits * w
   local fits = after <= full
   L[x + FITS] = fits
@@ -201,56 +269,45 @@ local function token_bucket(x, key, now, limit, w, cap, hits)
   -- ms until this call fits (hits > capacity never fits: the value then exceeds a full refill).
   L[x + RETRY] = fits and 0 or ceil_div(backlog - (full - hits * w), limit)
   local whole = idiv(after, limit)
-  L[x + A], L[x + B], L[x + TTL] = now + whole, after - whole * limit, ceil_div(after, limit) + w + 60000
-end
-
--- Consumes the limit at scratch base x as its evaluator computed (fixed_window s, c; sliding_window s, c, p; token_bucket t, r).
-local function write_limit(x, algo, key)
-  if algo == 'f' then redis.call('HSET', key, 's', L[x + A], 'c', L[x + B])
-  elseif algo == 's' then redis.call('HSET', key, 's', L[x + A], 'c', L[x + B], 'p', L[x + C])
-  else redis.call('HSET', key, 't', L[x + A], 'r', L[x + B]) end
-  if L[x + TTL] then redis.call('PEXPIRE', key, L[x + TTL]) end
+  -- Past the TAT the bucket is full: no state is needed (one window more, for clock skew).
+  L[x + A], L[x + B], L[x + KEEP] = now + whole, after - whole * limit, now + ceil_div(after, limit) + w
 end
 
 -- One decision ---------------------------------------------------------------------------------
 
+-- The HSET arguments of one decision, reused: field, value, field, value, ...
+local W = {}
+
 -- The decision over KEYS[ko+1 ..] and ARGV[ao+1 ..] (the layout above, shifted by the offsets), at
 -- `now`; appends its reply to `out`. Reads come before writes: a key of the wrong type met by a read
 -- fails the decision before anything is written.
-local function decide(ko, ao, now, out)
-  local anchor, units = tonumber(ARGV[ao + 2]), tonumber(ARGV[ao + 3])
-  local quota_limit, overage = tonumber(ARGV[ao + 4]), ARGV[ao + 5] == '1'
-  local cost = tonumber(ARGV[ao + 6])
-  local endpoint, seed_p = ARGV[ao + 8], tonumber(ARGV[ao + 9])
-  local hold = tonumber(ARGV[ao + 11])
-  local n = tonumber(ARGV[ao + 12])
+local function decide(ko, ao, sp, now, out)
   local quota_key, credits_key, usage_key = KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3]
+  local n, units, quota_limit, cost = sp.n, sp.units, sp.quota, sp.cost
+  local st = redis.call('HMGET', quota_key, unpack(sp.read))
 
   local allowed = true
   for i = 1, n do
-    local b = ao + 12 + (i - 1) * 6
-    local algo, limit, w = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-    local hits = tonumber(ARGV[b + 6])
-    local key = KEYS[ko + 3 + i]
+    local l = sp.limits[i]
     local x = (i - 1) * SLOTS
-    if algo == 'f' then fixed_window(x, key, now, limit, w, hits)
-    elseif algo == 's' then sliding_window(x, key, now, limit, w, hits)
-    else token_bucket(x, key, now, limit, w, tonumber(ARGV[b + 4]), hits) end
-    local state = L[x + FITS] and 0 or (ARGV[b + 5] == '1' and 2 or 1)
+    if l.algo == 'f' then fixed_window(x, st, l.at, now, l.limit, l.w, l.hits)
+    elseif l.algo == 's' then sliding_window(x, st, l.at, now, l.limit, l.w, l.hits)
+    else token_bucket(x, st, l.at, now, l.limit, l.w, l.cap, l.hits) end
+    local state = L[x + FITS] and 0 or (l.shadow and 2 or 1)
     L[x + STATE] = state
     if state == 1 then allowed = false end
   end
 
-  local p_start, p_end = billing_period(now, anchor)
-  local q = redis.call('HMGET', quota_key, 'p', 'u')
-  local used = (tonumber(q[1]) == p_start) and (tonumber(q[2]) or 0) or 0
-  if seed_p == p_start then
-    local seed_u = tonumber(ARGV[ao + 10])
+  local p_start, p_end = billing_period(now, sp.anchor)
+  local qa = sp.quota_at
+  local used = (tonumber(st[qa]) == p_start) and (tonumber(st[qa + 1]) or 0) or 0
+  if tonumber(ARGV[ao + 4]) == p_start then
+    local seed_u = tonumber(ARGV[ao + 5])
     if seed_u > used then used = seed_u end
   end
   local q_state = 0
   if quota_limit then
-    if used + units <= quota_limit then q_state = 1 elseif overage then q_state = 3 else q_state = 2 end
+    if used + units <= quota_limit then q_state = 1 elseif sp.overage then q_state = 3 else q_state = 2 end
     if q_state == 2 then allowed = false end
   end
 
@@ -259,7 +316,7 @@ local function decide(ko, ao, now, out)
     local stored = tonumber(redis.call('GET', credits_key))
     seeding = stored == nil
     if seeding then
-      local seed_arg = ARGV[ao + 7]
+      local seed_arg = ARGV[ao + 3]
       local colon = string.find(seed_arg, ':', 1, true)
       balance = tonumber(colon and string.sub(seed_arg, 1, colon - 1) or seed_arg)
       seed_id = colon and string.sub(seed_arg, colon + 1) or nil
@@ -269,29 +326,47 @@ local function decide(ko, ao, now, out)
     if c_state == 2 then allowed = false end
   end
 
-  local records = endpoint ~= ''
+  local records = sp.endpoint ~= ''
   if allowed then
+    -- One HSET: each limit that fits, the quota count, the seed mark, the expiry mark.
+    local m, keep = 0, 0
+    for i = 1, n do
+      local x = (i - 1) * SLOTS
+      if L[x + FITS] then
+        local f = sp.limits[i].fields
+        W[m + 1], W[m + 2], W[m + 3], W[m + 4] = f[1], L[x + A], f[2], L[x + B]
+        m = m + 4
+        if f[3] then W[m + 1], W[m + 2] = f[3], L[x + C]; m = m + 2 end
+        if L[x + KEEP] > keep then keep = L[x + KEEP] end
+      end
+    end
     used = used + units
     if quota_limit or records then
-      redis.call('HSET', quota_key, 'p', p_start, 'u', used)
-      -- GC only, once per period: the TTL set at its first write outlives the period by 31 days.
-      if tonumber(q[1]) ~= p_start then redis.call('PEXPIRE', quota_key, p_end - now + 31 * DAY) end
+      W[m + 1], W[m + 2], W[m + 3], W[m + 4] = 'p', p_start, 'u', used
+      m = m + 4
+      if p_end + 31 * DAY > keep then keep = p_end + 31 * DAY end
     end
     if cost and cost > 0 then
       balance = balance - cost
       redis.call('SET', credits_key, balance)
-      if seeding and seed_id then redis.call('HSET', quota_key, 'cw', seed_id) end
+      if seeding and seed_id then W[m + 1], W[m + 2] = 'cw', seed_id; m = m + 2 end
+    end
+    local expires = tonumber(st[qa + 2]) or 0
+    if m > 0 and keep > expires then W[m + 1], W[m + 2] = 'x', keep + GC_SLACK_MS; m = m + 2 end
+    if m > 0 then
+      redis.call('HSET', quota_key, unpack(W, 1, m))
+      if keep > expires then redis.call('PEXPIRE', quota_key, keep + GC_SLACK_MS - now) end
     end
     if records then
-      local field = usage_prefix(p_start, endpoint)
-      redis.call('HINCRBY', usage_key, field .. 'calls', 1)
-      redis.call('HINCRBY', usage_key, field .. 'units', units)
-      if cost and cost > 0 then redis.call('HINCRBY', usage_key, field .. 'credits', cost) end
+      local calls_field, units_field, credits_field = usage_fields(sp, p_start)
+      redis.call('HINCRBY', usage_key, calls_field, 1)
+      redis.call('HINCRBY', usage_key, units_field, units)
+      if cost and cost > 0 then redis.call('HINCRBY', usage_key, credits_field, cost) end
     end
-    if hold then
-      local record = string.format('%.0f|%.0f|%.0f|', p_start, units, cost or 0) .. endpoint
-      local key = KEYS[ko + 4 + n]
-      redis.call('SET', key, record, 'PX', hold)
+    if sp.hold then
+      local record_key = KEYS[ko + 4]
+      local record = string.format('%.0f|%.0f|%.0f|', p_start, units, cost or 0) .. sp.endpoint
+      redis.call('SET', record_key, record, 'PX', sp.hold)
     end
   end
 
@@ -302,7 +377,6 @@ local function decide(ko, ao, now, out)
   for i = 1, n do
     local x = (i - 1) * SLOTS
     local consumed = allowed and L[x + FITS]
-    if consumed then write_limit(x, ARGV[ao + 12 + (i - 1) * 6 + 1], KEYS[ko + 3 + i]) end
     local rem = consumed and L[x + REM_AFTER] or L[x + REM_NOW]
     out[o + 1] = L[x + STATE]
     out[o + 2] = rem > 0 and rem or 0
@@ -329,18 +403,18 @@ local function clock(arg)
   return tonumber(arg) or time_ms()
 end
 
--- KEYS of a decision whose ARGV start at ao: 3 + n, and one more with a reservation.
-local function key_count(ao, n)
-  return 3 + n + (ARGV[ao + 11] ~= '' and 1 or 0)
+-- KEYS of a decision: 3, and one more with a reservation.
+local function key_count(sp)
+  return sp.hold and 4 or 3
 end
 
 if ARGV[1] ~= '#batch' then
-  local n = tonumber(ARGV[12])
-  if not n or #KEYS ~= key_count(0, n) or #ARGV ~= 12 + 6 * n then
-    return redis.error_reply('ERR decide.lua: expected 3+n(+1) keys and 12+6n args')
+  local sp = #ARGV == 5 and spec_of(ARGV[2])
+  if not sp or #KEYS ~= key_count(sp) then
+    return redis.error_reply('ERR decide.lua: expected 3 keys (4 with a reservation) and 5 args')
   end
   local out = {}
-  decide(0, 0, clock(ARGV[1]), out)
+  decide(0, 0, sp, clock(ARGV[1]), out)
   return out
 end
 
@@ -351,18 +425,18 @@ if deadline and time_ms() >= deadline then return { -2, time_ms() } end
 local ko, ao = 0, 3
 local out = {}
 for _ = 1, count do
-  local n = tonumber(ARGV[ao + 12])
-  if not n or ko + key_count(ao, n) > #KEYS or ao + 12 + 6 * n > #ARGV then
+  local sp = ao + 5 <= #ARGV and spec_of(ARGV[ao + 2])
+  if not sp or ko + key_count(sp) > #KEYS then
     return redis.error_reply('ERR decide.lua: malformed batch')
   end
   local mark = #out
-  local ok, err = pcall(decide, ko, ao, clock(ARGV[ao + 1]), out)
+  local ok, err = pcall(decide, ko, ao, sp, clock(ARGV[ao + 1]), out)
   if not ok then
     -- Nothing of a failed decision stays in the reply (it appends only once all its work is done).
     for j = #out, mark + 1, -1 do out[j] = nil end
     out[mark + 1], out[mark + 2] = -1, type(err) == 'table' and tostring(err.err) or tostring(err)
   end
-  ko, ao = ko + key_count(ao, n), ao + 12 + 6 * n
+  ko, ao = ko + key_count(sp), ao + 5
 end
 if ko ~= #KEYS or ao ~= #ARGV then return redis.error_reply('ERR decide.lua: malformed batch') end
 return out

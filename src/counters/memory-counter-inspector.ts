@@ -10,12 +10,17 @@ export class MemoryCounterInspector implements CounterInspector {
     const { now, limits, quota, credits, usage } = this.store.snapshot(accountId);
     const tag = accountTag(accountId);
     const entries: CounterEntry[] = [];
-    if (quota) entries.push(hash(`${tag}:quota`, quota.value, quota.expiresAt - now));
+    // One hash per account, as decide.lua keeps it: the quota and each limit's state (l:<id>:<field>).
+    const fields: Record<string, number> = { ...quota?.value };
+    let expiresAt = quota?.expiresAt ?? now;
+    for (const [id, limit] of limits) {
+      for (const [name, n] of Object.entries(limit.value)) fields[`l:${id}:${name}`] = n;
+      expiresAt = Math.max(expiresAt, limit.expiresAt);
+    }
+    if (quota || limits.length > 0) entries.push(hash(`${tag}:quota`, fields, expiresAt - now));
     if (credits !== undefined)
       entries.push({ key: `${tag}:credits`, type: 'string', value: String(credits), pttlMs: null });
     if (Object.keys(usage).length > 0) entries.push(hash(`${tag}:usage`, usage, null));
-    for (const [id, limit] of limits)
-      entries.push(hash(`${tag}:l:${id}`, limit.value, limit.expiresAt - now));
     return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 

@@ -29,7 +29,7 @@ export interface Expiring<T> {
 export interface AccountSnapshot {
   /** ms on the store's clock. */
   now: number;
-  /** limit id → its state (what decide.lua keeps under `{a:ID}:l:<id>`). */
+  /** limit id → its state (what decide.lua keeps in `{a:ID}:quota` as fields `l:<id>:<field>`). */
   limits: Array<[limitId: string, state: Expiring<Record<string, number>>]>;
   quota: Expiring<{ p: number; u: number }> | undefined;
   credits: number | undefined;

@@ -42,7 +42,6 @@ const HEAD = 8;
 export function decideKeys(input: DecideInput): string[] {
   const tag = `{a:${input.accountId}}`;
   const keys = [`${tag}:quota`, `${tag}:credits`, `${tag}:usage`];
-  for (const l of input.limits) keys.push(`${tag}:l:${l.id}`);
   if (input.reservation) keys.push(reservationKey(input.accountId, input.reservation.id));
   return keys;
 }
@@ -54,46 +53,46 @@ function reservationKey(accountId: string, id: string): string {
   return `{a:${accountId}}:r:${parts.local}`;
 }
 
-/** The per-limit ARGV tail: constant for a prepared limits array, so it is built once per array. */
-const limitArgs = new WeakMap<readonly LimitCheck[], string[]>();
+/** The limits' part of a spec: constant for a prepared limits array, so it is built once per array. */
+const limitSpecs = new WeakMap<readonly LimitCheck[], string>();
 
-function argsOfLimits(limits: readonly LimitCheck[]): string[] {
-  let args = limitArgs.get(limits);
-  if (args === undefined) {
-    args = [String(limits.length)];
+function specOfLimits(limits: readonly LimitCheck[]): string {
+  let spec = limitSpecs.get(limits);
+  if (spec === undefined) {
+    spec = String(limits.length);
     for (const l of limits) {
-      args.push(
-        ALGORITHM_CODE[l.algorithm],
-        String(l.limit),
-        String(l.windowMs),
-        String(l.burst ?? l.limit),
-        l.shadow ? '1' : '0',
-        String(l.hits),
-      );
+      const shadow = l.shadow ? '1' : '0';
+      const code = ALGORITHM_CODE[l.algorithm];
+      spec += `|${code}|${l.limit}|${l.windowMs}|${l.burst ?? l.limit}|${shadow}|${l.hits}|${l.id}`;
     }
-    limitArgs.set(limits, args);
+    limitSpecs.set(limits, spec);
   }
-  return args;
+  return spec;
+}
+
+/**
+ * What decide.lua is asked, in one "|"-joined string: the same for every call of one plan and
+ * endpoint, so a batch parses each distinct spec once (see the script's header for the fields).
+ */
+export function decideSpec(input: DecideInput): string {
+  const { quota, credits, reservation } = input;
+  const quotaLimit = quota ? String(quota.limit) : '';
+  const overage = quota?.overage ? '1' : '0';
+  const cost = credits ? String(credits.cost) : '';
+  const hold = reservation ? String(reservation.ttlMs) : '';
+  return `${input.anchorDay}|${input.units}|${quotaLimit}|${overage}|${cost}|${hold}|${input.endpoint}|${specOfLimits(input.limits)}`;
 }
 
 /** ARGV of one call; `nowMs` undefined lets the script read Redis TIME. */
 export function decideArgs(input: DecideInput, nowMs: number | undefined): string[] {
-  const { quota, credits, quotaSeed } = input;
-  const args = [
+  const { credits, quotaSeed } = input;
+  return [
     nowMs === undefined ? '' : String(nowMs),
-    String(input.anchorDay),
-    String(input.units),
-    quota ? String(quota.limit) : '',
-    quota?.overage ? '1' : '0',
-    credits ? String(credits.cost) : '',
+    decideSpec(input),
     credits?.seedLedgerId ? `${credits.seed}:${credits.seedLedgerId}` : String(credits?.seed ?? 0),
-    input.endpoint,
     quotaSeed ? String(quotaSeed.periodStartMs) : '',
     String(quotaSeed?.units ?? 0),
-    input.reservation ? String(input.reservation.ttlMs) : '',
   ];
-  for (const arg of argsOfLimits(input.limits)) args.push(arg);
-  return args;
 }
 
 /** settle.lua's reply; `changed` runs when the usage hash took a correction. */
@@ -146,8 +145,7 @@ function decodeReply(input: DecideInput, reply: unknown): DecideResult {
 }
 
 /**
- * The batch form's flat reply cut into one reply per call: HEAD + 4 per limit (a call has 3 + n keys)
- * integers, or -1 and a
+ * The batch form's flat reply cut into one reply per call: HEAD + 4 per limit integers, or -1 and a
  * message for a decision whose evaluation failed (one flat array costs the script no table per decision).
  */
 function splitReplies(calls: readonly Call[], replies: unknown): unknown[][] {

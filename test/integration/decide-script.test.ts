@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { type Command, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { DecideInput } from '../../src/counters/counter-store.js';
+import type { LimitCheck } from '../../src/policy/limit-rule.js';
 import { DECIDE_SCRIPT, DECIDE_SHA, RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { startRedisServer } from '../support/redis-server.js';
 
@@ -121,6 +122,59 @@ test('every key a decision writes carries a TTL (garbage collection), also when 
   }
 });
 
+test('one hash holds every limit and the quota: it lives as long as the longest of them needs', async () => {
+  const own = await startRedisServer();
+  const client = new Redis(own.url);
+  const now = Date.UTC(2026, 5, 10, 12, 0, 30, 500);
+  const store = new RedisCounterStore({ redis: client, now: () => now });
+  const limit = (id: string, algorithm: LimitCheck['algorithm'], windowMs: number): LimitCheck => ({
+    id,
+    name: id,
+    algorithm,
+    limit: 5,
+    windowMs,
+    shadow: false,
+    hits: 1,
+  });
+  const counters = (id: string, endpoint: string, limits: LimitCheck[]): DecideInput => ({
+    accountId: id,
+    anchorDay: 1,
+    units: 1,
+    endpoint,
+    quota: null,
+    credits: null,
+    limits,
+  });
+  try {
+    // Counters only (the RLS path): a 1 s window and a 1 h sliding window, whose count is read
+    // through the next hour: kept to the next window's end, plus a minute's slack.
+    const hour = 3_600_000;
+    const hourStart = Math.floor(now / hour) * hour;
+    await store.decide(
+      counters('rls', '', [limit('l:s', 'fixed_window', 1000), limit('l:h', 'sliding_window', hour)]),
+    );
+    const rls = '{a:rls}:quota';
+    expect(await client.hgetall(rls)).toMatchObject({
+      'l:l:s:c': '1',
+      'l:l:h:c': '1',
+      x: String(hourStart + 2 * hour + 60_000),
+    });
+    expect(await client.pttl(rls)).toBeGreaterThan(hourStart + 2 * hour - now);
+    expect(await client.pttl(rls)).toBeLessThanOrEqual(hourStart + 2 * hour + 60_000 - now);
+    // A later call of the short window alone never shortens it.
+    await store.decide(counters('rls', '', [limit('l:s', 'fixed_window', 1000)]));
+    expect(await client.pttl(rls)).toBeGreaterThan(hourStart + 2 * hour - now);
+    // With usage recorded, the quota period's end plus 31 days.
+    await store.decide(counters('acct', 'chat', [limit('t:s', 'token_bucket', 1000)]));
+    const periodEnd = Date.UTC(2026, 6, 1);
+    expect(await client.pttl('{a:acct}:quota')).toBeGreaterThan(periodEnd + 31 * 86_400_000 - now);
+    expect(await client.hget('{a:acct}:quota', 'l:t:s:t')).toBe(String(now + 200));
+  } finally {
+    await store.close();
+    await own.stop();
+  }
+});
+
 test('every key the store sends shares the {a:<account>} hash tag and one cluster slot', async () => {
   expect([keySlot('foo'), keySlot('somekey'), keySlot('{user1000}.following')]).toEqual([
     12182,
@@ -150,7 +204,7 @@ test('every key the store sends shares the {a:<account>} hash tag and one cluste
     expect(sent.length).toBeGreaterThan(0);
     for (const [, numkeys, ...rest] of sent) {
       const keys = rest.slice(0, Number(numkeys)) as string[];
-      expect(keys).toHaveLength(3 + input().limits.length);
+      expect(keys).toHaveLength(3); // quota (with every limit's state), credits, usage
       for (const key of keys) expect(key.startsWith(`{a:${accountId}}:`), key).toBe(true);
       expect(new Set(keys.map(keySlot)).size).toBe(1);
     }
@@ -164,13 +218,13 @@ test('the script names no key of its own: every redis.call on a key uses KEYS or
   expect(calls.length).toBeGreaterThan(5);
   for (const [text, command, key] of calls) {
     if (command === 'TIME') continue;
-    expect(key, text).toMatch(/^(quota_key|credits_key|usage_key|key)$/);
+    expect(key, text).toMatch(/^(quota_key|credits_key|usage_key|record_key)$/);
   }
   // Those names are KEYS of the decision (offset ko: 0 alone, or its place in a batch).
   expect(DECIDE_SCRIPT).toMatch(
     /local quota_key, credits_key, usage_key = KEYS\[ko \+ 1\], KEYS\[ko \+ 2\], KEYS\[ko \+ 3\]/,
   );
-  expect(DECIDE_SCRIPT).toMatch(/local key = KEYS\[ko \+ 3 \+ i\]/);
+  expect(DECIDE_SCRIPT).toMatch(/local record_key = KEYS\[ko \+ 4\]/);
 });
 
 test('a free call (cost 0) passes on a negative live balance, a paid one is denied and leaves it', async () => {

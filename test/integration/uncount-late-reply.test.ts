@@ -112,7 +112,7 @@ test('a decision that ran but was answered unavailable is uncounted; a denied on
       { periodStartMs: period, endpoint: 'chat', calls: -1, units: -2, credits: -3 },
     ]);
     // The window counter stays consumed (the request reached Redis): 3 hits.
-    expect(await admin.hget('{a:late}:l:r', 'c')).toBe('3');
+    expect(await admin.hget('{a:late}:quota', 'l:r:c')).toBe('3');
   } finally {
     await store.close();
     await proxy.close();

@@ -103,7 +103,7 @@ describe('clusterSlot', () => {
     expect(clusterSlot('foo')).toBe(12182);
     expect(clusterSlot('bar')).toBe(5061);
     expect(clusterSlot('{user1000}.following')).toBe(clusterSlot('user1000'));
-    expect(clusterSlot('{a:acc_x}:quota')).toBe(clusterSlot('{a:acc_x}:l:t:burst'));
+    expect(clusterSlot('{a:acc_x}:quota')).toBe(clusterSlot('{a:acc_x}:usage'));
     expect(clusterSlot('foo{}{bar}')).toBe(clusterSlot('foo{}{bar}')); // empty tag: the whole key
     expect(clusterSlot('foo{}{bar}')).not.toBe(clusterSlot('bar'));
   });

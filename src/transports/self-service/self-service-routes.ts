@@ -22,7 +22,7 @@ import { sendJson, sendProblem } from '../http/send-problem.js';
 
 /** Calls per minute per key to the self-service routes. */
 export const SELF_SERVICE_LIMIT = 60;
-/** The counter id under the account's tag (`{a:ID}:l:self:<key id>`): apart from every policy limit id (`t:…`, `e:…`). */
+/** The counter id within the account (fields `l:self:<key id>:…`): apart from every policy limit id (`t:…`, `e:…`). */
 const limitId = (keyId: string) => `self:${keyId}`;
 
 export interface SelfServiceOptions {
