@@ -71,7 +71,29 @@ local function idiv(a, b)
 end
 local function ceil_div(a, b) return -idiv(-a, b) end
 -- Integers go to redis.call as Lua numbers: Redis writes one below 10^14 exactly (Redis 6 formats
--- %.14g, 7+ the shortest round trip), and a ms timestamp or a count here stays far below that.
+-- %.14g, 7+ %.17g), and a ms timestamp or a count here stays far below that.
+--
+-- Formatting a number and parsing one (printf, strtod) cost Redis more than a tenth of a decision, so
+-- values that repeat across the decisions of a call (a window start, a period start, a small count)
+-- go through these memos, and a stored window or period start is compared as text.
+local texts, numbers = {}, {}
+local function text(n)
+  local t = texts[n]
+  if t == nil then
+    t = string.format('%.0f', n)
+    texts[n] = t
+  end
+  return t
+end
+local function number(t)
+  if t == false then return nil end -- HMGET's nil
+  local n = numbers[t]
+  if n == nil then
+    n = tonumber(t)
+    numbers[t] = n
+  end
+  return n
+end
 
 -- Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, day 0 = 1970-01-01).
 local function days_from_civil(y, m, d)
@@ -151,7 +173,7 @@ local function parse_spec(text)
   local n = tonumber(v[8])
   if not n or #v ~= 8 + 7 * n then return nil end
   local sp = {
-    anchor = tonumber(v[1]), units = tonumber(v[2]), quota = tonumber(v[3]), overage = v[4] == '1',
+    anchor = tonumber(v[1]), units = tonumber(v[2]), units_text = v[2], quota = tonumber(v[3]), overage = v[4] == '1',
     cost = tonumber(v[5]), hold = tonumber(v[6]), endpoint = v[7], n = n, read = {}, limits = {},
   }
   if not sp.anchor or not sp.units then return nil end
@@ -210,12 +232,12 @@ local SLOTS = 11
 
 local function fixed_window(x, st, a, now, limit, w, hits)
   local s = idiv(now, w) * w
-  local count = (tonumber(st[a]) == s) and (tonumber(st[a + 1]) or 0) or 0
+  local count = (st[a] == text(s)) and (number(st[a + 1]) or 0) or 0
   local reset = s + w - now
   -- A denied call fits once the window rolls over (never, if hits > limit: still the window end).
   L[x + FITS], L[x + REM_NOW], L[x + REM_AFTER] = count + hits <= limit, limit - count, limit - count - hits
   L[x + RESET_NOW], L[x + RESET_AFTER], L[x + RETRY] = reset, reset, reset
-  L[x + A], L[x + B], L[x + KEEP] = s, count + hits, s + w
+  L[x + A], L[x + B], L[x + KEEP] = text(s), text(count + hits), s + w
 end
 
 -- Earliest ms from now at which estimate + hits <= limit, if no other call arrives (exact, so a
@@ -233,9 +255,9 @@ end
 -- Estimate = prev * (w - elapsed) / w + cur, compared in integers scaled by w (exact).
 local function sliding_window(x, st, a, now, limit, w, hits)
   local s = idiv(now, w) * w
-  local at, cur, prev = tonumber(st[a]), 0, 0
-  if at == s then cur, prev = tonumber(st[a + 1]) or 0, tonumber(st[a + 2]) or 0
-  elseif at == s - w then prev = tonumber(st[a + 1]) or 0 end
+  local at, cur, prev = st[a], 0, 0
+  if at == text(s) then cur, prev = number(st[a + 1]) or 0, number(st[a + 2]) or 0
+  elseif at == text(s - w) then prev = number(st[a + 1]) or 0 end
   local room = limit * w - prev * (w - (now - s))
   local fits = (cur + hits) * w <= room
   local reset = s + w - now
@@ -243,7 +265,7 @@ local function sliding_window(x, st, a, now, limit, w, hits)
   L[x + RESET_NOW], L[x + RESET_AFTER] = reset, reset
   L[x + RETRY] = fits and 0 or sliding_retry(now, s, w, limit, cur, prev, hits)
   -- This window's count is read as the previous one until the next window ends.
-  L[x + A], L[x + B], L[x + C], L[x + KEEP] = s, cur + hits, prev, s + 2 * w
+  L[x + A], L[x + B], L[x + C], L[x + KEEP] = text(s), text(cur + hits), text(prev), s + 2 * w
 end
 
 -- GCRA in ticks of 1/limit ms, so the emission interval T = windowMs/limit ms is exactly w ticks.
@@ -300,8 +322,9 @@ local function decide(ko, ao, sp, now, out)
 
   local p_start, p_end = billing_period(now, sp.anchor)
   local qa = sp.quota_at
-  local used = (tonumber(st[qa]) == p_start) and (tonumber(st[qa + 1]) or 0) or 0
-  if tonumber(ARGV[ao + 4]) == p_start then
+  local p_text = text(p_start)
+  local used = (st[qa] == p_text) and (tonumber(st[qa + 1]) or 0) or 0
+  if ARGV[ao + 4] == p_text then
     local seed_u = tonumber(ARGV[ao + 5])
     if seed_u > used then used = seed_u end
   end
@@ -342,7 +365,7 @@ local function decide(ko, ao, sp, now, out)
     end
     used = used + units
     if quota_limit or records then
-      W[m + 1], W[m + 2], W[m + 3], W[m + 4] = 'p', p_start, 'u', used
+      W[m + 1], W[m + 2], W[m + 3], W[m + 4] = 'p', p_text, 'u', used
       m = m + 4
       if p_end + 31 * DAY > keep then keep = p_end + 31 * DAY end
     end
@@ -351,7 +374,7 @@ local function decide(ko, ao, sp, now, out)
       redis.call('SET', credits_key, balance)
       if seeding and seed_id then W[m + 1], W[m + 2] = 'cw', seed_id; m = m + 2 end
     end
-    local expires = tonumber(st[qa + 2]) or 0
+    local expires = number(st[qa + 2]) or 0
     if m > 0 and keep > expires then W[m + 1], W[m + 2] = 'x', keep + GC_SLACK_MS; m = m + 2 end
     if m > 0 then
       redis.call('HSET', quota_key, unpack(W, 1, m))
@@ -359,8 +382,8 @@ local function decide(ko, ao, sp, now, out)
     end
     if records then
       local calls_field, units_field, credits_field = usage_fields(sp, p_start)
-      redis.call('HINCRBY', usage_key, calls_field, 1)
-      redis.call('HINCRBY', usage_key, units_field, units)
+      redis.call('HINCRBY', usage_key, calls_field, '1')
+      redis.call('HINCRBY', usage_key, units_field, sp.units_text)
       if cost and cost > 0 then redis.call('HINCRBY', usage_key, credits_field, cost) end
     end
     if sp.hold then
