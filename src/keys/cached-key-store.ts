@@ -14,6 +14,12 @@ export interface CachedKeyStoreOptions {
   /** ms a stale entry keeps being served after the inner store failed, before it is tried again. */
   staleRetryMs?: number;
   now?: () => number;
+  /**
+   * A number in [0, 1) per stored entry (default Math.random): its TTL is shortened by up to a quarter
+   * by it, so keys loaded together (a warm-up, a restart, a reload of every key) are renewed over a
+   * quarter of the TTL rather than all at once, which would hold decisions behind a burst of loads.
+   */
+  jitter?: () => number;
   /** Called once per lookup with how the cache answered (metrics); a stale or in-flight entry is a miss. */
   onLookup?: (result: 'hit' | 'miss' | 'negative_hit') => void;
 }
@@ -26,6 +32,11 @@ interface Entry {
   freshUntil: number;
 }
 
+/** The share of a TTL over which entries stored together are spread (see jitter). */
+const TTL_SPREAD = 0.25;
+/** Background renewals in flight at most (see refresh). */
+const MAX_REFRESHING = 4;
+
 export class CachedKeyStore implements KeyStore {
   private readonly inner: KeyStore;
   private readonly ttlMs: number;
@@ -33,10 +44,12 @@ export class CachedKeyStore implements KeyStore {
   private readonly maxEntries: number;
   private readonly staleRetryMs: number;
   private readonly now: () => number;
+  private readonly jitter: () => number;
   private readonly onLookup: ((result: 'hit' | 'miss' | 'negative_hit') => void) | undefined;
   private readonly found = new Map<string, Entry>();
   private readonly unknown = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<KeyRecord | null>>();
+  private refreshing = 0;
 
   constructor(options: CachedKeyStoreOptions) {
     this.inner = options.inner;
@@ -45,6 +58,7 @@ export class CachedKeyStore implements KeyStore {
     this.maxEntries = options.maxEntries ?? 100_000;
     this.staleRetryMs = options.staleRetryMs ?? 5_000;
     this.now = options.now ?? Date.now;
+    this.jitter = options.jitter ?? Math.random;
     this.onLookup = options.onLookup;
   }
 
@@ -61,7 +75,7 @@ export class CachedKeyStore implements KeyStore {
       // for the TTL (LISTEN/NOTIFY invalidates); the TTL is only the safety net.
       if (entry.freshUntil + this.ttlMs > now) {
         this.onLookup?.(entry.record ? 'hit' : 'negative_hit');
-        if (!this.loading.has(hash)) this.load(hash, entry).catch(() => {});
+        if (!this.loading.has(hash) && this.refreshing < MAX_REFRESHING) this.refresh(hash, entry);
         return entry.promise;
       }
     }
@@ -102,6 +116,18 @@ export class CachedKeyStore implements KeyStore {
     return { found: this.found.size, unknown: this.unknown.size };
   }
 
+  /**
+   * A background renewal. At most MAX_REFRESHING run at once: when many entries go stale together
+   * (traffic resuming after a pause, a restart's warm-up) their loads would otherwise compete with
+   * the decisions for the CPU all at once; the others are renewed by later lookups.
+   */
+  private refresh(hash: string, stale: Entry): void {
+    this.refreshing++;
+    this.load(hash, stale)
+      .catch(() => {})
+      .finally(() => this.refreshing--);
+  }
+
   /** One inner call per hash however many lookups wait for it. */
   private load(hash: string, stale: Entry | undefined): Promise<KeyRecord | null> {
     // Results are kept only if this load is still the current one (invalidate() during a load drops it).
@@ -133,6 +159,7 @@ export class CachedKeyStore implements KeyStore {
     other.delete(hash);
     map.delete(hash); // re-insert at the end: Map order = load order, the oldest is evicted first
     if (map.size >= this.maxEntries) map.delete(map.keys().next().value as string);
-    map.set(hash, { promise: Promise.resolve(record), record, freshUntil: this.now() + ttlMs });
+    const freshFor = Math.round(ttlMs * (1 - TTL_SPREAD * this.jitter()));
+    map.set(hash, { promise: Promise.resolve(record), record, freshUntil: this.now() + freshFor });
   }
 }

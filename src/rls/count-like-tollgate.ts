@@ -2,6 +2,8 @@
 // all-or-nothing — a denied request is not counted — with any of Tollgate's algorithms.
 
 import type { CounterStore, DecideInput } from '../counters/counter-store.js';
+import type { LimitCheck } from '../policy/limit-rule.js';
+import type { DescriptorLimit } from '../policy/ratelimit-rules.js';
 import { newStats } from './count-like-envoy.js';
 import type { Planned } from './plan-descriptor.js';
 import type { RlsStatus } from './rls-result.js';
@@ -51,20 +53,43 @@ function countStats(stats: NonNullable<RlsStatus['stats']>, over: boolean, shado
   }
 }
 
-function decideInput(p: Planned, hits: number): DecideInput {
+/**
+ * The limits array of one rule as used (name, shadow, hits): the same array object call after call,
+ * so the store checks and encodes it once, not per request. Bounded per rule: hits_addend is the
+ * caller's to choose.
+ */
+const prepared = new WeakMap<DescriptorLimit, Map<string, LimitCheck[]>>();
+const MAX_USES_PER_RULE = 64;
+
+function limitsOf(p: Planned, hits: number): LimitCheck[] {
   const { limit } = p;
-  const check = {
-    id: 'l',
-    name: p.info.policyName,
-    algorithm: limit.algorithm,
-    limit: limit.limit,
-    windowMs: limit.windowMs,
-    shadow: p.shadow,
-    hits,
-  };
+  let uses = prepared.get(limit);
+  if (uses === undefined) {
+    uses = new Map();
+    prepared.set(limit, uses);
+  }
+  const use = `${hits}|${p.shadow ? 1 : 0}|${p.info.policyName}`;
+  let limits = uses.get(use);
+  if (limits === undefined) {
+    const check: LimitCheck = {
+      id: 'l',
+      name: p.info.policyName,
+      algorithm: limit.algorithm,
+      limit: limit.limit,
+      windowMs: limit.windowMs,
+      shadow: p.shadow,
+      hits,
+    };
+    limits = [limit.burst === undefined ? check : { ...check, burst: limit.burst }];
+    if (uses.size < MAX_USES_PER_RULE) uses.set(use, limits);
+  }
+  return limits;
+}
+
+function decideInput(p: Planned, hits: number): DecideInput {
   return {
     accountId: p.counterId,
-    limits: [limit.burst === undefined ? check : { ...check, burst: limit.burst }],
+    limits: limitsOf(p, hits),
     anchorDay: 1,
     units: 0,
     quota: null,

@@ -45,7 +45,7 @@ function setup(
 ) {
   const inner = new MemoryKeyStore();
   const clock = { now: 1_000_000 };
-  const cache = new CachedKeyStore({ inner, now: () => clock.now, ...options });
+  const cache = new CachedKeyStore({ inner, now: () => clock.now, jitter: () => 0, ...options });
   return { inner, clock, cache };
 }
 
@@ -75,6 +75,45 @@ describe('CachedKeyStore', () => {
     clock.now += 2_000;
     expect(await cache.findByHash('h1')).toMatchObject({ revoked: true });
     expect(inner.calls).toBe(2);
+  });
+
+  test('keys loaded together are renewed over the last quarter of the TTL, not all at once', async () => {
+    const inner = new MemoryKeyStore();
+    const clock = { now: 1_000_000 };
+    let next = 0;
+    const jitter = () => (next++ % 100) / 100; // as evenly as Math.random in the long run
+    const cache = new CachedKeyStore({ inner, now: () => clock.now, ttlMs: 60_000, jitter });
+    for (let i = 0; i < 100; i++) inner.records.set(`h${i}`, record(`key_${i}`));
+    for (let i = 0; i < 100; i++) await cache.findByHash(`h${i}`);
+    const renewedBy = async (ms: number) => {
+      clock.now = 1_000_000 + ms;
+      const before = inner.calls;
+      for (let i = 0; i < 100; i++) {
+        await cache.findByHash(`h${i}`);
+        await new Promise((r) => setImmediate(r)); // its renewal, if any, completes
+      }
+      return inner.calls - before;
+    };
+    expect(await renewedBy(44_999)).toBe(0); // fresh for at least three quarters of the TTL
+    expect(await renewedBy(52_500)).toBe(50); // half of them within the next 7.5 s
+    expect(await renewedBy(60_000)).toBe(50); // the rest by the TTL
+  });
+
+  test('at most 4 background renewals run at once; later lookups renew the rest', async () => {
+    const { inner, clock, cache } = setup({ ttlMs: 1_000 });
+    for (let i = 0; i < 10; i++) inner.records.set(`h${i}`, record(`key_${i}`));
+    for (let i = 0; i < 10; i++) await cache.findByHash(`h${i}`);
+    clock.now += 1_000;
+    let open!: () => void;
+    inner.gate = new Promise((resolve) => (open = resolve));
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => cache.findByHash(`h${i}`)));
+    expect(answers.every((r) => r !== null)).toBe(true); // every stale entry answered at once
+    expect(inner.calls).toBe(10 + 4);
+    open();
+    inner.gate = undefined;
+    await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 10; i++) await cache.findByHash(`h${i}`);
+    expect(inner.calls).toBe(10 + 4 + 4);
   });
 
   test('a hit returns the same settled promise: no allocation on the hot path', async () => {
