@@ -34,8 +34,8 @@ interface Entry {
 
 /** The share of a TTL over which entries stored together are spread (see jitter). */
 const TTL_SPREAD = 0.25;
-/** Background renewals in flight at most (see refresh). */
-const MAX_REFRESHING = 4;
+/** Background renewals in flight at most (see refresh): one query's worth for SqlKeyStore. */
+const MAX_REFRESHING = 100;
 
 export class CachedKeyStore implements KeyStore {
   private readonly inner: KeyStore;

@@ -1,12 +1,13 @@
-// Decision path, cache miss: API key hash → key, account and credit balance in one Postgres query.
+// Decision path, cache miss: API key hash → key, account and credit balance in one Postgres query,
+// which answers every lookup asked for in the same turn of the event loop (up to MAX_BATCH hashes).
 
 import type { Sql } from '../db/sql.js';
 import { ConnectionWatch } from '../counters/connection-watch.js';
 import { StoreUnavailable } from '../errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
 
-const FIND_BY_HASH = `
-  select k.id as key_id, k.account_id, a.tier, a.status, k.expires_at, k.revoked_at is not null as revoked,
+const FIND_BY_HASHES = `
+  select k.key_hash, k.id as key_id, k.account_id, a.tier, a.status, k.expires_at, k.revoked_at is not null as revoked,
          a.billing_anchor_day,
          coalesce((select sum(l.delta) from credit_ledger l where l.account_id = a.id), 0) as credit_balance,
          coalesce((select max(l.id) from credit_ledger l where l.account_id = a.id), 0)::bigint as credit_ledger_id,
@@ -17,10 +18,14 @@ const FIND_BY_HASH = `
       select u.period_start, sum(u.units) as units from usage_monthly u
        where u.account_id = a.id group by u.period_start order by u.period_start desc limit 1
     ) q on true
-   where k.key_hash = $1`;
+   where k.key_hash = any($1::text[])`;
+
+/** Hashes per query: the cache's renewals after a pause, or a burst of cold keys, cost a few queries, not one each. */
+const MAX_BATCH = 100;
 
 interface KeyRow {
   [column: string]: unknown;
+  key_hash: string;
   key_id: string;
   account_id: string;
   tier: string;
@@ -45,6 +50,8 @@ export interface SqlKeyStoreOptions {
 
 export class SqlKeyStore implements KeyStore {
   private readonly watch: ConnectionWatch;
+  /** Lookups asked for in this turn of the event loop, not yet sent. */
+  private readonly waiting: Lookup[] = [];
 
   constructor(
     private readonly sql: Sql,
@@ -53,17 +60,49 @@ export class SqlKeyStore implements KeyStore {
     this.watch = new ConnectionWatch(options.timeoutMs ?? 5_000, () => {}, 'postgres');
   }
 
-  async findByHash(hash: string): Promise<KeyRecord | null> {
+  findByHash(hash: string): Promise<KeyRecord | null> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ hash, resolve, reject });
+      if (this.waiting.length === 1) setImmediate(() => this.lookUpWaiting());
+    });
+  }
+
+  /** Lookups asked for since the last turn, answered by as few queries as MAX_BATCH allows. */
+  private lookUpWaiting(): void {
+    const lookups = this.waiting.splice(0);
+    for (let i = 0; i < lookups.length; i += MAX_BATCH) void this.lookUp(lookups.slice(i, i + MAX_BATCH));
+  }
+
+  private async lookUp(lookups: Lookup[]): Promise<void> {
+    const hashes = [...new Set(lookups.map((l) => l.hash))];
+    let rows: KeyRow[];
     try {
-      const rows = await this.watch.track(this.sql.query<KeyRow>(FIND_BY_HASH, [hash]));
-      const row = rows[0];
-      return row ? toRecord(row) : null;
+      rows = await this.watch.track(this.sql.query<KeyRow>(FIND_BY_HASHES, [hashes]));
     } catch (err) {
       // On the decision path every store failure is one typed error (the transport maps it).
-      if (err instanceof StoreUnavailable) throw err;
-      throw new StoreUnavailable('postgres', `key lookup failed: ${(err as Error).message}`, { cause: err });
+      const failure =
+        err instanceof StoreUnavailable
+          ? err
+          : new StoreUnavailable('postgres', `key lookup failed: ${(err as Error).message}`, { cause: err });
+      for (const l of lookups) l.reject(failure);
+      return;
+    }
+    const found = new Map(rows.map((row) => [row.key_hash, row]));
+    for (const l of lookups) {
+      const row = found.get(l.hash);
+      try {
+        l.resolve(row ? toRecord(row) : null);
+      } catch (err) {
+        l.reject(err); // a row this code cannot read: a bug, reported to the caller, not swallowed
+      }
     }
   }
+}
+
+interface Lookup {
+  hash: string;
+  resolve(record: KeyRecord | null): void;
+  reject(err: unknown): void;
 }
 
 function toRecord(row: KeyRow): KeyRecord {

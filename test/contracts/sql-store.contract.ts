@@ -170,6 +170,32 @@ export function sqlStoreContract(
       expect(stored).toEqual({ key_hash: hashApiKey(created.key), prefix: created.prefix });
     });
 
+    test('lookups asked for together are answered by one query per 100 hashes, each with its own record', async () => {
+      const { id: accountId } = await createAccount(sql, { name: 'batch', tier: 'free' });
+      const created = await Promise.all(Array.from({ length: 3 }, () => createKey(sql, { accountId })));
+      let queries = 0;
+      const counted: Sql = Object.assign(Object.create(sql) as Sql, {
+        query: (...args: Parameters<Sql['query']>) => {
+          queries++;
+          return sql.query(...args);
+        },
+      });
+      const batched = new SqlKeyStore(counted);
+      // 250 lookups: the 3 keys again and again (some hashes asked for twice in one query), and unknown ones.
+      const hashes = Array.from({ length: 250 }, (_, i) =>
+        i % 5 < 3 ? hashApiKey(created[i % 5]!.key) : hashApiKey(`tg_live_unknown${i}`),
+      );
+      const records = await Promise.all(hashes.map((h) => batched.findByHash(h)));
+      expect(queries).toBe(3);
+      records.forEach((record, i) => {
+        if (i % 5 < 3) expect(record).toMatchObject({ keyId: created[i % 5]!.id, accountId });
+        else expect(record).toBeNull();
+      });
+      // One at a time, each is its own query.
+      expect(await batched.findByHash(hashes[0]!)).toMatchObject({ keyId: created[0]!.id });
+      expect(queries).toBe(4);
+    });
+
     test('bad account and key input names the field', async () => {
       await savePolicy(sql, DEMO);
       expect((await inputError(() => createAccount(sql, { name: 'x', tier: 'gold' }))).problems[0]).toEqual({

@@ -99,21 +99,21 @@ describe('CachedKeyStore', () => {
     expect(await renewedBy(60_000)).toBe(50); // the rest by the TTL
   });
 
-  test('at most 4 background renewals run at once; later lookups renew the rest', async () => {
+  test('at most 100 background renewals run at once; later lookups renew the rest', async () => {
     const { inner, clock, cache } = setup({ ttlMs: 1_000 });
-    for (let i = 0; i < 10; i++) inner.records.set(`h${i}`, record(`key_${i}`));
-    for (let i = 0; i < 10; i++) await cache.findByHash(`h${i}`);
+    for (let i = 0; i < 150; i++) inner.records.set(`h${i}`, record(`key_${i}`));
+    for (let i = 0; i < 150; i++) await cache.findByHash(`h${i}`);
     clock.now += 1_000;
     let open!: () => void;
     inner.gate = new Promise((resolve) => (open = resolve));
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => cache.findByHash(`h${i}`)));
+    const answers = await Promise.all(Array.from({ length: 150 }, (_, i) => cache.findByHash(`h${i}`)));
     expect(answers.every((r) => r !== null)).toBe(true); // every stale entry answered at once
-    expect(inner.calls).toBe(10 + 4);
+    expect(inner.calls).toBe(150 + 100);
     open();
     inner.gate = undefined;
     await new Promise((r) => setImmediate(r));
-    for (let i = 0; i < 10; i++) await cache.findByHash(`h${i}`);
-    expect(inner.calls).toBe(10 + 4 + 4);
+    for (let i = 0; i < 150; i++) await cache.findByHash(`h${i}`);
+    expect(inner.calls).toBe(150 + 100 + 50);
   });
 
   test('a hit returns the same settled promise: no allocation on the hot path', async () => {
