@@ -99,7 +99,7 @@ export function markdown(report: Report): string {
 
   const pg = report.postgres;
   lines.push(
-    `- Postgres on the decision path (Tollgate /metrics over the steady-state runs): **${pg.keyMisses} key-cache misses** (a decision waited on Postgres) in ${int(pg.decisions)} decisions; ${int(pg.keyLoads)} key loads in all (misses + refresh-ahead renewals of keys past their 60 s TTL, which answer from the cache while one load runs in the background; ${int(pg.keyHits)} cache hits).`,
+    `- Postgres on the decision path (Tollgate /metrics over the steady-state runs): **${pg.keyMisses} key-cache misses** (a decision waited on Postgres) in ${int(pg.decisions)} decisions; ${int(pg.keyLoads)} key loads in all (misses + refresh-ahead renewals of keys past their TTL (45-60 s, spread), which answer from the cache while their load runs in the background, up to 100 hashes per query; ${int(pg.keyHits)} cache hits).`,
   );
   lines.push(
     `- All of Tollgate's Postgres work (pg_stat_database.xact_commit of the bench database): ${int(pg.busy.transactions)} transactions in ${pg.busy.seconds.toFixed(0)} s of runs = **${pg.busy.perSecond.toFixed(1)}/s**${pg.idle ? `; idle right after, ${int(pg.idle.transactions)} in ${pg.idle.seconds.toFixed(0)} s = **${pg.idle.perSecond.toFixed(1)}/s** (key loads while idle: ${pg.idle.keyLoads})` : ''} — ${pg.transactionsPerDecision.toFixed(5)} per decision if it were charged to the decisions.`,
