@@ -1,5 +1,6 @@
 // Decision path, cache miss: API key hash → key, account and credit balance in one Postgres query,
-// which answers every lookup asked for in the same turn of the event loop (up to MAX_BATCH hashes).
+// which answers every lookup waiting for it (up to MAX_BATCH hashes): those asked for in the same turn
+// of the event loop, and those asked for while MAX_IN_FLIGHT queries were out.
 
 import type { Sql } from '../db/sql.js';
 import { ConnectionWatch } from '../counters/connection-watch.js';
@@ -22,6 +23,12 @@ const FIND_BY_HASHES = `
 
 /** Hashes per query: the cache's renewals after a pause, or a burst of cold keys, cost a few queries, not one each. */
 const MAX_BATCH = 100;
+/**
+ * Queries out at once. Lookups asked for meanwhile wait and go together when one returns: under a
+ * steady stream (one lookup per turn, as renewals come when traffic resumes after a pause) a query
+ * per lookup would otherwise keep Postgres busy on the cores the decisions need.
+ */
+const MAX_IN_FLIGHT = 2;
 
 interface KeyRow {
   [column: string]: unknown;
@@ -50,8 +57,10 @@ export interface SqlKeyStoreOptions {
 
 export class SqlKeyStore implements KeyStore {
   private readonly watch: ConnectionWatch;
-  /** Lookups asked for in this turn of the event loop, not yet sent. */
+  /** Lookups not yet sent: asked for in this turn of the event loop, or while MAX_IN_FLIGHT were out. */
   private readonly waiting: Lookup[] = [];
+  private inFlight = 0;
+  private scheduled = false;
 
   constructor(
     private readonly sql: Sql,
@@ -63,14 +72,25 @@ export class SqlKeyStore implements KeyStore {
   findByHash(hash: string): Promise<KeyRecord | null> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ hash, resolve, reject });
-      if (this.waiting.length === 1) setImmediate(() => this.lookUpWaiting());
+      if (!this.scheduled && this.inFlight < MAX_IN_FLIGHT) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.sendWaiting();
+        });
+      }
     });
   }
 
-  /** Lookups asked for since the last turn, answered by as few queries as MAX_BATCH allows. */
-  private lookUpWaiting(): void {
-    const lookups = this.waiting.splice(0);
-    for (let i = 0; i < lookups.length; i += MAX_BATCH) void this.lookUp(lookups.slice(i, i + MAX_BATCH));
+  /** The waiting lookups, in as few queries as MAX_BATCH allows, while fewer than MAX_IN_FLIGHT are out. */
+  private sendWaiting(): void {
+    while (this.waiting.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
+      this.inFlight++;
+      void this.lookUp(this.waiting.splice(0, MAX_BATCH)).finally(() => {
+        this.inFlight--;
+        this.sendWaiting();
+      });
+    }
   }
 
   private async lookUp(lookups: Lookup[]): Promise<void> {

@@ -196,6 +196,38 @@ export function sqlStoreContract(
       expect(queries).toBe(4);
     });
 
+    test('lookups asked for one per turn while two queries are out wait and go as one query', async () => {
+      const { id: accountId } = await createAccount(sql, { name: 'stream', tier: 'free' });
+      const created = await Promise.all(Array.from({ length: 3 }, () => createKey(sql, { accountId })));
+      let queries = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const counted: Sql = Object.assign(Object.create(sql) as Sql, {
+        query: async (...args: Parameters<Sql['query']>) => {
+          if (++queries <= 2) await gate; // the first two stay out until released
+          return sql.query(...args);
+        },
+      });
+      const store = new SqlKeyStore(counted);
+      const turn = () => new Promise((resolve) => setImmediate(resolve));
+      const hash = (i: number) =>
+        i % 4 < 3 ? hashApiKey(created[i % 4]!.key) : hashApiKey(`tg_live_nope${i}`);
+      // As renewals and cold keys come under steady traffic: one lookup per turn of the event loop.
+      const asked: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 12; i++) {
+        asked.push(store.findByHash(hash(i)));
+        await turn();
+      }
+      expect(queries).toBe(2);
+      release();
+      const records = await Promise.all(asked);
+      expect(queries).toBe(3); // the ten that waited went together
+      records.forEach((record, i) => {
+        if (i % 4 < 3) expect(record).toMatchObject({ keyId: created[i % 4]!.id, accountId });
+        else expect(record).toBeNull();
+      });
+    });
+
     test('bad account and key input names the field', async () => {
       await savePolicy(sql, DEMO);
       expect((await inputError(() => createAccount(sql, { name: 'x', tier: 'gold' }))).problems[0]).toEqual({
