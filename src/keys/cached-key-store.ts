@@ -20,6 +20,11 @@ export interface CachedKeyStoreOptions {
    * quarter of the TTL rather than all at once, which would hold decisions behind a burst of loads.
    */
   jitter?: () => number;
+  /**
+   * ms stale entries wait before their renewal is sent (default 20): the renewals asked for meanwhile
+   * go together, up to RENEWALS_PER_ROUND in one round (one query for SqlKeyStore).
+   */
+  renewalDelayMs?: number;
   /** Called once per lookup with how the cache answered (metrics); a stale or in-flight entry is a miss. */
   onLookup?: (result: 'hit' | 'miss' | 'negative_hit') => void;
 }
@@ -34,8 +39,10 @@ interface Entry {
 
 /** The share of a TTL over which entries stored together are spread (see jitter). */
 const TTL_SPREAD = 0.25;
-/** Background renewals in flight at most (see refresh): one query's worth for SqlKeyStore. */
-const MAX_REFRESHING = 100;
+/** Background renewals sent per round (see renewSoon): one query's worth for SqlKeyStore. */
+const RENEWALS_PER_ROUND = 100;
+/** Stale entries waiting for their renewal at most; past it, later lookups queue them again. */
+const MAX_QUEUED_RENEWALS = 10_000;
 
 export class CachedKeyStore implements KeyStore {
   private readonly inner: KeyStore;
@@ -49,7 +56,10 @@ export class CachedKeyStore implements KeyStore {
   private readonly found = new Map<string, Entry>();
   private readonly unknown = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<KeyRecord | null>>();
-  private refreshing = 0;
+  private readonly renewalDelayMs: number;
+  /** Stale entries whose renewal waits for the next round, in the order they were found stale. */
+  private readonly renewals = new Map<string, Entry>();
+  private renewalTimer: NodeJS.Timeout | undefined;
 
   constructor(options: CachedKeyStoreOptions) {
     this.inner = options.inner;
@@ -59,6 +69,7 @@ export class CachedKeyStore implements KeyStore {
     this.staleRetryMs = options.staleRetryMs ?? 5_000;
     this.now = options.now ?? Date.now;
     this.jitter = options.jitter ?? Math.random;
+    this.renewalDelayMs = options.renewalDelayMs ?? 20;
     this.onLookup = options.onLookup;
   }
 
@@ -75,7 +86,7 @@ export class CachedKeyStore implements KeyStore {
       // for the TTL (LISTEN/NOTIFY invalidates); the TTL is only the safety net.
       if (entry.freshUntil + this.ttlMs > now) {
         this.onLookup?.(entry.record ? 'hit' : 'negative_hit');
-        if (!this.loading.has(hash) && this.refreshing < MAX_REFRESHING) this.refresh(hash, entry);
+        if (!this.loading.has(hash)) this.renewSoon(hash, entry);
         return entry.promise;
       }
     }
@@ -117,15 +128,37 @@ export class CachedKeyStore implements KeyStore {
   }
 
   /**
-   * A background renewal. At most MAX_REFRESHING run at once: when many entries go stale together
-   * (traffic resuming after a pause, a restart's warm-up) their loads would otherwise compete with
-   * the decisions for the CPU all at once; the others are renewed by later lookups.
+   * A background renewal, sent in rounds of up to RENEWALS_PER_ROUND asked for in the same turn, so
+   * the inner store can answer a round with one query. Under steady traffic stale entries are found
+   * one per turn, and when traffic resumes after a pause every key is found stale within a second: a
+   * load each would keep Postgres busy on the cores the decisions need. The stale entries answer
+   * meanwhile, so nothing waits for a round.
    */
-  private refresh(hash: string, stale: Entry): void {
-    this.refreshing++;
-    this.load(hash, stale)
-      .catch(() => {})
-      .finally(() => this.refreshing--);
+  private renewSoon(hash: string, stale: Entry): void {
+    if (this.renewals.size >= MAX_QUEUED_RENEWALS) return;
+    this.renewals.set(hash, stale);
+    if (this.renewalTimer === undefined) this.scheduleRound();
+  }
+
+  /** The next round, renewalDelayMs from now; renewalTimer stays set until that round has finished. */
+  private scheduleRound(): void {
+    this.renewalTimer = setTimeout(() => this.renewRound(), this.renewalDelayMs);
+    this.renewalTimer.unref();
+  }
+
+  private renewRound(): void {
+    const round: Promise<unknown>[] = [];
+    for (const [hash, stale] of this.renewals) {
+      if (round.length === RENEWALS_PER_ROUND) break;
+      this.renewals.delete(hash);
+      // Renewed meanwhile (a miss loaded it, or it was invalidated and looked up again): not again.
+      if (this.loading.has(hash) || (this.found.get(hash) ?? this.unknown.get(hash)) !== stale) continue;
+      round.push(this.load(hash, stale).catch(() => {}));
+    }
+    void Promise.all(round).then(() => {
+      if (this.renewals.size > 0) this.scheduleRound();
+      else this.renewalTimer = undefined;
+    });
   }
 
   /** One inner call per hash however many lookups wait for it. */

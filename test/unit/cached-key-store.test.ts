@@ -41,13 +41,22 @@ class MemoryKeyStore implements KeyStore {
 }
 
 function setup(
-  options: { ttlMs?: number; negativeTtlMs?: number; maxEntries?: number; staleRetryMs?: number } = {},
+  options: {
+    ttlMs?: number;
+    negativeTtlMs?: number;
+    maxEntries?: number;
+    staleRetryMs?: number;
+    renewalDelayMs?: number;
+  } = {},
 ) {
   const inner = new MemoryKeyStore();
   const clock = { now: 1_000_000 };
   const cache = new CachedKeyStore({ inner, now: () => clock.now, jitter: () => 0, ...options });
   return { inner, clock, cache };
 }
+
+/** Real time passing: a renewal round is a real timer (the cache's clock only judges freshness). */
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('CachedKeyStore', () => {
   test('serves a found key from memory until its TTL, then refreshes it ahead without making a lookup wait', async () => {
@@ -59,10 +68,12 @@ describe('CachedKeyStore', () => {
     expect(await cache.findByHash('h1')).toMatchObject({ revoked: false });
     expect(inner.calls).toBe(1);
     clock.now += 1;
-    // Stale within one more TTL: answered at once from memory, one background load renews it.
+    // Stale within one more TTL: answered at once from memory; a background load renews it shortly.
     expect(await cache.findByHash('h1')).toMatchObject({ revoked: false });
-    expect(inner.calls).toBe(2);
-    await new Promise((r) => setImmediate(r));
+    expect(await cache.findByHash('h1')).toMatchObject({ revoked: false });
+    expect(inner.calls).toBe(1);
+    await sleep(40);
+    expect(inner.calls).toBe(2); // one renewal, however many lookups found it stale
     expect(await cache.findByHash('h1')).toMatchObject({ revoked: true });
     expect(inner.calls).toBe(2);
   });
@@ -82,16 +93,20 @@ describe('CachedKeyStore', () => {
     const clock = { now: 1_000_000 };
     let next = 0;
     const jitter = () => (next++ % 100) / 100; // as evenly as Math.random in the long run
-    const cache = new CachedKeyStore({ inner, now: () => clock.now, ttlMs: 60_000, jitter });
+    const cache = new CachedKeyStore({
+      inner,
+      now: () => clock.now,
+      ttlMs: 60_000,
+      jitter,
+      renewalDelayMs: 0,
+    });
     for (let i = 0; i < 100; i++) inner.records.set(`h${i}`, record(`key_${i}`));
     for (let i = 0; i < 100; i++) await cache.findByHash(`h${i}`);
     const renewedBy = async (ms: number) => {
       clock.now = 1_000_000 + ms;
       const before = inner.calls;
-      for (let i = 0; i < 100; i++) {
-        await cache.findByHash(`h${i}`);
-        await new Promise((r) => setImmediate(r)); // its renewal, if any, completes
-      }
+      for (let i = 0; i < 100; i++) await cache.findByHash(`h${i}`);
+      await sleep(20); // their renewals complete
       return inner.calls - before;
     };
     expect(await renewedBy(44_999)).toBe(0); // fresh for at least three quarters of the TTL
@@ -99,21 +114,37 @@ describe('CachedKeyStore', () => {
     expect(await renewedBy(60_000)).toBe(50); // the rest by the TTL
   });
 
-  test('at most 100 background renewals run at once; later lookups renew the rest', async () => {
-    const { inner, clock, cache } = setup({ ttlMs: 1_000 });
+  test('stale entries found one by one are renewed in rounds of up to 100 asked for in one turn', async () => {
+    const { inner, clock, cache } = setup({ ttlMs: 1_000, renewalDelayMs: 30 });
     for (let i = 0; i < 150; i++) inner.records.set(`h${i}`, record(`key_${i}`));
     for (let i = 0; i < 150; i++) await cache.findByHash(`h${i}`);
     clock.now += 1_000;
     let open!: () => void;
     inner.gate = new Promise((resolve) => (open = resolve));
-    const answers = await Promise.all(Array.from({ length: 150 }, (_, i) => cache.findByHash(`h${i}`)));
-    expect(answers.every((r) => r !== null)).toBe(true); // every stale entry answered at once
-    expect(inner.calls).toBe(150 + 100);
+    const turns: number[] = [];
+    const innerFind = inner.findByHash.bind(inner);
+    let turn = 0;
+    const ticker = setInterval(() => turn++, 1);
+    inner.findByHash = (hash) => {
+      turns.push(turn);
+      return innerFind(hash);
+    };
+    // As traffic resuming after a pause finds them: one per turn, every one answered at once.
+    for (let i = 0; i < 150; i++) {
+      expect(await cache.findByHash(`h${i}`)).not.toBeNull();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await cache.findByHash('h0')).not.toBeNull(); // found stale again: still one renewal
+    expect(inner.calls).toBe(150);
+    await sleep(60);
+    expect(inner.calls).toBe(150 + 100); // the first round, while its loads are out
+    expect(new Set(turns).size).toBe(1); // asked for in one turn: one query for SqlKeyStore
     open();
     inner.gate = undefined;
-    await new Promise((r) => setImmediate(r));
-    for (let i = 0; i < 150; i++) await cache.findByHash(`h${i}`);
-    expect(inner.calls).toBe(150 + 100 + 50);
+    await sleep(80);
+    clearInterval(ticker);
+    expect(inner.calls).toBe(150 + 150); // then the rest, in a second round
+    expect(new Set(turns).size).toBe(2);
   });
 
   test('a hit returns the same settled promise: no allocation on the hot path', async () => {
@@ -132,7 +163,7 @@ describe('CachedKeyStore', () => {
     clock.now += 500;
     // Refreshed ahead like a found key (a created key also arrives by notification, see invalidate).
     expect(await cache.findByHash('nope')).toBeNull();
-    await new Promise((r) => setImmediate(r));
+    await sleep(40);
     expect(await cache.findByHash('nope')).toEqual(record('key_new'));
     expect(inner.calls).toBe(2);
   });
