@@ -15,8 +15,14 @@ import type { Logger } from '../logger.js';
 import type { UsageBatch, UsageSource } from './usage-source.js';
 import { writeUsageBatches } from './write-usage-batches.js';
 
-/** Batches written per transaction (and taken from a store in one go: it splits them into script calls). */
-const BATCHES_PER_TRANSACTION = 500;
+/**
+ * Batches written per transaction, and taken from a store in one go: one take and one ack script
+ * call each in Redis. Each step of a flush (a take reply read, a statement's arrays built and sent,
+ * its reply read) runs without yielding, so this bounds how long decisions wait behind one: at 500,
+ * a flush of 1,000 accounts a second held the /check p99 at 2,000/s about 1 ms higher (6.3 vs 5.4 ms)
+ * with 8-15 ms spikes; 100 costs 5x the transactions, each as small.
+ */
+const BATCHES_PER_TRANSACTION = 100;
 /** Account ids Postgres confirmed remembered; past this the memory is dropped and they are asked again. */
 const KNOWN_ACCOUNTS_MAX = 1_000_000;
 /** Rounds per flush: a pending (retried) batch first, then the usage counted meanwhile. */
