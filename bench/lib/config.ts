@@ -46,6 +46,11 @@ export const GRPC_STREAMS = 16;
 export const HTTP_CONNECTIONS = 64;
 export const FIXED_RATE = 2000;
 export const FIXED_SECONDS = 5;
+/**
+ * Runs of each fixed-rate row, round-robin over the rows; the report takes the run with the median
+ * p99. One 5 s run's p99 is 100 calls, and a stall of the shared 2 cores moved it 3-6x between runs.
+ */
+export const FIXED_REPEATS = 3;
 /** h2load --rps: streams each client may have in flight before it must hold a due request back. */
 export const FIXED_GRPC_STREAMS = 64;
 export const FIXED_HTTP_CONNECTIONS = 16;

@@ -92,7 +92,14 @@ export interface Report {
     seconds: number;
     grpcClient: string;
     httpClient: string;
-    runs: Array<{ id: string; label: string; kind: 'tollgate' | 'reference'; result: FixedRateResult }>;
+    /** `result`: the run with the median p99 (errors: all runs'); `p99s`: every run's p99 (µs), in order. */
+    runs: Array<{
+      id: string;
+      label: string;
+      kind: 'tollgate' | 'reference';
+      result: FixedRateResult;
+      p99s: number[];
+    }>;
   };
   postgres: PostgresReport;
   millionKeys?: Record<string, unknown> & {
