@@ -51,13 +51,17 @@ export class RedisUsageSource implements UsageSource {
     this.now = options.now ?? Date.now;
   }
 
+  /**
+   * Grouped by the node that serves them (a Cluster), so a flush's slices of 100 accounts are each
+   * one take and one ack call, not one per master.
+   */
   async accounts(): Promise<string[]> {
     if (this.counted) {
       const { ids, complete } = this.counted.drain();
       for (const id of ids) this.open.add(id);
       if (!complete) this.scannedAt = undefined;
       const due = this.scannedAt === undefined || this.now() - this.scannedAt >= FULL_SCAN_MS;
-      if (!due) return [...this.open];
+      if (!due) return this.byNodeOrder([...this.open]);
     }
     const startedAt = this.now();
     const found = await this.scan();
@@ -66,7 +70,12 @@ export class RedisUsageSource implements UsageSource {
     for (const id of found) this.open.add(id);
     if (this.counted) for (const id of this.counted.drain().ids) this.open.add(id);
     this.scannedAt = startedAt;
-    return [...this.open];
+    return this.byNodeOrder([...this.open]);
+  }
+
+  private byNodeOrder(ids: string[]): string[] {
+    if (!this.redis.isCluster) return ids;
+    return [...this.byNode(ids.map((accountId) => ({ accountId }))).values()].flat().map((a) => a.accountId);
   }
 
   async take(accountId: string, newBatchId: string): Promise<UsageBatch | null> {
