@@ -5,6 +5,7 @@ import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createAccount } from '../../src/accounts/create-account.js';
 import { loadConfig } from '../../src/config.js';
+import { clusterSlot } from '../../src/counters/cluster-slot.js';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import { openCounterStore } from '../../src/counters/open-counter-store.js';
 import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
@@ -164,6 +165,28 @@ function slotOf(tag: string): number {
   }
   return crc % 16384;
 }
+
+test('the usage source lists its accounts grouped by the master serving them', async () => {
+  const redis = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
+  try {
+    await redis.ping(); // the slot map is known
+    const counted = new CountedAccounts();
+    const ids = Array.from({ length: 300 }, (_, i) => `acc_group${i}`);
+    for (const id of ids) counted.add(id);
+    // Counted accounts only (no scan due): what a steady flush visits, in slices of 100.
+    const source = new RedisUsageSource(redis, { counted, now: () => 0 });
+    await source.accounts(); // the first call also scans
+    for (const id of ids) counted.add(id);
+    const listed = await source.accounts();
+    expect([...listed].sort()).toEqual([...ids].sort());
+    const owners = listed.map((id) => redis.slots[clusterSlot(`{a:${id}}`)]![0]);
+    const runs = owners.filter((owner, i) => i === 0 || owner !== owners[i - 1]);
+    expect(new Set(owners).size).toBe(redis.nodes('master').length);
+    expect(runs.length).toBe(new Set(owners).size); // each master's accounts in one run
+  } finally {
+    redis.disconnect();
+  }
+});
 
 test('300 counted accounts over the slots are flushed by a few script calls per master, exactly', async () => {
   const redis = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
