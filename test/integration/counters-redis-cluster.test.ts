@@ -177,8 +177,9 @@ test('the usage source lists its accounts grouped by the master serving them', a
     const source = new RedisUsageSource(redis, { counted, now: () => 0 });
     await source.accounts(); // the first call also scans
     for (const id of ids) counted.add(id);
+    // Every account with usage in Redis is listed: the earlier tests' too (the first call scanned).
     const listed = await source.accounts();
-    expect([...listed].sort()).toEqual([...ids].sort());
+    expect(listed.filter((id) => id.startsWith('acc_group')).sort()).toEqual([...ids].sort());
     const owners = listed.map((id) => redis.slots[clusterSlot(`{a:${id}}`)]![0]);
     const runs = owners.filter((owner, i) => i === 0 || owner !== owners[i - 1]);
     expect(new Set(owners).size).toBe(redis.nodes('master').length);
