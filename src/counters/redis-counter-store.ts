@@ -164,8 +164,13 @@ function splitReplies(calls: readonly Call[], replies: unknown): unknown[][] {
   );
 }
 
-/** Script calls out at once before decisions wait for a reply (and then go as one batch). */
-const MAX_IN_FLIGHT = 2;
+/**
+ * Script calls out at once before decisions wait for a reply (and then go as one batch). One: under
+ * load the batches are twice as large as with two out, and Redis' and ioredis' per-call work is paid
+ * half as often (64 in flight: server CPU 59.3 → 56.2 µs per Check, Redis 12.6 → 10.6 µs per
+ * decision). Idle, a decision still goes at once.
+ */
+const MAX_IN_FLIGHT = 1;
 /** Decisions per batch: bounds one script call's run time in Redis (~11 µs each). */
 const MAX_BATCH = 32;
 /** A decide that reached Redis past its deadline consumed nothing and is sent again, this often at most. */
