@@ -21,21 +21,40 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 /** More rounds than any stack of decoders between a client and an app plausibly applies. */
 const MAX_DECODE_ROUNDS = 4;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const SLASH = 0x2f;
 
 export function normalizePath(target: string): PathReading {
-  let path = target.replace(ABSOLUTE_FORM, '');
+  let path = target.charCodeAt(0) === SLASH ? target : target.replace(ABSOLUTE_FORM, '');
   const query = path.indexOf('?');
   if (query >= 0) path = path.slice(0, query);
   if (path === '') return { path: '/' };
   if (!path.startsWith('/')) return { ambiguous: 'the path does not start with /' };
   if (!PLAIN_TARGET.test(path))
     return { ambiguous: 'the path holds a space, control, non-ASCII, \\, ; or # character' };
+  if (isOneReading(path)) return { path: path.toLowerCase() };
   const segments = path.split('/').filter((segment) => segment !== '');
   if (segments.some((segment) => segment === '.' || segment === '..'))
     return { ambiguous: 'the path holds a dot segment' };
   const problem = decodingProblem(path);
   if (problem) return { ambiguous: problem };
   return { path: `/${segments.join('/')}`.toLowerCase() };
+}
+
+/**
+ * The common case, read without splitting: no escape, no empty segment or trailing `/`, and no segment
+ * that starts or ends with a dot (so no dot segment, nothing for decodingProblem to refuse). Such a
+ * path of plain characters is already its one reading, but for letter case.
+ */
+function isOneReading(path: string): boolean {
+  if (path.length === 1) return true;
+  return (
+    path.charCodeAt(path.length - 1) !== SLASH &&
+    !path.endsWith('.') &&
+    !path.includes('%') &&
+    !path.includes('//') &&
+    !path.includes('/.') &&
+    !path.includes('./')
+  );
 }
 
 /**

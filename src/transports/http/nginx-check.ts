@@ -51,7 +51,9 @@ export async function nginxCheck(
       misconfigured(ctx, res);
       return;
     }
-    const request = accessRequestFromHeaders('http', req.headers, method, uri.replace(ABSOLUTE_FORM, ''));
+    // An origin-form target (the usual one) has no scheme://authority to drop.
+    const path = uri.charCodeAt(0) === 0x2f ? uri : uri.replace(ABSOLUTE_FORM, '');
+    const request = accessRequestFromHeaders('http', req.headers, method, path);
     if (request.spoofedHeaders.some((name) => !NGINX_OVERWRITTEN_HEADERS.has(name)))
       return refuseSpoofed(res);
     const decision = await ctx.checkAccess(request);
