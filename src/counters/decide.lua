@@ -357,16 +357,23 @@ local function decide(ko, ao, sp, now, out)
       local x = (i - 1) * SLOTS
       if L[x + FITS] then
         local f = sp.limits[i].fields
-        W[m + 1], W[m + 2], W[m + 3], W[m + 4] = f[1], L[x + A], f[2], L[x + B]
-        m = m + 4
-        if f[3] then W[m + 1], W[m + 2] = f[3], L[x + C]; m = m + 2 end
+        -- A window start, and a sliding window's previous count (which changes only with it), is
+        -- written only when the window moved on: a token bucket's TAT (a number) always is.
+        if st[sp.limits[i].at] ~= L[x + A] then
+          W[m + 1], W[m + 2] = f[1], L[x + A]
+          m = m + 2
+          if f[3] then W[m + 1], W[m + 2] = f[3], L[x + C]; m = m + 2 end
+        end
+        W[m + 1], W[m + 2] = f[2], L[x + B]
+        m = m + 2
         if L[x + KEEP] > keep then keep = L[x + KEEP] end
       end
     end
     used = used + units
     if quota_limit or records then
-      W[m + 1], W[m + 2], W[m + 3], W[m + 4] = 'p', p_text, 'u', used
-      m = m + 4
+      if st[qa] ~= p_text then W[m + 1], W[m + 2] = 'p', p_text; m = m + 2 end
+      W[m + 1], W[m + 2] = 'u', used
+      m = m + 2
       if p_end + 31 * DAY > keep then keep = p_end + 31 * DAY end
     end
     if cost and cost > 0 then
