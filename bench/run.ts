@@ -94,7 +94,15 @@ async function main() {
       POLICY_FILE: join(BENCH, 'policy.yaml'),
       ...(C.GRPC_SERVER ? { GRPC_SERVER: C.GRPC_SERVER } : {}),
     };
-    const heapPorts = { tollgate: 0, noopGrpc: 0, noopLean: 0, noopHttp: 0, rlflex: 0 };
+    const heapPorts = {
+      tollgate: 0,
+      noopGrpc: 0,
+      noopLean: 0,
+      noopLeanRedis: 0,
+      noopHttp: 0,
+      noopHttpRedis: 0,
+      rlflex: 0,
+    };
     const startTollgate = async (nodeArgs: string[] = []) => {
       heapPorts.tollgate = await freePort();
       const p = await startProc({
@@ -147,14 +155,18 @@ async function main() {
     const refPorts = {
       noopGrpc: await ref('noop-grpc', 'noop-grpc.js', 'noopGrpc'),
       noopLean: await ref('noop-lean', 'noop-lean.js', 'noopLean'),
+      noopLeanRedis: await ref('noop-lean-redis', 'noop-lean.js', 'noopLeanRedis', { REDIS_URL: redisUrl }),
       noopHttp: await ref('noop-http', 'noop-http.js', 'noopHttp'),
+      noopHttpRedis: await ref('noop-http-redis', 'noop-http.js', 'noopHttpRedis', { REDIS_URL: redisUrl }),
       rlflex: await ref('rlflex-http', 'rlflex-http.js', 'rlflex', { REDIS_URL: redisUrl }),
     };
     const pids = {
       tollgate: tollgate.pid,
       noopGrpc: refPids['noop-grpc']!,
       noopLean: refPids['noop-lean']!,
+      noopLeanRedis: refPids['noop-lean-redis']!,
       noopHttp: refPids['noop-http']!,
+      noopHttpRedis: refPids['noop-http-redis']!,
       rlflex: refPids['rlflex-http']!,
     };
 

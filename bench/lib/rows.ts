@@ -33,13 +33,26 @@ export interface Row {
   redisCpuUs: number;
 }
 
+/** A number per serving process: Tollgate and each reference server. */
+export interface Servers {
+  tollgate: number;
+  noopGrpc: number;
+  noopLean: number;
+  /** The lean no-op server that counts each call in Redis first (batched-incr.ts). */
+  noopLeanRedis: number;
+  noopHttp: number;
+  /** The no-op node:http server that counts each call in Redis first. */
+  noopHttpRedis: number;
+  rlflex: number;
+}
+
 export interface RowSetup {
   benchDir: string;
-  ports: { grpc: number; http: number; noopGrpc: number; noopLean: number; noopHttp: number; rlflex: number };
+  ports: Omit<Servers, 'tollgate'> & { grpc: number; http: number };
   /** The serving processes: Tollgate and each reference server. */
-  pids: { tollgate: number; noopGrpc: number; noopLean: number; noopHttp: number; rlflex: number };
+  pids: Servers;
   /** Their heap probes' ports (heap-probe.ts). */
-  heapPorts: { tollgate: number; noopGrpc: number; noopLean: number; noopHttp: number; rlflex: number };
+  heapPorts: Servers;
   bodies: {
     checkAllow: RotatingBody;
     checkDeny: RotatingBody;
@@ -74,16 +87,8 @@ export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles 
     redisConnection: string | undefined,
     run: Row['run'],
   ): Row => {
-    const server: keyof RowSetup['pids'] =
-      kind === 'tollgate'
-        ? 'tollgate'
-        : id.includes('rlflex')
-          ? 'rlflex'
-          : id.includes('lean')
-            ? 'noopLean'
-            : transport === 'grpc'
-              ? 'noopGrpc'
-              : 'noopHttp';
+    const server: keyof Servers =
+      kind === 'tollgate' ? 'tollgate' : id.includes('rlflex') ? 'rlflex' : referenceServer(id, transport);
     return {
       id,
       label,
@@ -124,6 +129,15 @@ export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles 
       grpc(ports.noopLean, CHECK_PATH, bodies.checkAllow),
     ),
     row(
+      'grpc-lean-redis',
+      'gRPC · lean server + one batched Redis INCR per call, Check (floor with Redis)',
+      'reference',
+      'grpc',
+      'grpc-noop',
+      'floor',
+      grpc(ports.noopLeanRedis, CHECK_PATH, bodies.checkAllow),
+    ),
+    row(
       'grpc-allow',
       'gRPC ext_authz Check · allow',
       'tollgate',
@@ -160,6 +174,15 @@ export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles 
       grpc(ports.noopLean, RLS_PATH, bodies.rlsAllow),
     ),
     row(
+      'grpc-rls-lean-redis',
+      'gRPC · lean server + one batched Redis INCR per call, ShouldRateLimit (floor with Redis)',
+      'reference',
+      'grpc',
+      'grpc-rls-noop',
+      'floor',
+      grpc(ports.noopLeanRedis, RLS_PATH, bodies.rlsAllow),
+    ),
+    row(
       'grpc-rls-allow',
       'gRPC RLS ShouldRateLimit · allow (OK)',
       'tollgate',
@@ -185,6 +208,15 @@ export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles 
       undefined,
       undefined,
       http(ports.noopHttp, '/check', keysFiles.allow),
+    ),
+    row(
+      'http-noop-redis',
+      'HTTP · no-op node:http + one batched Redis INCR per call (floor with Redis)',
+      'reference',
+      'http',
+      'http-noop',
+      'floor',
+      http(ports.noopHttpRedis, '/check', keysFiles.allow),
     ),
     row(
       'http-rlflex-allow',
@@ -225,17 +257,27 @@ export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles 
   ];
 }
 
+/** The reference server of a row that is not Tollgate's nor rate-limiter-flexible's. */
+function referenceServer(id: string, transport: Row['transport']): keyof Servers {
+  if (id.includes('lean')) return id.includes('redis') ? 'noopLeanRedis' : 'noopLean';
+  if (transport === 'grpc') return 'noopGrpc';
+  return id.includes('redis') ? 'noopHttpRedis' : 'noopHttp';
+}
+
 /** Every row id, in table order (checked against buildRows). */
 export const ROW_IDS = [
   'grpc-noop',
   'grpc-lean-noop',
+  'grpc-lean-redis',
   'grpc-allow',
   'grpc-deny',
   'grpc-rls-noop',
   'grpc-rls-lean-noop',
+  'grpc-rls-lean-redis',
   'grpc-rls-allow',
   'grpc-rls-deny',
   'http-noop',
+  'http-noop-redis',
   'http-rlflex-allow',
   'http-rlflex-deny',
   'http-allow',

@@ -1,8 +1,12 @@
 // Reference point (the ceiling of the HTTP path): a no-op node:http server with Tollgate's server
-// options, answering 204 to everything. Prints its port on stdout.
+// options, answering 204 to everything. Prints its port on stdout. With REDIS_URL, it first counts the
+// x-api-key in Redis, batched as Tollgate batches (batched-incr.ts): the floor with Redis.
 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { batchedIncr } from './batched-incr.js';
+
+const count = process.env.REDIS_URL ? batchedIncr(process.env.REDIS_URL) : undefined;
 
 const server = createServer(
   {
@@ -12,9 +16,22 @@ const server = createServer(
     keepAliveTimeout: 75_000,
     noDelay: true,
   },
-  (_req, res) => {
-    res.writeHead(204);
-    res.end();
+  (req, res) => {
+    if (!count) {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    void count(String(req.headers['x-api-key'])).then(
+      () => {
+        res.writeHead(204);
+        res.end();
+      },
+      () => {
+        res.writeHead(503);
+        res.end();
+      },
+    );
   },
 );
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () =>

@@ -2,10 +2,13 @@
 // its request decoding and response encoding, in front of a decision path that does nothing. Check
 // answers one constant allowed decision (a missing key: a constant denial); ShouldRateLimit answers
 // OK per descriptor. What Tollgate spends above this row is its decision path. Prints its port.
+// With REDIS_URL, Check first counts the key in Redis (ShouldRateLimit: its first descriptor value),
+// batched as Tollgate batches (batched-incr.ts): the floor with Redis.
 
 import type { Decision } from '../../src/access/decision.js';
 import { RateLimitResponse_Code as Code } from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
 import { createLeanGrpcServer } from '../../src/transports/grpc/lean/lean-grpc-server.js';
+import { batchedIncr } from './batched-incr.js';
 
 const ALLOWED: Decision = {
   allowed: true,
@@ -25,20 +28,30 @@ const MISSING_KEY: Decision = {
   shadowDenied: [],
 };
 const NO_BYTES = Buffer.alloc(0);
+const count = process.env.REDIS_URL ? batchedIncr(process.env.REDIS_URL) : undefined;
 
 const server = createLeanGrpcServer({
   // Touch the decoded request like a real handler would (the key header).
-  checkAccess: async (request) => (request.apiKey === undefined ? MISSING_KEY : ALLOWED),
-  rateLimit: async ({ descriptors }) => ({
-    overallCode: Code.OK,
-    statuses: descriptors.map((d) => ({
-      code: d.entries.length > 0 ? Code.OK : Code.UNKNOWN,
-      limitRemaining: 0,
-    })),
-    responseHeadersToAdd: [],
-    requestHeadersToAdd: [],
-    rawBody: NO_BYTES,
-  }),
+  checkAccess: async (request) => {
+    if (request.apiKey === undefined) return MISSING_KEY;
+    if (count) await count(request.apiKey);
+    return ALLOWED;
+  },
+  rateLimit: async ({ descriptors }) => {
+    // One count per call (the bench sends one descriptor), as one decide.lua call per RLS request.
+    const value = descriptors[0]?.entries[0]?.value;
+    if (count && value !== undefined) await count(value);
+    return {
+      overallCode: Code.OK,
+      statuses: descriptors.map((d) => ({
+        code: d.entries.length > 0 ? Code.OK : Code.UNKNOWN,
+        limitRemaining: 0,
+      })),
+      responseHeadersToAdd: [],
+      requestHeadersToAdd: [],
+      rawBody: NO_BYTES,
+    };
+  },
 });
 const port = await server.listen('127.0.0.1', Number(process.env.PORT ?? 0));
 process.stdout.write(`listening ${port}\n`);
