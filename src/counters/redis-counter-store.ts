@@ -35,8 +35,10 @@ export const DECIDE_SHA = DECIDE.sha;
 const ALGORITHM_CODE = { fixed_window: 'f', sliding_window: 's', token_bucket: 't' } as const;
 const LIMIT_STATES: LimitResult['state'][] = ['ok', 'denied', 'shadow_denied'];
 const QUOTA_STATES: QuotaResult['state'][] = ['ok', 'denied', 'overage'];
-/** Fixed part of the reply before the 4 integers per limit (see decide.lua). */
-const HEAD = 8;
+/** Fixed part of the reply before the 4 integers per limit (see decide.lua): 8 with a quota or credits. */
+function headOf(input: DecideInput): number {
+  return input.quota || input.credits ? 8 : 2;
+}
 
 /** KEYS of one call, all under the account's hash tag so Redis Cluster keeps them in one slot. */
 export function decideKeys(input: DecideInput): string[] {
@@ -112,7 +114,8 @@ function globEscape(text: string): string {
 }
 
 function decodeReply(input: DecideInput, reply: unknown): DecideResult {
-  const expected = HEAD + 4 * input.limits.length;
+  const head = headOf(input);
+  const expected = head + 4 * input.limits.length;
   if (!Array.isArray(reply) || reply.length !== expected || !reply.every((v) => typeof v === 'number')) {
     throw new StoreUnavailable(
       'redis',
@@ -127,10 +130,10 @@ function decodeReply(input: DecideInput, reply: unknown): DecideResult {
     nowMs: at(1),
     limits: input.limits.map((l, i) => ({
       name: l.name,
-      state: LIMIT_STATES[at(HEAD + 4 * i)]!,
-      remaining: at(HEAD + 4 * i + 1),
-      resetMs: at(HEAD + 4 * i + 2),
-      retryAfterMs: at(HEAD + 4 * i + 3),
+      state: LIMIT_STATES[at(head + 4 * i)]!,
+      remaining: at(head + 4 * i + 1),
+      resetMs: at(head + 4 * i + 2),
+      retryAfterMs: at(head + 4 * i + 3),
     })),
     quota: quota && {
       state: QUOTA_STATES[at(2) - 1]!,
@@ -145,7 +148,7 @@ function decodeReply(input: DecideInput, reply: unknown): DecideResult {
 }
 
 /**
- * The batch form's flat reply cut into one reply per call: HEAD + 4 per limit integers, or -1 and a
+ * The batch form's flat reply cut into one reply per call: head + 4 per limit integers, or -1 and a
  * message for a decision whose evaluation failed (one flat array costs the script no table per decision).
  */
 function splitReplies(calls: readonly Call[], replies: unknown): unknown[][] {
@@ -153,7 +156,7 @@ function splitReplies(calls: readonly Call[], replies: unknown): unknown[][] {
   if (Array.isArray(replies)) {
     let at = 0;
     for (const call of calls) {
-      const length = replies[at] === -1 ? 2 : HEAD + 4 * call.input.limits.length;
+      const length = replies[at] === -1 ? 2 : headOf(call.input) + 4 * call.input.limits.length;
       split.push(replies.slice(at, at + length));
       at += length;
     }

@@ -66,6 +66,35 @@ async function evalshaCalls(): Promise<number> {
   return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
 }
 
+/** A decision without quota or credits (an RLS call, an unlimited plan): its reply has the short head. */
+const countersOnly = (accountId: string): DecideInput => ({
+  ...call(accountId),
+  endpoint: '',
+  quota: null,
+  credits: null,
+});
+
+test('one batch mixing counters-only decisions with quota and credit ones: each answer as if alone', async () => {
+  const batched = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  const alone = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  const accounts = Array.from({ length: 6 }, () => randomUUID());
+  const input = (prefix: string, i: number) =>
+    (i % 2 === 0 ? countersOnly : call)(`${prefix}-${accounts[i % accounts.length]}`);
+  try {
+    const before = await evalshaCalls();
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => batched.decide(input('b', i))));
+    expect((await evalshaCalls()) - before).toBeLessThan(60);
+    const sequential = [];
+    for (let i = 0; i < 60; i++) sequential.push(await alone.decide(input('s', i)));
+    expect(results).toEqual(sequential);
+    expect(results.filter((r, i) => i % 2 === 0 && r.quota === null && r.credits === null)).toHaveLength(30);
+    // The token bucket (9) binds the counters-only accounts; credits (12) and the bucket the others.
+    expect(results.filter((r) => r.allowed)).toHaveLength(6 * 9);
+  } finally {
+    await Promise.all([batched.close(), alone.close()]);
+  }
+});
+
 test('200 concurrent decisions over 10 accounts: fewer script calls than decisions, each answer as if alone', async () => {
   const batched = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
   const alone = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
