@@ -9,7 +9,7 @@ export type RedisCounters = Exclude<CountersConfig, { kind: 'memory' }>;
 /** The connections, by what runs on them: none queues behind, nor times out like, another. */
 export type RedisRole = 'decisions' | 'background' | 'inspector' | 'health' | 'rls-windows';
 
-/** Reconnect backoff cap (ms); ioredis 6 defaults to 5 s, too long for "back within a second or so". */
+/** Reconnect backoff cap (ms); ioredis defaults to 2 s, too long for "back within a second or so". */
 const RECONNECT_CAP_MS = 1_000;
 const RECONNECT_JITTER_MS = 250;
 /** Background work may wait longer than a decision: a flush is not on the request path. */
