@@ -10,14 +10,12 @@ import {
   type CheckResponse,
 } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
 import {
-  RateLimitResponse_Code as Code,
   RateLimitServiceService,
-  type RateLimitResponse,
   type RateLimitServiceServer,
 } from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
+import { rlsOk } from './rls-ok.js';
 
 const OK: CheckResponse = { status: { code: status.OK, message: '', details: [] } };
-const NO_BYTES = Buffer.alloc(0);
 
 const authorization: AuthorizationServer = {
   check: (call, callback) => {
@@ -34,17 +32,7 @@ const rateLimit: RateLimitServiceServer = {
     const { domain, descriptors } = call.request;
     if (domain === '' || descriptors.length === 0)
       return callback({ code: status.INVALID_ARGUMENT, details: 'empty request' });
-    const response: RateLimitResponse = {
-      overallCode: Code.OK,
-      statuses: descriptors.map((d) => ({
-        code: d.entries.length > 0 ? Code.OK : Code.UNKNOWN,
-        limitRemaining: 0,
-      })),
-      responseHeadersToAdd: [],
-      requestHeadersToAdd: [],
-      rawBody: NO_BYTES,
-    };
-    callback(null, response);
+    callback(null, rlsOk(descriptors));
   },
 };
 

@@ -6,9 +6,9 @@
 // batched as Tollgate batches (batched-incr.ts): the floor with Redis.
 
 import type { Decision } from '../../src/access/decision.js';
-import { RateLimitResponse_Code as Code } from '../../src/generated/envoy/service/ratelimit/v3/rls.js';
 import { createLeanGrpcServer } from '../../src/transports/grpc/lean/lean-grpc-server.js';
 import { batchedIncr } from './batched-incr.js';
+import { rlsOk } from './rls-ok.js';
 
 const ALLOWED: Decision = {
   allowed: true,
@@ -27,7 +27,6 @@ const MISSING_KEY: Decision = {
   policies: [],
   shadowDenied: [],
 };
-const NO_BYTES = Buffer.alloc(0);
 const count = process.env.REDIS_URL ? batchedIncr(process.env.REDIS_URL) : undefined;
 
 const server = createLeanGrpcServer({
@@ -41,16 +40,7 @@ const server = createLeanGrpcServer({
     // One count per call (the bench sends one descriptor), as one decide.lua call per RLS request.
     const value = descriptors[0]?.entries[0]?.value;
     if (count && value !== undefined) await count(value);
-    return {
-      overallCode: Code.OK,
-      statuses: descriptors.map((d) => ({
-        code: d.entries.length > 0 ? Code.OK : Code.UNKNOWN,
-        limitRemaining: 0,
-      })),
-      responseHeadersToAdd: [],
-      requestHeadersToAdd: [],
-      rawBody: NO_BYTES,
-    };
+    return rlsOk(descriptors);
   },
 });
 const port = await server.listen('127.0.0.1', Number(process.env.PORT ?? 0));
