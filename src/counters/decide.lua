@@ -49,8 +49,9 @@
 -- waits until the deadline has passed before it does), so they must never be counted.
 -- Returns a flat array of integers:
 --   [1] allowed 1|0  [2] now ms
---   only when the spec has a quota limit or a credit cost (the head is then 8 long, else 2: an RLS
---   call or an unlimited plan needs none of these, and each integer costs Redis a reply entry):
+--   only when the spec has a quota limit, a credit cost or an endpoint (the head is then 8 long, else
+--   2: an RLS call needs none of these, and each integer costs Redis a reply entry; a usage record
+--   needs its period start, which uncount.lua is given to take the record back):
 --   [3] quota state 0 none|1 ok|2 denied|3 overage
 --   [4] quota used after the decision  [5] period start ms  [6] period end ms
 --   [7] credits state 0 none|1 ok|2 denied  [8] credit balance after the decision
@@ -406,7 +407,7 @@ local function decide(ko, ao, sp, now, out)
   local o = #out
   out[o + 1], out[o + 2] = allowed and 1 or 0, now
   o = o + 2
-  if quota_limit or cost then
+  if quota_limit or cost or records then
     out[o + 1], out[o + 2], out[o + 3], out[o + 4] = q_state, used, p_start, p_end
     out[o + 5], out[o + 6] = c_state, balance
     o = o + 6

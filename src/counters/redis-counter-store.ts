@@ -35,9 +35,12 @@ export const DECIDE_SHA = DECIDE.sha;
 const ALGORITHM_CODE = { fixed_window: 'f', sliding_window: 's', token_bucket: 't' } as const;
 const LIMIT_STATES: LimitResult['state'][] = ['ok', 'denied', 'shadow_denied'];
 const QUOTA_STATES: QuotaResult['state'][] = ['ok', 'denied', 'overage'];
-/** Fixed part of the reply before the 4 integers per limit (see decide.lua): 8 with a quota or credits. */
+/**
+ * Fixed part of the reply before the 4 integers per limit (see decide.lua): 8 with a quota, credits or
+ * a usage record (uncount needs its period start, reply[4]), 2 for counters only (the RLS path).
+ */
 function headOf(input: DecideInput): number {
-  return input.quota || input.credits ? 8 : 2;
+  return input.quota || input.credits || input.endpoint !== '' ? 8 : 2;
 }
 
 /** KEYS of one call, all under the account's hash tag so Redis Cluster keeps them in one slot. */

@@ -66,7 +66,7 @@ async function evalshaCalls(): Promise<number> {
   return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
 }
 
-/** A decision without quota or credits (an RLS call, an unlimited plan): its reply has the short head. */
+/** A counters-only decision (the RLS path: no quota, credits or usage record): its reply has the short head. */
 const countersOnly = (accountId: string): DecideInput => ({
   ...call(accountId),
   endpoint: '',

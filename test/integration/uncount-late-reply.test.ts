@@ -9,6 +9,7 @@ import type { DecideInput } from '../../src/counters/counter-store.js';
 import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { RedisUsageSource } from '../../src/counters/redis-usage-source.js';
 import { StoreUnavailable } from '../../src/errors.js';
+import { billingPeriod } from '../../src/billing/billing-period.js';
 import { newReservationId } from '../../src/metering/reservation-id.js';
 import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
 
@@ -113,6 +114,28 @@ test('a decision that ran but was answered unavailable is uncounted; a denied on
     ]);
     // The window counter stays consumed (the request reached Redis): 3 hits.
     expect(await admin.hget('{a:late}:quota', 'l:r:c')).toBe('3');
+  } finally {
+    await store.close();
+    await proxy.close();
+  }
+}, 30_000);
+
+test("an unlimited plan's decision (usage record, no quota, no credits) is uncounted in its own period", async () => {
+  const { proxy, store, uncount } = await storeBehindHolder();
+  const usage = new RedisUsageSource(admin);
+  const unlimited = (): DecideInput => ({ ...input('unlimited', 0), quota: null, credits: null });
+  try {
+    expect((await store.decide(unlimited())).allowed).toBe(true);
+    proxy.hold();
+    await expect(store.decide(unlimited())).rejects.toBeInstanceOf(StoreUnavailable);
+    proxy.release();
+    expect(await uncount).toBe(1);
+    // What the client was told: 1 allowed call, in the period it was counted in.
+    const period = billingPeriod(Date.now(), 1).startMs;
+    expect((await usage.take('unlimited', 'u1'))!.rows).toEqual([
+      { periodStartMs: period, endpoint: 'chat', calls: 1, units: 2, credits: 0 },
+    ]);
+    expect(await admin.hget('{a:unlimited}:quota', 'u')).toBe('2');
   } finally {
     await store.close();
     await proxy.close();
