@@ -36,11 +36,20 @@ const ALGORITHM_CODE = { fixed_window: 'f', sliding_window: 's', token_bucket: '
 const LIMIT_STATES: LimitResult['state'][] = ['ok', 'denied', 'shadow_denied'];
 const QUOTA_STATES: QuotaResult['state'][] = ['ok', 'denied', 'overage'];
 /**
- * Fixed part of the reply before the 4 integers per limit (see decide.lua): 8 with a quota, credits or
- * a usage record (uncount needs its period start, reply[4]), 2 for counters only (the RLS path).
+ * Fixed part of the reply before the 4 integers per limit (see decide.lua): 8 with a quota or credits,
+ * 3 with a usage record only (uncount needs its period start), 2 for counters only (the RLS path).
  */
 function headOf(input: DecideInput): number {
-  return input.quota || input.credits || input.endpoint !== '' ? 8 : 2;
+  if (input.quota || input.credits) return 8;
+  return input.endpoint !== '' ? 3 : 2;
+}
+
+/**
+ * Where the reply holds the billing period start the decision counted in. A head of 2 has none, and
+ * uncount.lua then has no quota count or usage record to take back with it.
+ */
+function periodStartAt(input: DecideInput): number {
+  return headOf(input) === 8 ? 4 : 2;
 }
 
 /** KEYS of one call, all under the account's hash tag so Redis Cluster keeps them in one slot. */
@@ -414,7 +423,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits, Reservation
       if (!Array.isArray(reply) || reply[0] !== 1) return;
       const wroteQuota = input.quota !== null || input.endpoint !== '';
       const args = [
-        String(reply[4]),
+        String(reply[periodStartAt(input)]),
         wroteQuota ? String(input.units) : '0',
         String(input.credits?.cost ?? 0),
         input.endpoint,
