@@ -8,8 +8,9 @@
 -- One hash per account holds the quota and every limit's state, so a decision reads it with ONE
 -- HMGET and writes it with ONE HSET (Redis spends more per redis.call than on the Lua around it).
 --
--- KEYS (every key shares the hash tag {a:<accountId>}: one Redis Cluster slot):
---   KEYS[1]  {a:ID}:quota    hash   the account's counters:
+-- KEYS (every key shares the hash tag {a:<accountId>}: one Redis Cluster slot), only those the spec
+-- uses, in this order (each argument costs Redis about 0.06 µs to read):
+--   quota    {a:ID}:quota    hash   always: the account's counters:
 --              p = quota period start (ms), u = units used in that period,
 --              cw = highest ledger row id of the last credit seed (apply-credits.lua),
 --              x = when the hash may expire (ms, the caller's clock; GC only, see below),
@@ -17,31 +18,33 @@
 --                fixed_window   s = window start ms, c = count
 --                sliding_window s = current window start ms, c = current count, p = previous count
 --                token_bucket   t = TAT, whole ms; r = TAT remainder in 1/limit ms (exact GCRA)
---   KEYS[2]  {a:ID}:credits  string live credit balance (integer); absent = the credit seed (ARGV[3])
---   KEYS[3]  {a:ID}:usage    hash   "<periodStartMs>|<endpoint>|calls", "...|units" and "...|credits"
---                                    (HINCRBY; renamed away whole by take-usage.lua for the flusher)
---   KEYS[4]  {a:ID}:r:<id>   only with a reservation (see the spec's hold): the string
---                            "<period start>|<units>|<credits>|<endpoint>", set with PX, for settle.lua
--- ARGV:
+--   credits  {a:ID}:credits  string with a credit cost: the live credit balance (integer); absent =
+--                                    the credit seed
+--   usage    {a:ID}:usage    hash   with an endpoint: "<periodStartMs>|<endpoint>|calls", "...|units"
+--                                    and "...|credits" (HINCRBY; renamed away whole by take-usage.lua)
+--   record   {a:ID}:r:<id>   string with a reservation (see the spec's hold):
+--                                    "<period start>|<units>|<credits>|<endpoint>", set with PX, for settle.lua
+-- ARGV, likewise only those the spec uses:
 --   1 now, ms since the epoch; "" = use Redis TIME
 --   2 spec: what a decision asks, the same for every call of one plan and endpoint, so a batch parses
 --     each distinct spec once. Fields joined by "|" (no field holds one):
 --       anchor day 1..31 (1 = calendar month, UTC) | units this call consumes from the quota |
 --       quota limit ("" = unlimited; usage is still recorded) | overage "1" soft gate, "0" hard |
 --       credit cost ("" = no credits) | hold: ms to keep a reservation ("" = none; set: the units and
---       credits are a reservation, recorded in KEYS[4] when allowed) | endpoint ("" = counters only,
+--       credits are a reservation, recorded in the record key when allowed) | endpoint ("" = counters only,
 --       the RLS path: no usage record, and no quota fields unless a quota is set) | n limits |
 --       then 7 per limit: algorithm (f fixed | s sliding | t token) | limit | windowMs |
 --       capacity (token_bucket burst; = limit otherwise) | shadow "1"/"0" | hits | limit id
---   3 credit seed: the balance assumed when KEYS[2] is absent (written only on an allowed debit),
---     optionally ":<ledger id>", the highest ledger row the seed holds: written with the seed as
---     KEYS[1]'s field cw, so apply-credits.lua never adds a row the seed already holds
---   4 quota seed period start ms; "" = no seed. 5 quota seed units: what Postgres already holds for
---     that period (flushed usage). When the seed is for the current period, used = max(KEYS[1]'s
---     count, seed): a no-op normally (Redis counts everything Postgres has, and more), but after
---     Redis lost its data the quota continues from Postgres instead of 0; a new period starts at 0.
+--   with a credit cost: credit seed, the balance assumed when the credits key is absent (written only on
+--     an allowed debit), optionally ":<ledger id>", the highest ledger row the seed holds: written with
+--     the seed as the quota hash's field cw, so apply-credits.lua never adds a row the seed already holds
+--   with a quota limit or an endpoint: quota seed period start ms ("" = no seed), then quota seed units:
+--     what Postgres already holds for that period (flushed usage). When the seed is for the current
+--     period, used = max(the quota hash's count, seed): a no-op normally (Redis counts everything
+--     Postgres has, and more), but after Redis lost its data the quota continues from Postgres
+--     instead of 0; a new period starts at 0.
 -- Batch form: ARGV[1] = "#batch", ARGV[2] = count, ARGV[3] = deadline (Redis TIME in ms; "" = none),
--- then each decision's 5 ARGV in turn; KEYS likewise concatenated (3 each, 4 with a reservation).
+-- then each decision's ARGV in turn; KEYS likewise concatenated.
 -- Returns the replies (below) of all decisions one after the other in ONE flat array (each is 8+4n,
 -- 3+4n or 2+4n long, n of that decision), or -1, message in place of a decision whose evaluation failed;
 -- all run in one atomic script call. Past the deadline nothing is read or written and the reply is
@@ -198,6 +201,14 @@ local function parse_spec(text)
     end
     sp.limits[i] = limit
   end
+  -- Where each optional key and argument sits, from the decision's first (see the header).
+  local has_usage = sp.endpoint ~= ''
+  sp.credits_at = 2
+  sp.usage_at = sp.credits_at + (sp.cost and 1 or 0)
+  sp.record_at = sp.usage_at + (has_usage and 1 or 0)
+  sp.nkeys = sp.record_at - 1 + (sp.hold and 1 or 0)
+  sp.seed_at = 3 + (sp.cost and 1 or 0)
+  sp.nargs = sp.seed_at - 1 + ((sp.quota or has_usage) and 2 or 0)
   sp.quota_at = #sp.read + 1
   sp.read[#sp.read + 1], sp.read[#sp.read + 2], sp.read[#sp.read + 3] = 'p', 'u', 'x'
   return sp
@@ -310,7 +321,9 @@ local W = {}
 -- `now`; appends its reply to `out`. Reads come before writes: a key of the wrong type met by a read
 -- fails the decision before anything is written.
 local function decide(ko, ao, sp, now, out)
-  local quota_key, credits_key, usage_key = KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3]
+  local quota_key = KEYS[ko + 1]
+  local credits_key = sp.cost and KEYS[ko + sp.credits_at]
+  local usage_key = sp.endpoint ~= '' and KEYS[ko + sp.usage_at]
   local n, units, quota_limit, cost = sp.n, sp.units, sp.quota, sp.cost
   local st = redis.call('HMGET', quota_key, unpack(sp.read))
 
@@ -330,8 +343,9 @@ local function decide(ko, ao, sp, now, out)
   local qa = sp.quota_at
   local p_text = text(p_start)
   local used = (st[qa] == p_text) and (tonumber(st[qa + 1]) or 0) or 0
-  if ARGV[ao + 4] == p_text then
-    local seed_u = tonumber(ARGV[ao + 5])
+  local seed_at = ao + sp.seed_at
+  if (quota_limit or sp.endpoint ~= '') and ARGV[seed_at] == p_text then
+    local seed_u = tonumber(ARGV[seed_at + 1])
     if seed_u > used then used = seed_u end
   end
   local q_state = 0
@@ -400,7 +414,7 @@ local function decide(ko, ao, sp, now, out)
       if cost and cost > 0 then redis.call('HINCRBY', usage_key, credits_field, cost) end
     end
     if sp.hold then
-      local record_key = KEYS[ko + 4]
+      local record_key = KEYS[ko + sp.record_at]
       local record = string.format('%.0f|%.0f|%.0f|', p_start, units, cost or 0) .. sp.endpoint
       redis.call('SET', record_key, record, 'PX', sp.hold)
     end
@@ -446,15 +460,10 @@ local function clock(arg)
   return tonumber(arg) or time_ms()
 end
 
--- KEYS of a decision: 3, and one more with a reservation.
-local function key_count(sp)
-  return sp.hold and 4 or 3
-end
-
 if ARGV[1] ~= '#batch' then
-  local sp = #ARGV == 5 and spec_of(ARGV[2])
-  if not sp or #KEYS ~= key_count(sp) then
-    return redis.error_reply('ERR decide.lua: expected 3 keys (4 with a reservation) and 5 args')
+  local sp = #ARGV >= 2 and spec_of(ARGV[2])
+  if not sp or #KEYS ~= sp.nkeys or #ARGV ~= sp.nargs then
+    return redis.error_reply('ERR decide.lua: the keys and args do not match the spec')
   end
   local out = {}
   decide(0, 0, sp, clock(ARGV[1]), out)
@@ -468,8 +477,8 @@ if deadline and time_ms() >= deadline then return { -2, time_ms() } end
 local ko, ao = 0, 3
 local out = {}
 for _ = 1, count do
-  local sp = ao + 5 <= #ARGV and spec_of(ARGV[ao + 2])
-  if not sp or ko + key_count(sp) > #KEYS then
+  local sp = ao + 2 <= #ARGV and spec_of(ARGV[ao + 2])
+  if not sp or ko + sp.nkeys > #KEYS or ao + sp.nargs > #ARGV then
     return redis.error_reply('ERR decide.lua: malformed batch')
   end
   local mark = #out
@@ -479,7 +488,7 @@ for _ = 1, count do
     for j = #out, mark + 1, -1 do out[j] = nil end
     out[mark + 1], out[mark + 2] = -1, type(err) == 'table' and tostring(err.err) or tostring(err)
   end
-  ko, ao = ko + key_count(sp), ao + 5
+  ko, ao = ko + sp.nkeys, ao + sp.nargs
 end
 if ko ~= #KEYS or ao ~= #ARGV then return redis.error_reply('ERR decide.lua: malformed batch') end
 return out

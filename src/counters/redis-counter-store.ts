@@ -52,10 +52,21 @@ function periodStartAt(input: DecideInput): number {
   return headOf(input) === 8 ? 4 : 2;
 }
 
-/** KEYS of one call, all under the account's hash tag so Redis Cluster keeps them in one slot. */
+/** The quota, credits and usage keys of an account (uncount.lua takes all three). */
+function accountKeys(accountId: string): [string, string, string] {
+  const tag = `{a:${accountId}}`;
+  return [`${tag}:quota`, `${tag}:credits`, `${tag}:usage`];
+}
+
+/**
+ * KEYS of one call: those its spec uses (see decide.lua), all under the account's hash tag so Redis
+ * Cluster keeps them in one slot.
+ */
 export function decideKeys(input: DecideInput): string[] {
-  const tag = `{a:${input.accountId}}`;
-  const keys = [`${tag}:quota`, `${tag}:credits`, `${tag}:usage`];
+  const [quota, credits, usage] = accountKeys(input.accountId);
+  const keys = [quota];
+  if (input.credits) keys.push(credits);
+  if (input.endpoint !== '') keys.push(usage);
   if (input.reservation) keys.push(reservationKey(input.accountId, input.reservation.id));
   return keys;
 }
@@ -97,16 +108,15 @@ export function decideSpec(input: DecideInput): string {
   return `${input.anchorDay}|${input.units}|${quotaLimit}|${overage}|${cost}|${hold}|${input.endpoint}|${specOfLimits(input.limits)}`;
 }
 
-/** ARGV of one call; `nowMs` undefined lets the script read Redis TIME. */
+/** ARGV of one call, those its spec uses; `nowMs` undefined lets the script read Redis TIME. */
 export function decideArgs(input: DecideInput, nowMs: number | undefined): string[] {
   const { credits, quotaSeed } = input;
-  return [
-    nowMs === undefined ? '' : String(nowMs),
-    decideSpec(input),
-    credits?.seedLedgerId ? `${credits.seed}:${credits.seedLedgerId}` : String(credits?.seed ?? 0),
-    quotaSeed ? String(quotaSeed.periodStartMs) : '',
-    String(quotaSeed?.units ?? 0),
-  ];
+  const args = [nowMs === undefined ? '' : String(nowMs), decideSpec(input)];
+  if (credits)
+    args.push(credits.seedLedgerId ? `${credits.seed}:${credits.seedLedgerId}` : String(credits.seed));
+  if (input.quota || input.endpoint !== '')
+    args.push(quotaSeed ? String(quotaSeed.periodStartMs) : '', String(quotaSeed?.units ?? 0));
+  return args;
 }
 
 /** settle.lua's reply; `changed` runs when the usage hash took a correction. */
@@ -429,7 +439,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits, Reservation
         input.endpoint,
       ];
       // The caller never learnt the reservation id: its record goes too (KEYS[4]).
-      const keys = call.keys.slice(0, 3);
+      const keys: string[] = accountKeys(input.accountId);
       if (input.reservation) keys.push(call.keys[call.keys.length - 1]!);
       undo.push(UNCOUNT.run(this.redis, keys, args));
     });

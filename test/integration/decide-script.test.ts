@@ -220,11 +220,15 @@ test('the script names no key of its own: every redis.call on a key uses KEYS or
     if (command === 'TIME') continue;
     expect(key, text).toMatch(/^(quota_key|credits_key|usage_key|record_key)$/);
   }
-  // Those names are KEYS of the decision (offset ko: 0 alone, or its place in a batch).
-  expect(DECIDE_SCRIPT).toMatch(
-    /local quota_key, credits_key, usage_key = KEYS\[ko \+ 1\], KEYS\[ko \+ 2\], KEYS\[ko \+ 3\]/,
-  );
-  expect(DECIDE_SCRIPT).toMatch(/local record_key = KEYS\[ko \+ 4\]/);
+  // Those names are KEYS of the decision (offset ko: 0 alone, or its place in a batch; the spec says
+  // which optional keys the decision has).
+  expect(DECIDE_SCRIPT).toMatch(/local quota_key = KEYS\[ko \+ 1\]\n/);
+  expect(DECIDE_SCRIPT).toMatch(/local credits_key = sp\.cost and KEYS\[ko \+ sp\.credits_at\]\n/);
+  expect(DECIDE_SCRIPT).toMatch(/local usage_key = sp\.endpoint ~= '' and KEYS\[ko \+ sp\.usage_at\]\n/);
+  expect(DECIDE_SCRIPT).toMatch(/local record_key = KEYS\[ko \+ sp\.record_at\]\n/);
+  // Every other assignment of these names would escape the checks above.
+  for (const name of ['quota_key', 'credits_key', 'usage_key', 'record_key'])
+    expect(DECIDE_SCRIPT.match(new RegExp(`\\b${name} =`, 'g')), name).toHaveLength(1);
 });
 
 test('a free call (cost 0) passes on a negative live balance, a paid one is denied and leaves it', async () => {
