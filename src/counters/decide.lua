@@ -474,13 +474,20 @@ end
 -- key of the wrong type) fails only that one, as -1, message.
 local count, deadline = tonumber(ARGV[2]), tonumber(ARGV[3])
 if deadline and time_ms() >= deadline then return { -2, time_ms() } end
+-- The whole layout is checked before any decision runs: a malformed batch writes nothing.
 local ko, ao = 0, 3
+for _ = 1, count or 0 do
+  local sp = ao + 2 <= #ARGV and spec_of(ARGV[ao + 2])
+  if not sp then return redis.error_reply('ERR decide.lua: malformed batch') end
+  ko, ao = ko + sp.nkeys, ao + sp.nargs
+end
+if not count or ko ~= #KEYS or ao ~= #ARGV then
+  return redis.error_reply('ERR decide.lua: malformed batch')
+end
+ko, ao = 0, 3
 local out = {}
 for _ = 1, count do
-  local sp = ao + 2 <= #ARGV and spec_of(ARGV[ao + 2])
-  if not sp or ko + sp.nkeys > #KEYS or ao + sp.nargs > #ARGV then
-    return redis.error_reply('ERR decide.lua: malformed batch')
-  end
+  local sp = spec_of(ARGV[ao + 2])
   local mark = #out
   local ok, err = pcall(decide, ko, ao, sp, clock(ARGV[ao + 1]), out)
   if not ok then
@@ -490,5 +497,4 @@ for _ = 1, count do
   end
   ko, ao = ko + sp.nkeys, ao + sp.nargs
 end
-if ko ~= #KEYS or ao ~= #ARGV then return redis.error_reply('ERR decide.lua: malformed batch') end
 return out

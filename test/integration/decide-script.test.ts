@@ -5,7 +5,13 @@ import { type Command, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import type { LimitCheck } from '../../src/policy/limit-rule.js';
-import { DECIDE_SCRIPT, DECIDE_SHA, RedisCounterStore } from '../../src/counters/redis-counter-store.js';
+import {
+  DECIDE_SCRIPT,
+  DECIDE_SHA,
+  decideArgs,
+  decideKeys,
+  RedisCounterStore,
+} from '../../src/counters/redis-counter-store.js';
 import { startRedisServer } from '../support/redis-server.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -211,6 +217,31 @@ test('every key the store sends shares the {a:<account>} hash tag and one cluste
   } finally {
     await store.close();
   }
+});
+
+test('keys and args that do not match the spec are refused whole, and nothing is written', async () => {
+  await redis.script('LOAD', DECIDE_SCRIPT);
+  const id = `ct-${randomUUID()}`;
+  const one: DecideInput = { ...input(), accountId: id };
+  const keys = decideKeys(one);
+  const args = decideArgs(one, undefined);
+  // This spec (quota, credits, endpoint) takes the quota, credits and usage keys; the credit seed and
+  // both quota seed args.
+  expect([keys.length, args.length]).toEqual([3, 5]);
+  const single = (k: string[], a: string[]) => redis.evalsha(DECIDE_SHA, k.length, ...k, ...a);
+  await expect(single(keys.slice(0, 2), args)).rejects.toThrow(/do not match the spec/);
+  await expect(single(keys, args.slice(0, 4))).rejects.toThrow(/do not match the spec/);
+  const batch = (k: string[], a: string[]) =>
+    redis.evalsha(DECIDE_SHA, k.length, ...k, '#batch', '2', '', ...a);
+  // Two decisions, the second one short of an arg: the batch is refused before either runs.
+  await expect(batch([...keys, ...keys], [...args, ...args.slice(0, 4)])).rejects.toThrow(/malformed batch/);
+  await expect(batch([...keys, ...keys], [...args, ...args, ''])).rejects.toThrow(/malformed batch/);
+  expect(await redis.exists(...keys)).toBe(0);
+  // The same calls, well formed, decide.
+  const replies = (await batch([...keys, ...keys], [...args, ...args])) as number[];
+  expect(replies.slice(0, 1)).toEqual([1]);
+  expect(await redis.exists(...keys)).toBe(3);
+  await redis.del(...keys);
 });
 
 test('the script names no key of its own: every redis.call on a key uses KEYS or a key taken from KEYS', () => {
