@@ -21,6 +21,8 @@
 -- Returns one reply per account, in order: {} when it has nothing to flush, else a flat array
 --   { batchId, field1, value1, field2, value2, ... }  (the `#batch` field included; callers skip it)
 
+-- Checked before anything moves: a missing batch id would strand a renamed hash without `#batch`.
+if #ARGV % 2 ~= 0 then return redis.error_reply('ERR take-usage.lua: ARGV must be pairs') end
 local replies = {}
 for i = 1, #ARGV, 2 do
   local live = '{a:' .. ARGV[i] .. '}:usage'
