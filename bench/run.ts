@@ -20,6 +20,7 @@ import { markdown } from './lib/markdown.js';
 import { KEY_CACHE_MAX, measureKeyCache } from './lib/memory.js';
 import { runMillionKeys } from './lib/million-keys.js';
 import { measureMetering } from './lib/metering.js';
+import { measureScriptCost } from './lib/script-cost.js';
 import { measureUsageFlush } from './lib/usage-flush.js';
 import { postgresAfterRuns, postgresStart } from './lib/postgres-windows.js';
 import { freePort, sleep, startProc, type Proc } from './lib/procs.js';
@@ -302,6 +303,9 @@ async function main() {
     // ── Metered calls: a decision with a reservation, and a settle ──────────────────────────────
     const metering = C.ROWS ? undefined : await measureMetering(tmp);
 
+    // ── decide.lua's Redis CPU in isolation, batch and single form, against rate-limiter-flexible ──
+    const scriptCost = C.ROWS ? undefined : await measureScriptCost(tmp);
+
     // ── Redis bytes per active account ──────────────────────────────────────────────────────────
     const redisPerAccount = {
       allow: await medianAccountBytes(redis, allow.accountIds),
@@ -336,6 +340,7 @@ async function main() {
       ...(millionKeys ? { millionKeys } : {}),
       ...(usageFlush ? { usageFlush } : {}),
       ...(metering ? { metering } : {}),
+      ...(scriptCost ? { scriptCost } : {}),
       ...(memory ? { memory } : {}),
       redisPerAccount,
       targets: [],

@@ -149,6 +149,13 @@ export function markdown(report: Report): string {
       `- Metered calls (${int(metered.operations)} each, one limit + quota + credits, Tollgate's store in the bench process on a redis-server of its own): a decision without a reservation ${phase(metered.plain)}; **with a reservation** ${phase(metered.reserved)} (${(metered.reserved.redisCpuUs / metered.plain.redisCpuUs).toFixed(2)}× the Redis CPU, still one round trip); **a settle** ${phase(metered.settle)}.`,
     );
   }
+  const cost = report.scriptCost;
+  if (cost) {
+    const us = (n: number) => `${n.toFixed(2)} µs (${(n / cost.rlflex).toFixed(2)}×)`;
+    lines.push(
+      `- decide.lua in isolation (Redis CPU per decision on a redis-server of its own, ${int(cost.decisionsPerRound)} decisions per round, ${cost.rounds} rounds alternating, medians; in brackets ÷ rate-limiter-flexible's consume(), one script call per decision, pipelined: **${cost.rlflex.toFixed(2)} µs**): /check and Check shape (one fixed window, usage) batches of ${cost.batch} **${us(cost.check.batch)}**, one per call ${us(cost.check.single)}; RLS shape (counters only) batches of ${cost.batch} **${us(cost.rls.batch)}**, one per call ${us(cost.rls.single)}.`,
+    );
+  }
   const rp = report.redisPerAccount;
   lines.push(
     `- Redis bytes per active account (MEMORY USAGE, median of 100): allow tier ${int(rp.allow.bytes)} B (${rp.allow.keys.join(', ')}), deny tier ${int(rp.deny.bytes)} B (${rp.deny.keys.join(', ')}); INFO used_memory delta over the ${int(2 * Number(s.keysPerPath))} warmed accounts: ${int(rp.usedMemoryDeltaPerAccount)} B/account; per RLS descriptor counter (${int(2 * Number(s.keysPerPath))} values): ${int(rp.usedMemoryDeltaPerRlsCounter)} B.`,

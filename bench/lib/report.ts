@@ -6,6 +6,7 @@ import * as C from './config.js';
 import type { FixedRateResult } from './fixed-rate.js';
 import { LOAD_CORE } from './load.js';
 import type { MeteringRun } from './metering.js';
+import type { ScriptCostRun } from './script-cost.js';
 import type { SelfTime } from './profile.js';
 import type { RedisShape, idleTraffic } from './redis-shape.js';
 import type { RotatingBody } from './rotating-body.js';
@@ -119,6 +120,7 @@ export interface Report {
   };
   usageFlush?: UsageFlushRun[];
   metering?: MeteringRun;
+  scriptCost?: ScriptCostRun;
   memory?: {
     keysWarmed: number;
     cacheEntriesBefore: number;
