@@ -115,7 +115,10 @@ describe('CachedKeyStore', () => {
   });
 
   test('stale entries found one by one are renewed in rounds of up to 100 asked for in one turn', async () => {
-    const { inner, clock, cache } = setup({ ttlMs: 1_000, renewalDelayMs: 30 });
+    // Long enough that the 150 finds below end before the first round, also on a loaded machine (at
+    // 30 ms, a full suite run once saw the round start midway: 211 calls).
+    const delay = 300;
+    const { inner, clock, cache } = setup({ ttlMs: 1_000, renewalDelayMs: delay });
     for (let i = 0; i < 150; i++) inner.records.set(`h${i}`, record(`key_${i}`));
     for (let i = 0; i < 150; i++) await cache.findByHash(`h${i}`);
     clock.now += 1_000;
@@ -136,12 +139,12 @@ describe('CachedKeyStore', () => {
     }
     expect(await cache.findByHash('h0')).not.toBeNull(); // found stale again: still one renewal
     expect(inner.calls).toBe(150);
-    await sleep(60);
+    await sleep(delay + 60);
     expect(inner.calls).toBe(150 + 100); // the first round, while its loads are out
     expect(new Set(turns).size).toBe(1); // asked for in one turn: one query for SqlKeyStore
     open();
     inner.gate = undefined;
-    await sleep(80);
+    await sleep(delay + 80);
     clearInterval(ticker);
     expect(inner.calls).toBe(150 + 150); // then the rest, in a second round
     expect(new Set(turns).size).toBe(2);
