@@ -5,13 +5,11 @@
 import { Redis } from 'ioredis';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import * as C from './config.js';
-import { freePort, startProc } from './procs.js';
+import { fromDist, PER_SECOND, redisCpuUs, startOwnRedis } from './own-redis.js';
 import { base32, commandDelta, commandStats } from './stores.js';
 
 type StoreModule = typeof import('../../src/counters/redis-counter-store.js');
 type IdModule = typeof import('../../src/metering/reservation-id.js');
-const fromDist = <T>(path: string): Promise<T> =>
-  import(new URL(`../../../../dist/${path}`, import.meta.url).href) as Promise<T>;
 
 export interface MeteringPhase {
   /** Script calls (EVALSHA/EVAL) per operation: 1 per decision with or without a reservation. */
@@ -33,25 +31,10 @@ const OPERATIONS = 20_000;
 const CONCURRENCY = 200;
 const ACCOUNTS = 1_000;
 
-async function redisCpuUs(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const read = (name: string) => Number(info.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))![1]);
-  return (read('used_cpu_user') + read('used_cpu_sys')) * 1e6;
-}
-
 export async function measureMetering(logDir: string): Promise<MeteringRun> {
-  const port = await freePort();
-  const proc = await startProc({
-    name: 'redis-metering',
-    core: null,
-    cmd: 'redis-server',
-    logDir,
-    ready: /Ready to accept connections/,
-    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  });
+  const { url, proc } = await startOwnRedis('redis-metering', logDir);
   const { RedisCounterStore } = await fromDist<StoreModule>('counters/redis-counter-store.js');
   const { newReservationId } = await fromDist<IdModule>('metering/reservation-id.js');
-  const url = `redis://127.0.0.1:${port}`;
   const admin = new Redis(url);
   const store = new RedisCounterStore({ redis: new Redis(url) });
   try {
@@ -106,17 +89,7 @@ export async function measureMetering(logDir: string): Promise<MeteringRun> {
 /** A chat call as the decision path builds it: one fixed window, a quota, credits, usage. */
 const chatCall = (accountId: string): DecideInput => ({
   accountId,
-  limits: [
-    {
-      id: 't:per-second',
-      name: 'per-second',
-      algorithm: 'fixed_window',
-      limit: 1_000_000_000,
-      windowMs: 1000,
-      shadow: false,
-      hits: 1,
-    },
-  ],
+  limits: [PER_SECOND],
   anchorDay: 1,
   units: 2000,
   quota: { limit: 1_000_000_000_000, overage: false },

@@ -10,11 +10,9 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import * as C from './config.js';
-import { freePort, startProc } from './procs.js';
+import { fromDist, PER_SECOND, redisCpuUs, startOwnRedis } from './own-redis.js';
 
 type StoreModule = typeof import('../../src/counters/redis-counter-store.js');
-const fromDist = <T>(path: string): Promise<T> =>
-  import(new URL(`../../../../dist/${path}`, import.meta.url).href) as Promise<T>;
 
 export interface ScriptCostRun {
   batch: number;
@@ -33,26 +31,10 @@ const ACCOUNTS = 1_000;
 /** Pipelined calls in flight at once (each a batch or a single decision). */
 const PIPELINE = 400;
 
-async function redisCpuUs(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const read = (name: string) => Number(info.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))![1]);
-  return (read('used_cpu_user') + read('used_cpu_sys')) * 1e6;
-}
-
 /** The bench's allow tier as the decision path asks for it: /check and Check (usage) or RLS (counters only). */
 const benchCall = (accountId: string, endpoint: string): DecideInput => ({
   accountId,
-  limits: [
-    {
-      id: 't:per-second',
-      name: 'per-second',
-      algorithm: 'fixed_window',
-      limit: 1_000_000_000,
-      windowMs: 1000,
-      shadow: false,
-      hits: 1,
-    },
-  ],
+  limits: [PER_SECOND],
   anchorDay: 1,
   units: 1,
   quota: null,
@@ -63,19 +45,11 @@ const benchCall = (accountId: string, endpoint: string): DecideInput => ({
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> {
-  const port = await freePort();
-  const proc = await startProc({
-    name: 'redis-script-cost',
-    core: null,
-    cmd: 'redis-server',
-    logDir,
-    ready: /Ready to accept connections/,
-    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  });
+  const { url, proc } = await startOwnRedis('redis-script-cost', logDir);
   const { DECIDE_SCRIPT, DECIDE_SHA, decideArgs, decideKeys } = await fromDist<StoreModule>(
     'counters/redis-counter-store.js',
   );
-  const redis = new Redis(`redis://127.0.0.1:${port}`);
+  const redis = new Redis(url);
   try {
     await redis.script('LOAD', DECIDE_SCRIPT);
     const ids = Array.from({ length: ACCOUNTS }, (_, i) => `acc_script_${i}`);
