@@ -153,7 +153,7 @@ export function markdown(report: Report): string {
   if (cost) {
     const us = (n: number) => `${n.toFixed(2)} µs (${(n / cost.rlflex).toFixed(2)}×)`;
     lines.push(
-      `- decide.lua in isolation (Redis CPU per decision on a redis-server of its own, ${int(cost.decisionsPerRound)} decisions per round, ${cost.rounds} rounds alternating, medians; in brackets ÷ rate-limiter-flexible's consume(), one script call per decision, pipelined: **${cost.rlflex.toFixed(2)} µs**): /check and Check shape (one fixed window, usage) batches of ${cost.batch} **${us(cost.check.batch)}**, one per call ${us(cost.check.single)}; RLS shape (counters only) batches of ${cost.batch} **${us(cost.rls.batch)}**, one per call ${us(cost.rls.single)}.`,
+      `- decide.lua in isolation (Redis CPU per decision on a redis-server of its own, ${int(cost.decisionsPerRound)} decisions per round, ${cost.rounds} rounds alternating, medians; in brackets ÷ rate-limiter-flexible's consume(), one script call per decision, pipelined: **${cost.rlflex.toFixed(2)} µs**): /check and Check shape (one fixed window, usage) batches of ${cost.batch} **${us(cost.check.batch)}**, one per call ${us(cost.check.single)} (as an EVALSHA script ${us(cost.check.singleScript)}); RLS shape (counters only) batches of ${cost.batch} **${us(cost.rls.batch)}**, one per call ${us(cost.rls.single)} (as a script ${us(cost.rls.singleScript)}). decide.lua runs as a Redis Function (FCALL), as the store sends it.`,
     );
   }
   const rp = report.redisPerAccount;

@@ -12,7 +12,7 @@ type StoreModule = typeof import('../../src/counters/redis-counter-store.js');
 type IdModule = typeof import('../../src/metering/reservation-id.js');
 
 export interface MeteringPhase {
-  /** Script calls (EVALSHA/EVAL) per operation: 1 per decision with or without a reservation. */
+  /** Script calls (FCALL/EVALSHA/EVAL) per operation: 1 per decision with or without a reservation. */
   scriptCallsPerOp: number;
   /** Redis CPU (user + sys) per operation, µs. */
   redisCpuUs: number;
@@ -59,7 +59,8 @@ export async function measureMetering(logDir: string): Promise<MeteringRun> {
       const cpu = (await redisCpuUs(admin)) - cpuBefore;
       const commands = commandDelta(before, await commandStats(admin)).byCommand;
       return {
-        scriptCallsPerOp: ((commands.evalsha ?? 0) + (commands.eval ?? 0)) / OPERATIONS,
+        scriptCallsPerOp:
+          ((commands.fcall ?? 0) + (commands.evalsha ?? 0) + (commands.eval ?? 0)) / OPERATIONS,
         redisCpuUs: cpu / OPERATIONS,
         wallUs,
       };

@@ -2,9 +2,11 @@
 // redis-server of its own: the same pipelined load each round, rounds alternating, medians. The live
 // rows' Redis column moves with the batch sizes the load happens to form and with the machine (rate-
 // limiter-flexible's own figure moved 5.4-7.4 µs between runs); this one holds both fixed.
-// Batch form: decide.lua calls of BATCH decisions, as the store sends them under load. Single form:
-// one decision per call, as an idle store sends it. rate-limiter-flexible: the script and arguments
-// its consume() sends, one call per decision. All of them pipelined PIPELINE calls at a time.
+// decide.lua goes as the store sends it: FCALL of the Function, in the batch form. Batch: calls of BATCH
+// decisions, as under load. Single: one decision per call, as an idle store sends it; the same call as
+// an EVALSHA script (what a Redis without Functions runs) is measured beside it. rate-limiter-flexible:
+// the script and arguments its consume() sends, one call per decision. All of them pipelined PIPELINE
+// calls at a time.
 
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
@@ -20,8 +22,15 @@ export interface ScriptCostRun {
   rounds: number;
   /** Redis CPU (user + sys) per decision, µs, medians over the rounds. */
   rlflex: number;
-  check: { batch: number; single: number };
-  rls: { batch: number; single: number };
+  check: Forms;
+  rls: Forms;
+}
+
+/** µs per decision: as the store sends it (a Function), and one per call as an EVALSHA script. */
+interface Forms {
+  batch: number;
+  single: number;
+  singleScript: number;
 }
 
 const BATCH = 25;
@@ -46,12 +55,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> {
   const { url, proc } = await startOwnRedis('redis-script-cost', logDir);
-  const { DECIDE_SCRIPT, DECIDE_SHA, decideArgs, decideKeys } = await fromDist<StoreModule>(
+  const { DECIDE_SCRIPT, DECIDE_SHA, decideArgs, decideFunction, decideKeys } = await fromDist<StoreModule>(
     'counters/redis-counter-store.js',
   );
+  const fn = decideFunction();
   const redis = new Redis(url);
   try {
     await redis.script('LOAD', DECIDE_SCRIPT);
+    await redis.call('FUNCTION', 'LOAD', fn.library);
     const ids = Array.from({ length: ACCOUNTS }, (_, i) => `acc_script_${i}`);
     const limiter = new RateLimiterRedis({
       storeClient: redis,
@@ -59,29 +70,33 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
       points: 1_000_000_000,
       duration: 1,
     });
-    // One call's KEYS and ARGV: `size` decisions, the batch form, or one in the single form.
-    const command = (endpoint: string, first: number, size: number): (string | number)[] => {
+    // One call: `size` decisions in the batch form (the store sends one alone in it too).
+    const command = (script: boolean, endpoint: string, first: number, size: number) => {
       const keys: string[] = [];
-      const args: string[] = size === 1 ? [] : ['#batch', String(size), ''];
+      const args: string[] = ['#batch', String(size), ''];
       for (let j = 0; j < size; j++) {
         const input = benchCall(ids[(first + j) % ACCOUNTS]!, endpoint);
         keys.push(...decideKeys(input));
         args.push(...decideArgs(input, undefined));
       }
-      return [DECIDE_SHA, keys.length, ...keys, ...args];
+      return script
+        ? ['EVALSHA', DECIDE_SHA, keys.length, ...keys, ...args]
+        : ['FCALL', fn.name, keys.length, ...keys, ...args];
     };
     const measure = async (send: () => Promise<void>): Promise<number> => {
       const before = await redisCpuUs(redis);
       await send();
       return ((await redisCpuUs(redis)) - before) / DECISIONS;
     };
-    const decide = (endpoint: string, size: number) =>
+    const decide = (endpoint: string, size: number, script = false) =>
       measure(async () => {
         const calls = DECISIONS / size;
         for (let c = 0; c < calls; c += PIPELINE) {
           const pipeline = redis.pipeline();
-          for (let k = c; k < Math.min(calls, c + PIPELINE); k++)
-            pipeline.evalsha(...(command(endpoint, k * size, size) as [string, number, ...string[]]));
+          for (let k = c; k < Math.min(calls, c + PIPELINE); k++) {
+            const [name, ...args] = command(script, endpoint, k * size, size);
+            pipeline.call(name as string, ...args);
+          }
           for (const [err, reply] of (await pipeline.exec()) ?? []) {
             if (err) throw err;
             if (!Array.isArray(reply) || reply[0] !== 1)
@@ -111,8 +126,10 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
       rlflex: [] as number[],
       cb: [] as number[],
       cs: [] as number[],
+      cx: [] as number[],
       rb: [] as number[],
       rs: [] as number[],
+      rx: [] as number[],
     };
     // Warm: scripts cached, every key present.
     await decide('things', BATCH);
@@ -122,16 +139,18 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
       series.rlflex.push(await rlflex());
       series.cb.push(await decide('things', BATCH));
       series.cs.push(await decide('things', 1));
+      series.cx.push(await decide('things', 1, true));
       series.rb.push(await decide('', BATCH));
       series.rs.push(await decide('', 1));
+      series.rx.push(await decide('', 1, true));
     }
     const run: ScriptCostRun = {
       batch: BATCH,
       decisionsPerRound: DECISIONS,
       rounds: ROUNDS,
       rlflex: median(series.rlflex),
-      check: { batch: median(series.cb), single: median(series.cs) },
-      rls: { batch: median(series.rb), single: median(series.rs) },
+      check: { batch: median(series.cb), single: median(series.cs), singleScript: median(series.cx) },
+      rls: { batch: median(series.rb), single: median(series.rs), singleScript: median(series.rx) },
     };
     C.log(`decide.lua in isolation: ${JSON.stringify(run)}`);
     return run;

@@ -1,4 +1,9 @@
--- Counters: the ONE atomic decision over an account's rate limits, monthly quota and credits (EVALSHA).
+-- Counters: the ONE atomic decision over an account's rate limits, monthly quota and credits.
+--
+-- Run as a Redis Function (FCALL; decide-function.ts registers `main`), so the helpers, parsed specs
+-- and memos below are built once per Redis, not once per call; or as a script (EVALSHA) where Redis
+-- refuses Functions. Either way one call is atomic, and nothing a call leaves behind changes the next
+-- one's answer: the caches hold pure results, and the scratch arrays are written before they are read.
 --
 -- All or nothing: every limit, the quota and the credits are evaluated first; if any non-shadow
 -- check denies, nothing is written. Otherwise all are consumed together and usage is recorded.
@@ -68,8 +73,9 @@
 
 local DAY = 86400000
 local GC_SLACK_MS = 60000
-local floor = math.floor
-local unpack = unpack
+-- Globals are read when the first call starts: a Redis Function's library is loaded where only
+-- `redis` is visible.
+local floor, unpack_all
 
 -- floor(a / b) for integers below 2^53, exact (corrects the rounding of the float division).
 local function idiv(a, b)
@@ -85,12 +91,16 @@ local function ceil_div(a, b) return -idiv(-a, b) end
 -- Formatting a number and parsing one (printf, strtod) cost Redis more than a tenth of a decision, so
 -- values that repeat across the decisions of a call (a window start, a period start, a small count)
 -- go through these memos, and a stored window or period start is compared as text.
-local texts, numbers = {}, {}
+-- Run as a Redis Function the memos outlive the call, so they are dropped whole once they hold
+-- MEMO_MAX entries (checked when a call starts: a window start or a count seen once stays otherwise).
+local MEMO_MAX = 4096
+local texts, numbers, memos = {}, {}, 0
 local function text(n)
   local t = texts[n]
   if t == nil then
     t = string.format('%.0f', n)
     texts[n] = t
+    memos = memos + 1
   end
   return t
 end
@@ -100,6 +110,7 @@ local function number(t)
   if n == nil then
     n = tonumber(t)
     numbers[t] = n
+    memos = memos + 1
   end
   return n
 end
@@ -214,13 +225,14 @@ local function parse_spec(text)
   return sp
 end
 
--- Parsed once per distinct spec per script call.
+-- Parsed once per distinct spec: per script call, or while the Function is loaded (bounded as above).
 local specs = {}
 local function spec_of(text)
   local sp = specs[text]
   if sp == nil then
     sp = parse_spec(text) or false
     specs[text] = sp
+    memos = memos + 1
   end
   return sp
 end
@@ -316,16 +328,18 @@ end
 
 -- The HSET arguments of one decision, reused: field, value, field, value, ...
 local W = {}
+-- The call's KEYS and ARGV (a Redis Function is handed them; a script has them as globals).
+local Keys, Argv
 
--- The decision over KEYS[ko+1 ..] and ARGV[ao+1 ..] (the layout above, shifted by the offsets), at
+-- The decision over Keys[ko+1 ..] and Argv[ao+1 ..] (the layout above, shifted by the offsets), at
 -- `now`; appends its reply to `out`. Reads come before writes: a key of the wrong type met by a read
 -- fails the decision before anything is written.
 local function decide(ko, ao, sp, now, out)
-  local quota_key = KEYS[ko + 1]
-  local credits_key = sp.cost and KEYS[ko + sp.credits_at]
-  local usage_key = sp.endpoint ~= '' and KEYS[ko + sp.usage_at]
+  local quota_key = Keys[ko + 1]
+  local credits_key = sp.cost and Keys[ko + sp.credits_at]
+  local usage_key = sp.endpoint ~= '' and Keys[ko + sp.usage_at]
   local n, units, quota_limit, cost = sp.n, sp.units, sp.quota, sp.cost
-  local st = redis.call('HMGET', quota_key, unpack(sp.read))
+  local st = redis.call('HMGET', quota_key, unpack_all(sp.read))
 
   local allowed = true
   for i = 1, n do
@@ -344,8 +358,8 @@ local function decide(ko, ao, sp, now, out)
   local p_text = text(p_start)
   local used = (st[qa] == p_text) and (tonumber(st[qa + 1]) or 0) or 0
   local seed_at = ao + sp.seed_at
-  if (quota_limit or sp.endpoint ~= '') and ARGV[seed_at] == p_text then
-    local seed_u = tonumber(ARGV[seed_at + 1])
+  if (quota_limit or sp.endpoint ~= '') and Argv[seed_at] == p_text then
+    local seed_u = tonumber(Argv[seed_at + 1])
     if seed_u > used then used = seed_u end
   end
   local q_state = 0
@@ -359,7 +373,7 @@ local function decide(ko, ao, sp, now, out)
     local stored = tonumber(redis.call('GET', credits_key))
     seeding = stored == nil
     if seeding then
-      local seed_arg = ARGV[ao + 3]
+      local seed_arg = Argv[ao + 3]
       local colon = string.find(seed_arg, ':', 1, true)
       balance = tonumber(colon and string.sub(seed_arg, 1, colon - 1) or seed_arg)
       seed_id = colon and string.sub(seed_arg, colon + 1) or nil
@@ -404,7 +418,7 @@ local function decide(ko, ao, sp, now, out)
     local expires = number(st[qa + 2]) or 0
     if m > 0 and keep > expires then W[m + 1], W[m + 2] = 'x', keep + GC_SLACK_MS; m = m + 2 end
     if m > 0 then
-      redis.call('HSET', quota_key, unpack(W, 1, m))
+      redis.call('HSET', quota_key, unpack_all(W, 1, m))
       if keep > expires then redis.call('PEXPIRE', quota_key, keep + GC_SLACK_MS - now) end
     end
     if records then
@@ -414,7 +428,7 @@ local function decide(ko, ao, sp, now, out)
       if cost and cost > 0 then redis.call('HINCRBY', usage_key, credits_field, cost) end
     end
     if sp.hold then
-      local record_key = KEYS[ko + sp.record_at]
+      local record_key = Keys[ko + sp.record_at]
       local record = string.format('%.0f|%.0f|%.0f|', p_start, units, cost or 0) .. sp.endpoint
       redis.call('SET', record_key, record, 'PX', sp.hold)
     end
@@ -460,41 +474,55 @@ local function clock(arg)
   return tonumber(arg) or time_ms()
 end
 
-if ARGV[1] ~= '#batch' then
-  local sp = #ARGV >= 2 and spec_of(ARGV[2])
-  if not sp or #KEYS ~= sp.nkeys or #ARGV ~= sp.nargs then
-    return redis.error_reply('ERR decide.lua: the keys and args do not match the spec')
+-- Batch: several decisions, one after the other, each as if called alone; an error in one (e.g. a
+-- key of the wrong type) fails only that one, as -1, message.
+local function decide_batch()
+  local count, deadline = tonumber(Argv[2]), tonumber(Argv[3])
+  if deadline and time_ms() >= deadline then return { -2, time_ms() } end
+  -- The whole layout is checked before any decision runs: a malformed batch writes nothing.
+  local ko, ao = 0, 3
+  for _ = 1, count or 0 do
+    local sp = ao + 2 <= #Argv and spec_of(Argv[ao + 2])
+    if not sp then return redis.error_reply('ERR decide.lua: malformed batch') end
+    ko, ao = ko + sp.nkeys, ao + sp.nargs
   end
+  if not count or ko ~= #Keys or ao ~= #Argv then
+    return redis.error_reply('ERR decide.lua: malformed batch')
+  end
+  ko, ao = 0, 3
   local out = {}
-  decide(0, 0, sp, clock(ARGV[1]), out)
+  for _ = 1, count do
+    local sp = spec_of(Argv[ao + 2])
+    local mark = #out
+    local ok, err = pcall(decide, ko, ao, sp, clock(Argv[ao + 1]), out)
+    if not ok then
+      -- Nothing of a failed decision stays in the reply (it appends only once all its work is done).
+      for j = #out, mark + 1, -1 do out[j] = nil end
+      out[mark + 1], out[mark + 2] = -1, type(err) == 'table' and tostring(err.err) or tostring(err)
+    end
+    ko, ao = ko + sp.nkeys, ao + sp.nargs
+  end
   return out
 end
 
--- Batch: several decisions, one after the other, each as if called alone; an error in one (e.g. a
--- key of the wrong type) fails only that one, as -1, message.
-local count, deadline = tonumber(ARGV[2]), tonumber(ARGV[3])
-if deadline and time_ms() >= deadline then return { -2, time_ms() } end
--- The whole layout is checked before any decision runs: a malformed batch writes nothing.
-local ko, ao = 0, 3
-for _ = 1, count or 0 do
-  local sp = ao + 2 <= #ARGV and spec_of(ARGV[ao + 2])
-  if not sp then return redis.error_reply('ERR decide.lua: malformed batch') end
-  ko, ao = ko + sp.nkeys, ao + sp.nargs
-end
-if not count or ko ~= #KEYS or ao ~= #ARGV then
-  return redis.error_reply('ERR decide.lua: malformed batch')
-end
-ko, ao = 0, 3
-local out = {}
-for _ = 1, count do
-  local sp = spec_of(ARGV[ao + 2])
-  local mark = #out
-  local ok, err = pcall(decide, ko, ao, sp, clock(ARGV[ao + 1]), out)
-  if not ok then
-    -- Nothing of a failed decision stays in the reply (it appends only once all its work is done).
-    for j = #out, mark + 1, -1 do out[j] = nil end
-    out[mark + 1], out[mark + 2] = -1, type(err) == 'table' and tostring(err.err) or tostring(err)
+local function decide_one()
+  local sp = #Argv >= 2 and spec_of(Argv[2])
+  if not sp or #Keys ~= sp.nkeys or #Argv ~= sp.nargs then
+    return redis.error_reply('ERR decide.lua: the keys and args do not match the spec')
   end
-  ko, ao = ko + sp.nkeys, ao + sp.nargs
+  local out = {}
+  decide(0, 0, sp, clock(Argv[1]), out)
+  return out
 end
-return out
+
+-- One call, as a script (EVALSHA) or as a Redis Function (FCALL; the store registers `main` under a
+-- name of its own, in place of the last line below).
+local function main(keys, args)
+  Keys, Argv, server_now = keys, args, nil
+  if not floor then floor, unpack_all = math.floor, unpack end
+  if memos > MEMO_MAX then texts, numbers, specs, memos = {}, {}, {}, 0 end
+  if Argv[1] == '#batch' then return decide_batch() end
+  return decide_one()
+end
+
+return main(KEYS, ARGV)

@@ -9,7 +9,7 @@
 import { Command, type Redis } from 'ioredis';
 
 /** A command whose wire bytes are already encoded: ioredis writes them as they are. */
-class EncodedCommand extends Command {
+export class EncodedCommand extends Command {
   constructor(
     name: string,
     private readonly encoded: Buffer,

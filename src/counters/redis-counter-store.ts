@@ -4,7 +4,7 @@ import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { StoreUnavailable } from '../errors.js';
 import { checkDecideInput } from './check-decide-input.js';
 import { DecideBatcher, MAX_BATCH, MAX_IN_FLIGHT, type DecideCall } from './decide-batcher.js';
-import { evalshaEncoded } from './encoded-evalsha.js';
+import { DecideFunction } from './decide-function.js';
 import type {
   CounterStore,
   DecideInput,
@@ -31,6 +31,8 @@ const APPLIED_TTL_MS = 7 * 86_400_000;
 const DECIDE = new RedisScript('decide.lua');
 export const DECIDE_SCRIPT = DECIDE.source;
 export const DECIDE_SHA = DECIDE.sha;
+/** decide.lua as a Redis Function (each store keeps its own: one Redis may refuse Functions). */
+export const decideFunction = () => new DecideFunction(DECIDE);
 
 const ALGORITHM_CODE = { fixed_window: 'f', sliding_window: 's', token_bucket: 't' } as const;
 const LIMIT_STATES: LimitResult['state'][] = ['ok', 'denied', 'shadow_denied'];
@@ -222,6 +224,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits, Reservation
   private readonly batcher: DecideBatcher<Call> | undefined;
   private readonly watch: ConnectionWatch | undefined;
   private readonly clock = new RedisClock();
+  private readonly decideFunction = decideFunction();
   private readonly onUncount: NonNullable<RedisCounterStoreOptions['onUncount']>;
   private readonly counted: CountedAccounts | undefined;
 
@@ -381,18 +384,11 @@ export class RedisCounterStore implements CounterStore, LiveCredits, Reservation
     const allowance = this.timeoutMs === undefined ? undefined : this.timeoutMs * 2 ** sends;
     const deadline = allowance === undefined ? undefined : this.clock.deadline(allowance);
     const head = ['#batch', String(calls.length), deadline === undefined ? '' : String(deadline)];
-    const sent = this.redis.isCluster
-      ? DECIDE.run(
-          this.redis,
-          calls.flatMap((c) => c.keys),
-          head.concat(...calls.map((c) => c.args)),
-        )
-      : evalshaEncoded(
-          this.redis as Redis,
-          DECIDE,
-          calls.map((c) => c.keys),
-          [head, ...calls.map((c) => c.args)],
-        );
+    const sent = this.decideFunction.run(
+      this.redis,
+      calls.map((c) => c.keys),
+      [head, ...calls.map((c) => c.args)],
+    );
     const replies =
       this.watch && allowance !== undefined
         ? await this.watch.track(sent, Date.now() + allowance).catch((err: unknown) => {

@@ -1,14 +1,14 @@
 // The CounterStore contract on a real local Redis Cluster (three masters), plus many accounts across slots at once.
 
 import { randomUUID } from 'node:crypto';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createAccount } from '../../src/accounts/create-account.js';
 import { loadConfig } from '../../src/config.js';
 import { clusterSlot } from '../../src/counters/cluster-slot.js';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import { openCounterStore } from '../../src/counters/open-counter-store.js';
-import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
+import { decideFunction, RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { RedisUsageSource } from '../../src/counters/redis-usage-source.js';
 import { CountedAccounts } from '../../src/usage/counted-accounts.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -154,6 +154,25 @@ describe('Redis Cluster through openCounterStore (REDIS_CLUSTER_NODES)', () => {
       await store.close();
     }
   });
+});
+
+test('after FUNCTION FLUSH on every master, decisions across the slots load decide.lua on each and are answered', async () => {
+  const masters = cluster.nodes.map((node) => new Redis(node));
+  const store = await clusterStore();
+  try {
+    await store.decide(chatCall(`fl-${randomUUID()}`));
+    await Promise.all(masters.map((m) => m.call('FUNCTION', 'FLUSH')));
+    const accounts = Array.from({ length: 24 }, () => `fl-${randomUUID()}`);
+    const results = await Promise.all(accounts.map((id) => store.decide(chatCall(id))));
+    expect(results.every((r) => r.allowed)).toBe(true);
+    for (const master of masters) {
+      const libraries = (await master.call('FUNCTION', 'LIST')) as unknown[][];
+      expect(libraries.map((lib) => String(lib[1]))).toEqual([decideFunction().name]);
+    }
+  } finally {
+    await store.close();
+    for (const master of masters) master.disconnect();
+  }
 });
 
 /** CRC16/XMODEM mod 16384 of a hash tag's content (for the printed figure only). */

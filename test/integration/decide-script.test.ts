@@ -1,4 +1,5 @@
-// decide.lua as an artifact: it compiles on the server, survives SCRIPT FLUSH, and touches only KEYS of one slot.
+// decide.lua as an artifact: it compiles on the server and touches only KEYS of one slot (its life as
+// a Redis Function: decide-function.test.ts).
 
 import { randomUUID } from 'node:crypto';
 import { type Command, Redis } from 'ioredis';
@@ -91,26 +92,6 @@ test('SCRIPT LOAD compiles decide.lua and yields the SHA the store calls', async
   expect(await redis.script('LOAD', DECIDE_SCRIPT)).toBe(DECIDE_SHA);
 });
 
-test('after SCRIPT FLUSH (as after a restart) the store recovers from NOSCRIPT and re-caches the script', async () => {
-  // A private redis-server: SCRIPT FLUSH on the shared one would hit every other test file's scripts.
-  const own = await startRedisServer();
-  const admin = new Redis(own.url);
-  const store = new RedisCounterStore({ redis: new Redis(own.url) });
-  try {
-    expect((await store.decide(input())).allowed).toBe(true);
-    await admin.script('FLUSH');
-    expect(await admin.script('EXISTS', DECIDE_SHA)).toEqual([0]);
-    const r = await store.decide(input());
-    expect(r.allowed).toBe(true);
-    expect(r.credits).toEqual({ state: 'ok', balance: 8 });
-    expect(await admin.script('EXISTS', DECIDE_SHA)).toEqual([1]);
-  } finally {
-    await store.close();
-    admin.disconnect();
-    await own.stop();
-  }
-});
-
 test('every key a decision writes carries a TTL (garbage collection), also when only later calls of a window write', async () => {
   const own = await startRedisServer();
   const client = new Redis(own.url);
@@ -189,14 +170,14 @@ test('every key the store sends shares the {a:<account>} hash tag and one cluste
   ]);
   const sent: unknown[][] = [];
   const client = new Redis(REDIS_URL);
-  // Every command reaches sendCommand; the decide's EVALSHA is pre-encoded, so it is read off the
-  // bytes ioredis writes (script name, numkeys, keys, args).
+  // Every command reaches sendCommand; the decide's FCALL is pre-encoded, so it is read off the
+  // bytes ioredis writes (function name, numkeys, keys, args).
   const spy = new Proxy(client, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
       if (prop === 'sendCommand') {
         return (command: Command, ...rest: unknown[]) => {
-          if (command.name === 'evalsha' || command.name === 'eval')
+          if (['fcall', 'evalsha', 'eval'].includes(command.name))
             sent.push(bulkStrings(command.toWritable({})).slice(1));
           return (value as (...a: unknown[]) => unknown).apply(target, [command, ...rest]);
         };
@@ -253,10 +234,12 @@ test('the script names no key of its own: every redis.call on a key uses KEYS or
   }
   // Those names are KEYS of the decision (offset ko: 0 alone, or its place in a batch; the spec says
   // which optional keys the decision has).
-  expect(DECIDE_SCRIPT).toMatch(/local quota_key = KEYS\[ko \+ 1\]\n/);
-  expect(DECIDE_SCRIPT).toMatch(/local credits_key = sp\.cost and KEYS\[ko \+ sp\.credits_at\]\n/);
-  expect(DECIDE_SCRIPT).toMatch(/local usage_key = sp\.endpoint ~= '' and KEYS\[ko \+ sp\.usage_at\]\n/);
-  expect(DECIDE_SCRIPT).toMatch(/local record_key = KEYS\[ko \+ sp\.record_at\]\n/);
+  expect(DECIDE_SCRIPT).toMatch(/local quota_key = Keys\[ko \+ 1\]\n/);
+  expect(DECIDE_SCRIPT).toMatch(/local credits_key = sp\.cost and Keys\[ko \+ sp\.credits_at\]\n/);
+  expect(DECIDE_SCRIPT).toMatch(/local usage_key = sp\.endpoint ~= '' and Keys\[ko \+ sp\.usage_at\]\n/);
+  expect(DECIDE_SCRIPT).toMatch(/local record_key = Keys\[ko \+ sp\.record_at\]\n/);
+  // Keys is the call's KEYS (handed to a Function, a global of a script), assigned nowhere else.
+  expect(DECIDE_SCRIPT.match(/\bKeys\b[^=\n]*[^=~]=(?!=)/g)).toEqual(['Keys, Argv, server_now =']);
   // Every other assignment of these names would escape the checks above.
   for (const name of ['quota_key', 'credits_key', 'usage_key', 'record_key'])
     expect(DECIDE_SCRIPT.match(new RegExp(`\\b${name} =`, 'g')), name).toHaveLength(1);

@@ -99,11 +99,14 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** A standalone redis-server on a free port, in a temp dir; stop() kills it and removes the dir. */
-export async function startRedisServer(): Promise<RedisProcess> {
+/**
+ * A standalone redis-server on a free port, in a temp dir; stop() kills it and removes the dir.
+ * `extra`: more redis-server arguments (e.g. --rename-command).
+ */
+export async function startRedisServer(extra: string[] = []): Promise<RedisProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tg-redis-'));
-  let child = spawnRedis(port, dir);
+  let child = spawnRedis(port, dir, extra);
   await waitForRedis(port);
   const signal = (name: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(name);
@@ -118,7 +121,7 @@ export async function startRedisServer(): Promise<RedisProcess> {
       await exited(child);
     },
     async restart() {
-      child = spawnRedis(port, dir);
+      child = spawnRedis(port, dir, extra);
       await waitForRedis(port);
     },
     async stop() {

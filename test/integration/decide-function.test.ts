@@ -1,0 +1,225 @@
+// decide.lua as a Redis Function: the store loads it when Redis lacks it, decides by FCALL, and
+// falls back to EVALSHA where Redis refuses Functions; both forms answer alike, and the memos a
+// Function keeps between calls stay bounded.
+
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { DecideInput, DecideResult } from '../../src/counters/counter-store.js';
+import {
+  DECIDE_SHA,
+  decideArgs,
+  decideFunction,
+  decideKeys,
+  RedisCounterStore,
+} from '../../src/counters/redis-counter-store.js';
+import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
+
+// Private redis-servers: the tests flush functions and scripts and read INFO commandstats.
+let server: RedisProcess;
+let admin: Redis;
+beforeAll(async () => {
+  server = await startRedisServer();
+  admin = new Redis(server.url);
+});
+afterAll(async () => {
+  admin.disconnect();
+  await server.stop();
+});
+
+const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
+const FUNCTION_NAME = decideFunction().name;
+
+const call = (accountId: string): DecideInput => ({
+  accountId,
+  anchorDay: 1,
+  units: 2,
+  endpoint: 'chat',
+  quota: { limit: 30, overage: false },
+  credits: { cost: 1, seed: 12 },
+  limits: [
+    {
+      id: 't:ten',
+      name: 'ten',
+      algorithm: 'fixed_window',
+      limit: 10,
+      windowMs: 60_000,
+      shadow: false,
+      hits: 1,
+    },
+    {
+      id: 't:slide',
+      name: 'slide',
+      algorithm: 'sliding_window',
+      limit: 8,
+      windowMs: 60_000,
+      shadow: true,
+      hits: 1,
+    },
+    {
+      id: 't:bucket',
+      name: 'bucket',
+      algorithm: 'token_bucket',
+      limit: 9,
+      windowMs: 60_000,
+      burst: 9,
+      shadow: false,
+      hits: 1,
+    },
+  ],
+});
+
+/** An RLS-shaped call: counters only. */
+const countersOnly = (accountId: string): DecideInput => ({
+  ...call(accountId),
+  endpoint: '',
+  quota: null,
+  credits: null,
+});
+
+async function commandCalls(client: Redis, command: string): Promise<number> {
+  const stats = await client.info('commandstats');
+  const line = stats.split('\r\n').find((l) => l.startsWith(`cmdstat_${command}:calls=`));
+  return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+}
+
+const libraries = async (client: Redis) =>
+  ((await client.call('FUNCTION', 'LIST')) as unknown[][]).map((lib) => String(lib[1]));
+
+test('the store loads decide.lua as a Function when Redis lacks it and decides by FCALL, not EVALSHA', async () => {
+  await admin.call('FUNCTION', 'FLUSH');
+  const store = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  try {
+    const [fcalls, evalshas] = [await commandCalls(admin, 'fcall'), await commandCalls(admin, 'evalsha')];
+    for (let i = 0; i < 3; i++) expect((await store.decide(call(`l-${randomUUID()}`))).allowed).toBe(true);
+    expect(await libraries(admin)).toEqual([FUNCTION_NAME]);
+    // The first FCALL found no function and was sent again once it was loaded.
+    expect((await commandCalls(admin, 'fcall')) - fcalls).toBe(4);
+    expect((await commandCalls(admin, 'evalsha')) - evalshas).toBe(0);
+  } finally {
+    await store.close();
+  }
+});
+
+test('after FUNCTION FLUSH (as after a restart) a burst of batched decisions loads it once, each counted once', async () => {
+  const store = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  const account = `f-${randomUUID()}`;
+  try {
+    await store.decide(call(`f-${randomUUID()}`));
+    await admin.call('FUNCTION', 'FLUSH');
+    const loads = await commandCalls(admin, 'function|load');
+    const results = await Promise.all(Array.from({ length: 40 }, () => store.decide(call(account))));
+    expect((await commandCalls(admin, 'function|load')) - loads).toBe(1);
+    expect(await libraries(admin)).toEqual([FUNCTION_NAME]);
+    // The token bucket (9) binds first; the quota hash counts the 9 allowed, 2 units each, once.
+    expect(results.filter((r) => r.allowed)).toHaveLength(9);
+    expect(await admin.hget(`{a:${account}}:quota`, 'u')).toBe('18');
+  } finally {
+    await store.close();
+  }
+});
+
+/** The same calls, one at a time, through a store on `url`. */
+async function decideInTurn(url: string, inputs: DecideInput[]): Promise<DecideResult[]> {
+  const store = new RedisCounterStore({ redis: new Redis(url), now: () => NOW });
+  try {
+    const results = [];
+    for (const input of inputs) results.push(await store.decide(input));
+    return results;
+  } finally {
+    await store.close();
+  }
+}
+
+test('a Redis without FCALL (before 7.0) gets the same answers by EVALSHA, and recovers from NOSCRIPT', async () => {
+  const old = await startRedisServer(['--rename-command', 'FCALL', '']);
+  const client = new Redis(old.url);
+  try {
+    const accounts = Array.from({ length: 3 }, () => `o-${randomUUID()}`);
+    // 20 calls per account: the token bucket (9) binds.
+    const inputs = Array.from({ length: 60 }, (_, i) =>
+      (i % 2 === 0 ? call : countersOnly)(accounts[i % 3]!),
+    );
+    const byScript = await decideInTurn(old.url, inputs.slice(0, 30));
+    await client.script('FLUSH');
+    byScript.push(...(await decideInTurn(old.url, inputs.slice(30))));
+    expect(await client.script('EXISTS', DECIDE_SHA)).toEqual([1]);
+    expect(await commandCalls(client, 'evalsha')).toBeGreaterThanOrEqual(60);
+    // The same calls as a Function on the other server: the same answers.
+    expect(await decideInTurn(server.url, inputs)).toEqual(byScript);
+    expect(byScript.filter((r) => r.allowed).length).toBeGreaterThan(0);
+    expect(byScript.filter((r) => !r.allowed).length).toBeGreaterThan(0);
+  } finally {
+    client.disconnect();
+    await old.stop();
+  }
+});
+
+test('a user the ACL denies FUNCTION LOAD decides by EVALSHA', async () => {
+  const user = `tg-nofn-${randomUUID().slice(0, 8)}`;
+  await admin.call('FUNCTION', 'FLUSH');
+  await admin.call('ACL', 'SETUSER', user, 'on', '>secret-pw', '~*', '&*', '+@all', '-function');
+  const url = new URL(server.url);
+  url.username = user;
+  url.password = 'secret-pw';
+  const store = new RedisCounterStore({ redis: new Redis(url.toString()), now: () => NOW });
+  try {
+    const evalshas = await commandCalls(admin, 'evalsha');
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await store.decide(call(`a-${randomUUID()}`)));
+    expect(results.map((r) => r.allowed)).toEqual([true, true, true]);
+    expect(await libraries(admin)).toEqual([]);
+    expect((await commandCalls(admin, 'evalsha')) - evalshas).toBeGreaterThanOrEqual(3);
+  } finally {
+    await store.close();
+    await admin.call('ACL', 'DELUSER', user);
+  }
+});
+
+test('the memos a Function keeps between calls stay bounded, and the decisions after a reset stay right', async () => {
+  const fn = decideFunction();
+  await admin.call('FUNCTION', 'FLUSH');
+  await admin.call('FUNCTION', 'LOAD', fn.library);
+  const perSecond = {
+    id: 't:s',
+    name: 's',
+    algorithm: 'fixed_window' as const,
+    limit: 3,
+    windowMs: 1000,
+    shadow: false,
+    hits: 1,
+  };
+  const input = (i: number): DecideInput => ({
+    ...countersOnly(`m-${i % 50}`),
+    endpoint: 'chat',
+    limits: [perSecond],
+  });
+  const memory = async () => Number(/used_memory_vm_functions:(\d+)/.exec(await admin.info('memory'))?.[1]);
+  const before = await memory();
+  // 40,000 calls, each in a window of its own: each window start is a new memo entry. Kept without
+  // bound they held 4.9 MB here.
+  for (let round = 0; round < 4; round++) {
+    const pipeline = admin.pipeline();
+    for (let i = round * 10_000; i < (round + 1) * 10_000; i++) {
+      const keys = decideKeys(input(i));
+      pipeline.call('FCALL', fn.name, keys.length, ...keys, ...decideArgs(input(i), NOW + i * 1000));
+    }
+    for (const [err, reply] of (await pipeline.exec()) ?? []) {
+      expect(err).toBeNull();
+      expect((reply as number[])[0]).toBe(1);
+    }
+  }
+  expect((await memory()) - before).toBeLessThan(2_000_000);
+  // One more window, four calls: three fit.
+  const at = NOW + 50_000 * 1000;
+  const replies = [];
+  for (let k = 0; k < 4; k++) {
+    const keys = decideKeys(input(0));
+    replies.push(
+      (
+        (await admin.call('FCALL', fn.name, keys.length, ...keys, ...decideArgs(input(0), at))) as number[]
+      )[0],
+    );
+  }
+  expect(replies).toEqual([1, 1, 1, 0]);
+});
