@@ -10,7 +10,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailable } from '../errors.js';
 import type { CountedAccounts } from '../usage/counted-accounts.js';
-import { usageRows, type TakeRequest, type UsageBatch, type UsageSource } from '../usage/usage-source.js';
+import { usageBatch, type TakeRequest, type UsageBatch, type UsageSource } from '../usage/usage-source.js';
 import { clusterSlot } from './cluster-slot.js';
 import { RedisScript } from './redis-script.js';
 
@@ -181,5 +181,5 @@ function toBatch(accountId: string, reply: unknown): UsageBatch | null {
   const [batchId, ...flat] = reply.map(String) as [string, ...string[]];
   const fields: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-  return { batchId, accountId, rows: usageRows(fields) };
+  return usageBatch(batchId, accountId, fields);
 }

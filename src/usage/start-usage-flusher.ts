@@ -46,7 +46,10 @@ export interface UsageFlusherOptions {
 export interface FlushResult {
   /** Batches Postgres has now (written by this flush or found already written). */
   batches: number;
-  /** true when a store or Postgres failed: what could not be written stays pending for the next flush. */
+  /**
+   * true when a store or Postgres failed, or a batch held usage this version cannot read: what could
+   * not be written stays pending for the next flush.
+   */
   failed: boolean;
 }
 
@@ -101,7 +104,7 @@ async function flushAll(
     try {
       let accounts = await knownAccounts(sql, await source.accounts(), known);
       for (let round = 0; round < MAX_ROUNDS && accounts.length > 0; round++)
-        accounts = await flushRound(source, sql, accounts, result, thresholds);
+        accounts = await flushRound(source, sql, logger, accounts, result, thresholds);
     } catch (err) {
       result.failed = true;
       logger.warn({ err }, 'usage flush failed; the usage stays pending and is retried');
@@ -128,6 +131,7 @@ async function knownAccounts(sql: Sql, ids: string[], known: Set<string>): Promi
 async function flushRound(
   source: UsageSource,
   sql: Sql,
+  logger: Logger,
   accounts: string[],
   result: FlushResult,
   thresholds: readonly number[],
@@ -139,14 +143,25 @@ async function flushRound(
       .slice(i, i + BATCHES_PER_TRANSACTION)
       .map((accountId) => ({ accountId, newBatchId: randomUUID() }));
     const batches: UsageBatch[] = [];
+    const held: UsageBatch[] = [];
     (await source.takeMany(requests)).forEach((batch, j) => {
       if (!batch) return;
+      if (batch.unknown) return void held.push(batch);
       batches.push(batch);
       if (batch.batchId !== requests[j]!.newBatchId) again.push(batch.accountId);
     });
     await writeUsageBatches(sql, batches, { thresholds });
     await source.ackMany(batches);
     result.batches += batches.length;
+    if (held.length > 0) {
+      // Counted by a newer Tollgate (a rolling upgrade): writing only the fields this version knows
+      // and acking would lose the rest, so the batch stays pending for a newer replica's flush.
+      result.failed = true;
+      logger.warn(
+        { accounts: held.length, fields: held[0]!.unknown!.slice(0, 3) },
+        'usage batches hold fields this version does not know; left pending for a newer replica',
+      );
+    }
   }
   return again;
 }

@@ -17,6 +17,11 @@ export interface UsageBatch {
   batchId: string;
   accountId: string;
   rows: UsageRow[];
+  /**
+   * Usage fields whose metric this version does not know (a newer replica counted them): the batch is
+   * left pending, neither written nor acked, so the newer replica's flush writes all of it.
+   */
+  unknown?: string[];
 }
 
 /**
@@ -48,15 +53,32 @@ export interface TakeRequest {
   newBatchId: string;
 }
 
-/** `<periodStartMs>|<endpoint>|calls|units|credits` fields → rows (other fields, e.g. `#batch`, are skipped). */
-export function usageRows(fields: Record<string, string | number>): UsageRow[] {
+/** A batch of an account's usage hash fields (see usageRows), with the fields it cannot read. */
+export function usageBatch(
+  batchId: string,
+  accountId: string,
+  fields: Record<string, string | number>,
+): UsageBatch {
+  const unknown: string[] = [];
+  const rows = usageRows(fields, unknown);
+  return unknown.length > 0 ? { batchId, accountId, rows, unknown } : { batchId, accountId, rows };
+}
+
+/**
+ * `<periodStartMs>|<endpoint>|calls|units|credits` fields → rows. Fields without that shape (e.g.
+ * `#batch`) are skipped; those of that shape with another metric are added to `unknown`.
+ */
+export function usageRows(fields: Record<string, string | number>, unknown: string[] = []): UsageRow[] {
   const rows = new Map<string, UsageRow>();
   for (const [field, value] of Object.entries(fields)) {
     const first = field.indexOf('|');
     const last = field.lastIndexOf('|');
     if (first < 0 || last === first) continue;
     const metric = field.slice(last + 1);
-    if (metric !== 'calls' && metric !== 'units' && metric !== 'credits') continue;
+    if (metric !== 'calls' && metric !== 'units' && metric !== 'credits') {
+      unknown.push(field);
+      continue;
+    }
     const group = field.slice(0, last);
     let row = rows.get(group);
     if (!row)
