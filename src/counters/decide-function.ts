@@ -16,8 +16,11 @@ const RUN_AS_SCRIPT = 'return main(KEYS, ARGV)';
 /** The message of an error Redis answered; '' for any other error (a lost connection). */
 const replyText = (err: unknown): string => (err instanceof ReplyError ? String((err as Error).message) : '');
 const isMissing = (err: unknown) => replyText(err).includes('Function not found');
-/** Redis before 7.0 has no FCALL; an ACL may deny it or FUNCTION LOAD. */
-const isRefused = (err: unknown) => /^ERR unknown command|^NOPERM/i.test(replyText(err));
+/**
+ * Redis before 7.0 has no FCALL; an ACL may deny it or FUNCTION LOAD ("NOPERM ... run the 'fcall'
+ * command"; a key the ACL denies is not this: EVALSHA would meet it too).
+ */
+const isRefused = (err: unknown) => /^ERR unknown command|^NOPERM .*\bcommand\b/i.test(replyText(err));
 const isLoaded = (err: unknown) => replyText(err).includes('already exists');
 
 export class DecideFunction {

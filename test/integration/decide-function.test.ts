@@ -155,10 +155,13 @@ test('a Redis without FCALL (before 7.0) gets the same answers by EVALSHA, and r
   }
 });
 
-test('a user the ACL denies FUNCTION LOAD decides by EVALSHA', async () => {
+test.each([
+  ['FUNCTION LOAD', '-function'],
+  ['FCALL', '-fcall'],
+])('a user the ACL denies %s decides by EVALSHA', async (_, rule) => {
   const user = `tg-nofn-${randomUUID().slice(0, 8)}`;
   await admin.call('FUNCTION', 'FLUSH');
-  await admin.call('ACL', 'SETUSER', user, 'on', '>secret-pw', '~*', '&*', '+@all', '-function');
+  await admin.call('ACL', 'SETUSER', user, 'on', '>secret-pw', '~*', '&*', '+@all', rule);
   const url = new URL(server.url);
   url.username = user;
   url.password = 'secret-pw';
@@ -170,6 +173,26 @@ test('a user the ACL denies FUNCTION LOAD decides by EVALSHA', async () => {
     expect(results.map((r) => r.allowed)).toEqual([true, true, true]);
     expect(await libraries(admin)).toEqual([]);
     expect((await commandCalls(admin, 'evalsha')) - evalshas).toBeGreaterThanOrEqual(3);
+  } finally {
+    await store.close();
+    await admin.call('ACL', 'DELUSER', user);
+  }
+});
+
+test('a key the ACL denies fails that decision, and the store keeps deciding by FCALL', async () => {
+  const user = `tg-keys-${randomUUID().slice(0, 8)}`;
+  await admin.call('ACL', 'SETUSER', user, 'on', '>secret-pw', '~{a:ok-*', '&*', '+@all');
+  const url = new URL(server.url);
+  url.username = user;
+  url.password = 'secret-pw';
+  const store = new RedisCounterStore({ redis: new Redis(url.toString()), now: () => NOW });
+  try {
+    expect((await store.decide(call(`ok-${randomUUID()}`))).allowed).toBe(true);
+    await expect(store.decide(call(`no-${randomUUID()}`))).rejects.toThrow(/NOPERM/);
+    const [fcalls, evalshas] = [await commandCalls(admin, 'fcall'), await commandCalls(admin, 'evalsha')];
+    expect((await store.decide(call(`ok-${randomUUID()}`))).allowed).toBe(true);
+    expect((await commandCalls(admin, 'fcall')) - fcalls).toBe(1);
+    expect((await commandCalls(admin, 'evalsha')) - evalshas).toBe(0);
   } finally {
     await store.close();
     await admin.call('ACL', 'DELUSER', user);
