@@ -32,7 +32,11 @@ export class DecideFunction {
   private functions = true;
   private loading: Promise<void> | undefined;
 
-  constructor(private readonly script: RedisScript) {
+  /** `onFallback`: told once, with Redis' answer, when calls turn to EVALSHA for good. */
+  constructor(
+    private readonly script: RedisScript,
+    private readonly onFallback: (answer: string) => void = () => {},
+  ) {
     const source = script.source.trimEnd();
     if (!source.endsWith(RUN_AS_SCRIPT))
       throw new Error(`decide-function: the script must end with "${RUN_AS_SCRIPT}"`);
@@ -66,7 +70,7 @@ export class DecideFunction {
         if (isMissing(err)) {
           await this.load(redis);
           if (this.functions) return await this.fcall(redis, keys, args);
-        } else if (isRefused(err)) this.functions = false;
+        } else if (isRefused(err)) this.fallBack(err);
         else throw err;
       }
     }
@@ -93,9 +97,16 @@ export class DecideFunction {
     } catch (err) {
       // Refused for good (an ACL, a Redis without Functions): scripts. Anything else (a lost connection,
       // a server still loading its data) fails this call only.
-      if (isRefused(err)) this.functions = false;
+      if (isRefused(err)) this.fallBack(err);
       else throw err;
     }
+  }
+
+  private fallBack(err: unknown): void {
+    if (!this.functions) return;
+    this.functions = false;
+    // Redis echoes the first arguments of an unknown command: account ids, never a secret.
+    this.onFallback(replyText(err).slice(0, 200));
   }
 
   private async fcall(

@@ -58,6 +58,11 @@ export async function openCounterStore(
       err === undefined
         ? embedded.logger?.warn({ decisions }, `uncounted ${decisions} late-executed decisions`)
         : embedded.logger?.error({ decisions, err }, 'uncounting late-executed decisions failed'),
+    onScriptFallback: (answer) =>
+      embedded.logger?.warn(
+        { answer },
+        'Redis refused Functions: decisions go as EVALSHA scripts (a lone decision costs Redis about 2.5x)',
+      ),
   });
   const store: FailSafeCounterStore = new FailSafeCounterStore({
     inner,

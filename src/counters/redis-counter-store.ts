@@ -32,7 +32,8 @@ const DECIDE = new RedisScript('decide.lua');
 export const DECIDE_SCRIPT = DECIDE.source;
 export const DECIDE_SHA = DECIDE.sha;
 /** decide.lua as a Redis Function (each store keeps its own: one Redis may refuse Functions). */
-export const decideFunction = () => new DecideFunction(DECIDE);
+export const decideFunction = (onFallback?: (answer: string) => void) =>
+  new DecideFunction(DECIDE, onFallback);
 
 const ALGORITHM_CODE = { fixed_window: 'f', sliding_window: 's', token_bucket: 't' } as const;
 const LIMIT_STATES: LimitResult['state'][] = ['ok', 'denied', 'shadow_denied'];
@@ -214,6 +215,8 @@ export interface RedisCounterStoreOptions {
   onUncount?: (decisions: number, error?: unknown) => void;
   /** Told every account whose usage hash this store may have written, for the usage flusher. */
   counted?: CountedAccounts;
+  /** Told, with Redis' answer, when Redis refused FCALL or FUNCTION LOAD and decisions go by EVALSHA. */
+  onScriptFallback?: (answer: string) => void;
 }
 
 export class RedisCounterStore implements CounterStore, LiveCredits, ReservationStore {
@@ -224,7 +227,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits, Reservation
   private readonly batcher: DecideBatcher<Call> | undefined;
   private readonly watch: ConnectionWatch | undefined;
   private readonly clock = new RedisClock();
-  private readonly decideFunction = decideFunction();
+  private readonly decideFunction: DecideFunction;
   private readonly onUncount: NonNullable<RedisCounterStoreOptions['onUncount']>;
   private readonly counted: CountedAccounts | undefined;
 
@@ -234,6 +237,7 @@ export class RedisCounterStore implements CounterStore, LiveCredits, Reservation
     this.timeoutMs = options.timeoutMs;
     this.onUncount = options.onUncount ?? (() => {});
     this.counted = options.counted;
+    this.decideFunction = decideFunction(options.onScriptFallback);
     if (!options.redis.isCluster)
       this.batcher = new DecideBatcher<Call>((calls) => this.runBatch(calls), MAX_IN_FLIGHT, MAX_BATCH);
     if (options.timeoutMs !== undefined) {

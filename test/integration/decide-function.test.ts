@@ -119,9 +119,17 @@ test('after FUNCTION FLUSH (as after a restart) a burst of batched decisions loa
   }
 });
 
-/** The same calls, one at a time, through a store on `url`. */
-async function decideInTurn(url: string, inputs: DecideInput[]): Promise<DecideResult[]> {
-  const store = new RedisCounterStore({ redis: new Redis(url), now: () => NOW });
+/** The same calls, one at a time, through a store on `url`; `fallbacks` gets its onScriptFallback answers. */
+async function decideInTurn(
+  url: string,
+  inputs: DecideInput[],
+  fallbacks: string[] = [],
+): Promise<DecideResult[]> {
+  const store = new RedisCounterStore({
+    redis: new Redis(url),
+    now: () => NOW,
+    onScriptFallback: (answer) => fallbacks.push(answer),
+  });
   try {
     const results = [];
     for (const input of inputs) results.push(await store.decide(input));
@@ -140,13 +148,19 @@ test('a Redis without FCALL (before 7.0) gets the same answers by EVALSHA, and r
     const inputs = Array.from({ length: 60 }, (_, i) =>
       (i % 2 === 0 ? call : countersOnly)(accounts[i % 3]!),
     );
-    const byScript = await decideInTurn(old.url, inputs.slice(0, 30));
+    const fallbacks: string[] = [];
+    const byScript = await decideInTurn(old.url, inputs.slice(0, 30), fallbacks);
+    // Told once, with Redis' answer.
+    expect(fallbacks).toHaveLength(1);
+    expect(fallbacks[0]).toMatch(/^ERR unknown command/);
     await client.script('FLUSH');
     byScript.push(...(await decideInTurn(old.url, inputs.slice(30))));
     expect(await client.script('EXISTS', DECIDE_SHA)).toEqual([1]);
     expect(await commandCalls(client, 'evalsha')).toBeGreaterThanOrEqual(60);
     // The same calls as a Function on the other server: the same answers.
-    expect(await decideInTurn(server.url, inputs)).toEqual(byScript);
+    const none: string[] = [];
+    expect(await decideInTurn(server.url, inputs, none)).toEqual(byScript);
+    expect(none).toEqual([]);
     expect(byScript.filter((r) => r.allowed).length).toBeGreaterThan(0);
     expect(byScript.filter((r) => !r.allowed).length).toBeGreaterThan(0);
   } finally {
@@ -165,7 +179,12 @@ test.each([
   const url = new URL(server.url);
   url.username = user;
   url.password = 'secret-pw';
-  const store = new RedisCounterStore({ redis: new Redis(url.toString()), now: () => NOW });
+  const fallbacks: string[] = [];
+  const store = new RedisCounterStore({
+    redis: new Redis(url.toString()),
+    now: () => NOW,
+    onScriptFallback: (answer) => fallbacks.push(answer),
+  });
   try {
     const evalshas = await commandCalls(admin, 'evalsha');
     const results = [];
@@ -173,6 +192,8 @@ test.each([
     expect(results.map((r) => r.allowed)).toEqual([true, true, true]);
     expect(await libraries(admin)).toEqual([]);
     expect((await commandCalls(admin, 'evalsha')) - evalshas).toBeGreaterThanOrEqual(3);
+    expect(fallbacks).toHaveLength(1);
+    expect(fallbacks[0]).toMatch(/^NOPERM .* command/);
   } finally {
     await store.close();
     await admin.call('ACL', 'DELUSER', user);
@@ -185,7 +206,12 @@ test('a key the ACL denies fails that decision, and the store keeps deciding by 
   const url = new URL(server.url);
   url.username = user;
   url.password = 'secret-pw';
-  const store = new RedisCounterStore({ redis: new Redis(url.toString()), now: () => NOW });
+  const fallbacks: string[] = [];
+  const store = new RedisCounterStore({
+    redis: new Redis(url.toString()),
+    now: () => NOW,
+    onScriptFallback: (answer) => fallbacks.push(answer),
+  });
   try {
     expect((await store.decide(call(`ok-${randomUUID()}`))).allowed).toBe(true);
     await expect(store.decide(call(`no-${randomUUID()}`))).rejects.toThrow(/NOPERM/);
@@ -193,6 +219,7 @@ test('a key the ACL denies fails that decision, and the store keeps deciding by 
     expect((await store.decide(call(`ok-${randomUUID()}`))).allowed).toBe(true);
     expect((await commandCalls(admin, 'fcall')) - fcalls).toBe(1);
     expect((await commandCalls(admin, 'evalsha')) - evalshas).toBe(0);
+    expect(fallbacks).toEqual([]);
   } finally {
     await store.close();
     await admin.call('ACL', 'DELUSER', user);
