@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { StoreUnavailable } from '../../src/errors.js';
+import { threeLimitsCall } from '../support/decide-inputs.js';
 import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
 
 // A private redis-server: the tests read INFO commandstats.
@@ -22,44 +23,7 @@ afterAll(async () => {
 });
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
-const call = (accountId: string): DecideInput => ({
-  accountId,
-  anchorDay: 1,
-  units: 2,
-  endpoint: 'chat',
-  quota: { limit: 30, overage: false },
-  credits: { cost: 1, seed: 12 },
-  limits: [
-    {
-      id: 't:ten',
-      name: 'ten',
-      algorithm: 'fixed_window',
-      limit: 10,
-      windowMs: 60_000,
-      shadow: false,
-      hits: 1,
-    },
-    {
-      id: 't:slide',
-      name: 'slide',
-      algorithm: 'sliding_window',
-      limit: 8,
-      windowMs: 60_000,
-      shadow: true,
-      hits: 1,
-    },
-    {
-      id: 't:bucket',
-      name: 'bucket',
-      algorithm: 'token_bucket',
-      limit: 9,
-      windowMs: 60_000,
-      burst: 9,
-      shadow: false,
-      hits: 1,
-    },
-  ],
-});
+const call = threeLimitsCall;
 
 /** decide.lua calls so far (the store sends it as FCALL). */
 async function scriptCalls(): Promise<number> {

@@ -13,6 +13,7 @@ import {
   decideKeys,
   RedisCounterStore,
 } from '../../src/counters/redis-counter-store.js';
+import { threeLimitsCall } from '../support/decide-inputs.js';
 import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
 
 // Private redis-servers: the tests flush functions and scripts and read INFO commandstats.
@@ -30,44 +31,7 @@ afterAll(async () => {
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 const FUNCTION_NAME = decideFunction().name;
 
-const call = (accountId: string): DecideInput => ({
-  accountId,
-  anchorDay: 1,
-  units: 2,
-  endpoint: 'chat',
-  quota: { limit: 30, overage: false },
-  credits: { cost: 1, seed: 12 },
-  limits: [
-    {
-      id: 't:ten',
-      name: 'ten',
-      algorithm: 'fixed_window',
-      limit: 10,
-      windowMs: 60_000,
-      shadow: false,
-      hits: 1,
-    },
-    {
-      id: 't:slide',
-      name: 'slide',
-      algorithm: 'sliding_window',
-      limit: 8,
-      windowMs: 60_000,
-      shadow: true,
-      hits: 1,
-    },
-    {
-      id: 't:bucket',
-      name: 'bucket',
-      algorithm: 'token_bucket',
-      limit: 9,
-      windowMs: 60_000,
-      burst: 9,
-      shadow: false,
-      hits: 1,
-    },
-  ],
-});
+const call = threeLimitsCall;
 
 /** An RLS-shaped call: counters only. */
 const countersOnly = (accountId: string): DecideInput => ({
@@ -169,13 +133,10 @@ test('a Redis without FCALL (before 7.0) gets the same answers by EVALSHA, and r
   }
 });
 
-test.each([
-  ['FUNCTION LOAD', '-function'],
-  ['FCALL', '-fcall'],
-])('a user the ACL denies %s decides by EVALSHA', async (_, rule) => {
-  const user = `tg-nofn-${randomUUID().slice(0, 8)}`;
-  await admin.call('FUNCTION', 'FLUSH');
-  await admin.call('ACL', 'SETUSER', user, 'on', '>secret-pw', '~*', '&*', '+@all', rule);
+/** A store on `server` as a new ACL user with `rules`; `fallbacks` gets its onScriptFallback answers. */
+async function storeAsUser(rules: string[]) {
+  const user = `tg-acl-${randomUUID().slice(0, 8)}`;
+  await admin.call('ACL', 'SETUSER', user, 'on', '>secret-pw', '&*', '+@all', ...rules);
   const url = new URL(server.url);
   url.username = user;
   url.password = 'secret-pw';
@@ -185,6 +146,19 @@ test.each([
     now: () => NOW,
     onScriptFallback: (answer) => fallbacks.push(answer),
   });
+  const close = async () => {
+    await store.close();
+    await admin.call('ACL', 'DELUSER', user);
+  };
+  return { store, fallbacks, close };
+}
+
+test.each([
+  ['FUNCTION LOAD', '-function'],
+  ['FCALL', '-fcall'],
+])('a user the ACL denies %s decides by EVALSHA', async (_, rule) => {
+  await admin.call('FUNCTION', 'FLUSH');
+  const { store, fallbacks, close } = await storeAsUser(['~*', rule]);
   try {
     const evalshas = await commandCalls(admin, 'evalsha');
     const results = [];
@@ -195,23 +169,12 @@ test.each([
     expect(fallbacks).toHaveLength(1);
     expect(fallbacks[0]).toMatch(/^NOPERM .* command/);
   } finally {
-    await store.close();
-    await admin.call('ACL', 'DELUSER', user);
+    await close();
   }
 });
 
 test('a key the ACL denies fails that decision, and the store keeps deciding by FCALL', async () => {
-  const user = `tg-keys-${randomUUID().slice(0, 8)}`;
-  await admin.call('ACL', 'SETUSER', user, 'on', '>secret-pw', '~{a:ok-*', '&*', '+@all');
-  const url = new URL(server.url);
-  url.username = user;
-  url.password = 'secret-pw';
-  const fallbacks: string[] = [];
-  const store = new RedisCounterStore({
-    redis: new Redis(url.toString()),
-    now: () => NOW,
-    onScriptFallback: (answer) => fallbacks.push(answer),
-  });
+  const { store, fallbacks, close } = await storeAsUser(['~{a:ok-*']);
   try {
     expect((await store.decide(call(`ok-${randomUUID()}`))).allowed).toBe(true);
     await expect(store.decide(call(`no-${randomUUID()}`))).rejects.toThrow(/NOPERM/);
@@ -221,8 +184,7 @@ test('a key the ACL denies fails that decision, and the store keeps deciding by 
     expect((await commandCalls(admin, 'evalsha')) - evalshas).toBe(0);
     expect(fallbacks).toEqual([]);
   } finally {
-    await store.close();
-    await admin.call('ACL', 'DELUSER', user);
+    await close();
   }
 });
 
