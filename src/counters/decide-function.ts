@@ -1,6 +1,6 @@
 // Counters: decide.lua registered as a Redis Function (FUNCTION LOAD, then FCALL), so its helpers,
 // parsed specs and memos are built once per Redis instead of once per call. As an EVALSHA script, one
-// decision per call cost Redis 21-34 µs against 8-10 µs as a Function (bench/lib/script-cost.ts).
+// decision per call cost Redis 22-27 µs against 8-11 µs as a Function (bench/lib/script-cost.ts).
 //
 // The library is named after the script's SHA-1, so two Tollgate versions in a rolling upgrade each
 // find their own. A Redis without Functions (before 7.0), or a user the ACL denies FCALL or FUNCTION
