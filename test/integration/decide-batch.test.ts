@@ -3,31 +3,22 @@
 
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { StoreUnavailable } from '../../src/errors.js';
 import { threeLimitsCall } from '../support/decide-inputs.js';
-import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
+import { privateRedis } from '../support/private-redis.js';
 
 // A private redis-server: the tests read INFO commandstats.
-let server: RedisProcess;
-let admin: Redis;
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = new Redis(server.url);
-});
-afterAll(async () => {
-  admin.disconnect();
-  await server.stop();
-});
+const own = privateRedis();
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 const call = threeLimitsCall;
 
 /** decide.lua calls so far (the store sends it as FCALL). */
 async function scriptCalls(): Promise<number> {
-  const stats = await admin.info('commandstats');
+  const stats = await own.admin.info('commandstats');
   return Number(/cmdstat_fcall:calls=(\d+)/.exec(stats)?.[1] ?? 0);
 }
 
@@ -40,8 +31,8 @@ const countersOnly = (accountId: string): DecideInput => ({
 });
 
 test('one batch mixing counters-only decisions with quota and credit ones: each answer as if alone', async () => {
-  const batched = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
-  const alone = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  const batched = new RedisCounterStore({ redis: new Redis(own.server.url), now: () => NOW });
+  const alone = new RedisCounterStore({ redis: new Redis(own.server.url), now: () => NOW });
   const accounts = Array.from({ length: 6 }, () => randomUUID());
   const input = (prefix: string, i: number) =>
     (i % 2 === 0 ? countersOnly : call)(`${prefix}-${accounts[i % accounts.length]}`);
@@ -61,8 +52,8 @@ test('one batch mixing counters-only decisions with quota and credit ones: each 
 });
 
 test('200 concurrent decisions over 10 accounts: fewer script calls than decisions, each answer as if alone', async () => {
-  const batched = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
-  const alone = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  const batched = new RedisCounterStore({ redis: new Redis(own.server.url), now: () => NOW });
+  const alone = new RedisCounterStore({ redis: new Redis(own.server.url), now: () => NOW });
   const accounts = Array.from({ length: 10 }, () => randomUUID());
   try {
     const before = await scriptCalls();
@@ -88,9 +79,9 @@ test('200 concurrent decisions over 10 accounts: fewer script calls than decisio
 });
 
 test('a key of the wrong type fails that decision alone, not the others in its batch', async () => {
-  const store = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  const store = new RedisCounterStore({ redis: new Redis(own.server.url), now: () => NOW });
   const broken = `w-${randomUUID()}`;
-  await admin.set(`{a:${broken}}:quota`, 'not a hash');
+  await own.admin.set(`{a:${broken}}:quota`, 'not a hash');
   try {
     const inputs = Array.from({ length: 30 }, (_, i) => call(i === 15 ? broken : `ok-${randomUUID()}`));
     const settled = await Promise.allSettled(inputs.map((input) => store.decide(input)));

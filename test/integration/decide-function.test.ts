@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import type { DecideInput, DecideResult } from '../../src/counters/counter-store.js';
 import {
   DECIDE_SHA,
@@ -14,19 +14,11 @@ import {
   RedisCounterStore,
 } from '../../src/counters/redis-counter-store.js';
 import { threeLimitsCall } from '../support/decide-inputs.js';
-import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
+import { startRedisServer } from '../support/redis-server.js';
+import { privateRedis } from '../support/private-redis.js';
 
 // Private redis-servers: the tests flush functions and scripts and read INFO commandstats.
-let server: RedisProcess;
-let admin: Redis;
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = new Redis(server.url);
-});
-afterAll(async () => {
-  admin.disconnect();
-  await server.stop();
-});
+const own = privateRedis();
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 const FUNCTION_NAME = decideFunction().name;
@@ -51,33 +43,36 @@ const libraries = async (client: Redis) =>
   ((await client.call('FUNCTION', 'LIST')) as unknown[][]).map((lib) => String(lib[1]));
 
 test('the store loads decide.lua as a Function when Redis lacks it and decides by FCALL, not EVALSHA', async () => {
-  await admin.call('FUNCTION', 'FLUSH');
-  const store = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  await own.admin.call('FUNCTION', 'FLUSH');
+  const store = new RedisCounterStore({ redis: new Redis(own.server.url), now: () => NOW });
   try {
-    const [fcalls, evalshas] = [await commandCalls(admin, 'fcall'), await commandCalls(admin, 'evalsha')];
+    const [fcalls, evalshas] = [
+      await commandCalls(own.admin, 'fcall'),
+      await commandCalls(own.admin, 'evalsha'),
+    ];
     for (let i = 0; i < 3; i++) expect((await store.decide(call(`l-${randomUUID()}`))).allowed).toBe(true);
-    expect(await libraries(admin)).toEqual([FUNCTION_NAME]);
+    expect(await libraries(own.admin)).toEqual([FUNCTION_NAME]);
     // The first FCALL found no function and was sent again once it was loaded.
-    expect((await commandCalls(admin, 'fcall')) - fcalls).toBe(4);
-    expect((await commandCalls(admin, 'evalsha')) - evalshas).toBe(0);
+    expect((await commandCalls(own.admin, 'fcall')) - fcalls).toBe(4);
+    expect((await commandCalls(own.admin, 'evalsha')) - evalshas).toBe(0);
   } finally {
     await store.close();
   }
 });
 
 test('after FUNCTION FLUSH (as after a restart) a burst of batched decisions loads it once, each counted once', async () => {
-  const store = new RedisCounterStore({ redis: new Redis(server.url), now: () => NOW });
+  const store = new RedisCounterStore({ redis: new Redis(own.server.url), now: () => NOW });
   const account = `f-${randomUUID()}`;
   try {
     await store.decide(call(`f-${randomUUID()}`));
-    await admin.call('FUNCTION', 'FLUSH');
-    const loads = await commandCalls(admin, 'function|load');
+    await own.admin.call('FUNCTION', 'FLUSH');
+    const loads = await commandCalls(own.admin, 'function|load');
     const results = await Promise.all(Array.from({ length: 40 }, () => store.decide(call(account))));
-    expect((await commandCalls(admin, 'function|load')) - loads).toBe(1);
-    expect(await libraries(admin)).toEqual([FUNCTION_NAME]);
+    expect((await commandCalls(own.admin, 'function|load')) - loads).toBe(1);
+    expect(await libraries(own.admin)).toEqual([FUNCTION_NAME]);
     // The token bucket (9) binds first; the quota hash counts the 9 allowed, 2 units each, once.
     expect(results.filter((r) => r.allowed)).toHaveLength(9);
-    expect(await admin.hget(`{a:${account}}:quota`, 'u')).toBe('18');
+    expect(await own.admin.hget(`{a:${account}}:quota`, 'u')).toBe('18');
   } finally {
     await store.close();
   }
@@ -123,7 +118,7 @@ test('a Redis without FCALL (before 7.0) gets the same answers by EVALSHA, and r
     expect(await commandCalls(client, 'evalsha')).toBeGreaterThanOrEqual(60);
     // The same calls as a Function on the other server: the same answers.
     const none: string[] = [];
-    expect(await decideInTurn(server.url, inputs, none)).toEqual(byScript);
+    expect(await decideInTurn(own.server.url, inputs, none)).toEqual(byScript);
     expect(none).toEqual([]);
     expect(byScript.filter((r) => r.allowed).length).toBeGreaterThan(0);
     expect(byScript.filter((r) => !r.allowed).length).toBeGreaterThan(0);
@@ -136,8 +131,8 @@ test('a Redis without FCALL (before 7.0) gets the same answers by EVALSHA, and r
 /** A store on `server` as a new ACL user with `rules`; `fallbacks` gets its onScriptFallback answers. */
 async function storeAsUser(rules: string[]) {
   const user = `tg-acl-${randomUUID().slice(0, 8)}`;
-  await admin.call('ACL', 'SETUSER', user, 'on', '>secret-pw', '&*', '+@all', ...rules);
-  const url = new URL(server.url);
+  await own.admin.call('ACL', 'SETUSER', user, 'on', '>secret-pw', '&*', '+@all', ...rules);
+  const url = new URL(own.server.url);
   url.username = user;
   url.password = 'secret-pw';
   const fallbacks: string[] = [];
@@ -148,7 +143,7 @@ async function storeAsUser(rules: string[]) {
   });
   const close = async () => {
     await store.close();
-    await admin.call('ACL', 'DELUSER', user);
+    await own.admin.call('ACL', 'DELUSER', user);
   };
   return { store, fallbacks, close };
 }
@@ -157,15 +152,15 @@ test.each([
   ['FUNCTION LOAD', '-function'],
   ['FCALL', '-fcall'],
 ])('a user the ACL denies %s decides by EVALSHA', async (_, rule) => {
-  await admin.call('FUNCTION', 'FLUSH');
+  await own.admin.call('FUNCTION', 'FLUSH');
   const { store, fallbacks, close } = await storeAsUser(['~*', rule]);
   try {
-    const evalshas = await commandCalls(admin, 'evalsha');
+    const evalshas = await commandCalls(own.admin, 'evalsha');
     const results = [];
     for (let i = 0; i < 3; i++) results.push(await store.decide(call(`a-${randomUUID()}`)));
     expect(results.map((r) => r.allowed)).toEqual([true, true, true]);
-    expect(await libraries(admin)).toEqual([]);
-    expect((await commandCalls(admin, 'evalsha')) - evalshas).toBeGreaterThanOrEqual(3);
+    expect(await libraries(own.admin)).toEqual([]);
+    expect((await commandCalls(own.admin, 'evalsha')) - evalshas).toBeGreaterThanOrEqual(3);
     expect(fallbacks).toHaveLength(1);
     expect(fallbacks[0]).toMatch(/^NOPERM .* command/);
   } finally {
@@ -178,10 +173,13 @@ test('a key the ACL denies fails that decision, and the store keeps deciding by 
   try {
     expect((await store.decide(call(`ok-${randomUUID()}`))).allowed).toBe(true);
     await expect(store.decide(call(`no-${randomUUID()}`))).rejects.toThrow(/NOPERM/);
-    const [fcalls, evalshas] = [await commandCalls(admin, 'fcall'), await commandCalls(admin, 'evalsha')];
+    const [fcalls, evalshas] = [
+      await commandCalls(own.admin, 'fcall'),
+      await commandCalls(own.admin, 'evalsha'),
+    ];
     expect((await store.decide(call(`ok-${randomUUID()}`))).allowed).toBe(true);
-    expect((await commandCalls(admin, 'fcall')) - fcalls).toBe(1);
-    expect((await commandCalls(admin, 'evalsha')) - evalshas).toBe(0);
+    expect((await commandCalls(own.admin, 'fcall')) - fcalls).toBe(1);
+    expect((await commandCalls(own.admin, 'evalsha')) - evalshas).toBe(0);
     expect(fallbacks).toEqual([]);
   } finally {
     await close();
@@ -190,8 +188,8 @@ test('a key the ACL denies fails that decision, and the store keeps deciding by 
 
 test('the memos a Function keeps between calls stay bounded, and the decisions after a reset stay right', async () => {
   const fn = decideFunction();
-  await admin.call('FUNCTION', 'FLUSH');
-  await admin.call('FUNCTION', 'LOAD', fn.library);
+  await own.admin.call('FUNCTION', 'FLUSH');
+  await own.admin.call('FUNCTION', 'LOAD', fn.library);
   const perSecond = {
     id: 't:s',
     name: 's',
@@ -206,12 +204,13 @@ test('the memos a Function keeps between calls stay bounded, and the decisions a
     endpoint: 'chat',
     limits: [perSecond],
   });
-  const memory = async () => Number(/used_memory_vm_functions:(\d+)/.exec(await admin.info('memory'))?.[1]);
+  const memory = async () =>
+    Number(/used_memory_vm_functions:(\d+)/.exec(await own.admin.info('memory'))?.[1]);
   const before = await memory();
   // 40,000 calls, each in a window of its own: each window start is a new memo entry. Kept without
   // bound they held 4.9 MB here.
   for (let round = 0; round < 4; round++) {
-    const pipeline = admin.pipeline();
+    const pipeline = own.admin.pipeline();
     for (let i = round * 10_000; i < (round + 1) * 10_000; i++) {
       const keys = decideKeys(input(i));
       pipeline.call('FCALL', fn.name, keys.length, ...keys, ...decideArgs(input(i), NOW + i * 1000));
@@ -229,7 +228,13 @@ test('the memos a Function keeps between calls stay bounded, and the decisions a
     const keys = decideKeys(input(0));
     replies.push(
       (
-        (await admin.call('FCALL', fn.name, keys.length, ...keys, ...decideArgs(input(0), at))) as number[]
+        (await own.admin.call(
+          'FCALL',
+          fn.name,
+          keys.length,
+          ...keys,
+          ...decideArgs(input(0), at),
+        )) as number[]
       )[0],
     );
   }

@@ -4,14 +4,14 @@
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { RedisUsageSource } from '../../src/counters/redis-usage-source.js';
 import { StoreUnavailable } from '../../src/errors.js';
 import { billingPeriod } from '../../src/billing/billing-period.js';
 import { newReservationId } from '../../src/metering/reservation-id.js';
-import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
+import { privateRedis } from '../support/private-redis.js';
 
 /** Forwards client → Redis always; Redis → client only while not holding (held bytes go on release). */
 async function startReplyHolder(port: number) {
@@ -44,16 +44,7 @@ async function startReplyHolder(port: number) {
   };
 }
 
-let server: RedisProcess;
-let admin: Redis;
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = new Redis(server.url);
-});
-afterAll(async () => {
-  admin.disconnect();
-  await server.stop();
-});
+const own = privateRedis();
 
 const input = (accountId: string, cost: number): DecideInput => ({
   accountId,
@@ -69,7 +60,7 @@ const input = (accountId: string, cost: number): DecideInput => ({
 
 /** A store whose replies pass a holder; `uncount` resolves with the count it took back (-1: failed). */
 async function storeBehindHolder() {
-  const proxy = await startReplyHolder(server.port);
+  const proxy = await startReplyHolder(own.server.port);
   const redis = new Redis({ port: proxy.port, maxRetriesPerRequest: 0, enableAutoPipelining: false });
   let uncounted!: (n: number) => void;
   const uncount = new Promise<number>((resolve) => (uncounted = resolve));
@@ -83,7 +74,7 @@ async function storeBehindHolder() {
 
 test('a decision that ran but was answered unavailable is uncounted; a denied one is left alone', async () => {
   const { proxy, store, uncount } = await storeBehindHolder();
-  const usage = new RedisUsageSource(admin);
+  const usage = new RedisUsageSource(own.admin);
   try {
     // Counted and answered: the books the late decisions must leave as they are.
     expect((await store.decide(input('late', 3))).allowed).toBe(true);
@@ -96,7 +87,7 @@ test('a decision that ran but was answered unavailable is uncounted; a denied on
       expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailable);
     }
     // The allowed one did run in Redis: 3 calls counted so far. The flusher takes them meanwhile.
-    expect(await admin.hget('{a:late}:usage', `${period}|chat|calls`)).toBe('3');
+    expect(await own.admin.hget('{a:late}:usage', `${period}|chat|calls`)).toBe('3');
     const taken = await usage.take('late', 'b1');
     expect(taken!.rows).toEqual([
       { periodStartMs: period, endpoint: 'chat', calls: 3, units: 6, credits: 9 },
@@ -105,15 +96,15 @@ test('a decision that ran but was answered unavailable is uncounted; a denied on
     proxy.release();
     expect(await uncount).toBe(1);
     // What the client was told: 2 allowed calls, 4 units, 6 credits.
-    expect(await admin.hget('{a:late}:quota', 'u')).toBe('4');
-    expect(await admin.get('{a:late}:credits')).toBe('4');
+    expect(await own.admin.hget('{a:late}:quota', 'u')).toBe('4');
+    expect(await own.admin.get('{a:late}:credits')).toBe('4');
     // The late call had been flushed: it comes back as a correction of exactly one call.
     const correction = await usage.take('late', 'b2');
     expect(correction!.rows).toEqual([
       { periodStartMs: period, endpoint: 'chat', calls: -1, units: -2, credits: -3 },
     ]);
     // The window counter stays consumed (the request reached Redis): 3 hits.
-    expect(await admin.hget('{a:late}:quota', 'l:r:c')).toBe('3');
+    expect(await own.admin.hget('{a:late}:quota', 'l:r:c')).toBe('3');
   } finally {
     await store.close();
     await proxy.close();
@@ -122,7 +113,7 @@ test('a decision that ran but was answered unavailable is uncounted; a denied on
 
 test("an unlimited plan's decision (usage record, no quota, no credits) is uncounted in its own period", async () => {
   const { proxy, store, uncount } = await storeBehindHolder();
-  const usage = new RedisUsageSource(admin);
+  const usage = new RedisUsageSource(own.admin);
   const unlimited = (): DecideInput => ({ ...input('unlimited', 0), quota: null, credits: null });
   try {
     expect((await store.decide(unlimited())).allowed).toBe(true);
@@ -135,7 +126,7 @@ test("an unlimited plan's decision (usage record, no quota, no credits) is uncou
     expect((await usage.take('unlimited', 'u1'))!.rows).toEqual([
       { periodStartMs: period, endpoint: 'chat', calls: 1, units: 2, credits: 0 },
     ]);
-    expect(await admin.hget('{a:unlimited}:quota', 'u')).toBe('2');
+    expect(await own.admin.hget('{a:unlimited}:quota', 'u')).toBe('2');
   } finally {
     await store.close();
     await proxy.close();
@@ -153,11 +144,11 @@ test('a metered decision answered unavailable loses its reservation too: nobody 
     const late = store.decide({ ...input('metered', 3), reservation: { id, ttlMs: 600_000 } });
     await expect(late).rejects.toBeInstanceOf(StoreUnavailable);
     // It ran: the record is there until the late reply is taken back.
-    expect(await admin.get(key)).toMatch(/^\d+\|2\|3\|chat$/);
+    expect(await own.admin.get(key)).toMatch(/^\d+\|2\|3\|chat$/);
     proxy.release();
     expect(await uncount).toBe(1);
-    expect(await admin.exists(key)).toBe(0);
-    expect(await admin.hget('{a:metered}:quota', 'u')).toBe('0');
+    expect(await own.admin.exists(key)).toBe(0);
+    expect(await own.admin.hget('{a:metered}:quota', 'u')).toBe('0');
     expect(await store.settle(id, 1)).toEqual({ outcome: 'unknown' });
   } finally {
     await store.close();
