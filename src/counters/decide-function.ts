@@ -22,6 +22,19 @@ const isMissing = (err: unknown) => replyText(err).includes('Function not found'
  */
 const isRefused = (err: unknown) => /^ERR unknown command|^NOPERM .*\bcommand\b/i.test(replyText(err));
 const isLoaded = (err: unknown) => replyText(err).includes('already exists');
+/**
+ * How long one master may take to load the library. A hung master must not hold every later load
+ * (after a FUNCTION FLUSH, on a new master) behind its own.
+ */
+export const LOAD_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`FUNCTION LOAD took over ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 export class DecideFunction {
   /** The function's name, also the library's: `tollgate_decide_<first 16 hex digits of the SHA-1>`. */
@@ -86,20 +99,20 @@ export class DecideFunction {
 
   private async loadOn(redis: Redis | Cluster): Promise<void> {
     const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
-    try {
-      await Promise.all(
-        nodes.map((node) =>
-          node.call('FUNCTION', 'LOAD', this.library).catch((err: unknown) => {
-            if (!isLoaded(err)) throw err;
-          }),
-        ),
-      );
-    } catch (err) {
-      // Refused for good (an ACL, a Redis without Functions): scripts. Anything else (a lost connection,
-      // a server still loading its data) fails this call only.
-      if (isRefused(err)) this.fallBack(err);
-      else throw err;
-    }
+    const results = await Promise.allSettled(
+      nodes.map((node) =>
+        withTimeout(node.call('FUNCTION', 'LOAD', this.library), LOAD_TIMEOUT_MS).catch((err: unknown) => {
+          if (!isLoaded(err)) throw err;
+        }),
+      ),
+    );
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    // Refused for good (an ACL, a Redis without Functions): scripts.
+    const refused = failures.find(isRefused);
+    if (refused !== undefined) return this.fallBack(refused);
+    // A master that is down, hung or still loading its data fails only the calls it serves: the call
+    // is sent again and answers for its own node. Only when no master took the library does it fail.
+    if (failures.length === nodes.length) throw failures[0];
   }
 
   private fallBack(err: unknown): void {

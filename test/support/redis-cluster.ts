@@ -18,8 +18,11 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-/** Three masters on consecutive free ports (e.g. 17000-17002), slots assigned, `cluster_state:ok` on every node. */
-export async function startRedisCluster(): Promise<RedisCluster> {
+/**
+ * Three masters on consecutive free ports (e.g. 17000-17002), slots assigned, `cluster_state:ok` on
+ * every node. `extra`: more redis-server arguments for every node.
+ */
+export async function startRedisCluster(extra: string[] = []): Promise<RedisCluster> {
   const base = await freePort(17_000, 19_000, [0, 1, 2, BUS_OFFSET, BUS_OFFSET + 1, BUS_OFFSET + 2]);
   const ports = [base, base + 1, base + 2];
   const dir = mkdtempSync(join(tmpdir(), 'tg-redis-cluster-'));
@@ -49,6 +52,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
           join(nodeDir, 'nodes.conf'),
           '--cluster-node-timeout',
           '2000',
+          ...extra,
         ]),
       );
     }
