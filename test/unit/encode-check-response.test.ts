@@ -88,6 +88,8 @@ for (const [name, message] of Object.entries(cases)) {
     const bytes = encodeCheckResponse(message);
     expect(bytes.equals(generated(message))).toBe(true);
     expect(CheckResponse.decode(bytes)).toEqual(CheckResponse.decode(generated(message)));
+    // The lean server's gRPC prefix goes in the headroom; the message follows it unchanged.
+    expect(encodeCheckResponse(message, 5).subarray(5).equals(bytes)).toBe(true);
   });
 }
 
