@@ -52,29 +52,46 @@ export async function evalshaEncoded(
   }
 }
 
-/** `*<n>\r\n` then `$<bytes>\r\n<string>\r\n` for each string of each list, in order: one allocation. */
+/** `*<n>\r\n` then `$<bytes>\r\n<string>\r\n` for each string of each list, in order. */
 export function encodeCommand(lists: readonly (readonly string[])[]): Buffer {
   let count = 0;
-  let size = 0;
-  for (const list of lists)
-    for (const s of list) {
-      const bytes = Buffer.byteLength(s);
-      size += 1 + digits(bytes) + 2 + bytes + 2;
-      count++;
-    }
-  size += 1 + digits(count) + 2;
-  const buf = Buffer.allocUnsafe(size);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8; 16 covers `$`, the length and both CRLFs.
+  let bound = 16;
+  for (const list of lists) {
+    count += list.length;
+    for (const s of list) bound += 3 * s.length + 16;
+  }
+  const buf = bound <= scratch.length ? scratch : Buffer.allocUnsafe(bound);
   buf[0] = 0x2a; // '*'
-  let at = writeDigits(buf, 1, count);
-  at = crlf(buf, at);
-  for (const list of lists)
-    for (const s of list) {
-      buf[at++] = 0x24; // '$'
-      at = crlf(buf, writeDigits(buf, at, Buffer.byteLength(s)));
-      at += buf.write(s, at, 'utf8');
-      at = crlf(buf, at);
+  let at = crlf(buf, writeDigits(buf, 1, count));
+  for (const list of lists) for (const s of list) at = bulkString(buf, at, s);
+  if (buf !== scratch) return buf.subarray(0, at);
+  const out = Buffer.allocUnsafe(at);
+  scratch.copy(out, 0, 0, at);
+  return out;
+}
+
+/** One buffer for every command that fits (encoding is synchronous); the result is copied out of it. */
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * `$<bytes>\r\n<string>\r\n` at `at`; returns the end. Keys and arguments are ASCII: written as if
+ * they were, character by character (cheaper than Buffer.byteLength and buf.write, calls into C++
+ * that were most of this encoder's time), and written again by UTF-8 from the first one that is not.
+ */
+function bulkString(buf: Buffer, at: number, s: string): number {
+  const n = s.length;
+  buf[at] = 0x24; // '$'
+  let p = crlf(buf, writeDigits(buf, at + 1, n));
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) {
+      p = crlf(buf, writeDigits(buf, at + 1, Buffer.byteLength(s)));
+      return crlf(buf, p + buf.write(s, p, 'utf8'));
     }
-  return buf;
+    buf[p++] = c;
+  }
+  return crlf(buf, p);
 }
 
 function digits(n: number): number {

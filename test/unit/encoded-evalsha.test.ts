@@ -11,10 +11,17 @@ const script = (source: string) => ({ source, sha: createHash('sha1').update(sou
 
 describe('encodeCommand', () => {
   it('writes the bytes ioredis writes for the same arguments (ASCII, UTF-8, empty, long)', () => {
-    const args = ['{a:acc_1}:quota', '', 'ünïcødé €', 'x'.repeat(70_000), '1234567890'];
+    // 'abcdefgh€': ASCII up to its last character, whose UTF-8 length has one digit more (11 bytes).
+    const args = ['{a:acc_1}:quota', '', 'ünïcødé €', 'abcdefgh€', 'x'.repeat(70_000), '1234567890'];
     const ours = encodeCommand([['evalsha', 'abc', '2'], args.slice(0, 2), [], args.slice(2)]);
     const theirs = new Command('evalsha', ['abc', '2', ...args]).toWritable({});
     expect(ours.equals(Buffer.from(theirs as string, 'utf8'))).toBe(true);
+    // Without the long one, the command fits the shared buffer and is copied out of it.
+    const short = args.filter((a) => a.length < 100);
+    const copied = encodeCommand([['evalsha', 'abc', '2'], short]);
+    const expected = new Command('evalsha', ['abc', '2', ...short]).toWritable({});
+    encodeCommand([['overwrites', 'the', 'shared', 'buffer']]);
+    expect(copied.equals(Buffer.from(expected as string, 'utf8'))).toBe(true);
   });
 });
 
