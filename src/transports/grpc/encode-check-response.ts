@@ -15,6 +15,7 @@ import {
   type OkHttpResponse,
 } from '../../generated/envoy/service/auth/v3/external_auth.js';
 import type { Status } from '../../generated/google/rpc/status.js';
+import { FIELD_OVERHEAD, type ProtoWriter, protoWriter, stringBound } from './proto-writer.js';
 
 /** `headroom` bytes are left free before the message (the lean server writes its gRPC prefix there). */
 export function encodeCheckResponse(message: CheckResponse, headroom = 0): Buffer {
@@ -24,8 +25,7 @@ export function encodeCheckResponse(message: CheckResponse, headroom = 0): Buffe
     buf.set(bytes, headroom);
     return buf;
   }
-  const w = writer(headroom + upperBound(message));
-  w.pos = headroom;
+  const w = protoWriter(headroom + upperBound(message), headroom);
   if (message.status !== undefined) {
     const at = w.begin(10);
     writeStatus(w, message.status);
@@ -41,9 +41,7 @@ export function encodeCheckResponse(message: CheckResponse, headroom = 0): Buffe
     writeOk(w, message.okResponse);
     w.end(at);
   }
-  const out = Buffer.allocUnsafe(w.pos);
-  w.buf.copy(out, 0, 0, w.pos);
-  return out;
+  return w.result();
 }
 
 function supported(m: CheckResponse): boolean {
@@ -67,16 +65,7 @@ function supported(m: CheckResponse): boolean {
 }
 const optionSupported = (o: HeaderValueOption) => o.appendAction >= 0;
 
-// ── Size bound ────────────────────────────────────────────────────────────────────────────────
-//
-// Nested messages are written before their length is known: each gets one byte for it, and the rare
-// message of 128 bytes or more is moved up to make room for a longer varint (Writer.end). So sizes
-// are not computed ahead, and each string is read once. The buffer only needs an upper bound.
-
-/** Tag + the longest length varint + a nested message's own overhead: above any field's. */
-const FIELD_OVERHEAD = 16;
-/** A UTF-16 code unit is at most 3 bytes of UTF-8. */
-const stringBound = (s: string) => FIELD_OVERHEAD + 3 * s.length;
+// ── Size bound (proto-writer.ts needs one, not the exact size) ──────────────────────────────────
 
 function upperBound(m: CheckResponse): number {
   let size = 3 * FIELD_OVERHEAD;
@@ -103,11 +92,11 @@ function optionBound(o: HeaderValueOption): number {
 
 // ── Writing (the generated encoders' field order) ──────────────────────────────────────────────
 
-function writeStatus(w: Writer, s: Status): void {
+function writeStatus(w: ProtoWriter, s: Status): void {
   w.int(8, s.code);
   w.string(18, s.message);
 }
-function writeDenied(w: Writer, d: DeniedHttpResponse): void {
+function writeDenied(w: ProtoWriter, d: DeniedHttpResponse): void {
   if (d.status) {
     const at = w.begin(10);
     w.int(8, d.status.code);
@@ -116,13 +105,13 @@ function writeDenied(w: Writer, d: DeniedHttpResponse): void {
   for (const o of d.headers) writeOption(w, 18, o);
   w.string(26, d.body);
 }
-function writeOk(w: Writer, ok: OkHttpResponse): void {
+function writeOk(w: ProtoWriter, ok: OkHttpResponse): void {
   for (const o of ok.headers) writeOption(w, 18, o);
   for (const name of ok.headersToRemove) w.string(42, name, true);
   for (const o of ok.responseHeadersToAdd) writeOption(w, 50, o);
   for (const name of ok.queryParametersToRemove) w.string(66, name, true);
 }
-function writeOption(w: Writer, tag: number, o: HeaderValueOption): void {
+function writeOption(w: ProtoWriter, tag: number, o: HeaderValueOption): void {
   const at = w.begin(tag);
   const h = o.header;
   if (h) {
@@ -145,93 +134,4 @@ function writeOption(w: Writer, tag: number, o: HeaderValueOption): void {
   w.int(24, o.appendAction);
   if (o.keepEmptyValue) w.int(32, 1);
   w.end(at);
-}
-
-const varintSize = (v: number) => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5);
-
-class Writer {
-  pos = 0;
-  constructor(readonly buf: Buffer) {}
-
-  byte(b: number): void {
-    this.buf[this.pos++] = b;
-  }
-
-  varint(v: number): void {
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.buf[this.pos++] = v;
-  }
-
-  /** Tag of a nested message and one byte for its length; its fields follow, then end(). */
-  begin(tag: number): number {
-    this.buf[this.pos++] = tag;
-    return this.pos++;
-  }
-
-  /** The length of the message begun at `at`, moving its fields up when the varint needs more bytes. */
-  end(at: number): void {
-    const length = this.pos - at - 1;
-    if (length < 0x80) {
-      this.buf[at] = length;
-      return;
-    }
-    const extra = varintSize(length) - 1;
-    this.buf.copyWithin(at + 1 + extra, at + 1, this.pos);
-    this.pos = at;
-    this.varint(length);
-    this.pos += length;
-  }
-
-  /** A non-zero int field (proto3 leaves 0 out). */
-  int(tag: number, v: number): void {
-    if (v === 0) return;
-    this.byte(tag);
-    this.varint(v);
-  }
-
-  /** A string field; proto3 leaves '' out, except in a repeated field (`always`). */
-  string(tag: number, s: string, always = false): void {
-    if (s === '' && !always) return;
-    this.byte(tag);
-    const n = s.length;
-    if (n < 0x80) {
-      // Header names and values are short and ASCII: copying the characters costs less than the calls
-      // into C++ (Buffer.byteLength, buf.write) that were most of this encoder's time. One length byte.
-      const buf = this.buf;
-      const at = this.pos;
-      let p = at + 1;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) break;
-        buf[p++] = c;
-      }
-      if (i === n) {
-        buf[at] = n;
-        this.pos = p;
-        return;
-      }
-    }
-    this.varint(Buffer.byteLength(s));
-    this.pos += this.buf.write(s, this.pos, 'utf8');
-  }
-
-  raw(bytes: Uint8Array): void {
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
-  }
-}
-
-/** One buffer for every call (encoding is synchronous); a message that may not fit gets its own. */
-const shared = new Writer(Buffer.allocUnsafe(16 * 1024));
-
-function writer(bound: number): Writer {
-  if (bound <= shared.buf.length) {
-    shared.pos = 0;
-    return shared;
-  }
-  return new Writer(Buffer.allocUnsafe(bound));
 }

@@ -7,16 +7,14 @@ import {
   HealthListRequest,
   HealthListResponse,
 } from '../../../generated/grpc/health/v1/health.js';
-import {
-  RateLimitResponse,
-  type RateLimitRequest,
-} from '../../../generated/envoy/service/ratelimit/v3/rls.js';
+import type { RateLimitRequest } from '../../../generated/envoy/service/ratelimit/v3/rls.js';
 import {
   ProcessingRequest,
   ProcessingResponse,
 } from '../../../generated/envoy/service/ext_proc/v3/external_processor.js';
 import type { CheckFields } from '../access-request-from-check.js';
 import { encodeCheckResponse } from '../encode-check-response.js';
+import { encodeRateLimitResponse } from '../encode-rate-limit-response.js';
 import { createExtAuthz } from '../ext-authz.js';
 import type { StreamSink } from '../grpc-call.js';
 import type { GrpcServerDeps } from '../grpc-server.js';
@@ -72,7 +70,7 @@ export function leanMethods({
     methods.set('/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit', {
       decode: decodeRateLimitRequest,
       unary: async (request) =>
-        framed(RateLimitResponse.encode(await rateLimit(request as RateLimitRequest)).finish()),
+        writePrefix(encodeRateLimitResponse(await rateLimit(request as RateLimitRequest), PREFIX_BYTES)),
     });
   if (extProc)
     methods.set('/envoy.service.ext_proc.v3.ExternalProcessor/Process', {
