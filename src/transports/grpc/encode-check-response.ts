@@ -15,16 +15,11 @@ import {
   type OkHttpResponse,
 } from '../../generated/envoy/service/auth/v3/external_auth.js';
 import type { Status } from '../../generated/google/rpc/status.js';
-import { FIELD_OVERHEAD, type ProtoWriter, protoWriter, stringBound } from './proto-writer.js';
+import { FIELD_OVERHEAD, type ProtoWriter, protoWriter, stringBound, withHeadroom } from './proto-writer.js';
 
 /** `headroom` bytes are left free before the message (the lean server writes its gRPC prefix there). */
 export function encodeCheckResponse(message: CheckResponse, headroom = 0): Buffer {
-  if (!supported(message)) {
-    const bytes = CheckResponse.encode(message).finish();
-    const buf = Buffer.allocUnsafe(headroom + bytes.length);
-    buf.set(bytes, headroom);
-    return buf;
-  }
+  if (!supported(message)) return withHeadroom(CheckResponse.encode(message).finish(), headroom);
   const w = protoWriter(headroom + upperBound(message), headroom);
   if (message.status !== undefined) {
     const at = w.begin(10);

@@ -10,16 +10,11 @@ import {
   RateLimitResponse,
   type RateLimitResponse_DescriptorStatus,
 } from '../../generated/envoy/service/ratelimit/v3/rls.js';
-import { FIELD_OVERHEAD, type ProtoWriter, protoWriter, stringBound } from './proto-writer.js';
+import { FIELD_OVERHEAD, type ProtoWriter, protoWriter, stringBound, withHeadroom } from './proto-writer.js';
 
 /** `headroom` bytes are left free before the message (the lean server writes its gRPC prefix there). */
 export function encodeRateLimitResponse(message: RateLimitResponse, headroom = 0): Buffer {
-  if (!supported(message)) {
-    const bytes = RateLimitResponse.encode(message).finish();
-    const buf = Buffer.allocUnsafe(headroom + bytes.length);
-    buf.set(bytes, headroom);
-    return buf;
-  }
+  if (!supported(message)) return withHeadroom(RateLimitResponse.encode(message).finish(), headroom);
   const w = protoWriter(headroom + upperBound(message), headroom);
   w.int(8, message.overallCode);
   for (const status of message.statuses) writeStatus(w, status);

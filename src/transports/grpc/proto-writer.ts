@@ -113,3 +113,10 @@ export function protoWriter(bound: number, headroom = 0): ProtoWriter {
   w.pos = headroom;
   return w;
 }
+
+/** Bytes another encoder wrote, after `headroom` free bytes. */
+export function withHeadroom(bytes: Uint8Array, headroom: number): Buffer {
+  const buf = Buffer.allocUnsafe(headroom + bytes.length);
+  buf.set(bytes, headroom);
+  return buf;
+}
