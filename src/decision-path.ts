@@ -66,12 +66,14 @@ export async function createDecisionPath(
     logger.warn('no policy stored yet: apply one with `tollgate apply <policy.yaml>` or POLICY_FILE');
   const memory = config.counters.kind === 'memory' ? new MemoryCounterStore({}) : undefined;
   const counted = memory ? undefined : new CountedAccounts();
-  const opened = await openCounterStore(config, memory ? { memory, logger } : { logger, counted }).catch(
-    (err) => {
-      policy.close();
-      throw err;
-    },
-  );
+  const onScriptFallback = metrics && (() => metrics.setScriptFallback());
+  const embedded = memory
+    ? { memory, logger }
+    : { logger, counted, ...(onScriptFallback && { onScriptFallback }) };
+  const opened = await openCounterStore(config, embedded).catch((err) => {
+    policy.close();
+    throw err;
+  });
   const sqlKeys = new SqlKeyStore(sql, { timeoutMs: config.pgTimeoutMs });
   const denials = new DenialTally();
   const base = {

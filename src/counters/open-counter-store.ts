@@ -32,11 +32,17 @@ export interface WithReservations {
 /**
  * `memory`: the in-process store to use when no Redis is configured (so the usage flusher can drain the
  * same one); `logger`: where decisions taken back after a late reply are reported; `counted`: told the
- * accounts whose usage Redis holds, so the usage flusher visits only those.
+ * accounts whose usage Redis holds, so the usage flusher visits only those; `onScriptFallback`: told
+ * once if Redis refuses Functions (the metrics' gauge).
  */
 export async function openCounterStore(
   config: Readonly<Config>,
-  embedded: { memory?: MemoryCounterStore; logger?: Logger; counted?: CountedAccounts } = {},
+  embedded: {
+    memory?: MemoryCounterStore;
+    logger?: Logger;
+    counted?: CountedAccounts;
+    onScriptFallback?: () => void;
+  } = {},
 ): Promise<OpenedCounterStore & WithReservations> {
   const { counters } = config;
   if (counters.kind === 'memory') {
@@ -58,11 +64,13 @@ export async function openCounterStore(
       err === undefined
         ? embedded.logger?.warn({ decisions }, `uncounted ${decisions} late-executed decisions`)
         : embedded.logger?.error({ decisions, err }, 'uncounting late-executed decisions failed'),
-    onScriptFallback: (answer) =>
+    onScriptFallback: (answer) => {
       embedded.logger?.warn(
         { answer },
         'Redis refused Functions: decisions go as EVALSHA scripts (a lone decision costs Redis about 2.5x)',
-      ),
+      );
+      embedded.onScriptFallback?.();
+    },
   });
   const store: FailSafeCounterStore = new FailSafeCounterStore({
     inner,

@@ -107,6 +107,11 @@ export class Metrics {
     help: '1 while decisions run in a failure mode (Redis unreachable), else 0.',
     registers: [this.registry],
   });
+  private readonly scriptFallback = new Gauge({
+    name: 'tollgate_redis_scripts_fallback',
+    help: '1 once Redis refused Functions (FCALL or FUNCTION LOAD: a Redis before 7.0, or an ACL) and decisions went to EVALSHA scripts, which cost Redis more per decision; else 0.',
+    registers: [this.registry],
+  });
   private readonly usageFlushLag = new Gauge({
     name: 'tollgate_usage_flush_lag_seconds',
     help: 'Age of the oldest usage not yet flushed to Postgres, in seconds.',
@@ -124,6 +129,7 @@ export class Metrics {
     if (options.processMetrics ?? true) collectProcessMetrics(this.registry);
     registerBuildInfo(this.registry, options.commit ?? 'unknown');
     this.degraded.set(0);
+    this.scriptFallback.set(0);
     this.usageFlushLag.set(0);
   }
 
@@ -159,6 +165,11 @@ export class Metrics {
 
   setDegraded(degraded: boolean): void {
     this.degraded.set(degraded ? 1 : 0);
+  }
+
+  /** Redis refused Functions for good (the store logs why, once). */
+  setScriptFallback(): void {
+    this.scriptFallback.set(1);
   }
 
   setUsageFlushLag(seconds: number): void {

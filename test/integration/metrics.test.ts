@@ -186,6 +186,7 @@ describe('/metrics after a known mix of decisions (demo policy)', () => {
       ].sort(),
     );
     expect(value('tollgate_degraded', {})).toBe(0);
+    expect(value('tollgate_redis_scripts_fallback', {})).toBe(0);
     expect(value('tollgate_usage_flush_lag_seconds', {})).toBe(0);
   });
 

@@ -887,6 +887,7 @@ describe('deploy/grafana/tollgate-dashboard.json', () => {
   const HISTOGRAMS = ['tollgate_decision_duration_seconds', 'tollgate_store_duration_seconds'];
   const GAUGES = [
     'tollgate_degraded',
+    'tollgate_redis_scripts_fallback',
     'tollgate_usage_flush_lag_seconds',
     'tollgate_policy_limit',
     'tollgate_export_lag_seconds',
