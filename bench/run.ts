@@ -251,6 +251,11 @@ async function main() {
             noopGrpc: refPorts.noopGrpc,
             noopHttp: refPorts.noopHttp,
           },
+          probes: {
+            tollgate: heapPorts.tollgate,
+            noopGrpc: heapPorts.noopGrpc,
+            noopHttp: heapPorts.noopHttp,
+          },
           bodies,
           keys: allow.keys,
         });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as C from './config.js';
 import { fixedRateHttp, type FixedRateResult } from './fixed-rate.js';
 import { CHECK_PATH, RLS_PATH } from './grpc-bodies.js';
+import { type LoopDelay, withLoopDelay } from './heap.js';
 import { h2loadGrpc } from './load.js';
 import type { Report } from './report.js';
 import type { RotatingBody } from './rotating-body.js';
@@ -14,10 +15,12 @@ import { int, ms } from './stats.js';
 export async function runFixedRate(opts: {
   tmp: string;
   ports: { grpc: number; http: number; noopGrpc: number; noopHttp: number };
+  /** Heap probes (heap-probe.ts) of the servers: their event-loop delay is read over each run. */
+  probes: { tollgate: number; noopGrpc: number; noopHttp: number };
   bodies: { checkAllow: RotatingBody; rlsAllow: RotatingBody };
   keys: string[];
 }): Promise<NonNullable<Report['fixedRate']>> {
-  const { ports, bodies } = opts;
+  const { ports, bodies, probes } = opts;
   const perClient = C.FIXED_RATE / C.GRPC_CLIENTS;
   const grpc = (port: number, path: string, body: RotatingBody, id: string) => (): Promise<FixedRateResult> =>
     body
@@ -41,49 +44,55 @@ export async function runFixedRate(opts: {
     await fixedRateHttp({ ...load, seconds: 1 });
     return fixedRateHttp({ ...load, seconds: C.FIXED_SECONDS });
   };
-  const plan: Array<[string, string, 'tollgate' | 'reference', () => Promise<FixedRateResult>]> = [
+  type Plan = [string, string, 'tollgate' | 'reference', () => Promise<FixedRateResult>, number];
+  const plan: Plan[] = [
     [
       'grpc-allow',
       'gRPC ext_authz Check (allow)',
       'tollgate',
       grpc(ports.grpc, CHECK_PATH, bodies.checkAllow, 'grpc-allow'),
+      probes.tollgate,
     ],
     [
       'grpc-noop',
       'gRPC no-op grpc-js Check (reference)',
       'reference',
       grpc(ports.noopGrpc, CHECK_PATH, bodies.checkAllow, 'grpc-noop'),
+      probes.noopGrpc,
     ],
     [
       'grpc-rls-allow',
       'gRPC RLS ShouldRateLimit (allow)',
       'tollgate',
       grpc(ports.grpc, RLS_PATH, bodies.rlsAllow, 'grpc-rls-allow'),
+      probes.tollgate,
     ],
     [
       'grpc-rls-noop',
       'gRPC no-op grpc-js ShouldRateLimit (reference)',
       'reference',
       grpc(ports.noopGrpc, RLS_PATH, bodies.rlsAllow, 'grpc-rls-noop'),
+      probes.noopGrpc,
     ],
-    ['http-allow', 'HTTP /check (allow)', 'tollgate', http(ports.http)],
-    ['http-noop', 'HTTP no-op node:http (reference)', 'reference', http(ports.noopHttp)],
+    ['http-allow', 'HTTP /check (allow)', 'tollgate', http(ports.http), probes.tollgate],
+    ['http-noop', 'HTTP no-op node:http (reference)', 'reference', http(ports.noopHttp), probes.noopHttp],
   ];
-  const results = new Map<string, FixedRateResult[]>();
+  const results = new Map<string, Array<[FixedRateResult, LoopDelay]>>();
   for (let round = 1; round <= C.FIXED_REPEATS; round++) {
-    for (const [id, , , fn] of plan) {
-      const result = await fn();
-      results.set(id, [...(results.get(id) ?? []), result]);
+    for (const [id, , , fn, probe] of plan) {
+      const [result, delay] = await withLoopDelay(probe, fn);
+      results.set(id, [...(results.get(id) ?? []), [result, delay]]);
       C.log(
-        `fixed ${C.FIXED_RATE}/s ${id} #${round}: ${int(result.achievedRate)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}`,
+        `fixed ${C.FIXED_RATE}/s ${id} #${round}: ${int(result.achievedRate)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}; server event-loop delay p99 ${ms(delay.p99)} max ${ms(delay.max)} ms`,
       );
     }
   }
   const runs = plan.map(([id, label, kind]) => {
-    const all = results.get(id)!;
+    const all = results.get(id)!.map(([result]) => result);
     const median = [...all].sort((a, b) => a.p99 - b.p99)[Math.floor(all.length / 2)]!;
     const errors = all.reduce((sum, r) => sum + r.errors, 0);
-    return { id, label, kind, result: { ...median, errors }, p99s: all.map((r) => r.p99) };
+    const loopDelays = results.get(id)!.map(([, delay]) => delay);
+    return { id, label, kind, result: { ...median, errors }, p99s: all.map((r) => r.p99), loopDelays };
   });
   return {
     offered: C.FIXED_RATE,

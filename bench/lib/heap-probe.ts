@@ -5,8 +5,13 @@
 // flag): heap used only grows between collections, so the bytes allocated over a window are the
 // growth of `used` between each GC's end and the next one's start, plus the growth since the last
 // GC. Sampled only when the bench asks (at the start and end of each run), never per request.
+//
+// It also measures the process's event-loop delay during the fixed-rate runs (GET /eld/start, then
+// /eld/stop answers {p99, max} in µs), so a tail the load client saw can be told apart from a stall
+// of the server itself. Off outside those runs: its 1 ms timer would cost the closed-loop rows.
 
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
 
 const port = Number(process.env.BENCH_HEAP_PORT);
@@ -28,7 +33,17 @@ if (port > 0) {
     profiler.start();
     return allocated;
   };
-  const server = createServer((_req, res) => res.end(String(total())));
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  const server = createServer((req, res) => {
+    if (req.url === '/eld/start') {
+      delay.reset();
+      delay.enable();
+      res.end('{}');
+    } else if (req.url === '/eld/stop') {
+      delay.disable();
+      res.end(JSON.stringify({ p99: delay.percentile(99) / 1000, max: delay.max / 1000 }));
+    } else res.end(String(total()));
+  });
   server.listen(port, '127.0.0.1');
   server.unref();
 }

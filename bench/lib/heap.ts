@@ -10,3 +10,21 @@ export async function allocatedBytes(port: number): Promise<number> {
   if (!res.ok || !Number.isFinite(bytes)) throw new Error(`heap probe on :${port} answered ${res.status}`);
   return bytes;
 }
+
+/** A serving process's event-loop delay over a window (heap-probe.ts), µs. */
+export interface LoopDelay {
+  p99: number;
+  max: number;
+}
+
+/** Runs `fn` with the event-loop delay of the process behind heap probe `port` measured meanwhile. */
+export async function withLoopDelay<T>(port: number, fn: () => Promise<T>): Promise<[T, LoopDelay]> {
+  const ask = async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
+    if (!res.ok) throw new Error(`heap probe on :${port}${path} answered ${res.status}`);
+    return (await res.json()) as LoopDelay;
+  };
+  await ask('/eld/start');
+  const result = await fn();
+  return [result, await ask('/eld/stop')];
+}

@@ -100,6 +100,8 @@ export interface Report {
       kind: 'tollgate' | 'reference';
       result: FixedRateResult;
       p99s: number[];
+      /** The serving process's event-loop delay over each run (µs), in order: its own stalls. */
+      loopDelays: Array<{ p99: number; max: number }>;
     }>;
   };
   postgres: PostgresReport;
