@@ -217,9 +217,17 @@ describe('bursts on one replica with default settings', () => {
     const metrics = await scrape(replica);
     console.log(`[burst, MAX_INFLIGHT=20] ${JSON.stringify(results)}`);
     let shed = 0;
+    // On a failure, the replica's own lines say which store it found unavailable and why.
+    const storeLines = () =>
+      (replica?.server.output() ?? '')
+        .split('\n')
+        .filter((line) => /unavailable|stall|timed out/i.test(line))
+        .slice(0, 5)
+        .join('\n');
     for (const [name, r] of Object.entries(results)) {
       const { decided = 0, overloaded = 0, ...rest } = r.counts;
-      expect({ name, rest }).toEqual({ name, rest: {} }); // no unavailable, no degraded, nothing else
+      // No unavailable, no degraded, nothing else.
+      expect({ name, rest }, storeLines()).toEqual({ name, rest: {} });
       expect(overloaded).toBeGreaterThan(0);
       expect(decided).toBeGreaterThan(0);
       shed += overloaded;
