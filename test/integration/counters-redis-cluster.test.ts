@@ -16,7 +16,7 @@ import { createLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { savePolicy } from '../../src/policy/policy-repository.js';
 import { startUsageFlusher } from '../../src/usage/start-usage-flusher.js';
-import { chatCall } from '../support/decide-inputs.js';
+import { chatCall, TEN_PER_MINUTE } from '../support/decide-inputs.js';
 import { DEMO_POLICY_YAML } from '../support/tollgate.js';
 import { describeCounterStore } from '../contracts/counter-store.contract.js';
 import { describeReservations } from '../contracts/reservation.contract.js';
@@ -99,15 +99,7 @@ describe('Redis Cluster through openCounterStore (REDIS_CLUSTER_NODES)', () => {
     credits: { cost: 1, seed: 25 },
     endpoint: 'chat',
     limits: [
-      {
-        id: 't:ten',
-        name: 'ten',
-        algorithm: 'fixed_window',
-        limit: 10,
-        windowMs: 60_000,
-        shadow: false,
-        hits: 1,
-      },
+      TEN_PER_MINUTE,
       {
         id: 'e:chat:sw',
         name: 'sw',

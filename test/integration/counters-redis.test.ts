@@ -8,6 +8,7 @@ import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
 import { StoreUnavailable } from '../../src/errors.js';
 import { describeCounterStore } from '../contracts/counter-store.contract.js';
 import { describeReservations } from '../contracts/reservation.contract.js';
+import { TEN_PER_MINUTE } from '../support/decide-inputs.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -65,17 +66,7 @@ describe('RedisCounterStore on a server', () => {
     quota: null,
     credits: null,
     endpoint: 'chat',
-    limits: [
-      {
-        id: 't:ten',
-        name: 'ten',
-        algorithm: 'fixed_window',
-        limit: 10,
-        windowMs: 60_000,
-        shadow: false,
-        hits: 1,
-      },
-    ],
+    limits: [TEN_PER_MINUTE],
     ...over,
   });
 

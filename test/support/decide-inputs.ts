@@ -1,6 +1,7 @@
 // A DecideInput for tests: one call on the `chat` endpoint, no limits, quota or credits, unless overridden.
 
 import type { DecideInput } from '../../src/counters/counter-store.js';
+import type { LimitCheck } from '../../src/policy/limit-rule.js';
 
 export const chatCall = (accountId: string, over: Partial<DecideInput> = {}): DecideInput => ({
   accountId,
@@ -12,6 +13,17 @@ export const chatCall = (accountId: string, over: Partial<DecideInput> = {}): De
   endpoint: 'chat',
   ...over,
 });
+
+/** A fixed window of 10 calls a minute, one hit per call: the limit most counter tests bind on. */
+export const TEN_PER_MINUTE: LimitCheck = {
+  id: 't:ten',
+  name: 'ten',
+  algorithm: 'fixed_window',
+  limit: 10,
+  windowMs: 60_000,
+  shadow: false,
+  hits: 1,
+};
 
 /**
  * A `chat` call of 2 units under quota 30 and credits 12 (1 per call), with a fixed window of 10, a
@@ -25,15 +37,7 @@ export const threeLimitsCall = (accountId: string): DecideInput => ({
   quota: { limit: 30, overage: false },
   credits: { cost: 1, seed: 12 },
   limits: [
-    {
-      id: 't:ten',
-      name: 'ten',
-      algorithm: 'fixed_window',
-      limit: 10,
-      windowMs: 60_000,
-      shadow: false,
-      hits: 1,
-    },
+    TEN_PER_MINUTE,
     {
       id: 't:slide',
       name: 'slide',
