@@ -2,7 +2,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export interface Proc {
@@ -13,17 +12,8 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** A port free right now on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A port free right now on loopback, drawn below the ephemeral range (see the test helper). */
+export { freePort } from '../../test/support/free-port.js';
 
 /** `taskset -c <core> cmd args` (taskset execs, so the pid is the command's); resolves once `ready` matches its output. */
 export async function startProc(opts: {
