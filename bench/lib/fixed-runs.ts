@@ -11,6 +11,7 @@ import { h2loadGrpc } from './load.js';
 import type { Report } from './report.js';
 import type { RotatingBody } from './rotating-body.js';
 import { int, ms } from './stats.js';
+import { tollgateCounters } from './tollgate-metrics.js';
 
 export async function runFixedRate(opts: {
   tmp: string;
@@ -77,13 +78,18 @@ export async function runFixedRate(opts: {
     ['http-allow', 'HTTP /check (allow)', 'tollgate', http(ports.http), probes.tollgate],
     ['http-noop', 'HTTP no-op node:http (reference)', 'reference', http(ports.noopHttp), probes.noopHttp],
   ];
-  const results = new Map<string, Array<[FixedRateResult, LoopDelay]>>();
+  const results = new Map<string, Array<[FixedRateResult, LoopDelay, number | null]>>();
+  // Key-cache misses during a Tollgate run: each is a decision that waited on Postgres, a wait the
+  // event-loop delay cannot show.
+  const misses = async () => (await tollgateCounters(ports.http)).keyMisses;
   for (let round = 1; round <= C.FIXED_REPEATS; round++) {
-    for (const [id, , , fn, probe] of plan) {
+    for (const [id, , kind, fn, probe] of plan) {
+      const before = kind === 'tollgate' ? await misses() : null;
       const [result, delay] = await withLoopDelay(probe, fn);
-      results.set(id, [...(results.get(id) ?? []), [result, delay]]);
+      const keyMisses = before === null ? null : (await misses()) - before;
+      results.set(id, [...(results.get(id) ?? []), [result, delay, keyMisses]]);
       C.log(
-        `fixed ${C.FIXED_RATE}/s ${id} #${round}: ${int(result.achievedRate)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}; server event-loop delay p99 ${ms(delay.p99)} max ${ms(delay.max)} ms`,
+        `fixed ${C.FIXED_RATE}/s ${id} #${round}: ${int(result.achievedRate)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}; server event-loop delay p99 ${ms(delay.p99)} max ${ms(delay.max)} ms; key-cache misses ${keyMisses ?? '-'}`,
       );
     }
   }
@@ -92,7 +98,9 @@ export async function runFixedRate(opts: {
     const median = [...all].sort((a, b) => a.p99 - b.p99)[Math.floor(all.length / 2)]!;
     const errors = all.reduce((sum, r) => sum + r.errors, 0);
     const loopDelays = results.get(id)!.map(([, delay]) => delay);
-    return { id, label, kind, result: { ...median, errors }, p99s: all.map((r) => r.p99), loopDelays };
+    const keyMisses = results.get(id)!.map(([, , n]) => n);
+    const runs = { p99s: all.map((r) => r.p99), loopDelays, keyMisses };
+    return { id, label, kind, result: { ...median, errors }, ...runs };
   });
   return {
     offered: C.FIXED_RATE,

@@ -102,6 +102,8 @@ export interface Report {
       p99s: number[];
       /** The serving process's event-loop delay over each run (µs), in order: its own stalls. */
       loopDelays: Array<{ p99: number; max: number }>;
+      /** Tollgate's key-cache misses (decisions that waited on Postgres) in each run; null for a reference. */
+      keyMisses: Array<number | null>;
     }>;
   };
   postgres: PostgresReport;
