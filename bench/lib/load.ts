@@ -1,7 +1,7 @@
 // Closed-loop load generators: h2load (gRPC; with --rps, also the fixed-rate gRPC client) and wrk
 // (HTTP), and the warm-up pass through /check.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { run } from './procs.js';
 import { percentile } from './stats.js';
@@ -27,7 +27,8 @@ export interface LoadResult {
 /**
  * h2load against a gRPC server: -c clients × -m streams, one thread, on the load core; percentiles
  * from --log-file (µs from the request's send to the end of its response). With `rps`, each client
- * sends at that rate (open loop while fewer than -m streams are in flight).
+ * sends at that rate (open loop while fewer than -m streams are in flight). h2load appends to an
+ * existing log file, so it is removed first: the percentiles are this run's alone.
  */
 export async function h2loadGrpc(opts: {
   port: number;
@@ -58,6 +59,7 @@ export async function h2loadGrpc(opts: {
     ...(opts.rps ? ['--rps', String(opts.rps)] : []),
     `http://127.0.0.1:${opts.port}${opts.path}`,
   ];
+  rmSync(opts.logFile, { force: true });
   const out = await run('h2load', args, LOAD_CORE);
   const req = out.match(
     /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/,
