@@ -241,7 +241,35 @@ async function main() {
     });
 
     // ── Fixed rate: 2,000 decisions/s offered (gRPC: h2load --rps; HTTP: open-loop node client) ──
-    const fixedRate = C.ROWS
+    // A second replica whose usage flush never runs during the section (a diagnostic row): its p99
+    // against the first's tells the decision path's tail from the flush's background work. No
+    // POLICY_FILE: it serves the policy the first applied and writes nothing at start.
+    const startQuiet = async () => {
+      const quietPorts = { http: await freePort(), grpc: await freePort(), admin: await freePort() };
+      const heapPort = await freePort();
+      const { POLICY_FILE: _policy, ...env } = tollgateEnv;
+      const proc = await startProc({
+        name: 'tollgate-quiet',
+        core: C.SERVER_CORE,
+        cmd: 'node',
+        args: [...heapProbeArgs(), join(ROOT, 'dist/main.js')],
+        env: {
+          ...env,
+          HTTP_PORT: String(quietPorts.http),
+          GRPC_PORT: String(quietPorts.grpc),
+          ADMIN_PORT: String(quietPorts.admin),
+          USAGE_FLUSH_MS: String(3_600_000),
+          BENCH_HEAP_PORT: String(heapPort),
+        },
+        logDir: tmp,
+      });
+      procs.push(proc);
+      await waitHttp(quietPorts.http, '/healthz');
+      await warmKeys(quietPorts.http, allow.keys);
+      return { proc, httpPort: quietPorts.http, heapPort };
+    };
+    const quiet = C.ROWS ? undefined : await startQuiet();
+    const fixedRate = !quiet
       ? undefined
       : await runFixedRate({
           tmp,
@@ -250,15 +278,19 @@ async function main() {
             http: ports.http,
             noopGrpc: refPorts.noopGrpc,
             noopHttp: refPorts.noopHttp,
+            quietHttp: quiet.httpPort,
           },
           probes: {
             tollgate: heapPorts.tollgate,
             noopGrpc: heapPorts.noopGrpc,
             noopHttp: heapPorts.noopHttp,
+            quiet: quiet.heapPort,
           },
           bodies,
           keys: allow.keys,
         });
+    // Its shutdown flush writes what it counted: the books stay whole for the sections after.
+    await quiet?.proc.stop();
 
     // ── Postgres: decision path (Tollgate's key-cache counters) and all transactions, busy vs idle ─
     const postgres = await postgresAfterRuns(bench, ports.http, pgStart, !C.ROWS);

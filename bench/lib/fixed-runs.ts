@@ -1,6 +1,7 @@
 // The fixed-rate section: 2,000 decisions/s offered to Tollgate and to the no-op references —
 // gRPC (Check and RLS) with h2load --rps, HTTP with the open-loop node:http client. FIXED_REPEATS
 // rounds over every row, so a stall of the machine lands on one run of each row, not on all of one.
+// A diagnostic HTTP row runs a second replica with no usage flush, to tell the flush from the rest.
 
 import { join } from 'node:path';
 import * as C from './config.js';
@@ -15,9 +16,9 @@ import { tollgateCounters } from './tollgate-metrics.js';
 
 export async function runFixedRate(opts: {
   tmp: string;
-  ports: { grpc: number; http: number; noopGrpc: number; noopHttp: number };
+  ports: { grpc: number; http: number; noopGrpc: number; noopHttp: number; quietHttp: number };
   /** Heap probes (heap-probe.ts) of the servers: their event-loop delay is read over each run. */
-  probes: { tollgate: number; noopGrpc: number; noopHttp: number };
+  probes: { tollgate: number; noopGrpc: number; noopHttp: number; quiet: number };
   bodies: { checkAllow: RotatingBody; rlsAllow: RotatingBody };
   keys: string[];
 }): Promise<NonNullable<Report['fixedRate']>> {
@@ -45,7 +46,8 @@ export async function runFixedRate(opts: {
     await fixedRateHttp({ ...load, seconds: 1 });
     return fixedRateHttp({ ...load, seconds: C.FIXED_SECONDS });
   };
-  type Plan = [string, string, 'tollgate' | 'reference', () => Promise<FixedRateResult>, number];
+  // A Tollgate row names the HTTP port its key-cache misses are read from.
+  type Plan = [string, string, 'tollgate' | 'reference', () => Promise<FixedRateResult>, number, number?];
   const plan: Plan[] = [
     [
       'grpc-allow',
@@ -53,6 +55,7 @@ export async function runFixedRate(opts: {
       'tollgate',
       grpc(ports.grpc, CHECK_PATH, bodies.checkAllow, 'grpc-allow'),
       probes.tollgate,
+      ports.http,
     ],
     [
       'grpc-noop',
@@ -67,6 +70,7 @@ export async function runFixedRate(opts: {
       'tollgate',
       grpc(ports.grpc, RLS_PATH, bodies.rlsAllow, 'grpc-rls-allow'),
       probes.tollgate,
+      ports.http,
     ],
     [
       'grpc-rls-noop',
@@ -75,18 +79,28 @@ export async function runFixedRate(opts: {
       grpc(ports.noopGrpc, RLS_PATH, bodies.rlsAllow, 'grpc-rls-noop'),
       probes.noopGrpc,
     ],
-    ['http-allow', 'HTTP /check (allow)', 'tollgate', http(ports.http), probes.tollgate],
+    ['http-allow', 'HTTP /check (allow)', 'tollgate', http(ports.http), probes.tollgate, ports.http],
     ['http-noop', 'HTTP no-op node:http (reference)', 'reference', http(ports.noopHttp), probes.noopHttp],
+    [
+      'http-allow-quiet',
+      'HTTP /check (allow), a replica with no usage flush (diagnostic)',
+      'tollgate',
+      http(ports.quietHttp),
+      probes.quiet,
+      ports.quietHttp,
+    ],
   ];
   const results = new Map<string, Array<[FixedRateResult, LoopDelay, number | null]>>();
   // Key-cache misses during a Tollgate run: each is a decision that waited on Postgres, a wait the
   // event-loop delay cannot show.
-  const misses = async () => (await tollgateCounters(ports.http)).keyMisses;
+  const misses = async (port: number | undefined) =>
+    port === undefined ? null : (await tollgateCounters(port)).keyMisses;
   for (let round = 1; round <= C.FIXED_REPEATS; round++) {
-    for (const [id, , kind, fn, probe] of plan) {
-      const before = kind === 'tollgate' ? await misses() : null;
+    for (const [id, , , fn, probe, metricsPort] of plan) {
+      const before = await misses(metricsPort);
       const [result, delay] = await withLoopDelay(probe, fn);
-      const keyMisses = before === null ? null : (await misses()) - before;
+      const after = await misses(metricsPort);
+      const keyMisses = before === null || after === null ? null : after - before;
       results.set(id, [...(results.get(id) ?? []), [result, delay, keyMisses]]);
       C.log(
         `fixed ${C.FIXED_RATE}/s ${id} #${round}: ${int(result.achievedRate)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}; server event-loop delay p99 ${ms(delay.p99)} max ${ms(delay.max)} ms; key-cache misses ${keyMisses ?? '-'}`,
