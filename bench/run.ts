@@ -28,6 +28,7 @@ import { summarizeProfile } from './lib/profile.js';
 import { rowReport, setupText, type Report } from './lib/report.js';
 import { RotatingBody } from './lib/rotating-body.js';
 import { burstMarkdown, runBursts } from './lib/burst.js';
+import { startOwnRedis } from './lib/own-redis.js';
 import { BURST_ROW, buildRows, checkRowIds, selectRows } from './lib/rows.js';
 import { createBenchDb, insertAccounts, machine, medianAccountBytes, type BenchDb } from './lib/stores.js';
 import { buildTargets } from './lib/targets.js';
@@ -243,10 +244,14 @@ async function main() {
     // ── Fixed rate: 2,000 decisions/s offered (gRPC: h2load --rps; HTTP: open-loop node client) ──
     // A second replica whose usage flush never runs during the section (a diagnostic row): its p99
     // against the first's tells the decision path's tail from the flush's background work. No
-    // POLICY_FILE: it serves the policy the first applied and writes nothing at start.
+    // POLICY_FILE: it serves the policy the first applied and writes nothing at start. A Redis of
+    // its own, placed like the first's: the first replica's full scan (once a minute) would find
+    // its usage and flush it during its runs.
     const startQuiet = async () => {
       const quietPorts = { http: await freePort(), grpc: await freePort(), admin: await freePort() };
       const heapPort = await freePort();
+      const quietRedis = await startOwnRedis('redis-quiet', tmp);
+      procs.push(quietRedis.proc);
       const { POLICY_FILE: _policy, ...env } = tollgateEnv;
       const proc = await startProc({
         name: 'tollgate-quiet',
@@ -255,6 +260,7 @@ async function main() {
         args: [...heapProbeArgs(), join(ROOT, 'dist/main.js')],
         env: {
           ...env,
+          REDIS_URL: quietRedis.url,
           HTTP_PORT: String(quietPorts.http),
           GRPC_PORT: String(quietPorts.grpc),
           ADMIN_PORT: String(quietPorts.admin),
