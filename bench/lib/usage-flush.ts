@@ -71,7 +71,7 @@ async function measureOne(
     args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
   });
   const { RedisCounterStore } = await fromDist('counters/redis-counter-store.js');
-  const { ACCOUNTS_PER_SCRIPT, RedisUsageSource } = await fromDist('counters/redis-usage-source.js');
+  const { accountsPerScript, RedisUsageSource } = await fromDist('counters/redis-usage-source.js');
   const { PostgresSql } = await fromDist('db/postgres-sql.js');
   const { createLogger } = await fromDist('logger.js');
   const { CountedAccounts } = await fromDist('usage/counted-accounts.js');
@@ -111,7 +111,7 @@ async function measureOne(
     const commands = commandDelta(before, await commandStats(background)).byCommand;
     const scriptCalls = (commands.evalsha ?? 0) + (commands.eval ?? 0);
     C.log(
-      `usage flush, ${size} accounts with new usage: ${scriptCalls} script calls (${ACCOUNTS_PER_SCRIPT} accounts each), ${Math.round(flushMs)} ms, Redis CPU ${cpu.toFixed(1)} ms`,
+      `usage flush, ${size} accounts with new usage: ${scriptCalls} script calls (${accountsPerScript(size)} accounts each), ${Math.round(flushMs)} ms, Redis CPU ${cpu.toFixed(1)} ms`,
     );
     return {
       accounts: size,

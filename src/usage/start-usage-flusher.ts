@@ -16,13 +16,14 @@ import type { UsageBatch, UsageSource } from './usage-source.js';
 import { writeUsageBatches } from './write-usage-batches.js';
 
 /**
- * Batches written per transaction, and taken from a store in one go: one take and one ack script
- * call each in Redis (a source lists its accounts grouped by Cluster node, so a slice is one
- * node's). Each step of a flush (a take reply read, a statement's arrays built and sent, its reply
- * read) runs without yielding, so this bounds how long decisions wait behind one: at 500, a flush
- * of 1,000 accounts a second held the /check p99 at 2,000/s about 1 ms higher (6.3 vs 5.4 ms) with
- * 8-15 ms spikes. 100 costs 5x the transactions, each a fifth as large: a flush of 100,000
- * accounts took 8.9-11.1 s in three bench runs, against 6.7-7.5 s in two at 500.
+ * Batches written per transaction, and taken from a store in one go: in Redis, take and ack script
+ * calls sized to the flush (redis-usage-source.ts; a source lists its accounts grouped by Cluster
+ * node, so a slice is one node's). Each step of a flush (a take reply read, a statement's arrays
+ * built and sent, its reply read) runs without yielding, so this bounds how long decisions wait
+ * behind one: at 500, a flush of 1,000 accounts a second held the /check p99 at 2,000/s about 1 ms
+ * higher (6.3 vs 5.4 ms) with 8-15 ms spikes. 100 costs 5x the transactions, each a fifth as
+ * large: a flush of 100,000 accounts took 8.9-11.1 s in three bench runs, against 6.7-7.5 s in two
+ * at 500.
  */
 const BATCHES_PER_TRANSACTION = 100;
 /** Account ids Postgres confirmed remembered; past this the memory is dropped and they are asked again. */

@@ -9,7 +9,7 @@ import { clusterSlot } from '../../src/counters/cluster-slot.js';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import { openCounterStore } from '../../src/counters/open-counter-store.js';
 import { decideFunction, RedisCounterStore } from '../../src/counters/redis-counter-store.js';
-import { RedisUsageSource } from '../../src/counters/redis-usage-source.js';
+import { accountsPerScript, RedisUsageSource } from '../../src/counters/redis-usage-source.js';
 import { CountedAccounts } from '../../src/usage/counted-accounts.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
@@ -200,7 +200,7 @@ test('the usage source lists its accounts grouped by the master serving them', a
   }
 });
 
-test('300 counted accounts over the slots are flushed by a few script calls per master, exactly', async () => {
+test('300 counted accounts over the slots are flushed by script calls sized to the flush, exactly', async () => {
   const redis = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
   const db = await freshPostgres();
   const counted = new CountedAccounts();
@@ -232,8 +232,11 @@ test('300 counted accounts over the slots are flushed by a few script calls per 
       const info = await node.info('commandstats');
       for (const [, n] of info.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)) scripts += Number(n);
     }
-    // ~100 accounts on each of 3 masters: a take and an ack call each (2 if a master has over 100).
-    expect(scripts).toBeLessThanOrEqual(2 * 2 * masters.length);
+    // Calls of accountsPerScript(300) = 10 accounts, within each master's share of the flush's 3 slices
+    // of 100 (one short call per slice and master at most): a take and an ack for each, not 2 per account.
+    const perCall = accountsPerScript(ids.length);
+    expect(perCall).toBe(10);
+    expect(scripts).toBeLessThanOrEqual(2 * (ids.length / perCall + 3 * masters.length));
     const [row] = await db.sql.query<{ calls: number }>(
       'select sum(calls)::int as calls from usage_monthly where account_id = any($1::text[])',
       [ids],
