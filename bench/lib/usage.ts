@@ -1,18 +1,19 @@
 // The key distribution a gRPC run actually achieved, from decide.lua's usage counters per account.
 
 import type { Redis } from 'ioredis';
+import { fromDist } from './own-redis.js';
 import { median } from './stats.js';
 
-/** Allowed calls per account so far (decide.lua's usage hash: "<period>|<endpoint>|calls"). */
+type UsageSourceModule = typeof import('../../src/usage/usage-source.js');
+
+/** Allowed calls per account so far (decide.lua's usage hash, read as the flusher reads it). */
 export async function usageCalls(redis: Redis, accountIds: string[]): Promise<number[]> {
+  const { usageRows } = await fromDist<UsageSourceModule>('usage/usage-source.js');
   const pipeline = redis.pipeline();
   for (const id of accountIds) pipeline.hgetall(`{a:${id}}:usage`);
   const replies = (await pipeline.exec()) ?? [];
   return replies.map(([, value]) =>
-    Object.entries((value ?? {}) as Record<string, string>).reduce(
-      (n, [f, v]) => (f.endsWith('|calls') ? n + Number(v) : n),
-      0,
-    ),
+    usageRows((value ?? {}) as Record<string, string>).reduce((n, row) => n + row.calls, 0),
   );
 }
 

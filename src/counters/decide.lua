@@ -16,7 +16,8 @@
 -- KEYS (every key shares the hash tag {a:<accountId>}: one Redis Cluster slot), only those the spec
 -- uses, in this order (each argument costs Redis about 0.06 µs to read):
 --   quota    {a:ID}:quota    hash   always: the account's counters:
---              p = quota period start (ms), u = units used in that period,
+--              p = quota period start (ms), u = units used in that period (kept only while a
+--                quota limit is in force: nothing else reads it),
 --              cw = highest ledger row id of the last credit seed (apply-credits.lua),
 --              x = when the hash may expire (ms, the caller's clock; GC only, see below),
 --              l:<limit id>:<f> = state of one limit:
@@ -25,8 +26,10 @@
 --                token_bucket   t = TAT, whole ms; r = TAT remainder in 1/limit ms (exact GCRA)
 --   credits  {a:ID}:credits  string with a credit cost: the live credit balance (integer); absent =
 --                                    the credit seed
---   usage    {a:ID}:usage    hash   with an endpoint: "<periodStartMs>|<endpoint>|calls", "...|units"
---                                    and "...|credits" (HINCRBY; renamed away whole by take-usage.lua)
+--   usage    {a:ID}:usage    hash   with an endpoint, HINCRBY'd (renamed away whole by take-usage.lua):
+--                                    a call of 1 unit "<periodStartMs>|<endpoint>|n:1:<credits>", one
+--                                    field that counts such calls (one HINCRBY, not one per metric);
+--                                    any other "...|calls", "...|units" and "...|credits"
 --   record   {a:ID}:r:<id>   string with a reservation (see the spec's hold):
 --                                    "<period start>|<units>|<credits>|<endpoint>", set with PX, for settle.lua
 -- ARGV, likewise only those the spec uses:
@@ -43,7 +46,7 @@
 --   with a credit cost: credit seed, the balance assumed when the credits key is absent (written only on
 --     an allowed debit), optionally ":<ledger id>", the highest ledger row the seed holds: written with
 --     the seed as the quota hash's field cw, so apply-credits.lua never adds a row the seed already holds
---   with a quota limit or an endpoint: quota seed period start ms ("" = no seed), then quota seed units:
+--   with a quota limit: quota seed period start ms ("" = no seed), then quota seed units:
 --     what Postgres already holds for that period (flushed usage). When the seed is for the current
 --     period, used = max(the quota hash's count, seed): a no-op normally (Redis counts everything
 --     Postgres has, and more), but after Redis lost its data the quota continues from Postgres
@@ -219,7 +222,7 @@ local function parse_spec(text)
   sp.record_at = sp.usage_at + (has_usage and 1 or 0)
   sp.nkeys = sp.record_at - 1 + (sp.hold and 1 or 0)
   sp.seed_at = 3 + (sp.cost and 1 or 0)
-  sp.nargs = sp.seed_at - 1 + ((sp.quota or has_usage) and 2 or 0)
+  sp.nargs = sp.seed_at - 1 + (sp.quota and 2 or 0)
   sp.quota_at = #sp.read + 1
   sp.read[#sp.read + 1], sp.read[#sp.read + 2], sp.read[#sp.read + 3] = 'p', 'u', 'x'
   return sp
@@ -237,15 +240,17 @@ local function spec_of(text)
   return sp
 end
 
--- The usage fields "<period start>|<endpoint>|calls" (units, credits), built once per spec and
--- period: string.format and concatenation cost about as much as a redis.call.
+-- The usage fields "<period start>|<endpoint>|calls" (units, credits), and for a call of 1 unit the
+-- one field "...|n:1:<credits>" that counts such calls, built once per spec and period:
+-- string.format and concatenation cost about as much as a redis.call.
 local function usage_fields(sp, p_start)
   if sp.usage_period ~= p_start then
     local prefix = string.format('%.0f', p_start) .. '|' .. sp.endpoint .. '|'
     sp.usage_period = p_start
     sp.calls_field, sp.units_field, sp.credits_field = prefix .. 'calls', prefix .. 'units', prefix .. 'credits'
+    sp.per_call_field = prefix .. 'n:1:' .. string.format('%.0f', sp.cost or 0)
   end
-  return sp.calls_field, sp.units_field, sp.credits_field
+  return sp.calls_field, sp.units_field, sp.credits_field, sp.per_call_field
 end
 
 -- Limits. Tables and closures are what costs most in Redis' Lua (allocation and its GC, more than a
@@ -358,7 +363,7 @@ local function decide(ko, ao, sp, now, out)
   local p_text = text(p_start)
   local used = (st[qa] == p_text) and (tonumber(st[qa + 1]) or 0) or 0
   local seed_at = ao + sp.seed_at
-  if (quota_limit or sp.endpoint ~= '') and Argv[seed_at] == p_text then
+  if quota_limit and Argv[seed_at] == p_text then
     local seed_u = tonumber(Argv[seed_at + 1])
     if seed_u > used then used = seed_u end
   end
@@ -404,7 +409,7 @@ local function decide(ko, ao, sp, now, out)
       end
     end
     used = used + units
-    if quota_limit or records then
+    if quota_limit then
       if st[qa] ~= p_text then W[m + 1], W[m + 2] = 'p', p_text; m = m + 2 end
       W[m + 1], W[m + 2] = 'u', used
       m = m + 2
@@ -422,10 +427,14 @@ local function decide(ko, ao, sp, now, out)
       if keep > expires then redis.call('PEXPIRE', quota_key, keep + GC_SLACK_MS - now) end
     end
     if records then
-      local calls_field, units_field, credits_field = usage_fields(sp, p_start)
-      redis.call('HINCRBY', usage_key, calls_field, '1')
-      redis.call('HINCRBY', usage_key, units_field, sp.units_text)
-      if cost and cost > 0 then redis.call('HINCRBY', usage_key, credits_field, cost) end
+      local calls_field, units_field, credits_field, per_call_field = usage_fields(sp, p_start)
+      -- One field per (units, credits) pair would grow with metered units: only 1-unit calls get one.
+      if units == 1 then redis.call('HINCRBY', usage_key, per_call_field, '1')
+      else
+        redis.call('HINCRBY', usage_key, calls_field, '1')
+        redis.call('HINCRBY', usage_key, units_field, sp.units_text)
+        if cost and cost > 0 then redis.call('HINCRBY', usage_key, credits_field, cost) end
+      end
     end
     if sp.hold then
       local record_key = Keys[ko + sp.record_at]

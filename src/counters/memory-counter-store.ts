@@ -33,7 +33,7 @@ export interface AccountSnapshot {
   limits: Array<[limitId: string, state: Expiring<Record<string, number>>]>;
   quota: Expiring<{ p: number; u: number }> | undefined;
   credits: number | undefined;
-  /** Unflushed usage fields, as decide.lua names them in `{a:ID}:usage`. */
+  /** Unflushed usage fields, in the per-metric form of the Redis usage hash (usage-source.ts). */
   usage: Record<string, number>;
 }
 
@@ -56,7 +56,7 @@ export class MemoryCounterStore implements CounterStore, UsageSource, LiveCredit
   private readonly limits = new Map<string, Expiring<LimitState>>();
   private readonly quotas = new Map<string, Expiring<{ p: number; u: number }>>();
   private readonly credits = new Map<string, number>();
-  /** accountId → "<periodStartMs>|<endpoint>|calls|units|credits" → count, as the Redis usage hash. */
+  /** accountId → "<periodStartMs>|<endpoint>|calls|units|credits" → count, as in the Redis usage hash. */
   private readonly usage = new Map<string, Map<string, number>>();
   /** accountId → the batch taken by the flusher and not yet acknowledged (as `{a:ID}:usage:flushing`). */
   private readonly pending = new Map<string, UsageBatch>();

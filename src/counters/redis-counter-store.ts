@@ -117,8 +117,7 @@ export function decideArgs(input: DecideInput, nowMs: number | undefined): strin
   const args = [nowMs === undefined ? '' : String(nowMs), decideSpec(input)];
   if (credits)
     args.push(credits.seedLedgerId ? `${credits.seed}:${credits.seedLedgerId}` : String(credits.seed));
-  if (input.quota || input.endpoint !== '')
-    args.push(quotaSeed ? String(quotaSeed.periodStartMs) : '', String(quotaSeed?.units ?? 0));
+  if (input.quota) args.push(quotaSeed ? String(quotaSeed.periodStartMs) : '', String(quotaSeed?.units ?? 0));
   return args;
 }
 
@@ -431,12 +430,13 @@ export class RedisCounterStore implements CounterStore, LiveCredits, Reservation
       const reply: unknown = split[i];
       const input = call.input;
       if (!Array.isArray(reply) || reply[0] !== 1) return;
-      const wroteQuota = input.quota !== null || input.endpoint !== '';
       const args = [
         String(reply[periodStartAt(input)]),
-        wroteQuota ? String(input.units) : '0',
+        String(input.units),
         String(input.credits?.cost ?? 0),
         input.endpoint,
+        // decide.lua keeps the quota count only while a quota limit is in force.
+        input.quota !== null ? '1' : '0',
       ];
       // The caller never learnt the reservation id: its record goes too (KEYS[4]).
       const keys: string[] = accountKeys(input.accountId);

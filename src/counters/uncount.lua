@@ -14,16 +14,17 @@
 --   KEYS[4] {a:ID}:r:<id>   hash   the decision's reservation record, when it made one: deleted
 -- ARGV:
 --   1 period start ms the decision counted in (its reply's period start)
---   2 units taken from the quota count; "0" = the decision wrote no quota count
+--   2 units the decision consumed
 --   3 credits debited; "0" = none
 --   4 endpoint (usage fields); "" = no usage was recorded
+--   5 "1" = the decision added its units to the quota count (a quota limit was in force), "0" = not
 -- Returns 1.
 
-local p, units, cost, endpoint = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local p, units, cost, endpoint, counted = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5] == '1'
 -- Integers as Redis parses them (never "-0" or an exponent).
 local function neg(x) return string.format('-%.0f', x) end
 -- A later period has started over at 0: the earlier period's count is gone with it.
-if units > 0 and redis.call('HGET', KEYS[1], 'p') == p then redis.call('HINCRBY', KEYS[1], 'u', neg(units)) end
+if counted and units > 0 and redis.call('HGET', KEYS[1], 'p') == p then redis.call('HINCRBY', KEYS[1], 'u', neg(units)) end
 -- Absent = seeded from Postgres on the next decide, which holds no debit for this call either.
 if cost > 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCRBY', KEYS[2], string.format('%.0f', cost)) end
 if endpoint ~= '' then

@@ -65,8 +65,12 @@ export function usageBatch(
 }
 
 /**
- * `<periodStartMs>|<endpoint>|calls|units|credits` fields → rows. Fields without that shape (e.g.
- * `#batch`) are skipped; those of that shape with another metric are added to `unknown`.
+ * Usage hash fields → rows. A field is `<periodStartMs>|<endpoint>|<metric>`, the metric one of
+ *   calls, units, credits   added to that metric (uncount.lua and settle.lua write these);
+ *   n:<units>:<credits>     a count of calls that each took <units> units and <credits> credits
+ *                           (decide.lua: one HINCRBY per decision instead of one per metric).
+ * Fields without that shape (e.g. `#batch`) are skipped; those of that shape with another metric are
+ * added to `unknown`.
  */
 export function usageRows(fields: Record<string, string | number>, unknown: string[] = []): UsageRow[] {
   const rows = new Map<string, UsageRow>();
@@ -74,8 +78,8 @@ export function usageRows(fields: Record<string, string | number>, unknown: stri
     const first = field.indexOf('|');
     const last = field.lastIndexOf('|');
     if (first < 0 || last === first) continue;
-    const metric = field.slice(last + 1);
-    if (metric !== 'calls' && metric !== 'units' && metric !== 'credits') {
+    const add = metricOf(field.slice(last + 1));
+    if (!add) {
       unknown.push(field);
       continue;
     }
@@ -92,8 +96,26 @@ export function usageRows(fields: Record<string, string | number>, unknown: stri
           credits: 0,
         }),
       );
-    row[metric] += Number(value);
+    const count = Number(value);
+    row.calls += count * add.calls;
+    row.units += count * add.units;
+    row.credits += count * add.credits;
   }
   // Negative rows are corrections (uncount.lua took back a decision its caller was told failed): kept.
   return [...rows.values()].filter((r) => r.calls !== 0 || r.units !== 0 || r.credits !== 0);
+}
+
+type Metric = Pick<UsageRow, 'calls' | 'units' | 'credits'>;
+const CALLS: Metric = { calls: 1, units: 0, credits: 0 };
+const UNITS: Metric = { calls: 0, units: 1, credits: 0 };
+const CREDITS: Metric = { calls: 0, units: 0, credits: 1 };
+const PER_CALL = /^n:(\d+):(\d+)$/;
+
+/** What one count of a metric adds to its row; undefined for a metric this version does not know. */
+function metricOf(metric: string): Metric | undefined {
+  if (metric === 'calls') return CALLS;
+  if (metric === 'units') return UNITS;
+  if (metric === 'credits') return CREDITS;
+  const perCall = PER_CALL.exec(metric);
+  return perCall ? { calls: 1, units: Number(perCall[1]), credits: Number(perCall[2]) } : undefined;
 }

@@ -12,6 +12,7 @@ import { startRedisServer, type RedisProcess } from '../support/redis-server.js'
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { PostgresSql } from '../../src/db/postgres-sql.js';
 import { prepareDatabase, startTollgate } from '../support/tollgate.js';
+import { readUsageHash } from '../support/usage-fields.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -67,7 +68,7 @@ describe('a call answered 503 is never counted (FAILURE_MODE=closed, default RED
         const outcomes = await Promise.all(inFlight);
         redis.resume();
         await sleep(100); // the late scripts run now, past their deadline
-        const usage = await admin.hgetall(`{a:${account}}:usage`);
+        const usage = await readUsageHash(admin, account);
         const calls = Object.entries(usage)
           .filter(([f]) => f.endsWith('|calls'))
           .reduce((sum, [, v]) => sum + Number(v), 0);

@@ -23,6 +23,7 @@ import { describeReservations } from '../contracts/reservation.contract.js';
 import { describeUsageSource } from '../contracts/usage-source.contract.js';
 import { freshPostgres } from '../support/databases.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
+import { readUsageHash } from '../support/usage-fields.js';
 
 let cluster: RedisCluster;
 beforeAll(async () => {
@@ -42,10 +43,7 @@ async function clusterStore(now?: () => number) {
   await redis.connect();
   const store = new RedisCounterStore(now ? { redis, now } : { redis });
   return Object.assign(store, {
-    readUsage: async (accountId: string) => {
-      const hash = await redis.hgetall(`{a:${accountId}}:usage`);
-      return Object.fromEntries(Object.entries(hash).map(([field, value]) => [field, Number(value)]));
-    },
+    readUsage: (accountId: string) => readUsageHash(redis, accountId),
   });
 }
 

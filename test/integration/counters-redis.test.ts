@@ -9,6 +9,7 @@ import { StoreUnavailable } from '../../src/errors.js';
 import { describeCounterStore } from '../contracts/counter-store.contract.js';
 import { describeReservations } from '../contracts/reservation.contract.js';
 import { TEN_PER_MINUTE } from '../support/decide-inputs.js';
+import { readUsageHash } from '../support/usage-fields.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -48,10 +49,7 @@ async function redisStore(now?: () => number) {
   const redis = await connect();
   const store = new RedisCounterStore(now ? { redis, now } : { redis });
   return Object.assign(store, {
-    readUsage: async (accountId: string) => {
-      const hash = await redis.hgetall(`{a:${accountId}}:usage`);
-      return Object.fromEntries(Object.entries(hash).map(([field, value]) => [field, Number(value)]));
-    },
+    readUsage: (accountId: string) => readUsageHash(redis, accountId),
   });
 }
 

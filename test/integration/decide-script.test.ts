@@ -151,11 +151,17 @@ test('one hash holds every limit and the quota: it lives as long as the longest 
     // A later call of the short window alone never shortens it.
     await store.decide(counters('rls', '', [limit('l:s', 'fixed_window', 1000)]));
     expect(await client.pttl(rls)).toBeGreaterThan(hourStart + 2 * hour - now);
-    // With usage recorded, the quota period's end plus 31 days.
-    await store.decide(counters('acct', 'chat', [limit('t:s', 'token_bucket', 1000)]));
+    // Usage recorded without a quota limit: no quota count, so only the limits' state sets it.
+    await store.decide(counters('usage', 'chat', [limit('t:s', 'token_bucket', 1000)]));
+    expect(await client.hget('{a:usage}:quota', 'u')).toBeNull();
+    expect(await client.pttl('{a:usage}:quota')).toBeLessThanOrEqual(200 + 1000 + 60_000);
+    // With a quota limit, its count is kept to the quota period's end plus 31 days.
+    const quota = { limit: 100, overage: false };
+    await store.decide({ ...counters('acct', 'chat', [limit('t:s', 'token_bucket', 1000)]), quota });
     const periodEnd = Date.UTC(2026, 6, 1);
     expect(await client.pttl('{a:acct}:quota')).toBeGreaterThan(periodEnd + 31 * 86_400_000 - now);
     expect(await client.hget('{a:acct}:quota', 'l:t:s:t')).toBe(String(now + 200));
+    expect(await client.hget('{a:acct}:quota', 'u')).toBe('1');
   } finally {
     await store.close();
     await own.stop();
