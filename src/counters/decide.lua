@@ -62,7 +62,7 @@
 --   [1] allowed 1|0  [2] now ms
 --   then, when the spec has a quota limit or a credit cost (the head is then 8 long):
 --   [3] quota state 0 none|1 ok|2 denied|3 overage
---   [4] quota used after the decision  [5] period start ms  [6] period end ms
+--   [4] quota used after the decision (0 without a quota limit)  [5] period start ms  [6] period end ms
 --   [7] credits state 0 none|1 ok|2 denied  [8] credit balance after the decision
 --   or, with neither but an endpoint (a usage record only: the head is 3 long):
 --   [3] period start ms (uncount.lua is given it to take the record back)
@@ -223,8 +223,13 @@ local function parse_spec(text)
   sp.nkeys = sp.record_at - 1 + (sp.hold and 1 or 0)
   sp.seed_at = 3 + (sp.cost and 1 or 0)
   sp.nargs = sp.seed_at - 1 + (sp.quota and 2 or 0)
-  sp.quota_at = #sp.read + 1
-  sp.read[#sp.read + 1], sp.read[#sp.read + 2], sp.read[#sp.read + 3] = 'p', 'u', 'x'
+  -- The quota count is read only where a quota limit is in force (nothing else reads it).
+  if sp.quota then
+    sp.quota_at = #sp.read + 1
+    sp.read[#sp.read + 1], sp.read[#sp.read + 2] = 'p', 'u'
+  end
+  sp.expires_at = #sp.read + 1
+  sp.read[#sp.read + 1] = 'x'
   return sp
 end
 
@@ -359,16 +364,16 @@ local function decide(ko, ao, sp, now, out)
   end
 
   local p_start, p_end = billing_period(now, sp.anchor)
-  local qa = sp.quota_at
-  local p_text = text(p_start)
-  local used = (st[qa] == p_text) and (tonumber(st[qa + 1]) or 0) or 0
-  local seed_at = ao + sp.seed_at
-  if quota_limit and Argv[seed_at] == p_text then
-    local seed_u = tonumber(Argv[seed_at + 1])
-    if seed_u > used then used = seed_u end
-  end
+  local qa, p_text, used = sp.quota_at, nil, 0
   local q_state = 0
   if quota_limit then
+    p_text = text(p_start)
+    used = (st[qa] == p_text) and (tonumber(st[qa + 1]) or 0) or 0
+    local seed_at = ao + sp.seed_at
+    if Argv[seed_at] == p_text then
+      local seed_u = tonumber(Argv[seed_at + 1])
+      if seed_u > used then used = seed_u end
+    end
     if used + units <= quota_limit then q_state = 1 elseif sp.overage then q_state = 3 else q_state = 2 end
     if q_state == 2 then allowed = false end
   end
@@ -408,8 +413,8 @@ local function decide(ko, ao, sp, now, out)
         if L[x + KEEP] > keep then keep = L[x + KEEP] end
       end
     end
-    used = used + units
     if quota_limit then
+      used = used + units
       if st[qa] ~= p_text then W[m + 1], W[m + 2] = 'p', p_text; m = m + 2 end
       W[m + 1], W[m + 2] = 'u', used
       m = m + 2
@@ -420,7 +425,7 @@ local function decide(ko, ao, sp, now, out)
       redis.call('SET', credits_key, balance)
       if seeding and seed_id then W[m + 1], W[m + 2] = 'cw', seed_id; m = m + 2 end
     end
-    local expires = number(st[qa + 2]) or 0
+    local expires = number(st[sp.expires_at]) or 0
     if m > 0 and keep > expires then W[m + 1], W[m + 2] = 'x', keep + GC_SLACK_MS; m = m + 2 end
     if m > 0 then
       redis.call('HSET', quota_key, unpack_all(W, 1, m))
