@@ -51,10 +51,17 @@ test('busy: calls wait for a reply, then go together in arrival order, at most m
   const batcher = new DecideBatcher(send, 2, 3);
   const results = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((k) => batcher.run(call(k)));
   await tick();
-  expect(sent).toEqual([['a', 'b', 'c'], ['d', 'e', 'f']]); // two in flight; the rest wait
+  expect(sent).toEqual([
+    ['a', 'b', 'c'],
+    ['d', 'e', 'f'],
+  ]); // two in flight; the rest wait
   releases[0]!(['A', 'B', 'C']);
   await tick();
-  expect(sent).toEqual([['a', 'b', 'c'], ['d', 'e', 'f'], ['g', 'h', 'i']]);
+  expect(sent).toEqual([
+    ['a', 'b', 'c'],
+    ['d', 'e', 'f'],
+    ['g', 'h', 'i'],
+  ]);
   const late = batcher.run(call('j'));
   await tick();
   expect(sent).toHaveLength(3); // both still out
