@@ -25,6 +25,13 @@ const GRPC_CODE_FOR_HTTP: Record<number, number> = {
 
 const NO_BYTES = Buffer.alloc(0);
 
+/** The header Envoy's own rate-limit filter adds to its 429s: an Envoy in front will not retry. */
+export const ENVOY_RATELIMITED = ['x-envoy-ratelimited', 'true'] as const;
+
+/** CheckResponse.status.code of a denial with this HTTP status. */
+export const grpcCodeForStatus = (status: number): number =>
+  GRPC_CODE_FOR_HTTP[status] ?? GRPC_PERMISSION_DENIED;
+
 export function checkResponseFromDecision(
   decision: Decision,
   request: Pick<AccessRequest, 'keyHeader' | 'spoofedHeaders'>,
@@ -45,11 +52,10 @@ export function checkResponseFromDecision(
     };
   }
   const headers = options(rendered.clientHeaders);
-  // What Envoy's own rate-limit filter adds to its 429s: an Envoy in front will not retry.
-  if (rendered.status === 429) headers.push(option('x-envoy-ratelimited', 'true'));
+  if (rendered.status === 429) headers.push(option(...ENVOY_RATELIMITED));
   return {
     status: {
-      code: GRPC_CODE_FOR_HTTP[rendered.status] ?? GRPC_PERMISSION_DENIED,
+      code: grpcCodeForStatus(rendered.status),
       message: decision.code,
       details: [],
     },

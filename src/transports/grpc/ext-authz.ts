@@ -4,6 +4,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { AccessRequest } from '../../access/access-request.js';
 import type { CheckAccess } from '../../access/check-access.js';
+import type { Decision } from '../../access/decision.js';
 import { InputError } from '../../errors.js';
 import type { CheckResponse } from '../../generated/envoy/service/auth/v3/external_auth.js';
 import type { Logger } from '../../logger.js';
@@ -17,15 +18,26 @@ export interface ExtAuthzDeps {
   logger?: Logger;
 }
 
-export type CheckCall = UnaryCall<CheckFields, CheckResponse>;
+export type CheckCall<Answer = CheckResponse> = UnaryCall<CheckFields, Answer>;
+
+/**
+ * How a server answers a decision: grpc-js serializes the CheckResponse message
+ * (checkResponseFromDecision, the default); the lean server writes its bytes at once (encode-check-answer.ts).
+ */
+export type CheckAnswer<Answer> = (decision: Decision, request: AccessRequest) => Answer;
 
 /** Check, called by both gRPC servers (grpc-server.ts, lean/lean-grpc-server.ts); rejects with a GrpcError. */
-export function createExtAuthz({ checkAccess, logger }: ExtAuthzDeps): CheckCall {
+export function createExtAuthz(deps: ExtAuthzDeps): CheckCall;
+export function createExtAuthz<Answer>(deps: ExtAuthzDeps, answer: CheckAnswer<Answer>): CheckCall<Answer>;
+export function createExtAuthz(
+  { checkAccess, logger }: ExtAuthzDeps,
+  answer: CheckAnswer<unknown> = checkResponseFromDecision,
+): CheckCall<unknown> {
   return async (check) => {
     let request: AccessRequest | undefined;
     try {
       request = accessRequestFromCheck(check);
-      return checkResponseFromDecision(await checkAccess(request), request);
+      return answer(await checkAccess(request), request);
     } catch (err) {
       throw grpcError(err, request, logger);
     }

@@ -13,7 +13,7 @@ import {
   ProcessingResponse,
 } from '../../../generated/envoy/service/ext_proc/v3/external_processor.js';
 import type { CheckFields } from '../access-request-from-check.js';
-import { encodeCheckResponse } from '../encode-check-response.js';
+import { encodeCheckAnswer } from '../encode-check-answer.js';
 import { encodeRateLimitResponse } from '../encode-rate-limit-response.js';
 import { createExtAuthz } from '../ext-authz.js';
 import type { StreamSink } from '../grpc-call.js';
@@ -55,14 +55,16 @@ export function leanMethods({
   health,
   extProc,
 }: GrpcServerDeps): Map<string, LeanMethod> {
-  const check = createExtAuthz({ checkAccess, logger });
+  // The answer's bytes are written straight from the decision, the gRPC prefix's room left before them.
+  const check = createExtAuthz({ checkAccess, logger }, (decision, request) =>
+    encodeCheckAnswer(decision, request, PREFIX_BYTES),
+  );
   const methods = new Map<string, LeanMethod>([
     [
       '/envoy.service.auth.v3.Authorization/Check',
       {
         decode: decodeCheckRequest,
-        unary: async (request) =>
-          writePrefix(encodeCheckResponse(await check(request as CheckFields), PREFIX_BYTES)),
+        unary: async (request) => writePrefix(await check(request as CheckFields)),
       },
     ],
   ]);
