@@ -19,7 +19,6 @@ import type { PolicyHolder } from './policy/policy-holder.js';
 import { createGrpcListener, type GrpcListener } from './transports/grpc/grpc-listener.js';
 import { createExtProc } from './transports/grpc/ext-proc.js';
 import { createHealthService } from './transports/grpc/health.js';
-import { createRateLimitService } from './transports/grpc/rls.js';
 import { composeRls } from './compose-rls.js';
 import { createHttpServer } from './transports/http/http-server.js';
 import { closeHttpServer, listenHttp, refuseKeepAlive } from './transports/http/listen-http.js';
@@ -93,7 +92,6 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     });
     cleanup.unshift(rls.close);
     rlsRulesLoaded = rls.rulesLoaded;
-    const rateLimit = createRateLimitService({ shouldRateLimit: rls.shouldRateLimit, logger });
     const health = createHealthService(readiness);
     const inspector = await openCounterInspector(config, path.memory);
     cleanup.unshift(() => inspector.close());
@@ -104,7 +102,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     });
     const grpcServer = createGrpcListener(config.grpcServer, {
       checkAccess,
-      rateLimit,
+      shouldRateLimit: rls.shouldRateLimit,
       logger,
       health: health.service,
       extProc,

@@ -8,7 +8,7 @@
 import type { Decision } from '../../src/access/decision.js';
 import { createLeanGrpcServer } from '../../src/transports/grpc/lean/lean-grpc-server.js';
 import { batchedIncr } from './batched-incr.js';
-import { rlsOk } from './rls-ok.js';
+import { rlsOk } from './rls-ok-result.js';
 
 const ALLOWED: Decision = {
   allowed: true,
@@ -36,7 +36,7 @@ const server = createLeanGrpcServer({
     if (count) await count(request.apiKey);
     return ALLOWED;
   },
-  rateLimit: async ({ descriptors }) => {
+  shouldRateLimit: async ({ descriptors }) => {
     // One count per call (the bench sends one descriptor), as one decide.lua call per RLS request.
     const value = descriptors[0]?.entries[0]?.value;
     if (count && value !== undefined) await count(value);

@@ -22,10 +22,9 @@ import { createLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { PolicyHolder } from '../../src/policy/policy-holder.js';
 import { loadPolicy, savePolicy } from '../../src/policy/policy-repository.js';
-import { createShouldRateLimit } from '../../src/rls/should-rate-limit.js';
+import { createShouldRateLimit, type ShouldRateLimit } from '../../src/rls/should-rate-limit.js';
 import { MemoryWindowCounter } from '../../src/counters/memory-window-counter.js';
 import type { GrpcListener, GrpcServerKind } from '../../src/transports/grpc/grpc-listener.js';
-import { createRateLimitService } from '../../src/transports/grpc/rls.js';
 import { freshPostgres, type FreshPostgres } from '../support/databases.js';
 import { GRPC_SERVERS, NO_CHECK, startGrpcListener } from '../support/grpc-servers.js';
 import { REDIS_URL } from '../support/tollgate.js';
@@ -55,9 +54,9 @@ const entry = (key: string, value: string) => ({ key, value });
 
 async function startServer(
   kind: GrpcServerKind,
-  rateLimit: ReturnType<typeof createRateLimitService>,
+  shouldRateLimit: ShouldRateLimit,
 ): Promise<{ server: GrpcListener; client: RateLimitServiceClient }> {
-  const { listener, port } = await startGrpcListener(kind, { checkAccess: NO_CHECK, rateLimit });
+  const { listener, port } = await startGrpcListener(kind, { checkAccess: NO_CHECK, shouldRateLimit });
   return {
     server: listener,
     client: new RateLimitServiceClient(`127.0.0.1:${port}`, credentials.createInsecure()),
@@ -96,12 +95,10 @@ describe.each(GRPC_SERVERS)('RLS ShouldRateLimit end to end (Redis + Postgres, %
     });
     ({ server, client } = await startServer(
       kind,
-      createRateLimitService({
-        shouldRateLimit: createShouldRateLimit({
-          counters: new RedisCounterStore({ redis }),
-          windows: new MemoryWindowCounter(),
-          domains: () => holder.current.policy.ratelimitDomains ?? {},
-        }),
+      createShouldRateLimit({
+        counters: new RedisCounterStore({ redis }),
+        windows: new MemoryWindowCounter(),
+        domains: () => holder.current.policy.ratelimitDomains ?? {},
       }),
     ));
   });
@@ -216,12 +213,10 @@ describe.each(GRPC_SERVERS)('RLS ShouldRateLimit end to end (Redis + Postgres, %
     });
     const broken = await startServer(
       kind,
-      createRateLimitService({
-        shouldRateLimit: createShouldRateLimit({
-          counters: new RedisCounterStore({ redis: dead }),
-          windows: new MemoryWindowCounter(),
-          domains: () => holder.current.policy.ratelimitDomains ?? {},
-        }),
+      createShouldRateLimit({
+        counters: new RedisCounterStore({ redis: dead }),
+        windows: new MemoryWindowCounter(),
+        domains: () => holder.current.policy.ratelimitDomains ?? {},
       }),
     );
     try {

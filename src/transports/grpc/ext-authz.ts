@@ -27,8 +27,8 @@ export type CheckCall<Answer = CheckResponse> = UnaryCall<CheckFields, Answer>;
 export type CheckAnswer<Answer> = (decision: Decision, request: AccessRequest) => Answer;
 
 /** Check, called by both gRPC servers (grpc-server.ts, lean/lean-grpc-server.ts); rejects with a GrpcError. */
-export function createExtAuthz(deps: ExtAuthzDeps): CheckCall;
 export function createExtAuthz<Answer>(deps: ExtAuthzDeps, answer: CheckAnswer<Answer>): CheckCall<Answer>;
+export function createExtAuthz(deps: ExtAuthzDeps): CheckCall;
 export function createExtAuthz(
   { checkAccess, logger }: ExtAuthzDeps,
   answer: CheckAnswer<unknown> = checkResponseFromDecision,

@@ -23,14 +23,15 @@ import { createExtAuthz } from './ext-authz.js';
 import type { OpenExtProc } from './ext-proc.js';
 import { asGrpcError, type UnaryCall } from './grpc-call.js';
 import type { HealthCalls } from './health.js';
-import type { RateLimitCall } from './rls.js';
+import { createRateLimitService } from './rls.js';
+import type { ShouldRateLimit } from '../../rls/should-rate-limit.js';
 import { isMalformed, MALFORMED_REFUSAL, refuseMalformed } from './refuse-malformed.js';
 
 /** What both gRPC servers serve (this grpc-js one and lean/lean-grpc-server.ts). */
 export interface GrpcServerDeps {
   checkAccess: CheckAccess;
-  /** `ShouldRateLimit` for Envoy's global rate-limit filter (transports/grpc/rls.ts). */
-  rateLimit?: RateLimitCall;
+  /** The use case behind `ShouldRateLimit`, Envoy's global rate-limit filter (transports/grpc/rls.ts). */
+  shouldRateLimit?: ShouldRateLimit;
   logger?: Logger;
   /** grpc.health.v1.Health (transports/grpc/health.ts); absent: not served. */
   health?: HealthCalls;
@@ -60,7 +61,7 @@ const AUTHORIZATION_SERVICE = {
 
 export function createGrpcServer({
   checkAccess,
-  rateLimit,
+  shouldRateLimit,
   logger,
   health,
   extProc,
@@ -69,8 +70,10 @@ export function createGrpcServer({
   server.addService(
     ...refuseMalformed(AUTHORIZATION_SERVICE, { check: unary(createExtAuthz({ checkAccess, logger })) }),
   );
-  if (rateLimit)
+  if (shouldRateLimit) {
+    const rateLimit = createRateLimitService({ shouldRateLimit, logger });
     server.addService(...refuseMalformed(RateLimitServiceService, { shouldRateLimit: unary(rateLimit) }));
+  }
   if (health)
     server.addService(
       ...refuseMalformed(HealthService, {

@@ -42,7 +42,7 @@ const REQUEST_UNITS: Partial<Record<RateLimitUnit, RateUnit>> = {
   [RateLimitUnit.MONTH]: 'month',
   [RateLimitUnit.YEAR]: 'year',
 };
-const RESPONSE_UNITS: Record<RateUnit, WireUnit> = {
+export const RESPONSE_UNITS: Record<RateUnit, WireUnit> = {
   second: WireUnit.SECOND,
   minute: WireUnit.MINUTE,
   hour: WireUnit.HOUR,
@@ -51,16 +51,30 @@ const RESPONSE_UNITS: Record<RateUnit, WireUnit> = {
   month: WireUnit.MONTH,
   year: WireUnit.YEAR,
 };
-const MAX_UINT32 = 4_294_967_295;
+export const MAX_UINT32 = 4_294_967_295;
 const NO_BYTES = Buffer.alloc(0);
 
-export type RateLimitCall = UnaryCall<RateLimitRequest, RateLimitResponse>;
+export type RateLimitCall<Answer = RateLimitResponse> = UnaryCall<RateLimitRequest, Answer>;
+
+/**
+ * How a server answers a result: grpc-js serializes the RateLimitResponse message (responseFromResult,
+ * the default); the lean server writes its bytes at once (encode-rls-answer.ts).
+ */
+export type RlsAnswer<Answer> = (result: RlsResult) => Answer;
 
 /** ShouldRateLimit, called by both gRPC servers (grpc-server.ts, lean/lean-grpc-server.ts); rejects with a GrpcError. */
-export function createRateLimitService({ shouldRateLimit, logger }: RateLimitServiceDeps): RateLimitCall {
+export function createRateLimitService<Answer>(
+  deps: RateLimitServiceDeps,
+  answer: RlsAnswer<Answer>,
+): RateLimitCall<Answer>;
+export function createRateLimitService(deps: RateLimitServiceDeps): RateLimitCall;
+export function createRateLimitService(
+  { shouldRateLimit, logger }: RateLimitServiceDeps,
+  answer: RlsAnswer<unknown> = responseFromResult,
+): RateLimitCall<unknown> {
   return async (request) => {
     try {
-      return responseFromResult(await shouldRateLimit(rlsRequestFromWire(request)));
+      return answer(await shouldRateLimit(rlsRequestFromWire(request)));
     } catch (err) {
       throw grpcError(err, request.domain, logger);
     }
@@ -101,46 +115,60 @@ function boundedHits(hits: number, path: string): number {
   return hits;
 }
 
+/** The response headers and raw body of a result (see responseFromResult). */
+export interface RlsExtras {
+  headers: HeaderList;
+  rawBody: Buffer;
+}
+
 /**
- * overall_code is always set (Envoy reads UNKNOWN as OK, but say it). Headers as the domain's
- * `response_headers` says: none; envoyproxy/ratelimit's three `erl` headers; or the IETF RateLimit
- * headers, which Envoy adds to the 429 and to the upstream's response alike, so the 429-only
- * content-type, retry-after and problem+json body come only with `ietf` and only when over.
+ * Headers as the domain's `response_headers` says: none; envoyproxy/ratelimit's three `erl` headers;
+ * or the IETF RateLimit headers, which Envoy adds to the 429 and to the upstream's response alike, so
+ * the 429-only content-type, retry-after and problem+json body come only with `ietf` and only when over.
  */
-export function responseFromResult(result: RlsResult): RateLimitResponse {
-  let headers: HeaderList = [];
-  let rawBody = NO_BYTES;
+export function rlsExtras(result: RlsResult): RlsExtras {
   if (result.headers === 'erl' && result.erl) {
     const { names, limit, remaining, resetSec } = result.erl;
-    headers = [
-      [names.limit, String(limit)],
-      [names.remaining, String(Math.min(MAX_UINT32, remaining))],
-      [names.reset, String(resetSec)],
-    ];
-  } else if (result.headers === 'ietf') {
-    headers = rateLimitHeaders(result.policies);
-    if (result.over) {
-      const retryAfterSec = Math.max(
-        1,
-        ...result.statuses.filter((s) => s.over).map((s) => Math.ceil(s.retryAfterMs / 1000)),
-      );
-      headers.push(['retry-after', String(retryAfterSec)], ['content-type', PROBLEM_CONTENT_TYPE]);
-      rawBody = Buffer.from(
-        problemJson({
-          code: 'rate_limit_exceeded',
-          status: 429,
-          detail: `over the rate limit: ${result.violated.join(', ')}`,
-          violated: result.violated,
-          retryAfterSec,
-        }),
-      );
-    }
+    return {
+      headers: [
+        [names.limit, String(limit)],
+        [names.remaining, String(Math.min(MAX_UINT32, remaining))],
+        [names.reset, String(resetSec)],
+      ],
+      rawBody: NO_BYTES,
+    };
   }
+  if (result.headers !== 'ietf') return { headers: [], rawBody: NO_BYTES };
+  const headers = rateLimitHeaders(result.policies);
+  if (!result.over) return { headers, rawBody: NO_BYTES };
+  const retryAfterSec = Math.max(
+    1,
+    ...result.statuses.filter((s) => s.over).map((s) => Math.ceil(s.retryAfterMs / 1000)),
+  );
+  headers.push(['retry-after', String(retryAfterSec)], ['content-type', PROBLEM_CONTENT_TYPE]);
+  const rawBody = Buffer.from(
+    problemJson({
+      code: 'rate_limit_exceeded',
+      status: 429,
+      detail: `over the rate limit: ${result.violated.join(', ')}`,
+      violated: result.violated,
+      retryAfterSec,
+    }),
+  );
+  return { headers, rawBody };
+}
+
+/** overall_code is always set (Envoy reads UNKNOWN as OK, but say it); headers and body: rlsExtras. */
+export function responseFromResult(result: RlsResult): RateLimitResponse {
+  const { headers, rawBody } = rlsExtras(result);
+  const reservation = result.over ? undefined : reservationOf(result.statuses);
   return {
     overallCode: result.over ? Code.OVER_LIMIT : Code.OK,
     statuses: result.statuses.map(statusToWire),
     responseHeadersToAdd: headerValues(headers),
-    requestHeadersToAdd: result.over ? [] : reservationHeader(result.statuses),
+    requestHeadersToAdd: reservation
+      ? [{ key: RESERVATION_HEADER, value: reservation, rawValue: NO_BYTES }]
+      : [],
     rawBody,
   };
 }
@@ -170,11 +198,9 @@ function statusToWire(status: RlsStatus): RateLimitResponse_DescriptorStatus {
  * A metered plan decision's reservation, for Envoy to add to the upstream request as ext_authz does:
  * the app (or ext_proc) settles it. Only on an allowed call: a denied one never reaches the app.
  */
-function reservationHeader(statuses: readonly RlsStatus[]): HeaderValue[] {
-  for (const status of statuses)
-    if (status.reservation)
-      return [{ key: RESERVATION_HEADER, value: status.reservation, rawValue: NO_BYTES }];
-  return [];
+export function reservationOf(statuses: readonly RlsStatus[]): string | undefined {
+  for (const status of statuses) if (status.reservation) return status.reservation;
+  return undefined;
 }
 
 function headerValues(headers: HeaderList): HeaderValue[] {

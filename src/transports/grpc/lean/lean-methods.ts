@@ -14,7 +14,8 @@ import {
 } from '../../../generated/envoy/service/ext_proc/v3/external_processor.js';
 import type { CheckFields } from '../access-request-from-check.js';
 import { encodeCheckAnswer } from '../encode-check-answer.js';
-import { encodeRateLimitResponse } from '../encode-rate-limit-response.js';
+import { encodeRlsAnswer } from '../encode-rls-answer.js';
+import { createRateLimitService } from '../rls.js';
 import { createExtAuthz } from '../ext-authz.js';
 import type { StreamSink } from '../grpc-call.js';
 import type { GrpcServerDeps } from '../grpc-server.js';
@@ -50,7 +51,7 @@ export interface LeanBidiHandler {
 
 export function leanMethods({
   checkAccess,
-  rateLimit,
+  shouldRateLimit,
   logger,
   health,
   extProc,
@@ -68,12 +69,15 @@ export function leanMethods({
       },
     ],
   ]);
-  if (rateLimit)
+  if (shouldRateLimit) {
+    const rateLimit = createRateLimitService({ shouldRateLimit, logger }, (result) =>
+      encodeRlsAnswer(result, PREFIX_BYTES),
+    );
     methods.set('/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit', {
       decode: decodeRateLimitRequest,
-      unary: async (request) =>
-        writePrefix(encodeRateLimitResponse(await rateLimit(request as RateLimitRequest), PREFIX_BYTES)),
+      unary: async (request) => writePrefix(await rateLimit(request as RateLimitRequest)),
     });
+  }
   if (extProc)
     methods.set('/envoy.service.ext_proc.v3.ExternalProcessor/Process', {
       decode: (buf, start, end) => ProcessingRequest.decode(buf.subarray(start, end)),
