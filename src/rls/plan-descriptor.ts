@@ -1,7 +1,7 @@
 // RLS step 2b: each request descriptor → the rule that limits it (or none, or unlimited), with the
 // counter identity it is counted under; rules that a matched rule `replaces` are dropped.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { DescriptorLimit, RatelimitDomain } from '../policy/ratelimit-rules.js';
 import type { DescriptorMatcher } from './descriptor-matcher.js';
 import { UNIT_MS, unitOfWindow } from './rate-units.js';
@@ -98,7 +98,8 @@ function plan(
  * each descriptor counter keeps its own tag — counters of a busy domain spread over the Redis
  * Cluster slots instead of making one hot slot (the descriptors of one request are then decided
  * one by one, not atomically together: envoyproxy/ratelimit does not either).
+ * Hashed on every RLS descriptor: the one-shot hash costs a third of a Hash object's 1.4 µs.
  */
 export function counterAccountId(parts: string[]): string {
-  return `rls_${createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32)}`;
+  return `rls_${hash('sha256', parts.join('\0'), 'hex').slice(0, 32)}`;
 }
