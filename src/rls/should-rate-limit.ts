@@ -62,25 +62,29 @@ export function createShouldRateLimit({
     const domain = current[request.domain];
     const plans = planAll(matcherFor(current), domain, request, settings.quotaMode);
     const requestHits = Math.max(1, request.hitsAddend);
-    const hitsOf = (i: number) => request.descriptors[i]!.hits ?? requestHits;
-    const statuses: Array<RlsStatus | Promise<RlsStatus>> = plans.map((plan) => {
-      if (plan === 'unlimited') return { over: false, remaining: UNLIMITED_REMAINING, retryAfterMs: 0 };
-      return { over: false, remaining: 0, retryAfterMs: 0 };
-    });
-    const envoy: Array<{ plan: Planned; hits: number; at: number }> = [];
-    plans.forEach((plan, i) => {
-      const { entries } = request.descriptors[i]!;
-      if (checkAccess && namesApiKey(entries)) {
-        statuses[i] = decideApiKey(checkAccess, entries);
-        return;
+    // One pass, no placeholder statuses: this runs on every RLS call, most with one descriptor.
+    const statuses: Array<RlsStatus | Promise<RlsStatus>> = new Array(plans.length);
+    let envoy: Array<{ plan: Planned; hits: number; at: number }> | undefined;
+    let pending = 0;
+    for (let i = 0; i < plans.length; i++) {
+      const plan = plans[i];
+      const descriptor = request.descriptors[i]!;
+      if (checkAccess && namesApiKey(descriptor.entries)) {
+        statuses[i] = decideApiKey(checkAccess, descriptor.entries);
+        pending++;
+      } else if (plan === 'unlimited') {
+        statuses[i] = { over: false, remaining: UNLIMITED_REMAINING, retryAfterMs: 0 };
+      } else if (!plan) {
+        statuses[i] = { over: false, remaining: 0, retryAfterMs: 0 };
+      } else if (domain?.counting === 'envoy' && plan.limit.algorithm === 'fixed_window') {
+        // The policy parser allows counting: envoy on fixed windows only; a request override is one too.
+        (envoy ??= []).push({ plan, hits: descriptor.hits ?? requestHits, at: i });
+      } else {
+        statuses[i] = countLikeTollgate(counters, plan, descriptor.hits ?? requestHits, now);
+        pending++;
       }
-      if (!plan || plan === 'unlimited') return;
-      // The policy parser allows counting: envoy on fixed windows only; a request override is one too.
-      if (domain?.counting === 'envoy' && plan.limit.algorithm === 'fixed_window')
-        envoy.push({ plan, hits: hitsOf(i), at: i });
-      else statuses[i] = countLikeTollgate(counters, plan, hitsOf(i), now);
-    });
-    if (envoy.length > 0)
+    }
+    if (envoy)
       (await countLikeEnvoy(counting, envoy)).forEach((status, j) => {
         statuses[envoy[j]!.at] = status;
       });
@@ -88,8 +92,18 @@ export function createShouldRateLimit({
       domain?.responseHeaders ??
       settings.responseHeaders ??
       (domain?.counting === 'envoy' ? (settings.erlHeadersEnabled ? 'erl' : 'none') : 'ietf');
-    return summarize(await Promise.all(statuses), headers, settings);
+    return summarize(await settled(statuses, pending), headers, settings);
   };
+}
+
+/** The statuses, once the `pending` of them that are promises have settled (one alone: no Promise.all). */
+async function settled(
+  statuses: Array<RlsStatus | Promise<RlsStatus>>,
+  pending: number,
+): Promise<RlsStatus[]> {
+  if (pending === 0) return statuses as RlsStatus[];
+  if (statuses.length === 1) return [await statuses[0]!];
+  return Promise.all(statuses);
 }
 
 function checkRequest(request: RlsRequest): void {
