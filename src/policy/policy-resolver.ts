@@ -42,8 +42,11 @@ interface CompiledEndpoint {
 export class PolicyResolver {
   private readonly endpoints: CompiledEndpoint[];
   private readonly byName = new Map<string, CompiledEndpoint>();
-  /** `${tier}\0${endpoint}` → the prepared answer, shared by every call (never mutated). */
-  private readonly prepared = new Map<string, Omit<ResolvedCall, 'cost'> & { cost: number }>();
+  /**
+   * tier → endpoint → the prepared answer, shared by every call (never mutated). Two lookups, not one
+   * by a joined key: no string is built and hashed per decision.
+   */
+  private readonly prepared = new Map<string, Map<string, ResolvedCall>>();
 
   constructor(readonly policy: Policy) {
     this.endpoints = policy.endpoints.map((endpoint) => ({
@@ -70,7 +73,7 @@ export class PolicyResolver {
     costHint?: number,
   ): ResolvedCall | null {
     const endpoint = this.findEndpoint(method, path, endpointHint);
-    const call = this.prepared.get(`${tier}\0${endpoint}`);
+    const call = this.prepared.get(tier)?.get(endpoint);
     if (!call) return null;
     return costHint === undefined || costHint === call.cost ? call : { ...call, cost: costHint };
   }
@@ -98,7 +101,9 @@ export class PolicyResolver {
     };
     if (endpoint?.metering) call.metering = endpoint.metering;
     if (limits.some((l) => l.unit !== undefined)) call.countsUnits = true;
-    this.prepared.set(`${tier.name}\0${name}`, call);
+    let calls = this.prepared.get(tier.name);
+    if (!calls) this.prepared.set(tier.name, (calls = new Map()));
+    calls.set(name, call);
   }
 }
 
