@@ -66,10 +66,11 @@ function accountKeys(accountId: string): [string, string, string] {
  * Cluster keeps them in one slot.
  */
 export function decideKeys(input: DecideInput): string[] {
-  const [quota, credits, usage] = accountKeys(input.accountId);
-  const keys = [quota];
-  if (input.credits) keys.push(credits);
-  if (input.endpoint !== '') keys.push(usage);
+  // Only the keys the call uses are built (this runs on every decision).
+  const tag = `{a:${input.accountId}}`;
+  const keys = [`${tag}:quota`];
+  if (input.credits) keys.push(`${tag}:credits`);
+  if (input.endpoint !== '') keys.push(`${tag}:usage`);
   if (input.reservation) keys.push(reservationKey(input.accountId, input.reservation.id));
   return keys;
 }
@@ -137,10 +138,15 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\\\]]/g, (c) => `\\${c}`);
 }
 
+function allNumbers(values: unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'number') return false;
+  return true;
+}
+
 function decodeReply(input: DecideInput, reply: unknown): DecideResult {
   const head = headOf(input);
   const expected = head + 4 * input.limits.length;
-  if (!Array.isArray(reply) || reply.length !== expected || !reply.every((v) => typeof v === 'number')) {
+  if (!Array.isArray(reply) || reply.length !== expected || !allNumbers(reply)) {
     throw new StoreUnavailable(
       'redis',
       `decide.lua returned an unexpected reply (wanted ${expected} integers)`,
@@ -149,16 +155,19 @@ function decodeReply(input: DecideInput, reply: unknown): DecideResult {
   const r = reply as number[];
   const at = (i: number) => r[i]!;
   const quota = input.quota;
+  const limits: LimitResult[] = new Array(input.limits.length);
+  for (let i = 0, x = head; i < limits.length; i++, x += 4)
+    limits[i] = {
+      name: input.limits[i]!.name,
+      state: LIMIT_STATES[r[x]!]!,
+      remaining: r[x + 1]!,
+      resetMs: r[x + 2]!,
+      retryAfterMs: r[x + 3]!,
+    };
   return {
     allowed: at(0) === 1,
     nowMs: at(1),
-    limits: input.limits.map((l, i) => ({
-      name: l.name,
-      state: LIMIT_STATES[at(head + 4 * i)]!,
-      remaining: at(head + 4 * i + 1),
-      resetMs: at(head + 4 * i + 2),
-      retryAfterMs: at(head + 4 * i + 3),
-    })),
+    limits,
     quota: quota && {
       state: QUOTA_STATES[at(2) - 1]!,
       limit: quota.limit,
