@@ -3,7 +3,7 @@
 // checkResponseFromDecision builds the message grpc-js serializes: two objects per header option and
 // about 25 in all for an allow with its 9 options, which encode-check-response.ts then walks. The lean
 // server writes the same bytes straight from the rendered decision (a test compares the two for every
-// kind of answer): 3.5 kB less garbage per allowed Check.
+// kind of answer): with it the bench's allowed Check allocates about 2 kB less.
 
 import type { AccessRequest } from '../../access/access-request.js';
 import type { Decision } from '../../access/decision.js';
