@@ -2,53 +2,19 @@
 // sends: the generated encoder over checkResponseFromDecision's message.
 
 import { expect, test } from 'vitest';
-import type { Decision, Denied } from '../../src/access/decision.js';
+import type { Decision } from '../../src/access/decision.js';
 import { CheckResponse } from '../../src/generated/envoy/service/auth/v3/external_auth.js';
 import { checkResponseFromDecision } from '../../src/transports/grpc/check-response-from-decision.js';
 import { encodeCheckAnswer } from '../../src/transports/grpc/encode-check-answer.js';
+import { allowed, denied, policies } from '../support/decisions.js';
 
 type Request = Parameters<typeof encodeCheckAnswer>[1];
 
-const identity = { accountId: 'acct_9', keyId: 'key_9', tier: 'pro' };
-const policies = [
-  { name: 'per-minute', kind: 'rate' as const, limit: 100, windowSec: 60, remaining: 7, resetSec: 12 },
-  {
-    name: 'monthly-quota',
-    kind: 'quota' as const,
-    limit: 10_000,
-    windowSec: 2_592_000,
-    remaining: 5,
-    resetSec: 86_400,
-  },
-];
 const plain: Request = { keyHeader: 'x-api-key', spoofedHeaders: [] };
 const spoofed: Request = {
   keyHeader: 'authorization',
   spoofedHeaders: ['x-tollgate-account', 'x-tollgate-overage', 'x-forwarded-tier'],
 };
-
-const allowed = (over: Partial<Extract<Decision, { allowed: true }>> = {}): Decision => ({
-  allowed: true,
-  identity,
-  endpoint: 'chat',
-  policies,
-  shadowDenied: [],
-  overage: false,
-  ...over,
-});
-const denied = (over: Partial<Denied>): Decision => ({
-  allowed: false,
-  code: 'rate_limit_exceeded',
-  status: 429,
-  detail: 'Limit per-minute reached.',
-  identity,
-  endpoint: 'chat',
-  policies,
-  violated: ['per-minute'],
-  shadowDenied: [],
-  retryAfterSec: 12,
-  ...over,
-});
 
 const long = 'x'.repeat(200); // 2-byte length varints
 const huge = 'y'.repeat(20_000); // 3-byte length varints up the tree, past the shared buffer
