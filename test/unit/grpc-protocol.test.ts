@@ -264,6 +264,14 @@ describe('lean server: what grpc-js cannot send', () => {
     expect((await raw(port, frame(checkBytes))).trailers?.['grpc-status']).toBe('0');
   });
 
+  it('sends no date header, on an answer with a message or a trailers-only one', async () => {
+    const answered = await raw(port, frame(checkBytes));
+    expect(answered.trailers?.['grpc-status']).toBe('0');
+    const failed = await raw(port, frame(checkBytes), { 'grpc-timeout': 'soon' });
+    expect(failed.headers['grpc-status']).toBe(String(GrpcStatus.INVALID_ARGUMENT));
+    expect([answered.headers.date, failed.headers.date]).toEqual([undefined, undefined]);
+  });
+
   it('grpc-message is percent-encoded', async () => {
     const answer = await raw(port, frame(checkBytes), { ':path': '/ü%/x' });
     expect(answer.headers['grpc-message']).toBe('Unknown method /%C3%BC%25/x');

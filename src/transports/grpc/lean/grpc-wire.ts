@@ -12,6 +12,13 @@ export const RESPONSE_HEADERS: OutgoingHttpHeaders = {
   'content-type': 'application/grpc',
   'grpc-accept-encoding': 'identity',
 };
+/**
+ * How answers are sent: with a message, trailers on 'wantTrailers'; or trailers-only. Neither carries a
+ * `date` header: gRPC has no use for one, and node:http2 adds it to every response unless `sendDate`
+ * is false (read by respond() though its types leave it out; a Node that ignored it would send it).
+ */
+export const RESPOND_OPTIONS = { waitForTrailers: true, sendDate: false } as const;
+export const TRAILERS_ONLY_OPTIONS = { endStream: true, sendDate: false } as const;
 export const OK_TRAILERS: OutgoingHttpHeaders = { 'grpc-status': '0' };
 
 /** Writes the 5-byte prefix at the start of `buf`, whose message follows it. */

@@ -10,7 +10,15 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import { asGrpcError, type StreamSink } from '../grpc-call.js';
-import { OK_TRAILERS, PREFIX_BYTES, RESPONSE_HEADERS, statusHeaders, timeoutMs } from './grpc-wire.js';
+import {
+  OK_TRAILERS,
+  PREFIX_BYTES,
+  RESPOND_OPTIONS,
+  TRAILERS_ONLY_OPTIONS,
+  RESPONSE_HEADERS,
+  statusHeaders,
+  timeoutMs,
+} from './grpc-wire.js';
 import type { LeanBidiHandler, LeanMethod } from './lean-methods.js';
 import type { OpenCalls } from './open-calls.js';
 
@@ -231,7 +239,7 @@ export class LeanCall implements StreamSink<Buffer> {
         stream.end();
         return;
       }
-      stream.respond(statusHeaders(code, details, true), { endStream: true });
+      stream.respond(statusHeaders(code, details, true), TRAILERS_ONLY_OPTIONS);
       // A client still sending (an oversized or extra message) is told to stop, without an error.
       if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);
     });
@@ -239,7 +247,7 @@ export class LeanCall implements StreamSink<Buffer> {
 
   private respond(): void {
     this.headersSent = true;
-    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    this.stream.respond(RESPONSE_HEADERS, RESPOND_OPTIONS);
     this.stream.once('wantTrailers', onWantTrailers);
   }
 
