@@ -16,3 +16,10 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 
 export const ms = (us: number) => (Number.isFinite(us) ? (us / 1000).toFixed(2) : '–');
 export const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+
+/** How far a row's runs spread: (max − min) ÷ median, in %. */
+export function spreadPct(values: number[]): string {
+  if (values.length < 2) return '–';
+  const m = median(values);
+  return `${Math.round((100 * (Math.max(...values) - Math.min(...values))) / m)}%`;
+}

@@ -17,9 +17,11 @@ export function buildTargets(report: Report): Target[] {
     if (!ra || !rb) return;
     const v = ra.rps / rb.rps;
     const f = floor ? row(floor) : undefined;
+    // Rows run round-robin, so run i of each row ran in the same round: each round's ratio shows the spread.
+    const rounds = ra.runs.map((x, i) => show(x.rps / (rb.runs[i]?.rps ?? NaN), min)).join(', ');
     targets.push({
       target: `${name} ≥ ${show(min, min)}`,
-      value: `${show(v, min)}${f ? ` (${floor}, the floor with Redis: ${show(f.rps / rb.rps, min)})` : ''}`,
+      value: `${show(v, min)} (rounds: ${rounds})${f ? ` (${floor}, the floor with Redis: ${show(f.rps / rb.rps, min)})` : ''}`,
       met: v >= min,
     });
   };
