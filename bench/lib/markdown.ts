@@ -157,9 +157,9 @@ export function markdown(report: Report): string {
   }
   const cost = report.scriptCost;
   if (cost) {
-    const us = (n: number) => `${n.toFixed(2)} µs (${(n / cost.rlflex).toFixed(2)}×)`;
+    const us = (n: number, ratio: number) => `${n.toFixed(2)} µs (${ratio.toFixed(2)}×)`;
     lines.push(
-      `- decide.lua in isolation (Redis CPU per decision on a redis-server of its own, ${int(cost.decisionsPerRound)} decisions per round, ${cost.rounds} rounds alternating, medians; in brackets ÷ rate-limiter-flexible's consume(), one script call per decision, pipelined: **${cost.rlflex.toFixed(2)} µs**): /check and Check shape (one fixed window, usage) batches of ${cost.batch} **${us(cost.check.batch)}**, one per call ${us(cost.check.single)} (as an EVALSHA script ${us(cost.check.singleScript)}); RLS shape (counters only) batches of ${cost.batch} **${us(cost.rls.batch)}**, one per call ${us(cost.rls.single)} (as a script ${us(cost.rls.singleScript)}). decide.lua runs as a Redis Function (FCALL), as the store sends it.`,
+      `- decide.lua in isolation (Redis CPU per decision on a redis-server of its own, ${int(cost.decisionsPerRound)} decisions per round, ${cost.rounds} rounds alternating, medians; in brackets the median over the rounds of each round's ratio to rate-limiter-flexible's consume(), one script call per decision, pipelined: **${cost.rlflex.toFixed(2)} µs**): /check and Check shape (one fixed window, usage) batches of ${cost.batch} **${us(cost.check.batch, cost.ratio.check.batch)}**, one per call ${us(cost.check.single, cost.ratio.check.single)} (as an EVALSHA script ${us(cost.check.singleScript, cost.ratio.check.singleScript)}); RLS shape (counters only) batches of ${cost.batch} **${us(cost.rls.batch, cost.ratio.rls.batch)}**, one per call ${us(cost.rls.single, cost.ratio.rls.single)} (as a script ${us(cost.rls.singleScript, cost.ratio.rls.singleScript)}). decide.lua runs as a Redis Function (FCALL), as the store sends it.`,
     );
   }
   const rp = report.redisPerAccount;

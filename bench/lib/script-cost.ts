@@ -1,5 +1,6 @@
 // decide.lua's Redis CPU per decision in isolation, against rate-limiter-flexible's script, on a
-// redis-server of its own: the same pipelined load each round, rounds alternating, medians. The live
+// redis-server of its own: the same pipelined load each round, rounds alternating, medians (of each
+// round's ratio too, so a machine that speeds up or slows down between rounds moves both sides). The live
 // rows' Redis column moves with the batch sizes the load happens to form and with the machine (rate-
 // limiter-flexible's own figure moved 5.4-7.4 µs between runs); this one holds both fixed.
 // decide.lua goes as the store sends it: FCALL of the Function, in the batch form. Batch: calls of BATCH
@@ -24,6 +25,8 @@ export interface ScriptCostRun {
   rlflex: number;
   check: Forms;
   rls: Forms;
+  /** Each form ÷ rate-limiter-flexible in the same round, the median over the rounds. */
+  ratio: { check: Forms; rls: Forms };
 }
 
 /** µs per decision: as the store sends it (a Function), and one per call as an EVALSHA script. */
@@ -35,7 +38,7 @@ interface Forms {
 
 const BATCH = 25;
 const DECISIONS = 10_000;
-const ROUNDS = 5;
+const ROUNDS = 9;
 const ACCOUNTS = 1_000;
 /** Pipelined calls in flight at once (each a batch or a single decision). */
 const PIPELINE = 400;
@@ -144,6 +147,7 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
       series.rs.push(await decide('', 1));
       series.rx.push(await decide('', 1, true));
     }
+    const ratio = (xs: number[]) => median(xs.map((x, i) => x / series.rlflex[i]!));
     const run: ScriptCostRun = {
       batch: BATCH,
       decisionsPerRound: DECISIONS,
@@ -151,6 +155,10 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
       rlflex: median(series.rlflex),
       check: { batch: median(series.cb), single: median(series.cs), singleScript: median(series.cx) },
       rls: { batch: median(series.rb), single: median(series.rs), singleScript: median(series.rx) },
+      ratio: {
+        check: { batch: ratio(series.cb), single: ratio(series.cs), singleScript: ratio(series.cx) },
+        rls: { batch: ratio(series.rb), single: ratio(series.rs), singleScript: ratio(series.rx) },
+      },
     };
     C.log(`decide.lua in isolation: ${JSON.stringify(run)}`);
     return run;

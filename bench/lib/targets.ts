@@ -74,8 +74,8 @@ export function buildTargets(report: Report): Target[] {
   const cost = report.scriptCost;
   if (cost)
     for (const form of ['batch', 'single'] as const) {
-      const check = cost.check[form] / cost.rlflex;
-      const rls = cost.rls[form] / cost.rlflex;
+      const check = cost.ratio.check[form];
+      const rls = cost.ratio.rls[form];
       const what = form === 'batch' ? `batches of ${cost.batch}` : 'one decision per call';
       targets.push({
         target: `Redis CPU per decision, decide.lua in isolation, ${what}: ≤ 1.5× rate-limiter-flexible's script`,
