@@ -54,7 +54,8 @@
 -- Batch form: ARGV[1] = "#batch", ARGV[2] = count, ARGV[3] = deadline (Redis TIME in ms; "" = none),
 -- then each decision's ARGV in turn; KEYS likewise concatenated.
 -- Returns the replies (below) of all decisions one after the other in ONE flat array (each is 8+4n,
--- 3+4n or 2+4n long, n of that decision), or -1, message in place of a decision whose evaluation failed;
+-- 3+4n or 2+4n long, n of that decision), or -1, message in place of a decision whose evaluation failed
+-- (a batch of one fails as the whole call does, with an error reply: it skips the per-decision guard);
 -- all run in one atomic script call. Past the deadline nothing is read or written and the reply is
 -- { -2, Redis TIME ms }: the caller may already have answered "unavailable" for these decisions (it
 -- waits until the deadline has passed before it does), so they must never be counted.
@@ -493,6 +494,16 @@ end
 local function decide_batch()
   local count, deadline = tonumber(Argv[2]), tonumber(Argv[3])
   if deadline and time_ms() >= deadline then return { -2, time_ms() } end
+  if count == 1 then
+    -- One decision (what an idle store sends): an error is the call's own, so no pcall is needed.
+    local sp = #Argv >= 5 and spec_of(Argv[5])
+    if not sp or #Keys ~= sp.nkeys or #Argv ~= 3 + sp.nargs then
+      return redis.error_reply('ERR decide.lua: malformed batch')
+    end
+    local out = {}
+    decide(0, 3, sp, clock(Argv[4]), out)
+    return out
+  end
   -- The whole layout is checked before any decision runs: a malformed batch writes nothing.
   local ko, ao = 0, 3
   for _ = 1, count or 0 do

@@ -5,7 +5,12 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { expect, test } from 'vitest';
 import type { DecideInput } from '../../src/counters/counter-store.js';
-import { RedisCounterStore } from '../../src/counters/redis-counter-store.js';
+import {
+  DECIDE_SCRIPT,
+  decideArgs,
+  decideKeys,
+  RedisCounterStore,
+} from '../../src/counters/redis-counter-store.js';
 import { StoreUnavailable } from '../../src/errors.js';
 import { threeLimitsCall } from '../support/decide-inputs.js';
 import { privateRedis } from '../support/private-redis.js';
@@ -92,6 +97,31 @@ test('a key of the wrong type fails that decision alone, not the others in its b
     expect(failed[0]!.reason).toBeInstanceOf(StoreUnavailable);
     expect(failed[0]!.reason.message).toMatch(/WRONGTYPE/);
     expect(settled.filter((s) => s.status === 'fulfilled' && s.value.allowed)).toHaveLength(29);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a lone decision (the batch form with one) fails as a whole call, and a malformed one writes nothing', async () => {
+  const store = new RedisCounterStore({ redis: new Redis(own.server.url), now: () => NOW });
+  const broken = `w-${randomUUID()}`;
+  await own.admin.set(`{a:${broken}}:quota`, 'not a hash');
+  try {
+    const failed = await store.decide(call(broken)).catch((err: unknown) => err as Error);
+    expect(failed).toBeInstanceOf(StoreUnavailable);
+    expect(failed.message).toMatch(/WRONGTYPE/);
+    expect((await store.decide(call(`ok-${randomUUID()}`))).allowed).toBe(true);
+
+    const input = call(`m-${randomUUID()}`);
+    const keys = decideKeys(input);
+    const args = decideArgs(input, NOW);
+    const send = (argv: string[]) =>
+      own.admin.eval(DECIDE_SCRIPT, keys.length, ...keys, '#batch', '1', '', ...argv);
+    await expect(send(args.slice(0, -1))).rejects.toThrow(/malformed batch/);
+    await expect(send([...args, 'extra'])).rejects.toThrow(/malformed batch/);
+    expect(await own.admin.exists(...keys)).toBe(0);
+    const reply = (await send(args)) as number[];
+    expect(reply[0]).toBe(1);
   } finally {
     await store.close();
   }
