@@ -107,9 +107,9 @@ test('a lone decision (the batch form with one) fails as a whole call, and a mal
   const broken = `w-${randomUUID()}`;
   await own.admin.set(`{a:${broken}}:quota`, 'not a hash');
   try {
-    const failed = await store.decide(call(broken)).catch((err: unknown) => err as Error);
-    expect(failed).toBeInstanceOf(StoreUnavailable);
-    expect(failed.message).toMatch(/WRONGTYPE/);
+    const failed = store.decide(call(broken));
+    await expect(failed).rejects.toBeInstanceOf(StoreUnavailable);
+    await expect(failed).rejects.toThrow(/WRONGTYPE/);
     expect((await store.decide(call(`ok-${randomUUID()}`))).allowed).toBe(true);
 
     const input = call(`m-${randomUUID()}`);
