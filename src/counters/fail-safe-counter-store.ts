@@ -56,19 +56,27 @@ export class FailSafeCounterStore implements CounterStore, DegradedState {
     return () => this.listeners.delete(listener);
   }
 
-  async decide(input: DecideInput): Promise<DecideResult> {
-    const { inner, mode } = this.options;
-    if (!this.down) {
-      try {
-        return await inner.decide(input);
-      } catch (err) {
-        if (!(err instanceof StoreUnavailable)) throw err;
-        if (marksDown(err)) this.markDown(err.message);
-        if (mode === 'closed') throw err;
-      }
-    } else if (mode === 'closed') {
-      throw new StoreUnavailable('redis', 'unreachable; waiting for it to answer again');
+  decide(input: DecideInput): Promise<DecideResult> {
+    if (this.down) {
+      if (this.options.mode === 'closed')
+        return Promise.reject(new StoreUnavailable('redis', 'unreachable; waiting for it to answer again'));
+      return this.fallback(input);
     }
+    // Healthy (every decision): the inner store's answer, with a handler for its failure only.
+    let pending: Promise<DecideResult>;
+    try {
+      pending = this.options.inner.decide(input);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    return pending.then(undefined, (err: unknown) => this.failed(err, input));
+  }
+
+  /** A decide the inner store failed: degraded when Redis did not answer, then as FAILURE_MODE says. */
+  private failed(err: unknown, input: DecideInput): Promise<DecideResult> {
+    if (!(err instanceof StoreUnavailable)) throw err;
+    if (marksDown(err)) this.markDown(err.message);
+    if (this.options.mode === 'closed') throw err;
     return this.fallback(input);
   }
 

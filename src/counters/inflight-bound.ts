@@ -8,18 +8,29 @@ import type { CounterStore, DecideInput, DecideResult } from './counter-store.js
 /** `store` with at most `max` decides outstanding; `onShed` runs for each call refused past it. */
 export function boundInflight(store: CounterStore, max: number, onShed: () => void = () => {}): CounterStore {
   let inflight = 0;
+  // Settled by two handlers made once, not an async frame per call: this runs on every decision.
+  const done = (result: DecideResult): DecideResult => {
+    inflight--;
+    return result;
+  };
+  const failed = (err: unknown): never => {
+    inflight--;
+    throw err;
+  };
   return {
-    async decide(input: DecideInput): Promise<DecideResult> {
+    decide(input: DecideInput): Promise<DecideResult> {
       if (inflight >= max) {
         onShed();
-        throw new Overloaded(max);
+        return Promise.reject(new Overloaded(max));
       }
       inflight++;
+      let pending: Promise<DecideResult>;
       try {
-        return await store.decide(input);
-      } finally {
-        inflight--;
+        pending = store.decide(input);
+      } catch (err) {
+        pending = Promise.reject(err);
       }
+      return pending.then(done, failed);
     },
     close: () => store.close(),
   };
