@@ -55,22 +55,44 @@ function periodStartAt(input: DecideInput): number {
   return headOf(input) === 8 ? 4 : 2;
 }
 
-/** The quota, credits and usage keys of an account (uncount.lua takes all three). */
-function accountKeys(accountId: string): [string, string, string] {
-  const tag = `{a:${accountId}}`;
-  return [`${tag}:quota`, `${tag}:credits`, `${tag}:usage`];
+/** An account's quota, credits and usage keys, under its hash tag so Redis Cluster keeps them in one slot. */
+interface AccountKeySet {
+  quota: string;
+  credits: string;
+  usage: string;
 }
 
 /**
- * KEYS of one call: those its spec uses (see decide.lua), all under the account's hash tag so Redis
- * Cluster keeps them in one slot.
+ * Key sets of recent accounts. Built once, a key is the same string call after call, flattened by its
+ * first encoding: a key built per decision was a joined string the encoder flattened each time again.
+ * Bounded; cleared whole when full (an account past it builds its keys again, as before).
  */
+const keySets = new Map<string, AccountKeySet>();
+const MAX_KEY_SETS = 10_000;
+
+function keySetOf(accountId: string): AccountKeySet {
+  let set = keySets.get(accountId);
+  if (set === undefined) {
+    if (keySets.size >= MAX_KEY_SETS) keySets.clear();
+    const tag = `{a:${accountId}}`;
+    set = { quota: `${tag}:quota`, credits: `${tag}:credits`, usage: `${tag}:usage` };
+    keySets.set(accountId, set);
+  }
+  return set;
+}
+
+/** The quota, credits and usage keys of an account (uncount.lua takes all three). */
+function accountKeys(accountId: string): [string, string, string] {
+  const { quota, credits, usage } = keySetOf(accountId);
+  return [quota, credits, usage];
+}
+
+/** KEYS of one call: those its spec uses (see decide.lua). */
 export function decideKeys(input: DecideInput): string[] {
-  // Only the keys the call uses are built (this runs on every decision).
-  const tag = `{a:${input.accountId}}`;
-  const keys = [`${tag}:quota`];
-  if (input.credits) keys.push(`${tag}:credits`);
-  if (input.endpoint !== '') keys.push(`${tag}:usage`);
+  const set = keySetOf(input.accountId);
+  const keys = [set.quota];
+  if (input.credits) keys.push(set.credits);
+  if (input.endpoint !== '') keys.push(set.usage);
   if (input.reservation) keys.push(reservationKey(input.accountId, input.reservation.id));
   return keys;
 }
@@ -82,21 +104,40 @@ function reservationKey(accountId: string, id: string): string {
   return `{a:${accountId}}:r:${parts.local}`;
 }
 
-/** The limits' part of a spec: constant for a prepared limits array, so it is built once per array. */
-const limitSpecs = new WeakMap<readonly LimitCheck[], string>();
+/**
+ * The specs made for one limits array (a prepared call's, shared by its calls): the limits' part, and
+ * each whole spec by the account's anchor day, kept with what it was made of. Built once, a spec is
+ * the same string call after call, flattened by its first encoding (see keySetOf). An array met once
+ * (a metered call's, made per call) keeps no whole spec.
+ */
+interface LimitsSpecs {
+  limits: string;
+  byAnchorDay: Map<number, Made> | undefined;
+}
+interface Made {
+  spec: string;
+  units: number;
+  quotaLimit: number | undefined;
+  overage: boolean;
+  cost: number | undefined;
+  hold: number | undefined;
+  endpoint: string;
+}
+const limitSpecs = new WeakMap<readonly LimitCheck[], LimitsSpecs>();
 
-function specOfLimits(limits: readonly LimitCheck[]): string {
-  let spec = limitSpecs.get(limits);
-  if (spec === undefined) {
-    spec = String(limits.length);
+function specsOf(limits: readonly LimitCheck[]): LimitsSpecs {
+  let specs = limitSpecs.get(limits);
+  if (specs === undefined) {
+    let spec = String(limits.length);
     for (const l of limits) {
       const shadow = l.shadow ? '1' : '0';
       const code = ALGORITHM_CODE[l.algorithm];
       spec += `|${code}|${l.limit}|${l.windowMs}|${l.burst ?? l.limit}|${shadow}|${l.hits}|${l.id}`;
     }
-    limitSpecs.set(limits, spec);
-  }
-  return spec;
+    specs = { limits: spec, byAnchorDay: undefined };
+    limitSpecs.set(limits, specs);
+  } else specs.byAnchorDay ??= new Map();
+  return specs;
 }
 
 /**
@@ -105,11 +146,33 @@ function specOfLimits(limits: readonly LimitCheck[]): string {
  */
 export function decideSpec(input: DecideInput): string {
   const { quota, credits, reservation } = input;
+  const specs = specsOf(input.limits);
+  const made = specs.byAnchorDay?.get(input.anchorDay);
+  if (
+    made !== undefined &&
+    made.units === input.units &&
+    made.quotaLimit === quota?.limit &&
+    made.overage === (quota?.overage === true) &&
+    made.cost === credits?.cost &&
+    made.hold === reservation?.ttlMs &&
+    made.endpoint === input.endpoint
+  )
+    return made.spec;
   const quotaLimit = quota ? String(quota.limit) : '';
   const overage = quota?.overage ? '1' : '0';
   const cost = credits ? String(credits.cost) : '';
   const hold = reservation ? String(reservation.ttlMs) : '';
-  return `${input.anchorDay}|${input.units}|${quotaLimit}|${overage}|${cost}|${hold}|${input.endpoint}|${specOfLimits(input.limits)}`;
+  const spec = `${input.anchorDay}|${input.units}|${quotaLimit}|${overage}|${cost}|${hold}|${input.endpoint}|${specs.limits}`;
+  specs.byAnchorDay?.set(input.anchorDay, {
+    spec,
+    units: input.units,
+    quotaLimit: quota?.limit,
+    overage: quota?.overage === true,
+    cost: credits?.cost,
+    hold: reservation?.ttlMs,
+    endpoint: input.endpoint,
+  });
+  return spec;
 }
 
 /** ARGV of one call, those its spec uses; `nowMs` undefined lets the script read Redis TIME. */
