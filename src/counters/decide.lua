@@ -489,21 +489,24 @@ local function clock(arg)
   return tonumber(arg) or time_ms()
 end
 
+-- One decision, its ARGV after `skip` values (the plain form: none; a batch of one: its head of 3).
+local function decide_one(skip, malformed)
+  local sp = #Argv >= skip + 2 and spec_of(Argv[skip + 2])
+  if not sp or #Keys ~= sp.nkeys or #Argv ~= skip + sp.nargs then
+    return redis.error_reply(malformed)
+  end
+  local out = {}
+  decide(0, skip, sp, clock(Argv[skip + 1]), out)
+  return out
+end
+
 -- Batch: several decisions, one after the other, each as if called alone; an error in one (e.g. a
 -- key of the wrong type) fails only that one, as -1, message.
 local function decide_batch()
   local count, deadline = tonumber(Argv[2]), tonumber(Argv[3])
   if deadline and time_ms() >= deadline then return { -2, time_ms() } end
-  if count == 1 then
-    -- One decision (what an idle store sends): an error is the call's own, so no pcall is needed.
-    local sp = #Argv >= 5 and spec_of(Argv[5])
-    if not sp or #Keys ~= sp.nkeys or #Argv ~= 3 + sp.nargs then
-      return redis.error_reply('ERR decide.lua: malformed batch')
-    end
-    local out = {}
-    decide(0, 3, sp, clock(Argv[4]), out)
-    return out
-  end
+  -- One decision (what an idle store sends): an error is the call's own, so no pcall is needed.
+  if count == 1 then return decide_one(3, 'ERR decide.lua: malformed batch') end
   -- The whole layout is checked before any decision runs: a malformed batch writes nothing.
   local ko, ao = 0, 3
   for _ = 1, count or 0 do
@@ -530,16 +533,6 @@ local function decide_batch()
   return out
 end
 
-local function decide_one()
-  local sp = #Argv >= 2 and spec_of(Argv[2])
-  if not sp or #Keys ~= sp.nkeys or #Argv ~= sp.nargs then
-    return redis.error_reply('ERR decide.lua: the keys and args do not match the spec')
-  end
-  local out = {}
-  decide(0, 0, sp, clock(Argv[1]), out)
-  return out
-end
-
 -- One call, as a script (EVALSHA) or as a Redis Function (FCALL; the store registers `main` under a
 -- name of its own, in place of the last line below).
 local function main(keys, args)
@@ -547,7 +540,7 @@ local function main(keys, args)
   if not floor then floor, unpack_all = math.floor, unpack end
   if memos > MEMO_MAX then texts, numbers, specs, memos = {}, {}, {}, 0 end
   if Argv[1] == '#batch' then return decide_batch() end
-  return decide_one()
+  return decide_one(0, 'ERR decide.lua: the keys and args do not match the spec')
 end
 
 return main(KEYS, ARGV)
