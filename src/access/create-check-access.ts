@@ -2,7 +2,7 @@
 
 import type { CounterStore, DecideInput } from '../counters/counter-store.js';
 import type { KeyStore } from '../keys/key-store.js';
-import { KEY_DETAILS, verifyKey } from '../keys/verify-key.js';
+import { KEY_DETAILS, verifyKeyNow } from '../keys/verify-key.js';
 import { newReservationId } from '../metering/reservation-id.js';
 import { unitsToReserve } from '../policy/parse-metering.js';
 import { normalizePath } from '../policy/normalize-path.js';
@@ -28,7 +28,9 @@ export function createCheckAccess({ keys, policy, counters, now = Date.now }: Ch
     const reading = normalizePath(request.path);
     if (reading.path === undefined)
       return deny('ambiguous_path', 400, `The request path has more than one reading: ${reading.ambiguous}.`);
-    const verdict = await verifyKey(keys, request.apiKey, now());
+    // A cached key is judged without an await: only a cache miss waits here.
+    const found = verifyKeyNow(keys, request.apiKey, now());
+    const verdict = found instanceof Promise ? await found : found;
     if (!verdict.valid) return deny(verdict.code, 401, KEY_DETAILS[verdict.code]);
     const { record } = verdict;
     const identity = { accountId: record.accountId, keyId: record.keyId, tier: record.tier };

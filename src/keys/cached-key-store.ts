@@ -74,24 +74,35 @@ export class CachedKeyStore implements KeyStore {
   }
 
   findByHash(hash: string): Promise<KeyRecord | null> {
-    const entry = this.found.get(hash) ?? this.unknown.get(hash);
-    if (entry !== undefined) {
-      const now = this.now();
-      if (entry.freshUntil > now) {
-        this.onLookup?.(entry.record ? 'hit' : 'negative_hit');
-        return entry.promise;
-      }
-      // Refresh ahead: within one more TTL a stale entry still answers at once while one background
-      // load renews it, so a hot key never makes a decision wait for Postgres. Changes do not wait
-      // for the TTL (LISTEN/NOTIFY invalidates); the TTL is only the safety net.
-      if (entry.freshUntil + this.ttlMs > now) {
-        this.onLookup?.(entry.record ? 'hit' : 'negative_hit');
-        if (!this.loading.has(hash)) this.renewSoon(hash, entry);
-        return entry.promise;
-      }
-    }
+    const entry = this.answering(hash);
+    if (entry !== undefined) return entry.promise;
     this.onLookup?.('miss');
-    return this.loading.get(hash) ?? this.load(hash, entry);
+    return this.loading.get(hash) ?? this.load(hash, this.found.get(hash) ?? this.unknown.get(hash));
+  }
+
+  /** The answer from memory with no promise to wait on (the decision path), or undefined on a miss. */
+  findCached(hash: string): KeyRecord | null | undefined {
+    return this.answering(hash)?.record;
+  }
+
+  /** The entry that answers a lookup now (counted as a hit), or undefined: the lookup must load. */
+  private answering(hash: string): Entry | undefined {
+    const entry = this.found.get(hash) ?? this.unknown.get(hash);
+    if (entry === undefined) return undefined;
+    const now = this.now();
+    if (entry.freshUntil > now) {
+      this.onLookup?.(entry.record ? 'hit' : 'negative_hit');
+      return entry;
+    }
+    // Refresh ahead: within one more TTL a stale entry still answers at once while one background
+    // load renews it, so a hot key never makes a decision wait for Postgres. Changes do not wait
+    // for the TTL (LISTEN/NOTIFY invalidates); the TTL is only the safety net.
+    if (entry.freshUntil + this.ttlMs > now) {
+      this.onLookup?.(entry.record ? 'hit' : 'negative_hit');
+      if (!this.loading.has(hash)) this.renewSoon(hash, entry);
+      return entry;
+    }
+    return undefined;
   }
 
   /** Drops one hash (a key was revoked, rotated, or its account changed). */

@@ -28,4 +28,9 @@ export interface KeyRecord {
 export interface KeyStore {
   /** `hash` is the lower-case hex SHA-256 of the key. null when unknown. Throws StoreUnavailable. */
   findByHash(hash: string): Promise<KeyRecord | null>;
+  /**
+   * What findByHash would answer, when memory holds it (a cache): the decision path then waits on no
+   * promise. undefined = only findByHash can answer.
+   */
+  findCached?(hash: string): KeyRecord | null | undefined;
 }

@@ -59,6 +59,41 @@ function setup(
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('CachedKeyStore', () => {
+  test('findCached answers a held key without a promise, the same as findByHash, and counts like it', async () => {
+    const lookups: string[] = [];
+    const inner = new MemoryKeyStore();
+    const clock = { now: 1_000_000 };
+    const cache = new CachedKeyStore({
+      inner,
+      now: () => clock.now,
+      jitter: () => 0,
+      ttlMs: 1_000,
+      negativeTtlMs: 1_000,
+      onLookup: (result) => lookups.push(result),
+    });
+    inner.records.set('h1', record('key_1'));
+    // Not held: undefined, and nothing counted or loaded (findByHash counts the miss and loads).
+    expect(cache.findCached('h1')).toBeUndefined();
+    expect(lookups).toEqual([]);
+    expect(inner.calls).toBe(0);
+    expect(await cache.findByHash('h1')).toEqual(record('key_1'));
+    expect(await cache.findByHash('h2')).toBeNull();
+    expect(cache.findCached('h1')).toEqual(record('key_1'));
+    expect(cache.findCached('h2')).toBeNull();
+    expect(lookups).toEqual(['miss', 'miss', 'hit', 'negative_hit']);
+    // Stale within one more TTL: still answered, and renewed in the background as findByHash does.
+    clock.now += 1_000;
+    inner.records.set('h1', { ...record('key_1'), revoked: true });
+    expect(cache.findCached('h1')).toMatchObject({ revoked: false });
+    await sleep(40);
+    expect(inner.calls).toBe(3);
+    expect(cache.findCached('h1')).toMatchObject({ revoked: true });
+    // Past two TTLs: no answer from memory; the lookup must wait for a load.
+    clock.now += 2_000;
+    expect(cache.findCached('h1')).toBeUndefined();
+    expect(inner.calls).toBe(3);
+  });
+
   test('serves a found key from memory until its TTL, then refreshes it ahead without making a lookup wait', async () => {
     const { inner, clock, cache } = setup({ ttlMs: 1_000 });
     inner.records.set('h1', record('key_1'));
