@@ -36,7 +36,9 @@ export function rlsMetrics(registry: Registry) {
   );
   return {
     recordRule(stats: RuleStats): void {
-      const [d, k1 = '', k2 = ''] = [stats.domain, ...stats.keys];
+      const d = stats.domain;
+      const k1 = stats.keys[0] ?? '';
+      const k2 = stats.keys[1] ?? '';
       totalHits.get(d, k1, k2).value += stats.totalHits;
       if (stats.overLimit) overLimit.get(d, k1, k2).value += stats.overLimit;
       if (stats.nearLimit) nearLimit.get(d, k1, k2).value += stats.nearLimit;

@@ -3,7 +3,6 @@
 
 import type { CounterStore, DecideInput } from '../counters/counter-store.js';
 import type { LimitCheck } from '../policy/limit-rule.js';
-import type { DescriptorLimit } from '../policy/ratelimit-rules.js';
 import { newStats } from './count-like-envoy.js';
 import type { Planned } from './plan-descriptor.js';
 import type { RlsStatus } from './rls-result.js';
@@ -55,22 +54,16 @@ function countStats(stats: NonNullable<RlsStatus['stats']>, over: boolean, shado
 
 /**
  * The limits array of one rule as used (name, shadow, hits): the same array object call after call,
- * so the store checks and encodes it once, not per request. Bounded per rule: hits_addend is the
- * caller's to choose.
+ * so the store checks and encodes it once, not per request. Kept on the rule's plan (plan-descriptor.ts),
+ * bounded per rule: hits_addend is the caller's to choose.
  */
-const prepared = new WeakMap<DescriptorLimit, Map<string, LimitCheck[]>>();
 const MAX_USES_PER_RULE = 64;
 
 function limitsOf(p: Planned, hits: number): LimitCheck[] {
-  const { limit } = p;
-  let uses = prepared.get(limit);
-  if (uses === undefined) {
-    uses = new Map();
-    prepared.set(limit, uses);
-  }
-  const use = `${hits}|${p.shadow ? 1 : 0}|${p.info.policyName}`;
-  let limits = uses.get(use);
+  const uses = p.limitsByHits;
+  let limits = uses?.get(hits);
   if (limits === undefined) {
+    const { limit } = p;
     const check: LimitCheck = {
       id: 'l',
       name: p.info.policyName,
@@ -81,7 +74,7 @@ function limitsOf(p: Planned, hits: number): LimitCheck[] {
       hits,
     };
     limits = [limit.burst === undefined ? check : { ...check, burst: limit.burst }];
-    if (uses.size < MAX_USES_PER_RULE) uses.set(use, limits);
+    if (uses && uses.size < MAX_USES_PER_RULE) uses.set(hits, limits);
   }
   return limits;
 }

@@ -54,7 +54,8 @@ export class DescriptorMatcher {
   match(domain: string, entries: readonly DescriptorEntry[]): MatchedRule | null {
     let level = this.domains.get(domain);
     const counted: string[] = [];
-    for (const [i, { key, value }] of entries.entries()) {
+    for (let i = 0; i < entries.length; i++) {
+      const { key, value } = entries[i]!;
       if (!level) return null;
       const node =
         level.exact.get(`${key}\0${value}`) ??

@@ -92,18 +92,15 @@ export function createShouldRateLimit({
       domain?.responseHeaders ??
       settings.responseHeaders ??
       (domain?.counting === 'envoy' ? (settings.erlHeadersEnabled ? 'erl' : 'none') : 'ietf');
-    return summarize(await settled(statuses, pending), headers, settings);
+    // The statuses once the pending ones have settled; one alone is awaited as itself (no Promise.all).
+    const all =
+      pending === 0
+        ? (statuses as RlsStatus[])
+        : statuses.length === 1
+          ? [await statuses[0]!]
+          : await Promise.all(statuses);
+    return summarize(all, headers, settings);
   };
-}
-
-/** The statuses, once the `pending` of them that are promises have settled (one alone: no Promise.all). */
-async function settled(
-  statuses: Array<RlsStatus | Promise<RlsStatus>>,
-  pending: number,
-): Promise<RlsStatus[]> {
-  if (pending === 0) return statuses as RlsStatus[];
-  if (statuses.length === 1) return [await statuses[0]!];
-  return Promise.all(statuses);
 }
 
 function checkRequest(request: RlsRequest): void {

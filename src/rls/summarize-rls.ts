@@ -34,7 +34,8 @@ export function summarize(
     if (status.quota) quotaCount++;
     if (status.over) (status.quota ? quotaOver : rateOver).push(name);
   }
-  const violated = [...rateOver, ...(quotaCount > 0 && quotaOver.length === quotaCount ? quotaOver : [])];
+  const quotaViolated = quotaCount > 0 && quotaOver.length === quotaCount;
+  const violated = quotaViolated ? [...rateOver, ...quotaOver] : rateOver;
   const over = violated.length > 0;
   const result: RlsResult = { over, statuses, headers, policies, violated };
   if (over && settings.shadowMode) {

@@ -9,6 +9,7 @@ import { InputError } from '../../src/errors.js';
 import type { Policy } from '../../src/policy/policy.js';
 import { DescriptorMatcher } from '../../src/rls/descriptor-matcher.js';
 import { importEnvoyRatelimit } from '../../src/rls/import-envoy-ratelimit.js';
+import { counterAccountId, planAll } from '../../src/rls/plan-descriptor.js';
 import {
   createShouldRateLimit,
   UNLIMITED_REMAINING,
@@ -219,5 +220,29 @@ describe('decisions', () => {
     await expect(should({ domain: 'mongo_cps', descriptors: [], hitsAddend: 0 })).rejects.toThrow(
       'rate limit descriptor list must not be empty',
     );
+  });
+});
+
+describe('counter identity (the ids live in Redis across upgrades and restarts)', () => {
+  test('a plan counts under counterAccountId(domain, rule place|algorithm|window, counted values)', () => {
+    const request = { domain: 'messaging', hitsAddend: 1, descriptors: [] as RlsDescriptor[] };
+    const nested = entries('message_type=marketing,to_number=2061234567');
+    request.descriptors = [{ entries: nested }, { entries: entries('to_number=2061234567') }];
+    // Twice: the second plan of each rule is made from what its first one prepared.
+    for (let round = 0; round < 2; round++) {
+      const plans = planAll(matcher, domains['messaging'], request, false);
+      const expected: Array<[place: string, counted: string[]]> = [
+        ['message_type=marketing/to_number', nested.flatMap((e) => [e.key, e.value])],
+        ['to_number', ['to_number', '2061234567']],
+      ];
+      for (const [i, [place, counted]] of expected.entries()) {
+        const plan = plans[i];
+        if (!plan || plan === 'unlimited') throw new Error(`descriptor ${i} matched no limited rule`);
+        const { algorithm, windowMs } = plan.limit;
+        expect(plan.counterId).toBe(
+          counterAccountId(['messaging', `${place}|${algorithm}|${windowMs}`, ...counted]),
+        );
+      }
+    }
   });
 });
