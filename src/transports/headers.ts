@@ -40,46 +40,78 @@ export function renderDecision(
   decision: Decision,
   request: Pick<AccessRequest, 'keyHeader' | 'spoofedHeaders'>,
 ): RenderedDecision {
-  const clientHeaders = rateLimitHeaders(decision.policies);
-  const upstreamHeaders: HeaderList = [];
+  const flat = renderFlat(decision, request);
+  return {
+    status: flat.status,
+    clientHeaders: pairsOf(flat.client),
+    upstreamHeaders: pairsOf(flat.upstream),
+    removeHeaders: flat.removeHeaders,
+    body: flat.body,
+  };
+}
+
+/** renderDecision with its header lists flat, `[name, value, name, value, …]`. */
+export interface FlatRendered {
+  status: number;
+  client: string[];
+  upstream: string[];
+  removeHeaders: readonly string[];
+  body: string;
+}
+
+/**
+ * renderDecision for the hot paths: the header lists flat, as node:http's writeHead takes them and as
+ * the lean Check encoder walks them, with no [name, value] array per header.
+ */
+export function renderFlat(
+  decision: Decision,
+  request: Pick<AccessRequest, 'keyHeader' | 'spoofedHeaders'>,
+): FlatRendered {
+  const client: string[] = [];
+  pushRateLimitHeaders(client, decision.policies);
+  const upstream: string[] = [];
   if (decision.allowed) {
-    upstreamHeaders.push(
-      ['x-tollgate-account', decision.identity.accountId],
-      ['x-tollgate-key-id', decision.identity.keyId],
-      ['x-tollgate-tier', decision.identity.tier],
-      ['x-tollgate-endpoint', decision.endpoint],
+    upstream.push(
+      'x-tollgate-account',
+      decision.identity.accountId,
+      'x-tollgate-key-id',
+      decision.identity.keyId,
+      'x-tollgate-tier',
+      decision.identity.tier,
+      'x-tollgate-endpoint',
+      decision.endpoint,
     );
-    if (decision.overage) upstreamHeaders.push(['x-tollgate-overage', 'true']);
-    if (decision.reservation) upstreamHeaders.push([RESERVATION_HEADER, decision.reservation]);
+    if (decision.overage) upstream.push('x-tollgate-overage', 'true');
+    if (decision.reservation) upstream.push(RESERVATION_HEADER, decision.reservation);
     if (decision.shadowDenied.length > 0)
-      upstreamHeaders.push(['x-tollgate-shadow-denied', decision.shadowDenied.join(', ')]);
+      upstream.push('x-tollgate-shadow-denied', decision.shadowDenied.join(', '));
     // FAILURE_MODE open / local answered: the upstream may want to be more careful (or just log it).
-    if (decision.degraded) upstreamHeaders.push(['x-tollgate-degraded', 'true']);
+    if (decision.degraded) upstream.push('x-tollgate-degraded', 'true');
   }
   // Both key headers, always: a key sent in one and copied in the other must not reach the app.
   const removeHeaders =
-    request.spoofedHeaders.length === 0 ? ONLY_KEY_HEADERS : withSpoofed(request, upstreamHeaders);
-  if (decision.allowed) return { status: 200, clientHeaders, upstreamHeaders, removeHeaders, body: '' };
+    request.spoofedHeaders.length === 0 ? ONLY_KEY_HEADERS : withSpoofed(request, upstream);
+  if (decision.allowed) return { status: 200, client, upstream, removeHeaders, body: '' };
 
-  if (decision.status === 401) clientHeaders.push(['www-authenticate', 'Bearer realm="tollgate"']);
-  if (decision.retryAfterSec !== undefined)
-    clientHeaders.push(['retry-after', String(decision.retryAfterSec)]);
-  clientHeaders.push(['content-type', PROBLEM_CONTENT_TYPE]);
-  return {
-    status: decision.status,
-    clientHeaders,
-    upstreamHeaders,
-    removeHeaders,
-    body: problemJson(decision),
-  };
+  if (decision.status === 401) client.push('www-authenticate', 'Bearer realm="tollgate"');
+  if (decision.retryAfterSec !== undefined) client.push('retry-after', String(decision.retryAfterSec));
+  client.push('content-type', PROBLEM_CONTENT_TYPE);
+  return { status: decision.status, client, upstream, removeHeaders, body: problemJson(decision) };
+}
+
+/** A flat `[name, value, …]` list → HeaderList pairs. */
+function pairsOf(flat: readonly string[]): HeaderList {
+  const pairs: HeaderList = new Array(flat.length / 2);
+  for (let i = 0; i < flat.length; i += 2) pairs[i / 2] = [flat[i]!, flat[i + 1]!];
+  return pairs;
 }
 
 /** removeHeaders of a request without spoofed headers: shared, never changed by a reader. */
 const ONLY_KEY_HEADERS: readonly string[] = [...KEY_HEADERS];
 
-/** The key headers and the spoofed ones this answer does not overwrite anyway. */
-function withSpoofed(request: Pick<AccessRequest, 'spoofedHeaders'>, upstream: HeaderList): string[] {
-  const setNames = new Set(upstream.map(([name]) => name));
+/** The key headers and the spoofed ones this answer does not overwrite anyway (`upstream` is flat). */
+function withSpoofed(request: Pick<AccessRequest, 'spoofedHeaders'>, upstream: readonly string[]): string[] {
+  const setNames = new Set(upstream.filter((_, i) => i % 2 === 0));
   return [...KEY_HEADERS, ...request.spoofedHeaders.filter((name) => !setNames.has(name))];
 }
 
@@ -109,11 +141,12 @@ export function problemJson(problem: Problem): string {
 }
 
 /**
- * IETF draft-10 `RateLimit-Policy` / `RateLimit` for every policy, plus `X-RateLimit-*` for the tightest.
- * Built by concatenation in one pass: this runs on every decision of every transport.
+ * IETF draft-10 `RateLimit-Policy` / `RateLimit` for every policy, plus `X-RateLimit-*` for the tightest,
+ * onto a flat `[name, value, …]` list. Built by concatenation in one pass: this runs on every decision
+ * of every transport.
  */
-export function rateLimitHeaders(policies: PolicyState[]): HeaderList {
-  if (policies.length === 0) return [];
+export function pushRateLimitHeaders(out: string[], policies: PolicyState[]): void {
+  if (policies.length === 0) return;
   let tightest = policies[0]!;
   let policy = '';
   let state = '';
@@ -132,13 +165,18 @@ export function rateLimitHeaders(policies: PolicyState[]): HeaderList {
     policy += `${name};q=${p.limit};w=${Math.max(1, p.windowSec)}`;
     state += `${name};r=${p.remaining};t=${p.resetSec}`;
   }
-  return [
-    ['ratelimit-policy', policy],
-    ['ratelimit', state],
-    ['x-ratelimit-limit', String(tightest.limit)],
-    ['x-ratelimit-remaining', String(tightest.remaining)],
-    ['x-ratelimit-reset', String(tightest.resetSec)],
-  ];
+  out.push(
+    'ratelimit-policy',
+    policy,
+    'ratelimit',
+    state,
+    'x-ratelimit-limit',
+    String(tightest.limit),
+    'x-ratelimit-remaining',
+    String(tightest.remaining),
+    'x-ratelimit-reset',
+    String(tightest.resetSec),
+  );
 }
 
 /** Policy names quoted so far: a policy file has a few dozen; past the bound the memory starts over. */

@@ -7,7 +7,7 @@
 
 import type { AccessRequest } from '../../access/access-request.js';
 import type { Decision } from '../../access/decision.js';
-import { renderDecision, type HeaderList, type RenderedDecision } from '../headers.js';
+import { type FlatRendered, renderFlat } from '../headers.js';
 import { ENVOY_RATELIMITED, grpcCodeForStatus } from './check-response-from-decision.js';
 import { FIELD_OVERHEAD, type ProtoWriter, protoWriter, stringBound } from './proto-writer.js';
 
@@ -17,7 +17,7 @@ export function encodeCheckAnswer(
   request: Pick<AccessRequest, 'keyHeader' | 'spoofedHeaders'>,
   headroom = 0,
 ): Buffer {
-  const rendered = renderDecision(decision, request);
+  const rendered = renderFlat(decision, request);
   const w = protoWriter(headroom + upperBound(rendered, decision.allowed ? '' : decision.code), headroom);
   if (decision.allowed) {
     // status (1): code OK and no message, an empty message.
@@ -25,9 +25,9 @@ export function encodeCheckAnswer(
     w.byte(0);
     // ok_response (3): headers (2), headers_to_remove (5), response_headers_to_add (6).
     const ok = w.begin(26);
-    writeOptions(w, 18, rendered.upstreamHeaders);
+    writeOptions(w, 18, rendered.upstream);
     for (const name of rendered.removeHeaders) w.string(42, name, true);
-    writeOptions(w, 50, rendered.clientHeaders);
+    writeOptions(w, 50, rendered.client);
     w.end(ok);
     return w.result();
   }
@@ -41,26 +41,27 @@ export function encodeCheckAnswer(
   const httpStatus = w.begin(10);
   w.int(8, rendered.status);
   w.end(httpStatus);
-  writeOptions(w, 18, rendered.clientHeaders);
+  writeOptions(w, 18, rendered.client);
   if (rendered.status === 429) writeOption(w, 18, ENVOY_RATELIMITED[0], ENVOY_RATELIMITED[1]);
   w.string(26, rendered.body);
   w.end(denied);
   return w.result();
 }
 
-function upperBound(r: RenderedDecision, code: string): number {
+function upperBound(r: FlatRendered, code: string): number {
   let size = 6 * FIELD_OVERHEAD + stringBound(code) + stringBound(r.body);
   size += optionBound(ENVOY_RATELIMITED[0], ENVOY_RATELIMITED[1]);
-  for (const [name, value] of r.upstreamHeaders) size += optionBound(name, value);
-  for (const [name, value] of r.clientHeaders) size += optionBound(name, value);
+  for (let i = 0; i < r.upstream.length; i += 2) size += optionBound(r.upstream[i]!, r.upstream[i + 1]!);
+  for (let i = 0; i < r.client.length; i += 2) size += optionBound(r.client[i]!, r.client[i + 1]!);
   for (const name of r.removeHeaders) size += stringBound(name);
   return size;
 }
 const optionBound = (name: string, value: string) =>
   3 * FIELD_OVERHEAD + stringBound(name) + stringBound(value);
 
-function writeOptions(w: ProtoWriter, tag: number, headers: HeaderList): void {
-  for (let i = 0; i < headers.length; i++) writeOption(w, tag, headers[i]![0], headers[i]![1]);
+/** `headers` flat: `[name, value, …]`. */
+function writeOptions(w: ProtoWriter, tag: number, headers: readonly string[]): void {
+  for (let i = 0; i < headers.length; i += 2) writeOption(w, tag, headers[i]!, headers[i + 1]!);
 }
 
 /** A HeaderValueOption as checkResponseFromDecision makes it: overwrite (append false), no raw value. */

@@ -19,13 +19,13 @@ export function encodeRlsAnswer(result: RlsResult, headroom = 0): Buffer {
   const reservation = result.over ? undefined : reservationOf(result.statuses);
   let bound = 2 * FIELD_OVERHEAD + rawBody.length;
   for (const s of result.statuses) bound += 8 * FIELD_OVERHEAD + (s.limit ? stringBound(s.limit.name) : 0);
-  for (const [name, value] of headers) bound += headerBound(name, value);
+  for (let i = 0; i < headers.length; i += 2) bound += headerBound(headers[i]!, headers[i + 1]!);
   if (reservation) bound += headerBound(RESERVATION_HEADER, reservation);
   const w = protoWriter(headroom + bound, headroom);
   // overall_code (1), statuses (2), response_headers_to_add (3), request_headers_to_add (4), raw_body (5).
   w.int(8, result.over ? Code.OVER_LIMIT : Code.OK);
   for (const status of result.statuses) writeStatus(w, status);
-  for (const [name, value] of headers) writeHeader(w, 26, name, value);
+  for (let i = 0; i < headers.length; i += 2) writeHeader(w, 26, headers[i]!, headers[i + 1]!);
   if (reservation) writeHeader(w, 34, RESERVATION_HEADER, reservation);
   w.bytes(42, rawBody);
   return w.result();

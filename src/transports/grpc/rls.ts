@@ -23,7 +23,7 @@ import type {
   RlsStatus,
   ShouldRateLimit,
 } from '../../rls/should-rate-limit.js';
-import { PROBLEM_CONTENT_TYPE, problemJson, rateLimitHeaders, type HeaderList } from '../headers.js';
+import { PROBLEM_CONTENT_TYPE, problemJson, pushRateLimitHeaders } from '../headers.js';
 import type { GrpcError, UnaryCall } from './grpc-call.js';
 import { ThrottledLog } from '../../observability/throttled-log.js';
 import { grpcFailureStatus } from './grpc-failure-status.js';
@@ -115,9 +115,9 @@ function boundedHits(hits: number, path: string): number {
   return hits;
 }
 
-/** The response headers and raw body of a result (see responseFromResult). */
+/** The response headers (flat: `[name, value, …]`) and raw body of a result (see responseFromResult). */
 export interface RlsExtras {
-  headers: HeaderList;
+  headers: string[];
   rawBody: Buffer;
 }
 
@@ -131,21 +131,25 @@ export function rlsExtras(result: RlsResult): RlsExtras {
     const { names, limit, remaining, resetSec } = result.erl;
     return {
       headers: [
-        [names.limit, String(limit)],
-        [names.remaining, String(Math.min(MAX_UINT32, remaining))],
-        [names.reset, String(resetSec)],
+        names.limit,
+        String(limit),
+        names.remaining,
+        String(Math.min(MAX_UINT32, remaining)),
+        names.reset,
+        String(resetSec),
       ],
       rawBody: NO_BYTES,
     };
   }
   if (result.headers !== 'ietf') return { headers: [], rawBody: NO_BYTES };
-  const headers = rateLimitHeaders(result.policies);
+  const headers: string[] = [];
+  pushRateLimitHeaders(headers, result.policies);
   if (!result.over) return { headers, rawBody: NO_BYTES };
   const retryAfterSec = Math.max(
     1,
     ...result.statuses.filter((s) => s.over).map((s) => Math.ceil(s.retryAfterMs / 1000)),
   );
-  headers.push(['retry-after', String(retryAfterSec)], ['content-type', PROBLEM_CONTENT_TYPE]);
+  headers.push('retry-after', String(retryAfterSec), 'content-type', PROBLEM_CONTENT_TYPE);
   const rawBody = Buffer.from(
     problemJson({
       code: 'rate_limit_exceeded',
@@ -203,8 +207,12 @@ export function reservationOf(statuses: readonly RlsStatus[]): string | undefine
   return undefined;
 }
 
-function headerValues(headers: HeaderList): HeaderValue[] {
-  return headers.map(([key, value]) => ({ key, value, rawValue: NO_BYTES }));
+/** `headers` flat: `[name, value, …]`. */
+function headerValues(headers: readonly string[]): HeaderValue[] {
+  const values: HeaderValue[] = [];
+  for (let i = 0; i < headers.length; i += 2)
+    values.push({ key: headers[i]!, value: headers[i + 1]!, rawValue: NO_BYTES });
+  return values;
 }
 
 /** Store failures and shed calls: counted in metrics per call, logged at most once a second with a count. */

@@ -7,9 +7,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { accessRequestFromHeaders } from '../access-request-from-headers.js';
-import { renderDecision } from '../headers.js';
+import { renderFlat } from '../headers.js';
 import type { DecisionContext } from './nginx-check.js';
-import { flatHeaders, sendFailure } from './send-problem.js';
+import { sendFailure } from './send-problem.js';
 
 export const ENVOY_HTTP_PREFIX = '/ext_authz';
 
@@ -23,10 +23,10 @@ export async function envoyHttp(
     const path = rest.startsWith('/') ? rest : `/${rest}`;
     const request = accessRequestFromHeaders('envoy_http', req.headers, req.method ?? 'GET', path);
     const decision = await ctx.checkAccess(request);
-    const rendered = renderDecision(decision, request);
-    const headers = flatHeaders([], rendered.clientHeaders);
+    const rendered = renderFlat(decision, request);
+    const headers = rendered.client;
     if (decision.allowed) {
-      flatHeaders(headers, rendered.upstreamHeaders);
+      for (let i = 0; i < rendered.upstream.length; i++) headers.push(rendered.upstream[i]!);
       if (rendered.removeHeaders.length > 0)
         headers.push('x-envoy-auth-headers-to-remove', rendered.removeHeaders.join(', '));
       headers.push('content-length', '0');

@@ -10,8 +10,8 @@ import type { CheckAccess } from '../../access/check-access.js';
 import type { Decision } from '../../access/decision.js';
 import type { Logger } from '../../logger.js';
 import { accessRequestFromHeaders } from '../access-request-from-headers.js';
-import { renderDecision } from '../headers.js';
-import { flatHeaders, httpFailure, sendFailure, sendProblem } from './send-problem.js';
+import { renderFlat } from '../headers.js';
+import { httpFailure, sendFailure, sendProblem } from './send-problem.js';
 
 /** An HTTP method token as nginx forwards it in `X-Original-Method`. */
 const METHOD = /^[A-Za-z]{1,32}$/;
@@ -57,20 +57,17 @@ export async function nginxCheck(
     if (request.spoofedHeaders.some((name) => !NGINX_OVERWRITTEN_HEADERS.has(name)))
       return refuseSpoofed(res);
     const decision = await ctx.checkAccess(request);
-    const rendered = renderDecision(decision, request);
+    const rendered = renderFlat(decision, request);
     if (decision.allowed) {
       // Identity for `auth_request_set` → `proxy_set_header` upstream; RateLimit headers for the client.
-      res.writeHead(
-        nginxCheckStatus(decision),
-        flatHeaders(flatHeaders([], rendered.clientHeaders), rendered.upstreamHeaders),
-      );
+      const headers = rendered.client;
+      for (let i = 0; i < rendered.upstream.length; i++) headers.push(rendered.upstream[i]!);
+      res.writeHead(nginxCheckStatus(decision), headers);
       res.end();
       return;
     }
-    const headers = flatHeaders(
-      ['x-tollgate-status', String(decision.status), 'x-tollgate-code', decision.code],
-      rendered.clientHeaders,
-    );
+    const headers = ['x-tollgate-status', String(decision.status), 'x-tollgate-code', decision.code];
+    for (let i = 0; i < rendered.client.length; i++) headers.push(rendered.client[i]!);
     headers.push('x-tollgate-detail', jsonStringContent(decision.detail));
     if (decision.upgradeUrl) headers.push('x-tollgate-upgrade-url', jsonStringContent(decision.upgradeUrl));
     headers.push('content-length', String(Buffer.byteLength(rendered.body)));

@@ -75,12 +75,6 @@ export function sendFailure(res: ServerResponse, err: unknown, logger: Logger | 
   sendProblem(res, 500, 'internal_error', 'Internal error', 'The request could not be checked.');
 }
 
-/** HeaderList tuples → the flat [name, value, …] array `writeHead` takes without copying into an object. */
-export function flatHeaders(target: string[], list: ReadonlyArray<readonly [string, string]>): string[] {
-  for (const [name, value] of list) target.push(name, value);
-  return target;
-}
-
 /** A JSON answer; never cached (it is about this caller, or this replica, now). */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
