@@ -1,7 +1,9 @@
 // The fixed-rate section: 2,000 decisions/s offered to Tollgate and to the no-op references —
 // gRPC (Check and RLS) with h2load --rps, HTTP with the open-loop node:http client. FIXED_REPEATS
 // rounds over every row, so a stall of the machine lands on one run of each row, not on all of one.
-// A diagnostic HTTP row runs a second replica with no usage flush, to tell the flush from the rest.
+// A diagnostic HTTP row runs a second replica with no usage flush, to tell the flush from the rest; the
+// floor rows (a no-op server that counts each call in Redis first) say what one Redis round trip on
+// these shared cores adds to the tail by itself.
 
 import { join } from 'node:path';
 import * as C from './config.js';
@@ -16,9 +18,25 @@ import { tollgateCounters } from './tollgate-metrics.js';
 
 export async function runFixedRate(opts: {
   tmp: string;
-  ports: { grpc: number; http: number; noopGrpc: number; noopHttp: number; quietHttp: number };
+  ports: {
+    grpc: number;
+    http: number;
+    noopGrpc: number;
+    noopHttp: number;
+    quietHttp: number;
+    /** The floors with Redis: the lean no-op gRPC server and no-op node:http, one batched INCR per call. */
+    floorGrpc: number;
+    floorHttp: number;
+  };
   /** Heap probes (heap-probe.ts) of the servers: their event-loop delay is read over each run. */
-  probes: { tollgate: number; noopGrpc: number; noopHttp: number; quiet: number };
+  probes: {
+    tollgate: number;
+    noopGrpc: number;
+    noopHttp: number;
+    quiet: number;
+    floorGrpc: number;
+    floorHttp: number;
+  };
   bodies: { checkAllow: RotatingBody; rlsAllow: RotatingBody };
   keys: string[];
 }): Promise<NonNullable<Report['fixedRate']>> {
@@ -65,6 +83,13 @@ export async function runFixedRate(opts: {
       probes.noopGrpc,
     ],
     [
+      'grpc-floor',
+      'gRPC lean server + one batched Redis INCR per call, Check (floor with Redis, diagnostic)',
+      'reference',
+      grpc(ports.floorGrpc, CHECK_PATH, bodies.checkAllow, 'grpc-floor'),
+      probes.floorGrpc,
+    ],
+    [
       'grpc-rls-allow',
       'gRPC RLS ShouldRateLimit (allow)',
       'tollgate',
@@ -79,8 +104,22 @@ export async function runFixedRate(opts: {
       grpc(ports.noopGrpc, RLS_PATH, bodies.rlsAllow, 'grpc-rls-noop'),
       probes.noopGrpc,
     ],
+    [
+      'grpc-rls-floor',
+      'gRPC lean server + one batched Redis INCR per call, ShouldRateLimit (floor with Redis, diagnostic)',
+      'reference',
+      grpc(ports.floorGrpc, RLS_PATH, bodies.rlsAllow, 'grpc-rls-floor'),
+      probes.floorGrpc,
+    ],
     ['http-allow', 'HTTP /check (allow)', 'tollgate', http(ports.http), probes.tollgate, ports.http],
     ['http-noop', 'HTTP no-op node:http (reference)', 'reference', http(ports.noopHttp), probes.noopHttp],
+    [
+      'http-floor',
+      'HTTP no-op node:http + one batched Redis INCR per call (floor with Redis, diagnostic)',
+      'reference',
+      http(ports.floorHttp),
+      probes.floorHttp,
+    ],
     [
       'http-allow-quiet',
       'HTTP /check (allow), a replica with no usage flush (diagnostic)',

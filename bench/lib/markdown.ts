@@ -76,6 +76,8 @@ export function markdown(report: Report): string {
       '',
       "The event-loop delay is the serving process's own (heap-probe.ts, 1 ms resolution, on only during these runs): a p99 the client saw well above it came from outside the server's event loop, such as the load client, Redis and Postgres sharing the other core. A key-cache miss is a decision that waited on a Postgres key load, which the event loop does not see either.",
       '',
+      'The floor rows are the no-op servers of the main table that count each call in Redis first (one batched INCR): their p99 beside the no-op reference is what one Redis round trip on these shared cores adds to the tail by itself.',
+      '',
       "The diagnostic row is a second Tollgate replica on the same core, Postgres and keys, with a Redis of its own and USAGE_FLUSH_MS at an hour, so no usage flush touches its usage during the section: its p99 beside the first replica's is what the flush's background work (take and ack scripts in Redis, the Postgres transactions on the shared cores) adds to the tail.",
     );
   }

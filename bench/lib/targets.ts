@@ -138,10 +138,10 @@ export function buildTargets(report: Report): Target[] {
   if (fixed) {
     const find = (id: string, kind: 'tollgate' | 'reference') =>
       fixed.runs.find((x) => x.id === id && x.kind === kind);
-    for (const [name, id, ref] of [
-      ['gRPC Check', 'grpc-allow', 'grpc-noop'],
-      ['gRPC RLS', 'grpc-rls-allow', 'grpc-rls-noop'],
-      ['HTTP /check', 'http-allow', 'http-noop'],
+    for (const [name, id, ref, floorId] of [
+      ['gRPC Check', 'grpc-allow', 'grpc-noop', 'grpc-floor'],
+      ['gRPC RLS', 'grpc-rls-allow', 'grpc-rls-noop', 'grpc-rls-floor'],
+      ['HTTP /check', 'http-allow', 'http-noop', 'http-floor'],
     ] as const) {
       const tRun = find(id, 'tollgate');
       const nRun = find(ref, 'reference');
@@ -151,9 +151,16 @@ export function buildTargets(report: Report): Target[] {
       const loop = (run: typeof tRun) => run.loopDelays.map((d) => ms(d.p99)).join(', ');
       // The diagnostic replica with no usage flush: what the decision path's tail is without it.
       const quiet = find(`${id}-quiet`, 'tollgate');
-      const beside = quiet
-        ? `; a replica with no usage flush: ${ms(quiet.result.p99)} ms = ${(quiet.result.p99 / n.p99).toFixed(2)}× (runs: ${each(quiet.p99s)})`
-        : '';
+      const floor = find(floorId, 'reference');
+      const beside = [
+        quiet
+          ? `; a replica with no usage flush: ${ms(quiet.result.p99)} ms = ${(quiet.result.p99 / n.p99).toFixed(2)}× (runs: ${each(quiet.p99s)})`
+          : '',
+        // A no-op server that only counts each call in Redis first: the tail one round trip sets here.
+        floor
+          ? `; the floor with Redis: ${ms(floor.result.p99)} ms = ${(floor.result.p99 / n.p99).toFixed(2)}× (runs: ${each(floor.p99s)})`
+          : '',
+      ].join('');
       targets.push({
         target: `${name} p99 ≤ 1.5× the no-op reference's at ${fixed.offered}/s offered (median of ${tRun.p99s.length} runs)`,
         value: `${ms(t.p99)} ms vs ${ms(n.p99)} ms = ${(t.p99 / n.p99).toFixed(2)}× (runs: ${each(tRun.p99s)} vs ${each(nRun.p99s)}; the servers' own event-loop delay p99: ${loop(tRun)} vs ${loop(nRun)} ms; Tollgate's key-cache misses: ${tRun.keyMisses.join(', ')}${beside})`,
