@@ -9,6 +9,7 @@ import { InputError } from '../../src/errors.js';
 import type { Policy } from '../../src/policy/policy.js';
 import { DescriptorMatcher } from '../../src/rls/descriptor-matcher.js';
 import { importEnvoyRatelimit } from '../../src/rls/import-envoy-ratelimit.js';
+import { createHash } from 'node:crypto';
 import { counterAccountId, planAll } from '../../src/rls/plan-descriptor.js';
 import {
   createShouldRateLimit,
@@ -244,5 +245,19 @@ describe('counter identity (the ids live in Redis across upgrades and restarts)'
         );
       }
     }
+  });
+
+  test('counterAccountId is the SHA-256 of the parts, the same before and after its cache fills', () => {
+    const formula = (parts: string[]) =>
+      `rls_${createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32)}`;
+    const first = ['messaging', 'to_number|fixed_window|60000', 'to_number', '2061234567'];
+    expect(counterAccountId(first)).toBe(formula(first));
+    // Past the cache's bound (10,000 ids), so it is cleared once; each id is still the formula's.
+    for (let i = 0; i < 10_050; i++) {
+      const parts = ['messaging', 'to_number|fixed_window|60000', 'to_number', `user-${i}`];
+      expect(counterAccountId(parts)).toBe(formula(parts));
+    }
+    expect(counterAccountId(first)).toBe(formula(first));
+    expect(counterAccountId([...first.slice(0, 3), '2061234568'])).not.toBe(formula(first));
   });
 });
