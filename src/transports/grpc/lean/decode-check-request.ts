@@ -57,7 +57,7 @@ function readAttributes(r: ProtoReader, end: number, attributes: Attributes): vo
 function readHttp(r: ProtoReader, end: number, http: Http): void {
   while (r.pos < end) {
     const tag = r.tag();
-    if (tag === HTTP_METHOD) http.method = r.string();
+    if (tag === HTTP_METHOD) http.method = r.name();
     else if (tag === HTTP_PATH) http.path = r.string();
     else if (tag === HTTP_HEADERS) readEntry(r, r.nested(), http.headers);
     else if (tag === HTTP_HEADER_MAP) {
@@ -80,7 +80,7 @@ function readEntry(r: ProtoReader, end: number, into: Record<string, string>): v
   let value = '';
   while (r.pos < end) {
     const tag = r.tag();
-    if (tag === ENTRY_KEY) key = r.string();
+    if (tag === ENTRY_KEY) key = r.name();
     else if (tag === ENTRY_VALUE) value = r.string();
     else r.skip(tag);
   }
@@ -92,7 +92,7 @@ function readHeaderValue(r: ProtoReader, end: number): RawHeader {
   const header: RawHeader = { key: '', value: '', rawValue: NO_BYTES };
   while (r.pos < end) {
     const tag = r.tag();
-    if (tag === ENTRY_KEY) header.key = r.string();
+    if (tag === ENTRY_KEY) header.key = r.name();
     else if (tag === ENTRY_VALUE) header.value = r.string();
     else if (tag === HEADER_RAW_VALUE) header.rawValue = r.bytes();
     else r.skip(tag);

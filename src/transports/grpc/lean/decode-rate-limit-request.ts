@@ -24,7 +24,7 @@ export function decodeRateLimitRequest(buf: Buffer, start: number, end: number):
   const request: RateLimitRequest = { domain: '', descriptors: [], hitsAddend: 0 };
   while (!r.done) {
     const tag = r.tag();
-    if (tag === REQUEST_DOMAIN) request.domain = r.string();
+    if (tag === REQUEST_DOMAIN) request.domain = r.name();
     else if (tag === REQUEST_DESCRIPTORS) request.descriptors.push(readDescriptor(r, r.nested()));
     else if (tag === REQUEST_HITS_ADDEND) request.hitsAddend = r.uint32();
     else r.skip(tag);
@@ -42,7 +42,7 @@ function readDescriptor(r: ProtoReader, end: number): RateLimitDescriptor {
       const entry = { key: '', value: '' };
       while (r.pos < entryEnd) {
         const inner = r.tag();
-        if (inner === ENTRY_KEY) entry.key = r.string();
+        if (inner === ENTRY_KEY) entry.key = r.name();
         else if (inner === ENTRY_VALUE) entry.value = r.string();
         else r.skip(inner);
       }

@@ -1,6 +1,8 @@
 // Lean gRPC server, decoding: a protobuf wire reader over one request message, for hand-written decoders
 // that read only the fields a decision needs and skip the rest.
 
+import { recentName } from './recent-names.js';
+
 /** Thrown for bytes that are not a valid protobuf encoding; the server answers INVALID_ARGUMENT (lean-call.ts). */
 export class MalformedMessage extends Error {
   constructor(message: string) {
@@ -84,6 +86,14 @@ export class ProtoReader {
     const start = this.pos;
     this.pos += length;
     return length === 0 ? '' : this.buf.toString('utf8', start, this.pos);
+  }
+
+  /** A string field that names something (a header, a descriptor key): see recent-names.ts. */
+  name(): string {
+    const length = this.length();
+    const start = this.pos;
+    this.pos += length;
+    return length === 0 ? '' : recentName(this.buf, start, this.pos);
   }
 
   /** A bytes field as a view into the request (valid for the call only). */
