@@ -5,7 +5,8 @@
 // limiter-flexible's own figure moved 5.4-7.4 µs between runs); this one holds both fixed.
 // decide.lua goes as the store sends it: FCALL of the Function, in the batch form. Batch: calls of BATCH
 // decisions, as under load. Single: one decision per call, as an idle store sends it; the same call as
-// an EVALSHA script (what a Redis without Functions runs) is measured beside it. rate-limiter-flexible:
+// an EVALSHA script (what a Redis without Functions runs) is measured beside it, and so is a Function
+// that sends only its Redis commands (the floor the data model sets). rate-limiter-flexible:
 // the script and arguments its consume() sends, one call per decision. All of them pipelined PIPELINE
 // calls at a time.
 
@@ -34,7 +35,30 @@ interface Forms {
   batch: number;
   single: number;
   singleScript: number;
+  /** One per call: a Function that sends only the Redis commands decide.lua sends for this shape. */
+  singleFloor: number;
 }
+
+/**
+ * The floor under the single form: the commands decide.lua sends for the bench's shapes (TIME once,
+ * HMGET of the limit's state and the expiry mark, HSET of the count, and for /check the usage
+ * HINCRBY), with the same keys and arguments, and none of its logic. What decide.lua costs above it is
+ * its own Lua; what this costs above rate-limiter-flexible's script is the data model's commands.
+ */
+const FLOOR_NAME = 'tollgate_bench_decide_floor';
+const FLOOR_LIBRARY = `#!lua name=${FLOOR_NAME}
+redis.register_function('${FLOOR_NAME}', function(keys, args)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('HMGET', keys[1], 'l:t:per-second:s', 'l:t:per-second:c', 'x')
+  redis.call('HSET', keys[1], 'l:t:per-second:c', '1')
+  if keys[2] then
+    redis.call('HINCRBY', keys[2], '0|things|n:1:0', '1')
+    return { 1, now, 0, 0, 1000, 0, 0 }
+  end
+  return { 1, now, 0, 1000, 0, 0 }
+end)
+`;
 
 const BATCH = 25;
 const DECISIONS = 10_000;
@@ -66,6 +90,7 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
   try {
     await redis.script('LOAD', DECIDE_SCRIPT);
     await redis.call('FUNCTION', 'LOAD', fn.library);
+    await redis.call('FUNCTION', 'LOAD', FLOOR_LIBRARY);
     const ids = Array.from({ length: ACCOUNTS }, (_, i) => `acc_script_${i}`);
     const limiter = new RateLimiterRedis({
       storeClient: redis,
@@ -74,7 +99,8 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
       duration: 1,
     });
     // One call: `size` decisions in the batch form (the store sends one alone in it too).
-    const command = (script: boolean, endpoint: string, first: number, size: number) => {
+    type Form = 'function' | 'script' | 'floor';
+    const command = (form: Form, endpoint: string, first: number, size: number) => {
       const keys: string[] = [];
       const args: string[] = ['#batch', String(size), ''];
       for (let j = 0; j < size; j++) {
@@ -82,22 +108,21 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
         keys.push(...decideKeys(input));
         args.push(...decideArgs(input, undefined));
       }
-      return script
-        ? ['EVALSHA', DECIDE_SHA, keys.length, ...keys, ...args]
-        : ['FCALL', fn.name, keys.length, ...keys, ...args];
+      if (form === 'script') return ['EVALSHA', DECIDE_SHA, keys.length, ...keys, ...args];
+      return ['FCALL', form === 'floor' ? FLOOR_NAME : fn.name, keys.length, ...keys, ...args];
     };
     const measure = async (send: () => Promise<void>): Promise<number> => {
       const before = await redisCpuUs(redis);
       await send();
       return ((await redisCpuUs(redis)) - before) / DECISIONS;
     };
-    const decide = (endpoint: string, size: number, script = false) =>
+    const decide = (endpoint: string, size: number, form: Form = 'function') =>
       measure(async () => {
         const calls = DECISIONS / size;
         for (let c = 0; c < calls; c += PIPELINE) {
           const pipeline = redis.pipeline();
           for (let k = c; k < Math.min(calls, c + PIPELINE); k++) {
-            const [name, ...args] = command(script, endpoint, k * size, size);
+            const [name, ...args] = command(form, endpoint, k * size, size);
             pipeline.call(name as string, ...args);
           }
           for (const [err, reply] of (await pipeline.exec()) ?? []) {
@@ -130,9 +155,11 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
       cb: [] as number[],
       cs: [] as number[],
       cx: [] as number[],
+      cf: [] as number[],
       rb: [] as number[],
       rs: [] as number[],
       rx: [] as number[],
+      rf: [] as number[],
     };
     // Warm: scripts cached, every key present.
     await decide('things', BATCH);
@@ -142,10 +169,12 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
       series.rlflex.push(await rlflex());
       series.cb.push(await decide('things', BATCH));
       series.cs.push(await decide('things', 1));
-      series.cx.push(await decide('things', 1, true));
+      series.cx.push(await decide('things', 1, 'script'));
+      series.cf.push(await decide('things', 1, 'floor'));
       series.rb.push(await decide('', BATCH));
       series.rs.push(await decide('', 1));
-      series.rx.push(await decide('', 1, true));
+      series.rx.push(await decide('', 1, 'script'));
+      series.rf.push(await decide('', 1, 'floor'));
     }
     const ratio = (xs: number[]) => median(xs.map((x, i) => x / series.rlflex[i]!));
     const run: ScriptCostRun = {
@@ -153,11 +182,11 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
       decisionsPerRound: DECISIONS,
       rounds: ROUNDS,
       rlflex: median(series.rlflex),
-      check: { batch: median(series.cb), single: median(series.cs), singleScript: median(series.cx) },
-      rls: { batch: median(series.rb), single: median(series.rs), singleScript: median(series.rx) },
+      check: forms(median, series.cb, series.cs, series.cx, series.cf),
+      rls: forms(median, series.rb, series.rs, series.rx, series.rf),
       ratio: {
-        check: { batch: ratio(series.cb), single: ratio(series.cs), singleScript: ratio(series.cx) },
-        rls: { batch: ratio(series.rb), single: ratio(series.rs), singleScript: ratio(series.rx) },
+        check: forms(ratio, series.cb, series.cs, series.cx, series.cf),
+        rls: forms(ratio, series.rb, series.rs, series.rx, series.rf),
       },
     };
     C.log(`decide.lua in isolation: ${JSON.stringify(run)}`);
@@ -167,3 +196,16 @@ export async function measureScriptCost(logDir: string): Promise<ScriptCostRun> 
     await proc.stop();
   }
 }
+
+const forms = (
+  of: (xs: number[]) => number,
+  batch: number[],
+  single: number[],
+  singleScript: number[],
+  singleFloor: number[],
+): Forms => ({
+  batch: of(batch),
+  single: of(single),
+  singleScript: of(singleScript),
+  singleFloor: of(singleFloor),
+});
