@@ -2,7 +2,6 @@
 
 import type { DatabaseConfig } from '../config.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { PgliteSql } from './pglite-sql.js';
 import { PostgresSql } from './postgres-sql.js';
 import type { Sql } from './sql.js';
 
@@ -16,6 +15,8 @@ export async function openDatabase(config: DatabaseConfig): Promise<OpenDatabase
   if (config.kind === 'postgres') return { sql: new PostgresSql(config.url), release: () => {} };
   const release = lockDataDir(config.dataDir);
   try {
+    // PGlite (a WASM Postgres) is loaded only here: a process with DATABASE_URL never holds it.
+    const { PgliteSql } = await import('./pglite-sql.js');
     return { sql: await PgliteSql.open(`${config.dataDir}/pglite`), release };
   } catch (err) {
     release();

@@ -1,6 +1,6 @@
 // Export → Stripe Billing meter events, through the official `stripe` client (POST /v1/billing/meter_events).
 
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { outboxIdentifier, type ExportSink, type OutboxRow } from './export-sink.js';
 
 export interface StripeSinkOptions {
@@ -19,14 +19,21 @@ export interface StripeSinkOptions {
  * crash or a timeout is counted once. The client's own retries are off: the outbox retries, with backoff.
  */
 export function createStripeSink(options: StripeSinkOptions): ExportSink {
-  const stripe = new Stripe(options.apiKey, {
-    maxNetworkRetries: 0,
-    timeout: options.timeoutMs,
-    telemetry: false,
-    ...(options.apiBase
-      ? { host: options.apiBase.host, port: options.apiBase.port, protocol: options.apiBase.protocol }
-      : {}),
-  });
+  // The `stripe` package (218 modules) is loaded with the first delivery, not in every process that
+  // serves decisions; a failed load fails that delivery, which the outbox retries.
+  let loading: Promise<{ client: Stripe; StripeError: typeof Stripe.errors.StripeError }> | undefined;
+  const load = () =>
+    (loading ??= import('stripe').then(({ default: StripeClass }) => ({
+      client: new StripeClass(options.apiKey, {
+        maxNetworkRetries: 0,
+        timeout: options.timeoutMs,
+        telemetry: false,
+        ...(options.apiBase
+          ? { host: options.apiBase.host, port: options.apiBase.port, protocol: options.apiBase.protocol }
+          : {}),
+      }),
+      StripeError: StripeClass.errors.StripeError,
+    })));
   return {
     name: 'stripe',
     async deliver(row: OutboxRow) {
@@ -36,8 +43,9 @@ export function createStripeSink(options: StripeSinkOptions): ExportSink {
         );
       const units = Number(row.payload.units ?? 0);
       if (units <= 0) return; // nothing to meter (calls on cost-0 endpoints)
+      const { client, StripeError } = await load();
       try {
-        await stripe.billing.meterEvents.create({
+        await client.billing.meterEvents.create({
           event_name: options.eventName,
           identifier: outboxIdentifier(row.id),
           timestamp: Math.floor(row.createdAt.getTime() / 1000),
@@ -46,7 +54,7 @@ export function createStripeSink(options: StripeSinkOptions): ExportSink {
       } catch (err) {
         // A replay Stripe already has is a success: the event was counted once.
         if (
-          err instanceof Stripe.errors.StripeError &&
+          err instanceof StripeError &&
           /identifier/i.test(err.message) &&
           /already|duplicate|exists/i.test(err.message)
         )

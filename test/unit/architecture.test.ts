@@ -137,6 +137,22 @@ describe('the layering of src/', () => {
     expect(cycles(graph)).toEqual([['a', 'b', 'c']]);
   });
 
+  it('loads stripe and PGlite only where they are used (a static import would put them in every process)', () => {
+    // Value imports only: `import type` is erased, and import() loads when it runs.
+    const STATIC = /^\s*import\s+(?!type\b)[^;]*?\bfrom\s+['"]([^'"]+)['"]/gm;
+    const heavy = (spec: string) =>
+      spec === 'stripe' || spec.startsWith('@electric-sql/') || spec.endsWith('/pglite-sql.js');
+    const offences = files.flatMap((f) =>
+      [...readFileSync(join(SRC, '..', f.path), 'utf8').matchAll(STATIC)]
+        .map((m) => m[1]!)
+        .filter(heavy)
+        // pglite-sql.ts is the driver itself, loaded by open-database.ts with import().
+        .filter((spec) => !(f.path === 'src/db/pglite-sql.ts' && spec.startsWith('@electric-sql/')))
+        .map((spec) => `${f.path} → ${spec}`),
+    );
+    expect(offences).toEqual([]);
+  });
+
   it('reads process.env only in src/config.ts', () => {
     const readers = files
       .filter((f) => f.path !== 'src/config.ts')

@@ -7,7 +7,7 @@
 // tests can inject a clock.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Stripe from 'stripe';
+import type StripeClient from 'stripe';
 import type { Sql } from '../../db/sql.js';
 import type { Logger } from '../../logger.js';
 import { processStripeEvent, type Processed } from '../../payments/process-stripe-event.js';
@@ -35,6 +35,12 @@ export interface StripeWebhookRouteOptions {
 
 export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): HttpRoute {
   const { sql, secret, logger, now = Date.now, onResult } = options;
+  // The `stripe` package is 218 modules: loaded here, where the webhook is configured, not in every
+  // process that serves decisions (what a process loads stays in its heap, and a larger heap makes
+  // each full garbage collection pause longer).
+  const webhooks: Promise<StripeClient['webhooks']> = import('stripe').then((m) => m.default.webhooks);
+  // A failed load fails each webhook call (500), not the process.
+  webhooks.catch(() => {});
   return async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'POST')
       return sendProblem(res, 405, 'method_not_allowed', 'Method not allowed', 'Stripe POSTs events.', [
@@ -51,9 +57,10 @@ export function createStripeWebhookRoute(options: StripeWebhookRouteOptions): Ht
     const header = req.headers['stripe-signature'];
     if (typeof header !== 'string')
       return refuse('invalid_signature', 'The Stripe-Signature header is missing.');
+    const verifier = await webhooks;
     let event: unknown;
     try {
-      event = Stripe.webhooks.constructEvent(body, header, secret, TOLERANCE_S, undefined, now());
+      event = verifier.constructEvent(body, header, secret, TOLERANCE_S, undefined, now());
     } catch (err) {
       if (err instanceof SyntaxError) return refuse('invalid_request', 'The body is not JSON.');
       const old = err instanceof Error && /tolerance/i.test(err.message);
