@@ -16,8 +16,12 @@ const num = (name: string, fallback: number): number => {
  * 66 s let 19 lookups in 1.38 M wait on Postgres.
  */
 export const SECONDS = num('BENCH_SECONDS', 3);
-/** Runs per row, interleaved round-robin across rows; medians reported. */
-export const REPS = num('BENCH_REPS', 3);
+/**
+ * Runs per row, interleaved round-robin across rows; medians reported. Five, not three: this machine's
+ * speed moved 30-50% between rounds of one run (no-op node:http 62k-101k/s), and a median of three
+ * rounds let one slow round decide a throughput ratio.
+ */
+export const REPS = num('BENCH_REPS', 5);
 /** Distinct API keys (and RLS descriptor values) per path. */
 export const KEYS = num('BENCH_KEYS', 1000);
 /** Keys warmed into the key cache for the RSS figure. */
