@@ -20,6 +20,7 @@ import type { LimitCheck } from '../policy/limit-rule.js';
 import type { CountedAccounts } from '../usage/counted-accounts.js';
 import { parseReservationId } from '../metering/reservation-id.js';
 import type { OpenReservation, ReservationStore, SettleResult } from '../metering/reservation-settler.js';
+import { recentResults } from '../recent-results.js';
 
 const APPLY_CREDITS = new RedisScript('apply-credits.lua');
 const SETTLE = new RedisScript('settle.lua');
@@ -67,19 +68,10 @@ interface AccountKeySet {
  * first encoding: a key built per decision was a joined string the encoder flattened each time again.
  * Bounded; cleared whole when full (an account past it builds its keys again, as before).
  */
-const keySets = new Map<string, AccountKeySet>();
-const MAX_KEY_SETS = 10_000;
-
-function keySetOf(accountId: string): AccountKeySet {
-  let set = keySets.get(accountId);
-  if (set === undefined) {
-    if (keySets.size >= MAX_KEY_SETS) keySets.clear();
-    const tag = `{a:${accountId}}`;
-    set = { quota: `${tag}:quota`, credits: `${tag}:credits`, usage: `${tag}:usage` };
-    keySets.set(accountId, set);
-  }
-  return set;
-}
+const keySetOf = recentResults(10_000, (accountId): AccountKeySet => {
+  const tag = `{a:${accountId}}`;
+  return { quota: `${tag}:quota`, credits: `${tag}:credits`, usage: `${tag}:usage` };
+});
 
 /** The quota, credits and usage keys of an account (uncount.lua takes all three). */
 function accountKeys(accountId: string): [string, string, string] {

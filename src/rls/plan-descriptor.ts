@@ -7,6 +7,7 @@ import type { DescriptorLimit, DescriptorRule, RatelimitDomain } from '../policy
 import type { DescriptorMatcher, MatchedRule } from './descriptor-matcher.js';
 import { UNIT_MS, unitOfWindow } from './rate-units.js';
 import type { RlsDescriptor, RlsLimit, RlsRequest } from './rls-result.js';
+import { recentResults } from '../recent-results.js';
 
 export interface Planned {
   domain: string;
@@ -151,18 +152,6 @@ export function counterAccountId(parts: string[]): string {
 /**
  * Ids of recent counters: a descriptor value repeats call after call (a user, a route), and a Map
  * lookup costs a tenth of the SHA-256. The same id object also reaches the counter store's key-set
- * cache with its string hash already computed. Bounded; cleared whole when full (a counter past it
- * is hashed again, as before). A pure function of `joined`, so the cache never changes an id.
+ * cache with its string hash already computed.
  */
-const counterIds = new Map<string, string>();
-const MAX_COUNTER_IDS = 10_000;
-
-function counterIdOf(joined: string): string {
-  let id = counterIds.get(joined);
-  if (id === undefined) {
-    if (counterIds.size >= MAX_COUNTER_IDS) counterIds.clear();
-    id = `rls_${hash('sha256', joined, 'hex').slice(0, 32)}`;
-    counterIds.set(joined, id);
-  }
-  return id;
-}
+const counterIdOf = recentResults(10_000, (joined) => `rls_${hash('sha256', joined, 'hex').slice(0, 32)}`);
