@@ -95,6 +95,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       POLICY_FILE: join(BENCH, 'policy.yaml'),
       ...(C.GRPC_SERVER ? { GRPC_SERVER: C.GRPC_SERVER } : {}),
+      ...(C.FLUSH_MS ? { USAGE_FLUSH_MS: C.FLUSH_MS } : {}),
     };
     const heapPorts = {
       tollgate: 0,
@@ -118,7 +119,7 @@ async function main() {
       await waitHttp(ports.http, '/healthz');
       return p;
     };
-    let tollgate = await startTollgate();
+    let tollgate = await startTollgate(C.TOLLGATE_NODE_ARGS);
     procs.push(tollgate);
 
     const allow = await insertAccounts(bench.db, 'bench-allow', C.KEYS);
@@ -274,7 +275,7 @@ async function main() {
       await warmKeys(quietPorts.http, allow.keys);
       return { proc, httpPort: quietPorts.http, heapPort };
     };
-    const quiet = C.ROWS ? undefined : await startQuiet();
+    const quiet = C.ROWS && !C.FIXED_ONLY ? undefined : await startQuiet();
     const fixedRate = !quiet
       ? undefined
       : await runFixedRate({

@@ -59,7 +59,20 @@ export const FIXED_SECONDS = 5;
  * Runs of each fixed-rate row, round-robin over the rows; the report takes the run with the median
  * p99. One 5 s run's p99 is 100 calls, and a stall of the shared 2 cores moved it 3-6x between runs.
  */
-export const FIXED_REPEATS = 3;
+export const FIXED_REPEATS = num('BENCH_FIXED_REPS', 3);
+/**
+ * BENCH_FIXED=http-allow,http-allow-quiet: only these fixed-rate rows run (ids as in lib/fixed-runs.ts),
+ * and with BENCH_ROWS they run too, after those rows.
+ */
+export const FIXED_ONLY: readonly string[] | undefined = process.env.BENCH_FIXED
+  ? process.env.BENCH_FIXED.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+  : undefined;
+/** BENCH_TOLLGATE_NODE_ARGS="--trace-gc": node options of the Tollgate under test (profiling). */
+export const TOLLGATE_NODE_ARGS = (process.env.BENCH_TOLLGATE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** BENCH_FLUSH_MS: the Tollgate under test's USAGE_FLUSH_MS (default: Tollgate's own). */
+export const FLUSH_MS = process.env.BENCH_FLUSH_MS || undefined;
 /** h2load --rps: streams each client may have in flight before it must hold a due request back. */
 export const FIXED_GRPC_STREAMS = 64;
 export const FIXED_HTTP_CONNECTIONS = 16;

@@ -129,6 +129,12 @@ export async function runFixedRate(opts: {
       ports.quietHttp,
     ],
   ];
+  const only = C.FIXED_ONLY;
+  if (only) {
+    const unknown = only.filter((id) => !plan.some(([planned]) => planned === id));
+    if (unknown.length > 0) throw new Error(`BENCH_FIXED: unknown fixed-rate row ${unknown.join(', ')}`);
+    plan.splice(0, plan.length, ...plan.filter(([id]) => only.includes(id)));
+  }
   const results = new Map<string, Array<[FixedRateResult, LoopDelay, number | null]>>();
   // Key-cache misses during a Tollgate run: each is a decision that waited on Postgres, a wait the
   // event-loop delay cannot show.
