@@ -29,30 +29,26 @@ export async function addDailyUsage(tx: Sql, rows: readonly Added[]): Promise<vo
   if (corrections.length > 0) await subtract(tx, corrections);
 }
 
-const columns = (rows: readonly Added[]) => [
-  rows.map((s) => s.accountId),
-  rows.map((s) => s.endpoint),
-  rows.map((s) => String(s.calls)),
-  rows.map((s) => String(s.units)),
-];
+// ONE json parameter, not four text[] arrays (see addUsage in write-usage-batches.ts).
+const source = `jsonb_to_recordset($1::text::jsonb) as t("accountId" text, endpoint text, calls bigint, units bigint)`;
 
 async function upsert(tx: Sql, sums: readonly Added[]): Promise<void> {
   await tx.query(
     `insert into usage_daily (account_id, day, endpoint, calls, units)
-     select a, (now() at time zone 'utc')::date, e, c::bigint, u::bigint
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as t(a, e, c, u)
+     select t."accountId", (now() at time zone 'utc')::date, t.endpoint, t.calls, t.units
+       from ${source}
      on conflict (account_id, day, endpoint) do update
        set calls = usage_daily.calls + excluded.calls, units = usage_daily.units + excluded.units`,
-    columns(sums),
+    [JSON.stringify(sums)],
   );
 }
 
 async function subtract(tx: Sql, corrections: readonly Added[]): Promise<void> {
   await tx.query(
     `update usage_daily d
-        set calls = greatest(0, d.calls + t.c::bigint), units = greatest(0, d.units + t.u::bigint)
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as t(a, e, c, u)
-      where d.account_id = t.a and d.endpoint = t.e and d.day = (now() at time zone 'utc')::date`,
-    columns(corrections),
+        set calls = greatest(0, d.calls + t.calls), units = greatest(0, d.units + t.units)
+       from ${source}
+      where d.account_id = t."accountId" and d.endpoint = t.endpoint and d.day = (now() at time zone 'utc')::date`,
+    [JSON.stringify(corrections)],
   );
 }

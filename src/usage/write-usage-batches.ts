@@ -86,21 +86,17 @@ async function addUsage(tx: Sql, totals: Total[]): Promise<void> {
   // its row exists: it is added by UPDATE, because an upsert checks `calls >= 0` on the row it would insert.
   const corrections = totals.filter((t) => t.calls < 0 || t.units < 0 || t.credits < 0);
   const rows = totals.filter((t) => !corrections.includes(t));
-  const column = (of: Total[], pick: (t: Total) => string | number) => of.map((t) => String(pick(t)));
-  const params = (of: Total[]) => [
-    column(of, (t) => t.accountId),
-    column(of, (t) => t.periodStartMs),
-    column(of, (t) => t.endpoint),
-    column(of, (t) => t.calls),
-    column(of, (t) => t.units),
-    column(of, (t) => t.credits),
-  ];
-  // Numbers travel as text[] and are cast in SQL: one array encoding for postgres.js and PGlite alike.
-  const source = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as t(a, p, e, c, u, cr)`;
+  // The rows travel as ONE json parameter (text, cast in SQL: the same for postgres.js and PGlite),
+  // read back by jsonb_to_recordset. Six text[] arrays cost postgres.js several strings per element:
+  // at 2,000 decisions/s over 1,000 accounts, its parameter encoding was 8% of all the process allocated.
+  const params = (of: Total[]) => [JSON.stringify(of)];
+  const source = `jsonb_to_recordset($1::text::jsonb)
+    as t("accountId" text, "periodStartMs" bigint, endpoint text, calls bigint, units bigint, credits bigint)`;
   if (rows.length > 0)
     await tx.query(
       `insert into usage_monthly (account_id, period_start, endpoint, calls, units, credits)
-       select a, timestamptz 'epoch' + p::bigint * interval '1 millisecond', e, c::bigint, u::bigint, cr::bigint
+       select t."accountId", timestamptz 'epoch' + t."periodStartMs" * interval '1 millisecond', t.endpoint,
+              t.calls, t.units, t.credits
          from ${source}
        on conflict (account_id, period_start, endpoint) do update
          set calls = usage_monthly.calls + excluded.calls, units = usage_monthly.units + excluded.units,
@@ -109,9 +105,10 @@ async function addUsage(tx: Sql, totals: Total[]): Promise<void> {
     );
   if (corrections.length > 0)
     await tx.query(
-      `update usage_monthly m set calls = m.calls + c::bigint, units = m.units + u::bigint, credits = m.credits + cr::bigint
+      `update usage_monthly m set calls = m.calls + t.calls, units = m.units + t.units, credits = m.credits + t.credits
          from ${source}
-        where m.account_id = a and m.period_start = timestamptz 'epoch' + p::bigint * interval '1 millisecond' and m.endpoint = e`,
+        where m.account_id = t."accountId" and m.endpoint = t.endpoint
+          and m.period_start = timestamptz 'epoch' + t."periodStartMs" * interval '1 millisecond'`,
       params(corrections),
     );
 }

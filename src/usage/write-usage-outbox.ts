@@ -45,8 +45,10 @@ export async function writeUsageOutbox(tx: Sql, batches: UsageBatch[]): Promise<
       if (payload.calls !== 0 || payload.units !== 0) rows.push({ accountId: batch.accountId, payload });
   }
   if (rows.length === 0) return;
+  // ONE json parameter: a payload's JSON inside a text[] was escaped again, quote by quote.
   await tx.query(
-    `insert into outbox (kind, account_id, payload) select 'usage', a, p::jsonb from unnest($1::text[], $2::text[]) as t(a, p)`,
-    [rows.map((r) => r.accountId), rows.map((r) => JSON.stringify(r.payload))],
+    `insert into outbox (kind, account_id, payload)
+     select 'usage', t."accountId", t.payload from jsonb_to_recordset($1::text::jsonb) as t("accountId" text, payload jsonb)`,
+    [JSON.stringify(rows)],
   );
 }
