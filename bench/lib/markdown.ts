@@ -3,6 +3,7 @@
 import type { MeteringPhase } from './metering.js';
 import { burstMarkdown } from './burst.js';
 import type { Report } from './report.js';
+import type { UsageFlushRun } from './usage-flush.js';
 import { int, ms, spreadPct } from './stats.js';
 
 const list = (o: Record<string, number>) =>
@@ -143,7 +144,7 @@ export function markdown(report: Report): string {
         .map(([c, n]) => `${c} ${int(n)}`)
         .join(
           ', ',
-        )}; ${int(f.flushMs)} ms for the flush (Postgres writes included), Redis CPU ${f.redisCpuMs.toFixed(1)} ms. A process's first flush, and one every 60 s, also scans: ${Object.entries(
+        )}; ${int(f.flushMs)} ms for the flush (Postgres writes included), Redis CPU ${f.redisCpuMs.toFixed(1)} ms. Per account and flush: ${flushCost(f)}. A process's first flush, and one every 60 s, also scans: ${Object.entries(
         f.fullScanCommands,
       )
         .map(([c, n]) => `${c} ${int(n)}`)
@@ -187,4 +188,10 @@ export function markdown(report: Report): string {
     for (const t of report.profile.top) lines.push(`| ${t.fn} | ${t.where} | ${t.pct} |`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** One flush's cost per account: Node and Postgres CPU, and the bytes it left in Postgres's tables. */
+function flushCost(f: UsageFlushRun): string {
+  const us = (ms: number) => ((ms * 1000) / f.accounts).toFixed(1);
+  return `Node CPU ${us(f.nodeCpuMs)} µs, Postgres CPU ${us(f.postgresCpuMs)} µs (all postgres processes), **${int(f.postgresBytes / f.accounts)} bytes** added to usage_batches, usage_monthly, usage_daily, outbox and credit_ledger (with indexes): nothing removes usage_batches or delivered outbox rows yet`;
 }

@@ -1,12 +1,15 @@
 // The usage flusher's background Redis work per active account and flush interval, at 1,000 and
 // 100,000 accounts that all have new usage: Tollgate's own flusher and stores, in this process,
 // against a redis-server of its own (so Tollgate's running flusher cannot take the usage first).
+// Beside the Redis calls: what one flush costs this Node process and Postgres per account, and how
+// many bytes it adds to the tables it writes.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type postgres from 'postgres';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import * as C from './config.js';
-import { freePort, startProc } from './procs.js';
+import { freePort, run, startProc } from './procs.js';
 import { base32, commandDelta, commandStats } from './stores.js';
 
 type Module<Path extends string> = Path extends 'counters/redis-counter-store.js'
@@ -37,6 +40,44 @@ export interface UsageFlushRun {
   redisCpuMs: number;
   /** The first flush of a process also SCANs every master: its commands. */
   fullScanCommands: Record<string, number>;
+  /** CPU (user + sys) of this Node process over the flush, ms: the flusher, ioredis, postgres.js. */
+  nodeCpuMs: number;
+  /** CPU of every postgres process of the machine over the flush, ms (clock ticks: ±10 ms). */
+  postgresCpuMs: number;
+  /** What the flush added to the tables it writes (FLUSH_TABLES), bytes on disk with their indexes. */
+  postgresBytes: number;
+}
+
+/** The tables a flush writes: the batch guard, the books, the chart, the export rows, the ledger. */
+const FLUSH_TABLES = ['usage_batches', 'usage_monthly', 'usage_daily', 'outbox', 'credit_ledger'];
+
+async function tableBytes(db: postgres.Sql): Promise<number> {
+  const [row] = await db<{ bytes: string }[]>`
+    select sum(pg_total_relation_size(t::regclass))::text as bytes from unnest(${FLUSH_TABLES}::text[]) t`;
+  return Number(row!.bytes);
+}
+
+let ticksPerSecond: number | undefined;
+
+/** utime + stime of every process named `postgres`, ms (backends that exit meanwhile drop out). */
+async function postgresCpuMs(): Promise<number> {
+  ticksPerSecond ??= Number(await run('getconf', ['CLK_TCK']));
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const open = stat.indexOf('(');
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(open + 1, close) !== 'postgres') continue;
+    const fields = stat.slice(close + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / ticksPerSecond;
 }
 
 async function redisCpuMs(redis: Redis): Promise<number> {
@@ -102,16 +143,22 @@ async function measureOne(
     await decideAll();
     before = await commandStats(background);
     const cpuBefore = await redisCpuMs(background);
+    const bytesBefore = await tableBytes(opts.db);
+    const postgresBefore = await postgresCpuMs();
+    const nodeBefore = process.cpuUsage();
     const started = performance.now();
     const result = await flusher.flushNow();
     const flushMs = performance.now() - started;
+    const node = process.cpuUsage(nodeBefore);
+    const postgresCpu = (await postgresCpuMs()) - postgresBefore;
     const cpu = (await redisCpuMs(background)) - cpuBefore;
+    const postgresBytes = (await tableBytes(opts.db)) - bytesBefore;
     if (result.failed || result.batches !== size)
       throw new Error(`usage flush of ${size} accounts: ${JSON.stringify(result)}`);
     const commands = commandDelta(before, await commandStats(background)).byCommand;
     const scriptCalls = (commands.evalsha ?? 0) + (commands.eval ?? 0);
     C.log(
-      `usage flush, ${size} accounts with new usage: ${scriptCalls} script calls (${accountsPerScript(size)} accounts each), ${Math.round(flushMs)} ms, Redis CPU ${cpu.toFixed(1)} ms`,
+      `usage flush, ${size} accounts with new usage: ${scriptCalls} script calls (${accountsPerScript(size)} accounts each), ${Math.round(flushMs)} ms, Redis CPU ${cpu.toFixed(1)} ms, Node CPU ${((node.user + node.system) / 1000).toFixed(0)} ms, Postgres CPU ${postgresCpu.toFixed(0)} ms, +${postgresBytes} bytes`,
     );
     return {
       accounts: size,
@@ -121,6 +168,9 @@ async function measureOne(
       flushMs,
       redisCpuMs: cpu,
       fullScanCommands,
+      nodeCpuMs: (node.user + node.system) / 1000,
+      postgresCpuMs: postgresCpu,
+      postgresBytes,
     };
   } finally {
     await flusher.stop();
