@@ -10,7 +10,12 @@
 import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailable } from '../errors.js';
 import type { CountedAccounts } from '../usage/counted-accounts.js';
-import { usageBatch, type TakeRequest, type UsageBatch, type UsageSource } from '../usage/usage-source.js';
+import {
+  usageBatchOfPairs,
+  type TakeRequest,
+  type UsageBatch,
+  type UsageSource,
+} from '../usage/usage-source.js';
 import { clusterSlot } from './cluster-slot.js';
 import { RedisScript } from './redis-script.js';
 
@@ -123,7 +128,7 @@ export class RedisUsageSource implements UsageSource {
         group.forEach((request, i) => batches.set(request.accountId, toBatch(request.accountId, replies[i])));
       }),
     );
-    for (const [accountId, batch] of batches) if (batch === null) this.open.delete(accountId);
+    batches.forEach((batch, accountId) => batch === null && this.open.delete(accountId));
     return requests.map((r) => batches.get(r.accountId) ?? null);
   }
 
@@ -209,8 +214,5 @@ export class RedisUsageSource implements UsageSource {
 /** One account's reply of take-usage.lua: {} = nothing to flush; else { batchId, field, value, ... }. */
 function toBatch(accountId: string, reply: unknown): UsageBatch | null {
   if (!Array.isArray(reply) || reply.length === 0) return null;
-  const [batchId, ...flat] = reply.map(String) as [string, ...string[]];
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-  return usageBatch(batchId, accountId, fields);
+  return usageBatchOfPairs(String(reply[0]), accountId, reply, 1);
 }

@@ -9,7 +9,7 @@
 // any pending batch) when Redis restarts without persistence; none with AOF (appendfsync everysec
 // bounds it to ~1 s) or a replica that is promoted. The quota then continues from Postgres (quotaSeed).
 
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Sql } from '../db/sql.js';
 import type { Logger } from '../logger.js';
 import type { UsageBatch, UsageSource } from './usage-source.js';
@@ -140,9 +140,12 @@ async function flushRound(
   const again: string[] = [];
   for (let i = 0; i < accounts.length; i += BATCHES_PER_TRANSACTION) {
     if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    // One random id per slice (128 bits, base64url), numbered per account: as unique as a UUID per
+    // account, 14 characters shorter in usage_batches and in each export row, one random draw per slice.
+    const slice = randomBytes(16).toString('base64url');
     const requests = accounts
       .slice(i, i + BATCHES_PER_TRANSACTION)
-      .map((accountId) => ({ accountId, newBatchId: randomUUID() }));
+      .map((accountId, j) => ({ accountId, newBatchId: `${slice}.${j}` }));
     const batches: UsageBatch[] = [];
     const held: UsageBatch[] = [];
     (await source.takeMany(requests)).forEach((batch, j) => {

@@ -53,15 +53,24 @@ export interface TakeRequest {
   newBatchId: string;
 }
 
-/** A batch of an account's usage hash fields (see usageRows), with the fields it cannot read. */
-export function usageBatch(
+/**
+ * A batch of an account's usage hash fields (see usageRows), with the fields it cannot read. The
+ * fields come flat, `field, value, field, value, …` from index `from` on: a take reply read in place,
+ * with no object of fields and no array of entries per account and flush.
+ */
+export function usageBatchOfPairs(
   batchId: string,
   accountId: string,
-  fields: Record<string, string | number>,
+  pairs: readonly unknown[],
+  from: number,
 ): UsageBatch {
   const unknown: string[] = [];
-  const rows = usageRows(fields, unknown);
-  return unknown.length > 0 ? { batchId, accountId, rows, unknown } : { batchId, accountId, rows };
+  const rows = new Map<string, UsageRow>();
+  for (let i = from; i + 1 < pairs.length; i += 2) addField(rows, String(pairs[i]), pairs[i + 1], unknown);
+  const kept = nonZero(rows);
+  return unknown.length > 0
+    ? { batchId, accountId, rows: kept, unknown }
+    : { batchId, accountId, rows: kept };
 }
 
 /**
@@ -74,35 +83,44 @@ export function usageBatch(
  */
 export function usageRows(fields: Record<string, string | number>, unknown: string[] = []): UsageRow[] {
   const rows = new Map<string, UsageRow>();
-  for (const [field, value] of Object.entries(fields)) {
-    const first = field.indexOf('|');
-    const last = field.lastIndexOf('|');
-    if (first < 0 || last === first) continue;
-    const add = metricOf(field.slice(last + 1));
-    if (!add) {
-      unknown.push(field);
-      continue;
-    }
-    const group = field.slice(0, last);
-    let row = rows.get(group);
-    if (!row)
-      rows.set(
-        group,
-        (row = {
-          periodStartMs: Number(field.slice(0, first)),
-          endpoint: field.slice(first + 1, last),
-          calls: 0,
-          units: 0,
-          credits: 0,
-        }),
-      );
-    const count = Number(value);
-    row.calls += count * add.calls;
-    row.units += count * add.units;
-    row.credits += count * add.credits;
+  for (const [field, value] of Object.entries(fields)) addField(rows, field, value, unknown);
+  return nonZero(rows);
+}
+
+/** One usage hash field added to its row (see usageRows). */
+function addField(rows: Map<string, UsageRow>, field: string, value: unknown, unknown: string[]): void {
+  const first = field.indexOf('|');
+  const last = field.lastIndexOf('|');
+  if (first < 0 || last === first) return;
+  const add = metricOf(field.slice(last + 1));
+  if (!add) {
+    unknown.push(field);
+    return;
   }
-  // Negative rows are corrections (uncount.lua took back a decision its caller was told failed): kept.
-  return [...rows.values()].filter((r) => r.calls !== 0 || r.units !== 0 || r.credits !== 0);
+  const group = field.slice(0, last);
+  let row = rows.get(group);
+  if (!row)
+    rows.set(
+      group,
+      (row = {
+        periodStartMs: Number(field.slice(0, first)),
+        endpoint: field.slice(first + 1, last),
+        calls: 0,
+        units: 0,
+        credits: 0,
+      }),
+    );
+  const count = Number(value);
+  row.calls += count * add.calls;
+  row.units += count * add.units;
+  row.credits += count * add.credits;
+}
+
+/** Negative rows are corrections (uncount.lua took back a decision its caller was told failed): kept. */
+function nonZero(rows: Map<string, UsageRow>): UsageRow[] {
+  const kept: UsageRow[] = [];
+  for (const r of rows.values()) if (r.calls !== 0 || r.units !== 0 || r.credits !== 0) kept.push(r);
+  return kept;
 }
 
 type Metric = Pick<UsageRow, 'calls' | 'units' | 'credits'>;

@@ -34,13 +34,17 @@ export async function writeUsageBatches(
   // Same order in every replica, so two flushes of overlapping batches cannot deadlock.
   const sorted = [...batches].sort((a, b) => (a.batchId < b.batchId ? -1 : a.batchId > b.batchId ? 1 : 0));
   await sql.transaction(async (tx) => {
-    const fresh = await tx.query<{ batch_id: string }>(
-      `insert into usage_batches (batch_id, account_id) select * from unnest($1::text[], $2::text[])
-       on conflict (batch_id) do nothing returning batch_id`,
-      [sorted.map((b) => b.batchId), sorted.map((b) => b.accountId)],
+    // Answers the replays only (batches Postgres already had), which are rare: not a row per batch.
+    const replayed = await tx.query<{ batch_id: string }>(
+      `with given as (select * from jsonb_to_recordset($1::text::jsonb) as t(b text, a text)),
+       fresh as (
+         insert into usage_batches (batch_id, account_id) select b, a from given
+         on conflict (batch_id) do nothing returning batch_id)
+       select b as batch_id from given where not exists (select 1 from fresh where fresh.batch_id = given.b)`,
+      [JSON.stringify(sorted.map((batch) => ({ b: batch.batchId, a: batch.accountId })))],
     );
-    const written = new Set(fresh.map((r) => r.batch_id));
-    const news = sorted.filter((b) => written.has(b.batchId));
+    const skip = new Set(replayed.map((r) => r.batch_id));
+    const news = skip.size === 0 ? sorted : sorted.filter((b) => !skip.has(b.batchId));
     const thresholds = options.thresholds ?? [];
     if (thresholds.length > 0)
       await lockAccountsForThresholds(
@@ -64,21 +68,31 @@ function totals(batches: UsageBatch[]): Total[] {
   for (const { accountId, rows } of batches) {
     for (const row of rows) {
       const key = `${accountId}\n${row.periodStartMs}\n${row.endpoint}`;
-      const total = byKey.get(key) ?? {
-        accountId,
-        periodStartMs: row.periodStartMs,
-        endpoint: row.endpoint,
-        calls: 0,
-        units: 0,
-        credits: 0,
-      };
+      let total = byKey.get(key);
+      if (!total) {
+        total = {
+          accountId,
+          periodStartMs: row.periodStartMs,
+          endpoint: row.endpoint,
+          calls: 0,
+          units: 0,
+          credits: 0,
+        };
+        byKey.set(key, total);
+      }
       total.calls += row.calls;
       total.units += row.units;
       total.credits += row.credits;
-      byKey.set(key, total);
     }
   }
-  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, total]) => total);
+  // The same order in every replica (row locks taken in it): two flushes cannot deadlock.
+  return [...byKey.values()].sort(byRowKey);
+}
+
+function byRowKey(a: Total, b: Total): number {
+  if (a.accountId !== b.accountId) return a.accountId < b.accountId ? -1 : 1;
+  if (a.periodStartMs !== b.periodStartMs) return a.periodStartMs - b.periodStartMs;
+  return a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0;
 }
 
 async function addUsage(tx: Sql, totals: Total[]): Promise<void> {

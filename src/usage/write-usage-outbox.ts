@@ -20,12 +20,19 @@ export interface UsagePayload {
  */
 export async function writeUsageOutbox(tx: Sql, batches: UsageBatch[]): Promise<void> {
   const rows: Array<{ accountId: string; payload: UsagePayload }> = [];
+  // A flush's batches fall in a handful of periods: each start is written out once.
+  const starts = new Map<number, string>();
+  const startOf = (ms: number) => {
+    let iso = starts.get(ms);
+    if (iso === undefined) starts.set(ms, (iso = new Date(ms).toISOString()));
+    return iso;
+  };
   for (const batch of batches) {
     const byPeriod = new Map<number, UsagePayload>();
     for (const row of batch.rows) {
       const p = byPeriod.get(row.periodStartMs) ?? {
         batch_id: batch.batchId,
-        period_start: new Date(row.periodStartMs).toISOString(),
+        period_start: startOf(row.periodStartMs),
         calls: 0,
         units: 0,
         credits: 0,

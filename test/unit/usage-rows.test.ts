@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { usageBatch, usageRows } from '../../src/usage/usage-source.js';
+import { usageBatchOfPairs, usageRows } from '../../src/usage/usage-source.js';
 
 describe('usageRows', () => {
   test('a per-call field counts calls that each took its units and credits', () => {
@@ -35,11 +35,21 @@ describe('usageRows', () => {
   });
 
   test('a metric this version does not know leaves the batch with unknown fields', () => {
-    const batch = usageBatch('b1', 'acc', {
-      '100|chat|n:1:x': '1',
-      '100|chat|n:1': '1',
-      '100|chat|calls': '2',
-    });
+    // As take-usage.lua answers: the batch id, then field, value, … flat.
+    const reply = ['b1', '100|chat|n:1:x', '1', '100|chat|n:1', '1', '100|chat|calls', '2', '#batch', 'b1'];
+    const batch = usageBatchOfPairs('b1', 'acc', reply, 1);
     expect(batch.unknown).toEqual(['100|chat|n:1:x', '100|chat|n:1']);
+    expect(batch.rows).toEqual([{ periodStartMs: 100, endpoint: 'chat', calls: 2, units: 0, credits: 0 }]);
+  });
+
+  test('read flat or as an object, the same fields give the same rows', () => {
+    const fields = { '100|chat|n:1:3': '7', '100|chat|calls': '-1', '200|search|n:0:0': '2', '#batch': 'b' };
+    const flat = ['b', ...Object.entries(fields).flat()];
+    expect(usageBatchOfPairs('b', 'acc', flat, 1)).toEqual({
+      batchId: 'b',
+      accountId: 'acc',
+      rows: usageRows(fields),
+    });
+    expect(usageRows(fields)).toHaveLength(2);
   });
 });
