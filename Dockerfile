@@ -58,5 +58,6 @@ VOLUME ["/data"]
 EXPOSE 8080 8081 8082
 HEALTHCHECK --interval=10s --timeout=2s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/tollgate.js"]
+# bin/tollgate-node: node with the GC that fits the CPUs the container may use (TOLLGATE_GC).
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/bin/tollgate-node", "/app/bin/tollgate.js"]
 CMD ["serve"]

@@ -1,5 +1,5 @@
 // `npm run bench`: Tollgate's decision paths against their ceilings and against rate-limiter-flexible.
-// Starts a private Redis, a fresh Postgres database, Tollgate (`node dist/main.js`) and the reference
+// Starts a private Redis, a fresh Postgres database, Tollgate (`bin/tollgate-node dist/main.js`, as `npm start`) and the reference
 // servers on core 0, drives load from core 1, prints a table and writes bench/results/latest.{json,md}.
 // Knobs: bench/lib/config.ts and bench/README.md.
 
@@ -111,7 +111,7 @@ async function main() {
       const p = await startProc({
         name: 'tollgate',
         core: C.SERVER_CORE,
-        cmd: 'node',
+        cmd: join(ROOT, 'bin/tollgate-node'),
         args: [...heapProbeArgs(), ...nodeArgs, join(ROOT, 'dist/main.js')],
         env: { ...tollgateEnv, BENCH_HEAP_PORT: String(heapPorts.tollgate) },
         logDir: tmp,
@@ -257,7 +257,7 @@ async function main() {
       const proc = await startProc({
         name: 'tollgate-quiet',
         core: C.SERVER_CORE,
-        cmd: 'node',
+        cmd: join(ROOT, 'bin/tollgate-node'),
         args: [...heapProbeArgs(), join(ROOT, 'dist/main.js')],
         env: {
           ...env,

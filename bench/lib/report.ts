@@ -196,7 +196,8 @@ export function setupText(opts: {
     rls: `domain bench, one descriptor per request rotating over ${C.KEYS} values (bench_allow_user: fixed window 1e9/s; bench_deny_user: 1/hour, spent during warm-up)`,
     grpcKeyRotation: `h2load reads the -d body with pread() per request; the bench rewrites the key (or descriptor value) bytes in place every ~0.2 ms from a worker thread, cycling ${C.KEYS} values (${opts.bodies.reduce((n, b) => n + b.rotations, 0)} rotations over all gRPC runs)`,
     grpcKeyDistribution: opts.grpcKeyDistribution,
-    tollgate: 'node dist/main.js, LOG_LEVEL=warn, other settings default',
+    tollgate:
+      'bin/tollgate-node dist/main.js as npm start runs it (on its one pinned core: --single-threaded-gc), LOG_LEVEL=warn, other settings default',
     postgresCounting:
       'decision path: Tollgate /metrics deltas (tollgate_key_cache_total{result="miss"}: lookups that waited on Postgres; tollgate_store_duration_seconds_count{store="postgres",operation="find_key"}: every key load, misses and refresh-ahead renewals); all of Tollgate\'s Postgres work: pg_stat_database.xact_commit of the bench database (each query outside a transaction is one), read after a settle so idle backends have flushed their stats',
     steadyStateSeconds: Math.round(opts.steadyStateSeconds),

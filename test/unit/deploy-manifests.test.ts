@@ -257,8 +257,10 @@ describe('Dockerfile', () => {
     const entrypoint = JSON.parse(instructions('ENTRYPOINT').at(-1)!) as string[];
     expect(entrypoint[0]).toMatch(/tini$/);
     expect(entrypoint[1]).toBe('--');
-    // The entry point is the `tollgate` bin, which runs the compiled CLI (serve by default).
-    expect(entrypoint.slice(2)).toEqual(['node', '/app/bin/tollgate.js']);
+    // The entry point is the `tollgate` bin, which runs the compiled CLI (serve by default), under
+    // the launcher that picks node's GC for the CPUs the container may use (as `npm start` does).
+    expect(entrypoint.slice(2)).toEqual(['/app/bin/tollgate-node', '/app/bin/tollgate.js']);
+    expect(JSON.parse(read('package.json')).scripts.start).toBe('bin/tollgate-node dist/main.js');
     expect(read('bin/tollgate.js')).toContain('../dist/cli/main.js');
     expect(existsSync(join(ROOT, 'src/cli/main.ts'))).toBe(true);
     expect(JSON.parse(instructions('CMD').at(-1)!)).toEqual(['serve']);
