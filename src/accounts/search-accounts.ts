@@ -24,7 +24,7 @@ export async function searchAccounts(sql: Sql, query: string, limit: number): Pr
   const rows = await sql.query(
     `select a.id, a.name, a.tier, a.status, a.billing_anchor_day, a.billing_customer_id,
             (select coalesce(sum(delta), 0) from credit_ledger l where l.account_id = a.id) as credit_balance,
-            (select max(flushed_at) from usage_batches b where b.account_id = a.id) as last_call_at,
+            (select max(last_flushed_at) from usage_monthly m where m.account_id = a.id) as last_call_at,
             u.period_start, coalesce(u.units, 0) as units
        from accounts a
        left join lateral (

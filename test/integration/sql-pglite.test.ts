@@ -7,9 +7,15 @@ import { expect, test } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { PgliteSql } from '../../src/db/pglite-sql.js';
 import { sqlStoreContract } from '../contracts/sql-store.contract.js';
+import { usageBooksContract } from '../contracts/usage-books.contract.js';
 import { freshPglite, MIGRATIONS } from '../support/databases.js';
 
 sqlStoreContract('pglite', async () => {
+  const sql = await freshPglite();
+  return { sql, close: () => sql.close() };
+});
+
+usageBooksContract('pglite', async () => {
   const sql = await freshPglite();
   return { sql, close: () => sql.close() };
 });

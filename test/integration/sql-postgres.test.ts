@@ -5,9 +5,15 @@ import { PostgresSql } from '../../src/db/postgres-sql.js';
 import { StoreUnavailable } from '../../src/errors.js';
 import { SqlKeyStore } from '../../src/keys/sql-key-store.js';
 import { sqlStoreContract } from '../contracts/sql-store.contract.js';
+import { usageBooksContract } from '../contracts/usage-books.contract.js';
 import { freshPostgres } from '../support/databases.js';
 
 sqlStoreContract('postgres', async () => {
+  const db = await freshPostgres();
+  return { sql: db.sql, close: db.drop };
+});
+
+usageBooksContract('postgres', async () => {
   const db = await freshPostgres();
   return { sql: db.sql, close: db.drop };
 });
