@@ -66,16 +66,16 @@ export function markdown(report: Report): string {
       '',
     );
     lines.push(
-      '| Path | achieved/s | p50 ms | p90 ms | p99 ms | p99 of each run, ms | server event-loop delay p99 / max of each run, ms | key-cache misses of each run | errors |',
-      '|---|---:|---:|---:|---:|---|---|---|---:|',
+      '| Path | achieved/s | p50 ms | p90 ms | p99 ms | p99 of each run, ms | server event-loop delay p99 / max of each run, ms | key-cache misses of each run | Postgres CPU of each run, ms/s | errors |',
+      '|---|---:|---:|---:|---:|---|---|---|---|---:|',
     );
-    for (const { label, result: x, p99s, loopDelays, keyMisses } of f.runs)
+    for (const { label, result: x, p99s, loopDelays, keyMisses, postgresCpu } of f.runs)
       lines.push(
-        `| ${label} | ${int(x.achievedRate)} | ${ms(x.p50)} | ${ms(x.p90)} | ${ms(x.p99)} | ${p99s.map(ms).join(', ')} | ${loopDelays.map((d) => `${ms(d.p99)} / ${ms(d.max)}`).join(', ')} | ${keyMisses.map((n) => (n === null ? '–' : int(n))).join(', ')} | ${x.errors} |`,
+        `| ${label} | ${int(x.achievedRate)} | ${ms(x.p50)} | ${ms(x.p90)} | ${ms(x.p99)} | ${p99s.map(ms).join(', ')} | ${loopDelays.map((d) => `${ms(d.p99)} / ${ms(d.max)}`).join(', ')} | ${keyMisses.map((n) => (n === null ? '–' : int(n))).join(', ')} | ${(postgresCpu ?? []).map((c) => c.toFixed(1)).join(', ')} | ${x.errors} |`,
       );
     lines.push(
       '',
-      "The event-loop delay is the serving process's own (heap-probe.ts, 1 ms resolution, on only during these runs): a p99 the client saw well above it came from outside the server's event loop, such as the load client, Redis and Postgres sharing the other core. A key-cache miss is a decision that waited on a Postgres key load, which the event loop does not see either.",
+      "The event-loop delay is the serving process's own (heap-probe.ts, 1 ms resolution, on only during these runs): a p99 the client saw well above it came from outside the server's event loop, such as the load client, Redis and Postgres sharing the other core. A key-cache miss is a decision that waited on a Postgres key load, which the event loop does not see either. Postgres CPU is every postgres process's, per second of the run: Postgres shares the two cores here, and what it does during a Tollgate row (the usage flush's transactions) takes a core from the server or the load client. On a shared core a socket write that wakes a backend can run that backend before the write returns, so the server's event loop may be billed for it too.",
       '',
       'The floor rows are the no-op servers of the main table that count each call in Redis first (one batched INCR): their p99 beside the no-op reference is what one Redis round trip on these shared cores adds to the tail by itself.',
       '',

@@ -104,6 +104,8 @@ export interface Report {
       loopDelays: Array<{ p99: number; max: number }>;
       /** Tollgate's key-cache misses (decisions that waited on Postgres) in each run; null for a reference. */
       keyMisses: Array<number | null>;
+      /** CPU of every postgres process during each run, ms per second of the run, in order. */
+      postgresCpu: number[];
     }>;
   };
   postgres: PostgresReport;

@@ -4,12 +4,12 @@
 // Beside the Redis calls: what one flush costs this Node process and Postgres per account, and how
 // many bytes it adds to the tables it writes.
 
-import { readdirSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type postgres from 'postgres';
 import type { DecideInput } from '../../src/counters/counter-store.js';
 import * as C from './config.js';
-import { freePort, run, startProc } from './procs.js';
+import { postgresCpuMs } from './postgres-cpu.js';
+import { freePort, startProc } from './procs.js';
 import { base32, commandDelta, commandStats } from './stores.js';
 
 type Module<Path extends string> = Path extends 'counters/redis-counter-store.js'
@@ -55,29 +55,6 @@ async function tableBytes(db: postgres.Sql): Promise<number> {
   const [row] = await db<{ bytes: string }[]>`
     select sum(pg_total_relation_size(t::regclass))::text as bytes from unnest(${FLUSH_TABLES}::text[]) t`;
   return Number(row!.bytes);
-}
-
-let ticksPerSecond: number | undefined;
-
-/** utime + stime of every process named `postgres`, ms (backends that exit meanwhile drop out). */
-async function postgresCpuMs(): Promise<number> {
-  ticksPerSecond ??= Number(await run('getconf', ['CLK_TCK']));
-  let ticks = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const open = stat.indexOf('(');
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(open + 1, close) !== 'postgres') continue;
-    const fields = stat.slice(close + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return (ticks * 1000) / ticksPerSecond;
 }
 
 async function redisCpuMs(redis: Redis): Promise<number> {
