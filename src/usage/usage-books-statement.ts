@@ -99,7 +99,7 @@ daily_corrected as (
 ),
 debited as (
   insert into credit_ledger (account_id, delta, reason, idempotency_key)
-  select a, -sum(k), 'usage', 'usage:' || b from kept group by b, a having sum(k) <> 0 order by b
+  select a, -sum(k), 'usage', 'usage:' || b from kept where k <> 0 group by b, a having sum(k) <> 0 order by b
   on conflict (idempotency_key) do nothing
 ),
 per_endpoint as (
