@@ -47,8 +47,9 @@ const today = `(now() at time zone 'utc')::date`;
  * nothing of those is written again. Every other batch is written whole:
  * - a usage_batches row (its primary key is what makes a replay a no-op);
  * - usage_monthly and usage_daily (daily: the UTC day of the flush), added per (account, period,
- *   endpoint); usage_monthly also keeps when a flush last added to the row (the console's last call). A group with a negative part is a correction (uncount.lua took back a flushed call):
- *   its row exists, so it is added by UPDATE (an upsert would check `calls >= 0` on the row it would
+ *   endpoint); usage_monthly also keeps when a flush last added to the row (the console's last
+ *   call). A group with a negative part is a correction (uncount.lua took back a flushed call): its
+ *   row exists, so it is added by UPDATE (an upsert would check `calls >= 0` on the row it would
  *   insert); usage_daily never goes below 0 (the chart is per flush day anyway);
  * - one credit_ledger row per batch that spent credits or gave some back (`usage:<batch id>` keeps it
  *   single even outside this guard);
