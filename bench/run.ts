@@ -275,7 +275,35 @@ async function main() {
       await warmKeys(quietPorts.http, allow.keys);
       return { proc, httpPort: quietPorts.http, heapPort };
     };
+    // The floor with Redis and the books (a diagnostic row): no-op node:http counting each call in
+    // Redis, and keeping and flushing usage as Tollgate does for accounts of its own (books.ts), every
+    // flush interval Tollgate uses. A Redis of its own: Tollgate's full scan would find that usage in
+    // the shared one and flush some of it.
+    const startBooks = async () => {
+      const heapPort = await freePort();
+      const booksRedis = await startOwnRedis('redis-books', tmp);
+      procs.push(booksRedis.proc);
+      const proc = await startProc({
+        name: 'noop-http-books',
+        core: C.SERVER_CORE,
+        cmd: 'node',
+        args: [...heapProbeArgs(), join(BENCH, '.build/bench/servers/noop-http.js')],
+        env: {
+          REDIS_URL: booksRedis.url,
+          BOOKS_DATABASE_URL: tollgateEnv.DATABASE_URL,
+          BOOKS_KEYS_FILE: keysFiles.allow,
+          BOOKS_TIER: 'bench-allow',
+          ...(C.FLUSH_MS ? { BOOKS_FLUSH_MS: C.FLUSH_MS } : {}),
+          BENCH_HEAP_PORT: String(heapPort),
+        },
+        logDir: tmp,
+        ready: /listening (\d+)/,
+      });
+      procs.push(proc);
+      return { port: Number(proc.match[1]), heapPort };
+    };
     const quiet = C.ROWS && !C.FIXED_ONLY ? undefined : await startQuiet();
+    const books = quiet ? await startBooks() : undefined;
     const fixedRate = !quiet
       ? undefined
       : await runFixedRate({
@@ -288,6 +316,7 @@ async function main() {
             quietHttp: quiet.httpPort,
             floorGrpc: refPorts.noopLeanRedis,
             floorHttp: refPorts.noopHttpRedis,
+            floorBooksHttp: books!.port,
           },
           probes: {
             tollgate: heapPorts.tollgate,
@@ -296,6 +325,7 @@ async function main() {
             quiet: quiet.heapPort,
             floorGrpc: heapPorts.noopLeanRedis,
             floorHttp: heapPorts.noopHttpRedis,
+            floorBooksHttp: books!.heapPort,
           },
           bodies,
           keys: allow.keys,

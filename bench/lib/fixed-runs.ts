@@ -3,7 +3,9 @@
 // rounds over every row, so a stall of the machine lands on one run of each row, not on all of one.
 // A diagnostic HTTP row runs a second replica with no usage flush, to tell the flush from the rest; the
 // floor rows (a no-op server that counts each call in Redis first) say what one Redis round trip on
-// these shared cores adds to the tail by itself.
+// these shared cores adds to the tail by itself, and the HTTP one with the books beside it (the same
+// server also keeping usage and flushing it into Postgres as Tollgate does) what the round trip and
+// the usage flush add together.
 
 import { join } from 'node:path';
 import * as C from './config.js';
@@ -28,6 +30,8 @@ export async function runFixedRate(opts: {
     /** The floors with Redis: the lean no-op gRPC server and no-op node:http, one batched INCR per call. */
     floorGrpc: number;
     floorHttp: number;
+    /** The HTTP floor with Redis that also keeps and flushes usage (bench/servers/books.ts). */
+    floorBooksHttp: number;
   };
   /** Heap probes (heap-probe.ts) of the servers: their event-loop delay is read over each run. */
   probes: {
@@ -37,6 +41,8 @@ export async function runFixedRate(opts: {
     quiet: number;
     floorGrpc: number;
     floorHttp: number;
+    /** The HTTP floor with Redis that also keeps and flushes usage (bench/servers/books.ts). */
+    floorBooksHttp: number;
   };
   bodies: { checkAllow: RotatingBody; rlsAllow: RotatingBody };
   keys: string[];
@@ -120,6 +126,13 @@ export async function runFixedRate(opts: {
       'reference',
       http(ports.floorHttp),
       probes.floorHttp,
+    ],
+    [
+      'http-floor-books',
+      'HTTP no-op node:http + one batched Redis INCR per call + the usage flush (floor with Redis and the books, diagnostic)',
+      'reference',
+      http(ports.floorBooksHttp),
+      probes.floorBooksHttp,
     ],
     [
       'http-allow-quiet',

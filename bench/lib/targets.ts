@@ -157,6 +157,7 @@ export function buildTargets(report: Report): Target[] {
       // The diagnostic replica with no usage flush: what the decision path's tail is without it.
       const quiet = find(`${id}-quiet`, 'tollgate');
       const floor = find(floorId, 'reference');
+      const books = find(`${floorId}-books`, 'reference');
       const beside = [
         quiet
           ? `; a replica with no usage flush: ${ms(quiet.result.p99)} ms = ${(quiet.result.p99 / n.p99).toFixed(2)}× (runs: ${each(quiet.p99s)})`
@@ -164,6 +165,10 @@ export function buildTargets(report: Report): Target[] {
         // A no-op server that only counts each call in Redis first: the tail one round trip sets here.
         floor
           ? `; the floor with Redis: ${ms(floor.result.p99)} ms = ${(floor.result.p99 / n.p99).toFixed(2)}× (runs: ${each(floor.p99s)})`
+          : '',
+        // The same server also keeping usage and flushing it as Tollgate does: the floor with the books.
+        books
+          ? `; the floor with Redis and the usage flush: ${ms(books.result.p99)} ms = ${(books.result.p99 / n.p99).toFixed(2)}× (runs: ${each(books.p99s)}; Postgres CPU ${cpu(books)} ms/s)`
           : '',
       ].join('');
       targets.push({

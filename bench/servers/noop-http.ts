@@ -1,12 +1,26 @@
 // Reference point (the ceiling of the HTTP path): a no-op node:http server with Tollgate's server
 // options, answering 204 to everything. Prints its port on stdout. With REDIS_URL, it first counts the
-// x-api-key in Redis, batched as Tollgate batches (batched-incr.ts): the floor with Redis.
+// x-api-key in Redis, batched as Tollgate batches (batched-incr.ts): the floor with Redis. With
+// BOOKS_DATABASE_URL as well, it also keeps and flushes usage as Tollgate does (books.ts): the floor
+// with Redis and the books.
 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { batchedIncr } from './batched-incr.js';
+import { booksCounter } from './books.js';
 
-const count = process.env.REDIS_URL ? batchedIncr(process.env.REDIS_URL) : undefined;
+const env = process.env;
+const count = !env.REDIS_URL
+  ? undefined
+  : env.BOOKS_DATABASE_URL
+    ? await booksCounter({
+        redisUrl: env.REDIS_URL,
+        databaseUrl: env.BOOKS_DATABASE_URL,
+        keysFile: env.BOOKS_KEYS_FILE!,
+        tier: env.BOOKS_TIER!,
+        flushMs: env.BOOKS_FLUSH_MS,
+      })
+    : batchedIncr(env.REDIS_URL);
 
 const server = createServer(
   {
