@@ -7,6 +7,7 @@ import * as C from './config.js';
 import type { Row } from './rows.js';
 import { allocatedBytes } from './heap.js';
 import { cpuUs } from './procs.js';
+import { stealMs } from './steal.js';
 import { int, ms } from './stats.js';
 import { commandDelta, commandStats, readsProcessed } from './stores.js';
 import { distribution, usageCalls, type Distribution } from './usage.js';
@@ -29,7 +30,11 @@ export async function runRows(opts: {
       const readsBefore = await readsProcessed(redis);
       const heapBefore = await allocatedBytes(r.heapPort);
       const cpuBefore = [cpuUs(r.serverPid), cpuUs(opts.redisPid)] as const;
+      const [stealBefore, started] = [stealMs(), performance.now()];
       const result = await r.run(C.SECONDS, join(opts.tmp, `${r.id}-${rep}.tsv`));
+      const steal = stealMs() - stealBefore;
+      r.stealMs += steal;
+      r.seconds += (performance.now() - started) / 1000;
       r.serverCpuUs += cpuUs(r.serverPid) - cpuBefore[0];
       const heap = (await allocatedBytes(r.heapPort)) - heapBefore;
       r.heapBytes += heap;
@@ -45,7 +50,7 @@ export async function runRows(opts: {
         r.redisByCommand[cmd] = (r.redisByCommand[cmd] ?? 0) + n;
       }
       C.log(
-        `${r.id} #${rep + 1}: ${int(result.rps)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors}, ${JSON.stringify(result.statuses)}, redis ${(delta.total / result.requests).toFixed(3)} cmds (incl. script-internal) and ${(reads / result.requests).toFixed(3)} reads per decision, server heap ${int(heap / result.requests)} B allocated per decision`,
+        `${r.id} #${rep + 1}: ${int(result.rps)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors}, ${JSON.stringify(result.statuses)}, redis ${(delta.total / result.requests).toFixed(3)} cmds (incl. script-internal) and ${(reads / result.requests).toFixed(3)} reads per decision, server heap ${int(heap / result.requests)} B allocated per decision, CPU steal ${Math.round(steal)} ms`,
       );
     }
   }

@@ -14,6 +14,7 @@ import { CHECK_PATH, RLS_PATH } from './grpc-bodies.js';
 import { type LoopDelay, withLoopDelay } from './heap.js';
 import { h2loadGrpc } from './load.js';
 import { postgresCpuMs } from './postgres-cpu.js';
+import { withSteal } from './steal.js';
 import type { Report } from './report.js';
 import type { RotatingBody } from './rotating-body.js';
 import { int, ms } from './stats.js';
@@ -149,7 +150,7 @@ export async function runFixedRate(opts: {
     if (unknown.length > 0) throw new Error(`BENCH_FIXED: unknown fixed-rate row ${unknown.join(', ')}`);
     plan.splice(0, plan.length, ...plan.filter(([id]) => only.includes(id)));
   }
-  const results = new Map<string, Array<[FixedRateResult, LoopDelay, number | null, number]>>();
+  const results = new Map<string, Array<[FixedRateResult, LoopDelay, number | null, number, number]>>();
   // Key-cache misses during a Tollgate run: each is a decision that waited on Postgres, a wait the
   // event-loop delay cannot show.
   const misses = async (port: number | undefined) =>
@@ -160,13 +161,13 @@ export async function runFixedRate(opts: {
       // Postgres shares these two cores: its CPU during a run is work (Tollgate's usage flush) that
       // took a core from the server or the load client, as an app's database would not.
       const [pgBefore, startedAt] = [await postgresCpuMs(), performance.now()];
-      const [result, delay] = await withLoopDelay(probe, fn);
+      const [[result, delay], steal] = await withSteal(() => withLoopDelay(probe, fn));
       const pgPerSecond = ((await postgresCpuMs()) - pgBefore) / ((performance.now() - startedAt) / 1000);
       const after = await misses(metricsPort);
       const keyMisses = before === null || after === null ? null : after - before;
-      results.set(id, [...(results.get(id) ?? []), [result, delay, keyMisses, pgPerSecond]]);
+      results.set(id, [...(results.get(id) ?? []), [result, delay, keyMisses, pgPerSecond, steal]]);
       C.log(
-        `fixed ${C.FIXED_RATE}/s ${id} #${round}: ${int(result.achievedRate)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}; server event-loop delay p99 ${ms(delay.p99)} max ${ms(delay.max)} ms; key-cache misses ${keyMisses ?? '-'}; Postgres CPU ${pgPerSecond.toFixed(1)} ms/s`,
+        `fixed ${C.FIXED_RATE}/s ${id} #${round}: ${int(result.achievedRate)}/s p50 ${ms(result.p50)} p99 ${ms(result.p99)} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}; server event-loop delay p99 ${ms(delay.p99)} max ${ms(delay.max)} ms; key-cache misses ${keyMisses ?? '-'}; Postgres CPU ${pgPerSecond.toFixed(1)} ms/s; CPU steal ${steal.toFixed(1)} ms/s`,
       );
     }
   }
@@ -177,7 +178,8 @@ export async function runFixedRate(opts: {
     const loopDelays = results.get(id)!.map(([, delay]) => delay);
     const keyMisses = results.get(id)!.map(([, , n]) => n);
     const postgresCpu = results.get(id)!.map(([, , , cpu]) => cpu);
-    const runs = { p99s: all.map((r) => r.p99), loopDelays, keyMisses, postgresCpu };
+    const steal = results.get(id)!.map(([, , , , ms]) => ms);
+    const runs = { p99s: all.map((r) => r.p99), loopDelays, keyMisses, postgresCpu, steal };
     return { id, label, kind, result: { ...median, errors }, ...runs };
   });
   return {

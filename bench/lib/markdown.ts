@@ -41,8 +41,8 @@ export function markdown(report: Report): string {
   );
 
   lines.push(
-    '| Path | decisions/s | spread of runs | p50 ms | p90 ms | p99 ms | Redis cmds sent / decision | Redis reads / decision | server CPU µs / decision | Redis CPU µs / decision | heap B / decision | vs ceiling |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| Path | decisions/s | spread of runs | CPU steal ms/s | p50 ms | p90 ms | p99 ms | Redis cmds sent / decision | Redis reads / decision | server CPU µs / decision | Redis CPU µs / decision | heap B / decision | vs ceiling |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   const byId = new Map(report.rows.map((r) => [r.id, r]));
   for (const r of report.rows) {
@@ -50,12 +50,12 @@ export function markdown(report: Report): string {
     const ceiling = r.ceiling ? byId.get(r.ceiling) : undefined;
     const vs = !r.ceiling ? '100%' : ceiling ? `${Math.round((100 * r.rps) / ceiling.rps)}%` : '–';
     lines.push(
-      `| ${r.label} | ${int(r.rps)} | ${spreadPct(r.runs.map((x) => x.rps))} | ${ms(r.p50Us)} | ${ms(r.p90Us)} | ${ms(r.p99Us)} | ${redis ? r.redisCommandsPerDecision.toFixed(3) : '–'} | ${redis ? r.redisReadsPerDecision.toFixed(3) : '–'} | ${r.serverCpuUsPerDecision.toFixed(1)} | ${redis ? r.redisCpuUsPerDecision.toFixed(1) : '–'} | ${r.heapBytesPerDecision === undefined ? '–' : int(r.heapBytesPerDecision)} | ${vs} |`,
+      `| ${r.label} | ${int(r.rps)} | ${spreadPct(r.runs.map((x) => x.rps))} | ${(r.stealMsPerSecond ?? 0).toFixed(1)} | ${ms(r.p50Us)} | ${ms(r.p90Us)} | ${ms(r.p99Us)} | ${redis ? r.redisCommandsPerDecision.toFixed(3) : '–'} | ${redis ? r.redisReadsPerDecision.toFixed(3) : '–'} | ${r.serverCpuUsPerDecision.toFixed(1)} | ${redis ? r.redisCpuUsPerDecision.toFixed(1) : '–'} | ${r.heapBytesPerDecision === undefined ? '–' : int(r.heapBytesPerDecision)} | ${vs} |`,
     );
   }
   lines.push(
     '',
-    `Spread of runs: (max − min) ÷ median of the row's decisions/s over its runs; a wide one says the machine's speed moved during the row, and so do the ratios built on it (the targets list each round's ratio). Redis columns: INFO commandstats and INFO stats deltas of the private Redis over each row's runs, **all connections** (Tollgate's background work included): commands clients sent (${report.redisShape.scriptOnlyCommands.join(', ') || 'nothing'} were seen only inside scripts under MONITOR and are left out; INFO is left out), and read events (≈ round trips: one read can carry a pipelined batch). CPU columns: user + system time from /proc over the row's runs, divided by its decisions: the process serving the row (Tollgate, or the reference server) and the private Redis (all clients, so Tollgate's background work is in its rows' figure). They do not depend on which core the scheduler gave Redis, unlike decisions/s on 2 shared cores. Heap column: bytes the serving process's V8 heap allocated over the row's runs (heap growth between garbage collections, from V8's GC profiler: bench/lib/heap-probe.ts), divided by its decisions; like CPU per decision it hardly moves with the machine's speed. Per connection: below.`,
+    `Spread of runs: (max − min) ÷ median of the row's decisions/s over its runs; a wide one says the machine's speed moved during the row, and so do the ratios built on it (the targets list each round's ratio). CPU steal: time the hypervisor gave these virtual CPUs to another guest during the row's runs (/proc/stat), per second, summed over both cores: every process here stalled for it at once, and no process's own CPU time shows it. Redis columns: INFO commandstats and INFO stats deltas of the private Redis over each row's runs, **all connections** (Tollgate's background work included): commands clients sent (${report.redisShape.scriptOnlyCommands.join(', ') || 'nothing'} were seen only inside scripts under MONITOR and are left out; INFO is left out), and read events (≈ round trips: one read can carry a pipelined batch). CPU columns: user + system time from /proc over the row's runs, divided by its decisions: the process serving the row (Tollgate, or the reference server) and the private Redis (all clients, so Tollgate's background work is in its rows' figure). They do not depend on which core the scheduler gave Redis, unlike decisions/s on 2 shared cores. Heap column: bytes the serving process's V8 heap allocated over the row's runs (heap growth between garbage collections, from V8's GC profiler: bench/lib/heap-probe.ts), divided by its decisions; like CPU per decision it hardly moves with the machine's speed. Per connection: below.`,
   );
 
   const f = report.fixedRate;
@@ -66,12 +66,12 @@ export function markdown(report: Report): string {
       '',
     );
     lines.push(
-      '| Path | achieved/s | p50 ms | p90 ms | p99 ms | p99 of each run, ms | server event-loop delay p99 / max of each run, ms | key-cache misses of each run | Postgres CPU of each run, ms/s | errors |',
-      '|---|---:|---:|---:|---:|---|---|---|---|---:|',
+      '| Path | achieved/s | p50 ms | p90 ms | p99 ms | p99 of each run, ms | server event-loop delay p99 / max of each run, ms | key-cache misses of each run | Postgres CPU of each run, ms/s | CPU steal of each run, ms/s | errors |',
+      '|---|---:|---:|---:|---:|---|---|---|---|---|---:|',
     );
-    for (const { label, result: x, p99s, loopDelays, keyMisses, postgresCpu } of f.runs)
+    for (const { label, result: x, p99s, loopDelays, keyMisses, postgresCpu, steal } of f.runs)
       lines.push(
-        `| ${label} | ${int(x.achievedRate)} | ${ms(x.p50)} | ${ms(x.p90)} | ${ms(x.p99)} | ${p99s.map(ms).join(', ')} | ${loopDelays.map((d) => `${ms(d.p99)} / ${ms(d.max)}`).join(', ')} | ${keyMisses.map((n) => (n === null ? '–' : int(n))).join(', ')} | ${(postgresCpu ?? []).map((c) => c.toFixed(1)).join(', ')} | ${x.errors} |`,
+        `| ${label} | ${int(x.achievedRate)} | ${ms(x.p50)} | ${ms(x.p90)} | ${ms(x.p99)} | ${p99s.map(ms).join(', ')} | ${loopDelays.map((d) => `${ms(d.p99)} / ${ms(d.max)}`).join(', ')} | ${keyMisses.map((n) => (n === null ? '–' : int(n))).join(', ')} | ${(postgresCpu ?? []).map((c) => c.toFixed(1)).join(', ')} | ${(steal ?? []).map((c) => c.toFixed(1)).join(', ')} | ${x.errors} |`,
       );
     lines.push(
       '',

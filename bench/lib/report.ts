@@ -43,6 +43,8 @@ export interface RowReport {
   redisCpuUsPerDecision: number;
   /** Bytes the serving process's V8 heap allocated per decision over the runs (heap-probe.ts). */
   heapBytesPerDecision: number;
+  /** CPU steal over the runs, ms per second (steal.ts): the machine stalled, not the row. */
+  stealMsPerSecond: number;
 }
 
 export interface Target {
@@ -106,6 +108,8 @@ export interface Report {
       keyMisses: Array<number | null>;
       /** CPU of every postgres process during each run, ms per second of the run, in order. */
       postgresCpu: number[];
+      /** CPU steal of each run, ms per second (steal.ts). */
+      steal: number[];
     }>;
   };
   postgres: PostgresReport;
@@ -180,6 +184,7 @@ export function rowReport(r: Row): RowReport {
     serverCpuUsPerDecision: r.serverCpuUs / requests,
     redisCpuUsPerDecision: r.redisCpuUs / requests,
     heapBytesPerDecision: r.heapBytes / requests,
+    stealMsPerSecond: r.seconds > 0 ? r.stealMs / r.seconds : 0,
   };
 }
 

@@ -31,6 +31,9 @@ export interface Row {
   /** CPU time over the runs, µs: the serving process, and the private Redis. */
   serverCpuUs: number;
   redisCpuUs: number;
+  /** CPU steal over the runs, ms, and their wall time, s (steal.ts). */
+  stealMs: number;
+  seconds: number;
 }
 
 /** A number per serving process: Tollgate and each reference server. */
@@ -106,6 +109,8 @@ export function buildRows({ benchDir, ports, pids, heapPorts, bodies, keysFiles 
       heapBytes: 0,
       serverCpuUs: 0,
       redisCpuUs: 0,
+      stealMs: 0,
+      seconds: 0,
     };
   };
   const T = 'tollgate-decisions';

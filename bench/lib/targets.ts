@@ -154,6 +154,7 @@ export function buildTargets(report: Report): Target[] {
       const each = (p99s: number[]) => p99s.map(ms).join(', ');
       const loop = (run: typeof tRun) => run.loopDelays.map((d) => ms(d.p99)).join(', ');
       const cpu = (run: typeof tRun) => (run.postgresCpu ?? []).map((c) => c.toFixed(1)).join(', ');
+      const steal = (run: typeof tRun) => (run.steal ?? []).map((c) => c.toFixed(1)).join(', ');
       // The diagnostic replica with no usage flush: what the decision path's tail is without it.
       const quiet = find(`${id}-quiet`, 'tollgate');
       const floor = find(floorId, 'reference');
@@ -173,7 +174,7 @@ export function buildTargets(report: Report): Target[] {
       ].join('');
       targets.push({
         target: `${name} p99 ≤ 1.5× the no-op reference's at ${fixed.offered}/s offered (median of ${tRun.p99s.length} runs)`,
-        value: `${ms(t.p99)} ms vs ${ms(n.p99)} ms = ${(t.p99 / n.p99).toFixed(2)}× (runs: ${each(tRun.p99s)} vs ${each(nRun.p99s)}; the servers' own event-loop delay p99: ${loop(tRun)} vs ${loop(nRun)} ms; Tollgate's key-cache misses: ${tRun.keyMisses.join(', ')}; Postgres CPU on these shared cores: ${cpu(tRun)} vs ${cpu(nRun)} ms/s${beside})`,
+        value: `${ms(t.p99)} ms vs ${ms(n.p99)} ms = ${(t.p99 / n.p99).toFixed(2)}× (runs: ${each(tRun.p99s)} vs ${each(nRun.p99s)}; the servers' own event-loop delay p99: ${loop(tRun)} vs ${loop(nRun)} ms; Tollgate's key-cache misses: ${tRun.keyMisses.join(', ')}; Postgres CPU on these shared cores: ${cpu(tRun)} vs ${cpu(nRun)} ms/s; CPU steal: ${steal(tRun)} vs ${steal(nRun)} ms/s${beside})`,
         met: t.p99 <= 1.5 * n.p99 && t.errors === 0,
       });
     }
