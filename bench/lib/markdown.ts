@@ -144,7 +144,7 @@ export function markdown(report: Report): string {
         .map(([c, n]) => `${c} ${int(n)}`)
         .join(
           ', ',
-        )}; ${int(f.flushMs)} ms for the flush (Postgres writes included), Redis CPU ${f.redisCpuMs.toFixed(1)} ms. Per account and flush: ${flushCost(f)}. A process's first flush, and one every 60 s, also scans: ${Object.entries(
+        )}; ${int(f.flushMs)} ms for the flush (Postgres writes included), Redis CPU ${f.redisCpuMs.toFixed(1)} ms${flushesMeasured(f)}. Per account and flush: ${flushCost(f)}. A process's first flush, and one every 60 s, also scans: ${Object.entries(
         f.fullScanCommands,
       )
         .map(([c, n]) => `${c} ${int(n)}`)
@@ -188,6 +188,12 @@ export function markdown(report: Report): string {
     for (const t of report.profile.top) lines.push(`| ${t.fn} | ${t.where} | ${t.pct} |`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Which flushes the figures are of: the median of several after warm-up, or a single one. */
+function flushesMeasured(f: UsageFlushRun): string {
+  if (f.flushes <= 1) return ' (one flush)';
+  return ` (medians of ${f.flushes} flushes after ${f.warmUpFlushes} unmeasured ones)`;
 }
 
 /** One flush's cost per account: Node and Postgres CPU, and the bytes it left in Postgres's tables. */
